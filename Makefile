@@ -1,0 +1,44 @@
+# One command for each job on a fresh Debian machine; every target is idempotent.
+#   make demo   installs what it needs, renders the showcase scene, prints its report
+#   make test   installs what it needs (PortAudio, PulseAudio, ...) and runs the test suite
+#   make bench  installs what it needs (incl. OpenAL Soft for the peer) and runs benchmarks/
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+APT_PACKAGES := portaudio19-dev python3-dev python3-venv pulseaudio libsndfile1
+BENCH_APT_PACKAGES := gcc libopenal-dev
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test bench system-packages bench-packages clean
+
+demo: $(VENV)/.installed
+	$(PY) -m gamemix demo --out-dir out
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -q tests
+
+bench: $(VENV)/.installed bench-packages
+	$(PY) benchmarks/bench_engine.py
+
+system-packages:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing apt packages: $$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+bench-packages:
+	@missing=$$(for p in $(BENCH_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+$(VENV)/.installed: pyproject.toml | system-packages
+	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[audio,test]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) out *.egg-info

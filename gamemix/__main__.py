@@ -1,0 +1,5 @@
+"""Allow `python -m gamemix`."""
+
+from gamemix.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,110 @@
+"""The `gamemix` command line: validate, schema, render, demo, meter.
+
+Edge: turns arguments into calls and errors into exit codes; no logic of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from gamemix.errors import LocatedError
+
+SHOWCASE = Path(__file__).resolve().parent.parent / "scenes" / "showcase"
+
+
+def cmd_validate(args) -> int:
+    from gamemix.assets import build_bank
+    from gamemix.scene import load_scene
+    scene = load_scene(args.scene)
+    if args.decode:
+        build_bank(scene)
+    print(f"{args.scene}: ok ({len(scene.buses)} buses, {len(scene.sounds)} sounds)")
+    return 0
+
+
+def cmd_schema(args) -> int:
+    from gamemix.scene import json_schema
+    print(json_schema())
+    return 0
+
+
+def cmd_render(args) -> int:
+    from gamemix.render import format_report, render
+    report = render(args.scene, args.script, args.out, seed=args.seed, stems_dir=args.stems,
+                    report_path=args.report, subtype=args.format)
+    print(format_report(report))
+    print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from gamemix.render import format_report, render
+    out = Path(args.out_dir)
+    report = render(SHOWCASE / "scene.yaml", SHOWCASE / "script.yaml", out / "showcase.wav",
+                    stems_dir=out / "stems", report_path=out / "showcase.json")
+    print(format_report(report))
+    print(f"wrote {out / 'showcase.wav'} (stems in {out / 'stems'}, report {out / 'showcase.json'})")
+    return 0
+
+
+def cmd_meter(args) -> int:
+    from gamemix.meter import format_report, measure_file
+    result = measure_file(args.file)
+    print(json.dumps(result) if args.json else format_report(result))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gamemix", description="Game-audio mixing middleware.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help="check a scene file and report every error with its location")
+    p.add_argument("scene")
+    p.add_argument("--no-decode", dest="decode", action="store_false",
+                   help="only check the file, do not decode its audio")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of scene files (for editors)")
+    p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser("render", help="render a script of timed messages through a scene to WAV")
+    p.add_argument("scene")
+    p.add_argument("--script", required=True, help="YAML timeline of messages (see docs/script-format.md)")
+    p.add_argument("--out", required=True, help="output WAV file")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: the script's, else 0)")
+    p.add_argument("--stems", default=None, help="folder for one post-fader WAV per bus")
+    p.add_argument("--report", default=None, help="write the render's figures as JSON")
+    p.add_argument("--format", default="float", choices=["float", "pcm24", "pcm16"], help="WAV sample format")
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("demo", help="render the bundled showcase scene and print its report")
+    p.add_argument("--out-dir", default="out")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("meter", help="measure a file's loudness (BS.1770-4 / EBU R128) and true peak")
+    p.add_argument("file")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_meter)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except LocatedError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        n = len(exc.problems)
+        print(f"{n} error{'s' if n != 1 else ''}", file=sys.stderr)
+        return 1
+    except (OSError, ValueError) as exc:
+        print(f"gamemix: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,70 @@
+"""HOT PATH.  Ramped gains, summing, and the output stage.
+
+Every gain the listener can hear change is ramped linearly across a block from
+its value at the end of the previous block, so no change (a volume jump, a stop,
+a pan sweep) produces a step: the largest sample-to-sample change a gain jump
+of g can add is g / block_size.
+"""
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def seek(current, target, max_change):
+    """Move `current` towards `target` by at most `max_change` (a linear slew)."""
+    if current < target:
+        return min(current + max_change, target)
+    return max(current - max_change, target)
+
+
+@njit(cache=True, nogil=True)
+def add_ramped(src, dst, g0, g1, n):
+    """dst[:n] += src[:n] * gain, the gain going linearly from g0 towards g1."""
+    g = np.float32(g0)
+    dg = np.float32((g1 - g0) / n)
+    for i in range(n):
+        dst[i] += src[i] * (g + dg * np.float32(i))
+
+
+@njit(cache=True, nogil=True)
+def scale_ramped(buf, g0, g1, n):
+    """buf[:n] *= gain, ramping from g0 towards g1."""
+    g = np.float32(g0)
+    dg = np.float32((g1 - g0) / n)
+    for i in range(n):
+        buf[i] *= g + dg * np.float32(i)
+
+
+@njit(cache=True, nogil=True)
+def add_into(src, dst, n):
+    """dst[:n] += src[:n]."""
+    for i in range(n):
+        dst[i] += src[i]
+
+
+@njit(cache=True, nogil=True)
+def peak_and_sumsq(buf, n):
+    """Peak absolute value and sum of squares of buf[:n] (float64 accumulation)."""
+    peak = 0.0
+    acc = 0.0
+    for i in range(n):
+        x = np.float64(buf[i])
+        acc += x * x
+        a = abs(x)
+        if a > peak:
+            peak = a
+    return peak, acc
+
+
+@njit(cache=True, nogil=True)
+def write_output(master, out, n, channels, ceiling):
+    """Interleave the master bus into out (frames, channels); NaN -> 0, clamp to +-ceiling."""
+    c32 = np.float32(ceiling)
+    for c in range(channels):
+        src = master[c]
+        for i in range(n):
+            x = src[i]
+            if not (x == x):
+                x = np.float32(0.0)
+            out[i, c] = min(max(x, -c32), c32)

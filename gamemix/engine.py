@@ -1,0 +1,165 @@
+"""HOT PATH.  One audio block: voices -> buses -> master -> output.
+
+`render_block` is the single Numba call per block.  It releases the GIL, reads
+the targets the control side wrote into params.Params, and in order:
+
+1. for each playing voice: spatialises (distance, pan, Doppler) into per
+   source->output gain targets, folds in its volume and fade, reads its lanes
+   through the resampler into scratch, and adds scratch into its bus with the
+   gains ramped from the previous block's values;
+2. for each bus, leaves first: ramps its fader, meters it (peak, sum of
+   squares, post-fader), and adds it into its parent;
+3. writes the master into the interleaved output, NaN-free and clamped to the
+   ceiling.
+
+`Engine` is the thin Python owner of the arrays that makes that call.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from gamemix.dsp.mixing import add_into, add_ramped, peak_and_sumsq, scale_ramped, seek, write_output
+from gamemix.dsp.playback import pitch_to_step, read_lane
+from gamemix.dsp.spatial import distance_gain, doppler_ratio, listener_right, pan_gains
+from gamemix.params import (
+    BF_GAIN, BF_PEAK, BF_STEP, BF_SUMSQ, BF_TARGET, BI_PARENT, ENDED, LF_CEILING,
+    LF_DOPPLER_FACTOR, LF_FX, LF_FY, LF_FZ, LF_SPEED_OF_SOUND, LF_UX, LF_UY, LF_UZ,
+    LF_VX, LF_VY, LF_VZ, LF_X, LF_Y, LF_Z, MAX_PITCH, MIN_PITCH, PLAYING, STOPPING,
+    VF_AUDIBILITY, VF_DIST_GAIN, VF_DOPPLER, VF_FADE, VF_FADE_STEP, VF_FADE_TARGET,
+    VF_MAX_DIST, VF_MIN_DIST, VF_PAN, VF_PITCH, VF_ROLLOFF, VF_VOLUME, VF_VX, VF_VY,
+    VF_VZ, VF_X, VF_Y, VF_Z, VI_BLOCKS, VI_BUS, VI_LANE0, VI_LANE1, VI_LOOP, VI_MODEL,
+    VI_POS, VI_SNAP, VI_SPATIAL, VI_STATE, Params,
+)
+
+
+@njit(cache=True, nogil=True)
+def voice_targets(v, vi, vf, lf, rx, ry, rz, fade, target):
+    """Write voice v's source->output gain targets; return (audibility, pitch ratio)."""
+    nsrc = 1 if vi[v, VI_LANE1] < 0 else 2
+    volume = vf[v, VF_VOLUME] * fade
+    ratio = vf[v, VF_PITCH]
+    target[:, :] = 0.0
+    if vi[v, VI_SPATIAL] != 0:
+        dx = vf[v, VF_X] - lf[LF_X]
+        dy = vf[v, VF_Y] - lf[LF_Y]
+        dz = vf[v, VF_Z] - lf[LF_Z]
+        d = math.sqrt(dx * dx + dy * dy + dz * dz)
+        dist = distance_gain(vi[v, VI_MODEL], d, vf[v, VF_MIN_DIST], vf[v, VF_MAX_DIST], vf[v, VF_ROLLOFF])
+        lateral = (dx * rx + dy * ry + dz * rz) / d if d > 1e-9 else 0.0
+        gl, gr = pan_gains(lateral)
+        ratio *= doppler_ratio(dx, dy, dz, d, vf[v, VF_VX], vf[v, VF_VY], vf[v, VF_VZ],
+                               lf[LF_VX], lf[LF_VY], lf[LF_VZ], lf[LF_SPEED_OF_SOUND],
+                               lf[LF_DOPPLER_FACTOR] * vf[v, VF_DOPPLER])
+        vf[v, VF_DIST_GAIN] = dist
+        target[0, 0] = volume * dist * gl
+        target[0, 1] = volume * dist * gr
+    else:
+        gl, gr = pan_gains(vf[v, VF_PAN])
+        vf[v, VF_DIST_GAIN] = 1.0
+        if nsrc == 1:
+            target[0, 0] = volume * gl
+            target[0, 1] = volume * gr
+        else:  # stereo balance: unity at centre, constant power towards a side
+            target[0, 0] = volume * min(1.0, math.sqrt(2.0) * gl)
+            target[1, 1] = volume * min(1.0, math.sqrt(2.0) * gr)
+    audibility = volume * vf[v, VF_DIST_GAIN]
+    finite = math.isfinite(audibility)
+    for s in range(nsrc):
+        for c in range(2):
+            finite = finite and math.isfinite(target[s, c])
+    if not finite:  # a bad value slipped into the arrays: silence this voice, not the bus
+        audibility = 0.0
+        target[:, :] = 0.0
+    ratio = min(max(ratio, MIN_PITCH), MAX_PITCH) if math.isfinite(ratio) else 1.0
+    return audibility, ratio
+
+
+@njit(cache=True, nogil=True)
+def render_voice(v, pool, lane_off, lane_len, vi, vf, gain, lf, rx, ry, rz,
+                 bus_buf, scratch, target, n, channels):
+    """Render one playing voice into its bus and advance its state."""
+    fade = seek(vf[v, VF_FADE], vf[v, VF_FADE_TARGET], vf[v, VF_FADE_STEP] * n)
+    audibility, ratio = voice_targets(v, vi, vf, lf, rx, ry, rz, fade, target)
+    vf[v, VF_FADE] = fade
+    vf[v, VF_AUDIBILITY] = audibility
+    if vi[v, VI_SNAP] != 0:
+        gain[v, :, :] = target[:, :]
+        vi[v, VI_SNAP] = 0
+    step = pitch_to_step(ratio)
+    pos0 = vi[v, VI_POS]
+    ended = False
+    nsrc = 1 if vi[v, VI_LANE1] < 0 else 2
+    bus = vi[v, VI_BUS]
+    for s in range(nsrc):
+        lane = vi[v, VI_LANE0 + s]
+        pos, ended = read_lane(pool, lane_off[lane], lane_len[lane], vi[v, VI_LOOP], pos0, step, scratch[s], n)
+        for c in range(channels):
+            g0 = gain[v, s, c]
+            g1 = target[s, c]
+            if g0 != 0.0 or g1 != 0.0:
+                add_ramped(scratch[s], bus_buf[bus, c], g0, g1, n)
+            gain[v, s, c] = g1
+    vi[v, VI_POS] = pos
+    vi[v, VI_BLOCKS] += 1
+    if ended or (vi[v, VI_STATE] == STOPPING and fade <= 0.0):
+        vi[v, VI_STATE] = ENDED
+
+
+@njit(cache=True, nogil=True)
+def mix_buses(bf, bi, bus_order, bus_buf, n, channels):
+    """Ramp each bus fader, meter it post-fader, and sum it into its parent."""
+    for k in range(bus_order.shape[0]):
+        b = bus_order[k]
+        g0 = bf[b, BF_GAIN]
+        g1 = seek(g0, bf[b, BF_TARGET], bf[b, BF_STEP] * n)
+        peak = 0.0
+        sumsq = 0.0
+        parent = bi[b, BI_PARENT]
+        for c in range(channels):
+            scale_ramped(bus_buf[b, c], g0, g1, n)
+            p, s = peak_and_sumsq(bus_buf[b, c], n)
+            peak = max(peak, p)
+            sumsq += s
+            if parent >= 0:
+                add_into(bus_buf[b, c], bus_buf[parent, c], n)
+        bf[b, BF_GAIN] = g1
+        bf[b, BF_PEAK] = peak
+        bf[b, BF_SUMSQ] = sumsq
+
+
+@njit(cache=True, nogil=True)
+def render_block(pool, lane_off, lane_len, vi, vf, gain, bf, bi, bus_order,
+                 bus_buf, scratch, target, lf, out):
+    """Render one block of out.shape[0] frames into out (frames, channels)."""
+    n = out.shape[0]
+    channels = out.shape[1]
+    bus_buf[:, :, :n] = 0.0
+    rx, ry, rz = listener_right(lf[LF_FX], lf[LF_FY], lf[LF_FZ], lf[LF_UX], lf[LF_UY], lf[LF_UZ])
+    for v in range(vi.shape[0]):
+        state = vi[v, VI_STATE]
+        if state == PLAYING or state == STOPPING:
+            render_voice(v, pool, lane_off, lane_len, vi, vf, gain, lf, rx, ry, rz,
+                         bus_buf, scratch, target, n, channels)
+    mix_buses(bf, bi, bus_order, bus_buf, n, channels)
+    master = bus_order[bus_order.shape[0] - 1]
+    write_output(bus_buf[master], out, n, channels, lf[LF_CEILING])
+
+
+class Engine:
+    """Owns the clip pool and the Params, and renders blocks with one kernel call."""
+
+    def __init__(self, params: Params, pool: np.ndarray, lane_offset: np.ndarray, lane_length: np.ndarray):
+        self.params = params
+        self.pool = pool
+        self.lane_offset = lane_offset
+        self.lane_length = lane_length
+
+    def render(self, out: np.ndarray) -> None:
+        """Fill out (frames, channels) float32 with the next block."""
+        p = self.params
+        render_block(self.pool, self.lane_offset, self.lane_length, p.vi, p.vf, p.gain, p.bf, p.bi,
+                     p.bus_order, p.bus_buf, p.scratch, p.target, p.lf, out)

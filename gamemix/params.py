@@ -1,0 +1,107 @@
+"""The parameter arrays: the only thing the control side and the kernels share.
+
+Everything the engine needs per block lives in arrays preallocated when a scene
+loads.  The control side (mixer) writes *targets*; the kernels read them, ramp
+the audible values towards them and write back their state (positions, current
+gains, voice states).  Per-voice and per-bus scalars are rows of small 2-D
+arrays indexed by the named field constants below (module-level ints, which
+Numba folds to constants); sample buffers are separate contiguous arrays.
+
+Shared by both sides; nothing here runs per block.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Fixed-point read positions: 32 integer bits . 32 fraction bits (int64).
+FRAC_BITS = 32
+FRAC_ONE = 1 << FRAC_BITS
+MIN_PITCH = 1.0 / 64.0
+MAX_PITCH = 16.0
+MAX_OUT = 8      # output channels the arrays are sized for (7.1)
+MAX_SRC = 2      # source channels per voice (mono or stereo)
+
+# voice states (VI_STATE)
+FREE, PLAYING, STOPPING, ENDED = 0, 1, 2, 3
+
+# per-voice integer fields: vi[v, FIELD]
+VI_STATE = 0     # FREE / PLAYING / STOPPING / ENDED (kernel sets ENDED)
+VI_BUS = 1       # index of the bus the voice sums into
+VI_LANE0 = 2     # first lane of the clip
+VI_LANE1 = 3     # second lane (stereo) or -1
+VI_LOOP = 4      # 1 = loop the clip
+VI_POS = 5       # read position, fixed point 32.32, relative to the lane start
+VI_SPATIAL = 6   # 1 = 3D (distance, pan from position), 0 = 2D
+VI_MODEL = 7     # distance model, see DIST_*
+VI_SNAP = 8      # 1 = first block: start at the target gain instead of ramping from 0
+VI_BLOCKS = 9    # blocks rendered since start (the kernel counts)
+VI_NFIELDS = 10
+
+# per-voice float fields: vf[v, FIELD]
+VF_X, VF_Y, VF_Z = 0, 1, 2             # emitter position, m
+VF_VX, VF_VY, VF_VZ = 3, 4, 5          # emitter velocity, m/s
+VF_VOLUME = 6                          # linear gain (sound volume x play volume x randomization)
+VF_PITCH = 7                           # playback-rate ratio before Doppler
+VF_MIN_DIST = 8
+VF_MAX_DIST = 9
+VF_ROLLOFF = 10
+VF_DOPPLER = 11                        # per-sound Doppler scale
+VF_PAN = 12                            # 2D pan, -1 .. 1
+VF_FADE = 13                           # current fade gain 0..1 (kernel moves it)
+VF_FADE_TARGET = 14
+VF_FADE_STEP = 15                      # fade change per sample (>= 0)
+VF_DIST_GAIN = 16                      # out: distance gain of the last block
+VF_AUDIBILITY = 17                     # out: total gain of the last block (for ranking)
+VF_NFIELDS = 18
+
+# distance models (VI_MODEL), OpenAL clamped variants
+DIST_NONE, DIST_INVERSE, DIST_LINEAR, DIST_EXPONENTIAL = 0, 1, 2, 3
+DIST_MODELS = {"none": DIST_NONE, "inverse": DIST_INVERSE, "linear": DIST_LINEAR,
+               "exponential": DIST_EXPONENTIAL}
+
+# per-bus float fields: bf[b, FIELD]
+BF_GAIN = 0          # current fader gain (linear) at the end of the last block
+BF_TARGET = 1        # target fader gain
+BF_STEP = 2          # fader change per sample towards the target (> 0)
+BF_PEAK = 3          # out: peak of the last block, post-fader
+BF_SUMSQ = 4         # out: sum of squares of the last block, post-fader (all channels)
+BF_NFIELDS = 5
+
+# per-bus integer fields: bi[b, FIELD]
+BI_PARENT = 0        # parent bus index, -1 for master
+BI_NFIELDS = 1
+
+# listener / global floats: lf[FIELD]
+LF_X, LF_Y, LF_Z = 0, 1, 2
+LF_FX, LF_FY, LF_FZ = 3, 4, 5          # forward
+LF_UX, LF_UY, LF_UZ = 6, 7, 8          # up
+LF_VX, LF_VY, LF_VZ = 9, 10, 11        # velocity
+LF_SPEED_OF_SOUND = 12
+LF_DOPPLER_FACTOR = 13
+LF_CEILING = 14                        # linear output ceiling
+LF_NFIELDS = 15
+
+
+class Params:
+    """All arrays of one loaded scene, allocated once."""
+
+    def __init__(self, max_voices: int, n_buses: int, channels: int, block_size: int):
+        self.max_voices = max_voices
+        self.channels = channels
+        self.block_size = block_size
+        self.vi = np.zeros((max_voices, VI_NFIELDS), dtype=np.int64)
+        self.vf = np.zeros((max_voices, VF_NFIELDS), dtype=np.float64)
+        self.gain = np.zeros((max_voices, MAX_SRC, MAX_OUT), dtype=np.float32)  # current, per src->out
+        self.bf = np.zeros((n_buses, BF_NFIELDS), dtype=np.float64)
+        self.bi = np.full((n_buses, BI_NFIELDS), -1, dtype=np.int64)
+        self.bus_order = np.zeros(n_buses, dtype=np.int64)  # leaves first, master last
+        self.bus_buf = np.zeros((n_buses, channels, block_size), dtype=np.float32)
+        self.scratch = np.zeros((MAX_SRC, block_size), dtype=np.float32)
+        self.target = np.zeros((MAX_SRC, MAX_OUT), dtype=np.float32)
+        self.lf = np.zeros(LF_NFIELDS, dtype=np.float64)
+        self.lf[[LF_FZ, LF_UY]] = (-1.0, 1.0)
+        self.lf[LF_SPEED_OF_SOUND] = 343.3
+        self.lf[LF_DOPPLER_FACTOR] = 1.0
+        self.lf[LF_CEILING] = 1.0
+        self.vi[:, VI_LANE1] = -1

@@ -1,0 +1,101 @@
+"""Protocol messages: what a game sends to the mixer, version 1.
+
+One pydantic model per message kind, discriminated by `type`.  The same
+models are read from render scripts (gamemix.script) and, in the live server,
+from msgpack frames, so a recorded game session replays to the same samples.
+Positions are metres in the game's world frame (OpenAL convention: right-handed,
++Y up); velocities m/s; times seconds; levels dB.  NaN and Inf are refused.
+
+Control side.  docs/protocol.md lists every field with unit and range.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+PROTOCOL_VERSION = 1
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Coordinate = Annotated[float, Field(allow_inf_nan=False, ge=-1e7, le=1e7)]
+Vec3 = tuple[Coordinate, Coordinate, Coordinate]
+Seconds = Annotated[float, Field(ge=0.0, le=3600.0, allow_inf_nan=False)]
+Decibels = Annotated[float, Field(ge=-144.0, le=24.0, allow_inf_nan=False)]
+Name = Annotated[str, Field(min_length=1, max_length=128)]
+InstanceId = Annotated[int, Field(ge=0, lt=2**63)]
+
+
+class Message(BaseModel):
+    """Base of every message: unknown fields are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Play(Message):
+    """Start a sound.  `id` names the instance for later stop/emitter messages;
+    without one the mixer assigns an id (returned in the reply)."""
+
+    type: Literal["play"] = "play"
+    sound: Name
+    id: Optional[InstanceId] = None
+    position: Optional[Vec3] = None
+    velocity: Optional[Vec3] = None
+    volume_db: Decibels = 0.0
+    pitch_semitones: Annotated[float, Field(ge=-48, le=48, allow_inf_nan=False)] = 0.0
+    fade_in: Seconds = 0.0
+
+
+class Stop(Message):
+    """Stop an instance, fading out over `fade` seconds (0 = one block)."""
+
+    type: Literal["stop"] = "stop"
+    id: InstanceId
+    fade: Seconds = 0.0
+
+
+class Emitter(Message):
+    """Move a playing instance (a 3D emitter)."""
+
+    type: Literal["emitter"] = "emitter"
+    id: InstanceId
+    position: Vec3
+    velocity: Optional[Vec3] = None
+
+
+class Listener(Message):
+    """Set the listener pose; forward and up need not be unit length."""
+
+    type: Literal["listener"] = "listener"
+    position: Vec3 = (0.0, 0.0, 0.0)
+    forward: Vec3 = (0.0, 0.0, -1.0)
+    up: Vec3 = (0.0, 1.0, 0.0)
+    velocity: Vec3 = (0.0, 0.0, 0.0)
+
+
+class BusVolume(Message):
+    """Set a bus fader, reaching `volume_db` after `fade` seconds (0 = one block)."""
+
+    type: Literal["bus_volume"] = "bus_volume"
+    bus: Name
+    volume_db: Decibels
+    fade: Seconds = 0.0
+
+
+class BusMute(Message):
+    """Mute or unmute a bus (ramped over `fade` seconds, at least one block)."""
+
+    type: Literal["bus_mute"] = "bus_mute"
+    bus: Name
+    mute: bool
+    fade: Seconds = 0.0
+
+
+AnyMessage = Annotated[Union[Play, Stop, Emitter, Listener, BusVolume, BusMute], Field(discriminator="type")]
+MESSAGE_ADAPTER: TypeAdapter = TypeAdapter(AnyMessage)
+MESSAGE_TYPES = ("play", "stop", "emitter", "listener", "bus_volume", "bus_mute")
+
+
+def parse_message(data: dict):
+    """Validate one decoded message; raises pydantic.ValidationError naming the field."""
+    return MESSAGE_ADAPTER.validate_python(data)
