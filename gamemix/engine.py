@@ -22,7 +22,7 @@ import math
 import numpy as np
 from numba import njit
 
-from gamemix.dsp.mixing import add_into, add_ramped, peak_and_sumsq, scale_ramped, seek, write_output
+from gamemix.dsp.mixing import add_into, add_ramped_to_bus, peak_and_sumsq, scale_ramped, seek, write_output
 from gamemix.dsp.playback import pitch_to_step, read_lane
 from gamemix.dsp.spatial import distance_gain, doppler_ratio, listener_right, pan_gains
 from gamemix.params import (
@@ -79,8 +79,19 @@ def voice_targets(v, vi, vf, lf, rx, ry, rz, fade, target):
 
 
 @njit(cache=True, nogil=True)
+def mix_source(scratch, s, v, gain, target, bus_buf, bus, ramp, n, channels):
+    """Add one source channel of voice v into its bus, gains ramped to their targets."""
+    for c in range(channels):
+        g0 = gain[v, s, c]
+        g1 = target[s, c]
+        if g0 != 0.0 or g1 != 0.0:
+            add_ramped_to_bus(scratch, bus_buf, bus, c, g0, g1, ramp, n)
+        gain[v, s, c] = g1
+
+
+@njit(cache=True, nogil=True)
 def render_voice(v, pool, lane_off, lane_len, vi, vf, gain, lf, rx, ry, rz,
-                 bus_buf, scratch, target, n, channels):
+                 bus_buf, scratch0, scratch1, target, ramp, n, channels):
     """Render one playing voice into its bus and advance its state."""
     fade = seek(vf[v, VF_FADE], vf[v, VF_FADE_TARGET], vf[v, VF_FADE_STEP] * n)
     audibility, ratio = voice_targets(v, vi, vf, lf, rx, ry, rz, fade, target)
@@ -91,18 +102,14 @@ def render_voice(v, pool, lane_off, lane_len, vi, vf, gain, lf, rx, ry, rz,
         vi[v, VI_SNAP] = 0
     step = pitch_to_step(ratio)
     pos0 = vi[v, VI_POS]
-    ended = False
-    nsrc = 1 if vi[v, VI_LANE1] < 0 else 2
     bus = vi[v, VI_BUS]
-    for s in range(nsrc):
-        lane = vi[v, VI_LANE0 + s]
-        pos, ended = read_lane(pool, lane_off[lane], lane_len[lane], vi[v, VI_LOOP], pos0, step, scratch[s], n)
-        for c in range(channels):
-            g0 = gain[v, s, c]
-            g1 = target[s, c]
-            if g0 != 0.0 or g1 != 0.0:
-                add_ramped(scratch[s], bus_buf[bus, c], g0, g1, n)
-            gain[v, s, c] = g1
+    lane = vi[v, VI_LANE0]
+    pos, ended = read_lane(pool, lane_off[lane], lane_len[lane], vi[v, VI_LOOP], pos0, step, scratch0, n)
+    mix_source(scratch0, 0, v, gain, target, bus_buf, bus, ramp, n, channels)
+    lane = vi[v, VI_LANE1]
+    if lane >= 0:
+        read_lane(pool, lane_off[lane], lane_len[lane], vi[v, VI_LOOP], pos0, step, scratch1, n)
+        mix_source(scratch1, 1, v, gain, target, bus_buf, bus, ramp, n, channels)
     vi[v, VI_POS] = pos
     vi[v, VI_BLOCKS] += 1
     if ended or (vi[v, VI_STATE] == STOPPING and fade <= 0.0):
@@ -110,7 +117,7 @@ def render_voice(v, pool, lane_off, lane_len, vi, vf, gain, lf, rx, ry, rz,
 
 
 @njit(cache=True, nogil=True)
-def mix_buses(bf, bi, bus_order, bus_buf, n, channels):
+def mix_buses(bf, bi, bus_order, bus_buf, ramp, n, channels):
     """Ramp each bus fader, meter it post-fader, and sum it into its parent."""
     for k in range(bus_order.shape[0]):
         b = bus_order[k]
@@ -120,7 +127,7 @@ def mix_buses(bf, bi, bus_order, bus_buf, n, channels):
         sumsq = 0.0
         parent = bi[b, BI_PARENT]
         for c in range(channels):
-            scale_ramped(bus_buf[b, c], g0, g1, n)
+            scale_ramped(bus_buf[b, c], g0, g1, ramp, n)
             p, s = peak_and_sumsq(bus_buf[b, c], n)
             peak = max(peak, p)
             sumsq += s
@@ -133,8 +140,8 @@ def mix_buses(bf, bi, bus_order, bus_buf, n, channels):
 
 @njit(cache=True, nogil=True)
 def render_block(pool, lane_off, lane_len, vi, vf, gain, bf, bi, bus_order,
-                 bus_buf, scratch, target, lf, out):
-    """Render one block of out.shape[0] frames into out (frames, channels)."""
+                 bus_buf, scratch0, scratch1, target, ramp, lf, out):
+    """Render one block into out (frames, channels); out.shape[0] is the block size."""
     n = out.shape[0]
     channels = out.shape[1]
     bus_buf[:, :, :n] = 0.0
@@ -143,8 +150,8 @@ def render_block(pool, lane_off, lane_len, vi, vf, gain, bf, bi, bus_order,
         state = vi[v, VI_STATE]
         if state == PLAYING or state == STOPPING:
             render_voice(v, pool, lane_off, lane_len, vi, vf, gain, lf, rx, ry, rz,
-                         bus_buf, scratch, target, n, channels)
-    mix_buses(bf, bi, bus_order, bus_buf, n, channels)
+                         bus_buf, scratch0, scratch1, target, ramp, n, channels)
+    mix_buses(bf, bi, bus_order, bus_buf, ramp, n, channels)
     master = bus_order[bus_order.shape[0] - 1]
     write_output(bus_buf[master], out, n, channels, lf[LF_CEILING])
 
@@ -161,5 +168,7 @@ class Engine:
     def render(self, out: np.ndarray) -> None:
         """Fill out (frames, channels) float32 with the next block."""
         p = self.params
+        if out.shape != (p.block_size, p.channels):
+            raise ValueError(f"output block must be {(p.block_size, p.channels)}, got {out.shape}")
         render_block(self.pool, self.lane_offset, self.lane_length, p.vi, p.vf, p.gain, p.bf, p.bi,
-                     p.bus_order, p.bus_buf, p.scratch, p.target, p.lf, out)
+                     p.bus_order, p.bus_buf, p.scratch0, p.scratch1, p.target, p.ramp, p.lf, out)

@@ -3,7 +3,9 @@
 Every gain the listener can hear change is ramped linearly across a block from
 its value at the end of the previous block, so no change (a volume jump, a stop,
 a pan sweep) produces a step: the largest sample-to-sample change a gain jump
-of g can add is g / block_size.
+of g can add is g / block_size.  Ramps read a table `ramp[i] = i / n` (see
+params.Params.ramp) rather than converting the loop counter to float, which
+AVX2 cannot do for 64-bit integers and which would keep the loop scalar.
 """
 
 import numpy as np
@@ -19,21 +21,26 @@ def seek(current, target, max_change):
 
 
 @njit(cache=True, nogil=True)
-def add_ramped(src, dst, g0, g1, n):
-    """dst[:n] += src[:n] * gain, the gain going linearly from g0 towards g1."""
+def add_ramped_to_bus(src, bus_buf, bus, c, g0, g1, ramp, n):
+    """bus_buf[bus, c, :n] += src[:n] * ramped gain, indexing in place.
+
+    Indexing the 3-D buffer directly instead of passing the view bus_buf[bus, c]
+    avoids a view per call and its atomic reference counting, measured at
+    ~150 ns per voice per block.
+    """
     g = np.float32(g0)
-    dg = np.float32((g1 - g0) / n)
+    dg = np.float32(g1 - g0)
     for i in range(n):
-        dst[i] += src[i] * (g + dg * np.float32(i))
+        bus_buf[bus, c, i] += src[i] * (g + dg * ramp[i])
 
 
 @njit(cache=True, nogil=True)
-def scale_ramped(buf, g0, g1, n):
+def scale_ramped(buf, g0, g1, ramp, n):
     """buf[:n] *= gain, ramping from g0 towards g1."""
     g = np.float32(g0)
-    dg = np.float32((g1 - g0) / n)
+    dg = np.float32(g1 - g0)
     for i in range(n):
-        buf[i] *= g + dg * np.float32(i)
+        buf[i] *= g + dg * ramp[i]
 
 
 @njit(cache=True, nogil=True)
