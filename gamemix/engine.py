@@ -23,10 +23,11 @@ import numpy as np
 from numba import njit
 
 from gamemix.dsp.mixing import add_into, add_ramped_to_bus, peak_and_sumsq, scale_ramped, seek, write_output
-from gamemix.dsp.playback import pitch_to_step, read_lane
+from gamemix.dsp.playback import advance, pitch_to_step, read_lane
 from gamemix.dsp.spatial import distance_gain, doppler_ratio, listener_right, pan_gains
 from gamemix.params import (
-    BF_GAIN, BF_PEAK, BF_STEP, BF_SUMSQ, BF_TARGET, BI_PARENT, ENDED, LF_CEILING,
+    BF_GAIN, BF_PEAK, BF_PITCH, SM_GAIN, SM_PITCH, VIRTUAL, VF_VFADE, VF_VFADE_STEP, VF_VFADE_TARGET,
+    VI_CAT, VI_SOUND, VI_TO_VIRTUAL, BF_STEP, BF_SUMSQ, BF_TARGET, BI_PARENT, ENDED, LF_CEILING,
     LF_DOPPLER_FACTOR, LF_FX, LF_FY, LF_FZ, LF_SPEED_OF_SOUND, LF_UX, LF_UY, LF_UZ,
     LF_VX, LF_VY, LF_VZ, LF_X, LF_Y, LF_Z, MAX_PITCH, MIN_PITCH, PLAYING, STOPPING,
     VF_AUDIBILITY, VF_DIST_GAIN, VF_DOPPLER, VF_FADE, VF_FADE_STEP, VF_FADE_TARGET,
@@ -37,11 +38,18 @@ from gamemix.params import (
 
 
 @njit(cache=True, nogil=True)
-def voice_targets(v, vi, vf, lf, rx, ry, rz, fade, target):
+def voice_gain_and_ratio(v, vi, vf, bf, sound_mod, cat_gain, fade):
+    """Voice v's gain before distance and pan, and its playback rate before Doppler."""
+    sound = vi[v, VI_SOUND]
+    volume = vf[v, VF_VOLUME] * fade * sound_mod[sound, SM_GAIN] * cat_gain[vi[v, VI_CAT]]
+    ratio = vf[v, VF_PITCH] * sound_mod[sound, SM_PITCH] * bf[vi[v, VI_BUS], BF_PITCH]
+    return volume, ratio
+
+
+@njit(cache=True, nogil=True)
+def voice_targets(v, vi, vf, lf, rx, ry, rz, volume, ratio, target):
     """Write voice v's source->output gain targets; return (audibility, pitch ratio)."""
     nsrc = 1 if vi[v, VI_LANE1] < 0 else 2
-    volume = vf[v, VF_VOLUME] * fade
-    ratio = vf[v, VF_PITCH]
     target[:, :] = 0.0
     if vi[v, VI_SPATIAL] != 0:
         dx = vf[v, VF_X] - lf[LF_X]
@@ -90,12 +98,34 @@ def mix_source(scratch, s, v, gain, target, bus_buf, bus, ramp, n, channels):
 
 
 @njit(cache=True, nogil=True)
-def render_voice(v, pool, lane_off, lane_len, vi, vf, gain, lf, rx, ry, rz,
-                 bus_buf, scratch0, scratch1, target, ramp, n, channels):
-    """Render one playing voice into its bus and advance its state."""
+def move_fades(v, vf, n):
+    """Advance voice v's user fade and real/virtual fade by one block; return their product."""
     fade = seek(vf[v, VF_FADE], vf[v, VF_FADE_TARGET], vf[v, VF_FADE_STEP] * n)
-    audibility, ratio = voice_targets(v, vi, vf, lf, rx, ry, rz, fade, target)
+    vfade = seek(vf[v, VF_VFADE], vf[v, VF_VFADE_TARGET], vf[v, VF_VFADE_STEP] * n)
     vf[v, VF_FADE] = fade
+    vf[v, VF_VFADE] = vfade
+    return fade, vfade
+
+
+@njit(cache=True, nogil=True)
+def advance_virtual(v, lane_len, vi, vf, bf, sound_mod, cat_gain, n):
+    """A virtual voice costs no DSP: its position and fades move on as if it played."""
+    fade, vfade = move_fades(v, vf, n)
+    volume, ratio = voice_gain_and_ratio(v, vi, vf, bf, sound_mod, cat_gain, fade)
+    ratio = min(max(ratio, MIN_PITCH), MAX_PITCH) if math.isfinite(ratio) else 1.0
+    pos, ended = advance(lane_len[vi[v, VI_LANE0]], vi[v, VI_LOOP], vi[v, VI_POS], pitch_to_step(ratio), n)
+    vi[v, VI_POS] = pos
+    if ended or fade <= 0.0 and vf[v, VF_FADE_TARGET] <= 0.0:
+        vi[v, VI_STATE] = ENDED
+
+
+@njit(cache=True, nogil=True)
+def render_voice(v, pool, lane_off, lane_len, vi, vf, gain, bf, sound_mod, cat_gain, lf, rx, ry, rz,
+                 bus_buf, scratch0, scratch1, target, ramp, n, channels):
+    """Render one real voice into its bus and advance its state."""
+    fade, vfade = move_fades(v, vf, n)
+    volume, ratio = voice_gain_and_ratio(v, vi, vf, bf, sound_mod, cat_gain, fade * vfade)
+    audibility, ratio = voice_targets(v, vi, vf, lf, rx, ry, rz, volume, ratio, target)
     vf[v, VF_AUDIBILITY] = audibility
     if vi[v, VI_SNAP] != 0:
         gain[v, :, :] = target[:, :]
@@ -114,6 +144,10 @@ def render_voice(v, pool, lane_off, lane_len, vi, vf, gain, lf, rx, ry, rz,
     vi[v, VI_BLOCKS] += 1
     if ended or (vi[v, VI_STATE] == STOPPING and fade <= 0.0):
         vi[v, VI_STATE] = ENDED
+    elif vi[v, VI_TO_VIRTUAL] != 0 and vfade <= 0.0:
+        vi[v, VI_STATE] = VIRTUAL
+        vi[v, VI_TO_VIRTUAL] = 0
+        gain[v, :, :] = 0.0
 
 
 @njit(cache=True, nogil=True)
@@ -139,7 +173,7 @@ def mix_buses(bf, bi, bus_order, bus_buf, ramp, n, channels):
 
 
 @njit(cache=True, nogil=True)
-def render_block(pool, lane_off, lane_len, vi, vf, gain, bf, bi, bus_order,
+def render_block(pool, lane_off, lane_len, vi, vf, gain, bf, bi, bus_order, sound_mod, cat_gain,
                  bus_buf, scratch0, scratch1, target, ramp, lf, out):
     """Render one block into out (frames, channels); out.shape[0] is the block size."""
     n = out.shape[0]
@@ -149,8 +183,10 @@ def render_block(pool, lane_off, lane_len, vi, vf, gain, bf, bi, bus_order,
     for v in range(vi.shape[0]):
         state = vi[v, VI_STATE]
         if state == PLAYING or state == STOPPING:
-            render_voice(v, pool, lane_off, lane_len, vi, vf, gain, lf, rx, ry, rz,
+            render_voice(v, pool, lane_off, lane_len, vi, vf, gain, bf, sound_mod, cat_gain, lf, rx, ry, rz,
                          bus_buf, scratch0, scratch1, target, ramp, n, channels)
+        elif state == VIRTUAL:
+            advance_virtual(v, lane_len, vi, vf, bf, sound_mod, cat_gain, n)
     mix_buses(bf, bi, bus_order, bus_buf, ramp, n, channels)
     master = bus_order[bus_order.shape[0] - 1]
     write_output(bus_buf[master], out, n, channels, lf[LF_CEILING])
@@ -161,14 +197,14 @@ class Engine:
 
     def __init__(self, params: Params, pool: np.ndarray, lane_offset: np.ndarray, lane_length: np.ndarray):
         self.params = params
-        self.pool = pool
-        self.lane_offset = lane_offset
-        self.lane_length = lane_length
+        p = params
+        # every array render_block reads or writes, in its argument order, except `out`
+        self.arrays = (pool, lane_offset, lane_length, p.vi, p.vf, p.gain, p.bf, p.bi, p.bus_order,
+                       p.sound_mod, p.cat_gain, p.bus_buf, p.scratch0, p.scratch1, p.target, p.ramp, p.lf)
 
     def render(self, out: np.ndarray) -> None:
         """Fill out (frames, channels) float32 with the next block."""
         p = self.params
         if out.shape != (p.block_size, p.channels):
             raise ValueError(f"output block must be {(p.block_size, p.channels)}, got {out.shape}")
-        render_block(self.pool, self.lane_offset, self.lane_length, p.vi, p.vf, p.gain, p.bf, p.bi,
-                     p.bus_order, p.bus_buf, p.scratch0, p.scratch1, p.target, p.ramp, p.lf, out)
+        render_block(*self.arrays, out)

@@ -22,8 +22,10 @@ MAX_PITCH = 16.0
 MAX_OUT = 8      # output channels the arrays are sized for (7.1)
 MAX_SRC = 2      # source channels per voice (mono or stereo)
 
-# voice states (VI_STATE)
-FREE, PLAYING, STOPPING, ENDED = 0, 1, 2, 3
+# voice states (VI_STATE).  PLAYING and STOPPING are real (rendered); VIRTUAL
+# voices only advance their read position; ENDED is set by the kernel and
+# reclaimed by the control side.
+FREE, PLAYING, STOPPING, ENDED, VIRTUAL = 0, 1, 2, 3, 4
 
 # per-voice integer fields: vi[v, FIELD]
 VI_STATE = 0     # FREE / PLAYING / STOPPING / ENDED (kernel sets ENDED)
@@ -36,7 +38,10 @@ VI_SPATIAL = 6   # 1 = 3D (distance, pan from position), 0 = 2D
 VI_MODEL = 7     # distance model, see DIST_*
 VI_SNAP = 8      # 1 = first block: start at the target gain instead of ramping from 0
 VI_BLOCKS = 9    # blocks rendered since start (the kernel counts)
-VI_NFIELDS = 10
+VI_SOUND = 10    # index of the sound (row of sound_mod)
+VI_CAT = 11      # index of the category (entry of cat_gain)
+VI_TO_VIRTUAL = 12  # 1 = fading out to become VIRTUAL (kernel switches when the fade ends)
+VI_NFIELDS = 13
 
 # per-voice float fields: vf[v, FIELD]
 VF_X, VF_Y, VF_Z = 0, 1, 2             # emitter position, m
@@ -53,7 +58,15 @@ VF_FADE_TARGET = 14
 VF_FADE_STEP = 15                      # fade change per sample (>= 0)
 VF_DIST_GAIN = 16                      # out: distance gain of the last block
 VF_AUDIBILITY = 17                     # out: total gain of the last block (for ranking)
-VF_NFIELDS = 18
+VF_VFADE = 18                          # real/virtual transition fade 0..1 (kernel moves it)
+VF_VFADE_TARGET = 19
+VF_VFADE_STEP = 20
+VF_NFIELDS = 21
+
+# per-sound modifiers (game-parameter curves): sound_mod[sound, SM_*]
+SM_GAIN = 0          # linear gain multiplier
+SM_PITCH = 1         # playback-rate multiplier
+SM_NFIELDS = 2
 
 # distance models (VI_MODEL), OpenAL clamped variants
 DIST_NONE, DIST_INVERSE, DIST_LINEAR, DIST_EXPONENTIAL = 0, 1, 2, 3
@@ -66,7 +79,8 @@ BF_TARGET = 1        # target fader gain
 BF_STEP = 2          # fader change per sample towards the target (> 0)
 BF_PEAK = 3          # out: peak of the last block, post-fader
 BF_SUMSQ = 4         # out: sum of squares of the last block, post-fader (all channels)
-BF_NFIELDS = 5
+BF_PITCH = 5         # playback-rate multiplier for voices on this bus (product down the tree)
+BF_NFIELDS = 6
 
 # per-bus integer fields: bi[b, FIELD]
 BI_PARENT = 0        # parent bus index, -1 for master
@@ -86,13 +100,18 @@ LF_NFIELDS = 15
 class Params:
     """All arrays of one loaded scene, allocated once."""
 
-    def __init__(self, max_voices: int, n_buses: int, channels: int, block_size: int):
+    def __init__(self, max_voices: int, n_buses: int, channels: int, block_size: int,
+                 max_instances: int | None = None, n_sounds: int = 1, n_categories: int = 1):
         self.max_voices = max_voices
+        self.max_instances = max_instances = max(max_instances or max_voices, max_voices)
         self.channels = channels
         self.block_size = block_size
-        self.vi = np.zeros((max_voices, VI_NFIELDS), dtype=np.int64)
-        self.vf = np.zeros((max_voices, VF_NFIELDS), dtype=np.float64)
-        self.gain = np.zeros((max_voices, MAX_SRC, MAX_OUT), dtype=np.float32)  # current, per src->out
+        # one row per instance, real or virtual: the engine renders at most max_voices of them
+        self.vi = np.zeros((max_instances, VI_NFIELDS), dtype=np.int64)
+        self.vf = np.zeros((max_instances, VF_NFIELDS), dtype=np.float64)
+        self.gain = np.zeros((max_instances, MAX_SRC, MAX_OUT), dtype=np.float32)  # current, per src->out
+        self.sound_mod = np.ones((max(n_sounds, 1), SM_NFIELDS), dtype=np.float64)
+        self.cat_gain = np.ones(max(n_categories, 1), dtype=np.float64)
         self.bf = np.zeros((n_buses, BF_NFIELDS), dtype=np.float64)
         self.bi = np.full((n_buses, BI_NFIELDS), -1, dtype=np.int64)
         self.bus_order = np.zeros(n_buses, dtype=np.int64)  # leaves first, master last
@@ -108,3 +127,4 @@ class Params:
         self.lf[LF_DOPPLER_FACTOR] = 1.0
         self.lf[LF_CEILING] = 1.0
         self.vi[:, VI_LANE1] = -1
+        self.bf[:, BF_PITCH] = 1.0

@@ -91,9 +91,58 @@ class BusMute(Message):
     fade: Seconds = 0.0
 
 
-AnyMessage = Annotated[Union[Play, Stop, Emitter, Listener, BusVolume, BusMute], Field(discriminator="type")]
+class Event(Message):
+    """Post a scene event (its actions run; delayed ones later).  `id` names the
+    event instance so `emitter` and `stop` can address all the sounds it plays."""
+
+    type: Literal["event"] = "event"
+    name: Name
+    id: Optional[InstanceId] = None
+    position: Optional[Vec3] = None
+    velocity: Optional[Vec3] = None
+
+
+class SetParameter(Message):
+    """Set a game parameter; it glides to the value at its seek speed."""
+
+    type: Literal["set_parameter"] = "set_parameter"
+    name: Name
+    value: Finite
+
+
+Percent = Annotated[float, Field(ge=0.0, le=100.0, allow_inf_nan=False)]
+
+
+class SnapshotStart(Message):
+    """Start a snapshot (fade in over `fade` s, default its own), optionally at an intensity (%)."""
+
+    type: Literal["snapshot_start"] = "snapshot_start"
+    name: Name
+    intensity: Optional[Percent] = None
+    fade: Optional[Seconds] = None
+
+
+class SnapshotStop(Message):
+    """Fade a snapshot out (over `fade` s, default its own)."""
+
+    type: Literal["snapshot_stop"] = "snapshot_stop"
+    name: Name
+    fade: Optional[Seconds] = None
+
+
+class SnapshotIntensity(Message):
+    """Set an active snapshot's intensity (%)."""
+
+    type: Literal["snapshot_intensity"] = "snapshot_intensity"
+    name: Name
+    intensity: Percent
+
+
+MESSAGE_CLASSES = (Play, Stop, Emitter, Listener, BusVolume, BusMute, Event, SetParameter,
+                   SnapshotStart, SnapshotStop, SnapshotIntensity)
+AnyMessage = Annotated[Union[MESSAGE_CLASSES], Field(discriminator="type")]
 MESSAGE_ADAPTER: TypeAdapter = TypeAdapter(AnyMessage)
-MESSAGE_TYPES = ("play", "stop", "emitter", "listener", "bus_volume", "bus_mute")
+MESSAGE_TYPES = tuple(cls.model_fields["type"].default for cls in MESSAGE_CLASSES)
 
 
 def parse_message(data: dict):

@@ -11,6 +11,7 @@ Edge: file output.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from contextlib import ExitStack
@@ -25,6 +26,7 @@ from gamemix.params import BF_PEAK, BF_SUMSQ
 from gamemix.scene import Scene, load_scene
 from gamemix.script import Script, load_script
 
+SNAPSHOT_SAMPLE_S = 0.1   # how often the report samples snapshot levels
 SUBTYPES = {"float": "FLOAT", "pcm24": "PCM_24", "pcm16": "PCM_16"}
 
 
@@ -64,6 +66,8 @@ def render(scene: Scene | str | Path, script: Script | str | Path, out_path: str
     mixer = Mixer(scene, seed=seed)
     tally = LevelTally(len(mixer.bus_names))
     errors: list[dict] = []
+    snapshot_levels: list[dict] = []
+    levels_every = max(1, round(SNAPSHOT_SAMPLE_S / mixer.dt))
     nblocks = script.blocks(out_cfg.sample_rate, out_cfg.block_size)
     block = np.zeros((out_cfg.block_size, mixer.channels), dtype=np.float32)
     with ExitStack() as files:
@@ -79,7 +83,9 @@ def render(scene: Scene | str | Path, script: Script | str | Path, out_path: str
             for i, stem in stems:
                 stem.write(mixer.params.bus_buf[i].T)
             tally.add(mixer.params.bf, block.size)
-    report = _report(scene, mixer, tally, nblocks, seed, errors)
+            if b % levels_every == 0 and mixer.snapshots.active:
+                snapshot_levels.append({"t": round(b * mixer.dt, 4), **mixer.snapshots.levels()})
+    report = _report(scene, mixer, tally, nblocks, seed, errors, snapshot_levels)
     if report_path is not None:
         Path(report_path).write_text(json.dumps(report, indent=2) + "\n")
     return report
@@ -107,7 +113,8 @@ def _apply(mixer: Mixer, item, errors: list[dict]) -> None:
         errors.append({"block": item.block, "where": item.where, "code": exc.code, "message": exc.message})
 
 
-def _report(scene: Scene, mixer: Mixer, tally: LevelTally, nblocks: int, seed: int, errors) -> dict:
+def _report(scene: Scene, mixer: Mixer, tally: LevelTally, nblocks: int, seed: int, errors,
+            snapshot_levels: list[dict]) -> dict:
     out = scene.output
     master = mixer.bus_index["master"]
     return {
@@ -119,9 +126,9 @@ def _report(scene: Scene, mixer: Mixer, tally: LevelTally, nblocks: int, seed: i
         "duration_s": round(nblocks * out.block_size / out.sample_rate, 6),
         "master": tally.bus(master),
         "buses": {name: tally.bus(i) for i, name in enumerate(mixer.bus_names)},
-        "voices": {"plays": mixer.stats.plays, "refused": mixer.stats.refused,
-                   "ended": mixer.stats.ended, "peak_real": mixer.stats.peak_voices},
-        "errors": errors,
+        "voices": dataclasses.asdict(mixer.stats),
+        "snapshots": {"events": mixer.snapshots.timeline, "levels": snapshot_levels},
+        "errors": errors + [dict(e, where="event action") for e in mixer.action_errors],
     }
 
 
@@ -136,7 +143,11 @@ def format_report(report: dict) -> str:
     for name, lv in report["buses"].items():
         lines.append(f"  {name:<12} {fmt(lv['peak_dbfs'])}    {fmt(lv['rms_dbfs'])}")
     v = report["voices"]
-    lines.append(f"voices: {v['plays']} played, {v['refused']} refused, peak {v['peak_real']} real")
+    lines.append(f"voices: {v['plays']} played, {v['refused']} refused, {v['steals']} stolen; "
+                 f"peak {v['peak_real']} real, {v['peak_virtual']} virtual; "
+                 f"{v['virtualizations']} virtualizations, {v['devirtualizations']} devirtualizations")
+    for e in report["snapshots"]["events"]:
+        lines.append(f"  {e['t']:7.2f} s  snapshot {e['snapshot']} {e['event']}")
     for e in report["errors"]:
         lines.append(f"error at {e['where']} (block {e['block']}): {e['code']}: {e['message']}")
     return "\n".join(lines)

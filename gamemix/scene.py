@@ -24,6 +24,11 @@ SCENE_VERSION = 1
 MAX_SCENE_BYTES = 16 * 1024 * 1024
 
 Decibels = Annotated[float, Field(ge=-144.0, le=24.0, allow_inf_nan=False)]
+Priority = Annotated[int, Field(ge=0, le=255, description="0 least .. 255 most important")]
+Seconds = Annotated[float, Field(ge=0.0, le=3600.0, allow_inf_nan=False)]
+Hertz = Annotated[float, Field(ge=10.0, le=96000.0, allow_inf_nan=False)]
+StealPolicy = Literal["oldest", "quietest", "lowest_priority", "furthest", "refuse"]
+Name = Annotated[str, Field(min_length=1, max_length=128)]
 Semitones = Annotated[float, Field(ge=-48.0, le=48.0, allow_inf_nan=False)]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 Vec3 = tuple[Finite, Finite, Finite]
@@ -42,6 +47,13 @@ class Output(Strict):
     block_size: int = Field(256, ge=16, le=4096, description="frames per engine block")
     channels: Literal["stereo"] = Field("stereo", description="speaker layout of the output")
     max_voices: int = Field(64, ge=1, le=4096, description="real voices the engine mixes at once")
+    max_instances: int = Field(1024, ge=1, le=65536,
+                               description="sounds tracked at once, real and virtual; beyond it `steal` applies")
+    steal: StealPolicy = Field("lowest_priority", description="what a play does when max_instances is reached")
+    audibility_threshold_db: float = Field(-60.0, ge=-144, le=0,
+                                           description="below this total gain a sound goes virtual")
+    virtual_fade_ms: float = Field(10.0, ge=0, le=1000, description="fade when a voice goes virtual or comes back")
+    steal_fade_ms: float = Field(5.0, ge=0, le=1000, description="fade-out of a stolen voice")
     speed_of_sound: float = Field(343.3, gt=0, le=100000, description="m/s, for Doppler")
     doppler_factor: float = Field(1.0, ge=0, le=10, description="global Doppler exaggeration; 0 disables")
     ceiling_dbfs: float = Field(0.0, ge=-24, le=0, description="hard safety ceiling of the output")
@@ -53,6 +65,9 @@ class Bus(Strict):
     parent: Optional[str] = Field(None, description="bus this one sums into (default: master)")
     volume_db: Decibels = 0.0
     mute: bool = False
+    lowpass_hz: Hertz = Field(24000.0, description="low-pass cutoff; at or above 20 kHz the filter is open")
+    highpass_hz: Hertz = Field(10.0, description="high-pass cutoff; at or below 10 Hz the filter is open")
+    pitch_semitones: Annotated[float, Field(ge=-24, le=24, allow_inf_nan=False)] = 0.0
 
 
 class Spatial(Strict):
@@ -84,7 +99,15 @@ class Sound(Strict):
     pitch_semitones: Semitones = 0.0
     pitch_random_semitones: Optional[tuple[Semitones, Semitones]] = Field(
         None, description="[min, max] semitone offset drawn per play")
-    bus: str = "master"
+    bus: Optional[str] = Field(None, description="bus it plays on (default: its category's bus, else master)")
+    category: Optional[str] = Field(None, description="category it belongs to (default: the category named like its bus)")
+    priority: Optional[Priority] = Field(None, description="default: its category's priority")
+    max_instances: Optional[int] = Field(None, ge=1, le=65536, description="instances of this sound at once")
+    steal: StealPolicy = Field("oldest", description="what a play does when max_instances is reached")
+    weights: Optional[list[Annotated[float, Field(gt=0, allow_inf_nan=False)]]] = Field(
+        None, description="relative chance of each file in random modes")
+    loudness_db: Optional[Annotated[float, Field(ge=0, le=200, allow_inf_nan=False)]] = Field(
+        None, description="HDR loudness rating at min_distance (e.g. 140 for a gunshot, 60 for speech)")
     pan: float = Field(0.0, ge=-1, le=1, description="2D sounds: -1 left .. 1 right")
     spatial: Optional[Spatial] = Field(None, description="3D settings; absent = 2D sound")
 
@@ -94,6 +117,108 @@ class Sound(Strict):
         if rng is not None and rng[0] > rng[1]:
             raise ValueError("a range is [min, max] with min <= max")
         return rng
+
+
+class Category(Strict):
+    """A group of sounds with shared priority and limits, mapped onto a bus."""
+
+    bus: Optional[str] = Field(None, description="bus its sounds play on (default: the bus of the same name, else master)")
+    priority: Priority = 128
+    max_instances: Optional[int] = Field(None, ge=1, le=65536, description="instances in this category at once")
+    steal: StealPolicy = "oldest"
+
+
+class DuckRule(Strict):
+    """While any sound of a `when` category is audible, the `duck` categories go down."""
+
+    when: list[str] = Field(min_length=1, description="categories that trigger the duck")
+    duck: list[str] = Field(min_length=1, description="categories that are ducked")
+    depth_db: Annotated[float, Field(ge=-144, le=0, allow_inf_nan=False)] = -9.0
+    attack: Seconds = 0.1
+    hold: Seconds = 0.2
+    release: Seconds = 1.0
+
+
+Curve = Literal["linear", "scurve", "ease_in", "ease_out"]
+
+
+class BusOverride(Strict):
+    """What a snapshot does to one bus.  In `override` mode the values replace
+    the bus's own (weighted by the snapshot's level); in `blend` mode they are
+    offsets (dB, semitones, octaves) added to it."""
+
+    volume_db: Optional[Annotated[float, Field(ge=-144, le=24, allow_inf_nan=False)]] = None
+    lowpass_hz: Optional[Hertz] = None
+    highpass_hz: Optional[Hertz] = None
+    pitch_semitones: Optional[Annotated[float, Field(ge=-24, le=24, allow_inf_nan=False)]] = None
+    lowpass_octaves: Optional[Annotated[float, Field(ge=-12, le=12, allow_inf_nan=False)]] = None
+    highpass_octaves: Optional[Annotated[float, Field(ge=-12, le=12, allow_inf_nan=False)]] = None
+
+
+class Snapshot(Strict):
+    """A named mix state (see docs/scene-format.md, Snapshots)."""
+
+    mode: Literal["override", "blend"] = "override"
+    priority: int = Field(0, ge=-1000, le=1000, description="higher applies later and so wins")
+    fade_in: Seconds = 0.5
+    fade_out: Seconds = 0.5
+    curve: Curve = "linear"
+    intensity: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] = 100.0
+    buses: dict[str, BusOverride] = Field(default_factory=dict)
+
+
+class Parameter(Strict):
+    """A game parameter (RTPC): the game sets it; curves map it onto the mix."""
+
+    min: Finite = 0.0
+    max: Finite = 1.0
+    default: Optional[Finite] = None
+    seek_speed: Annotated[float, Field(ge=0, allow_inf_nan=False)] = Field(
+        0.0, description="units per second the value glides at; 0 = jumps")
+
+
+class Mapping(Strict):
+    """A curve from a game parameter to a property of a sound, bus or snapshot."""
+
+    parameter: str
+    sound: Optional[str] = None
+    bus: Optional[str] = None
+    snapshot: Optional[str] = None
+    property: Literal["volume_db", "pitch_semitones", "lowpass_hz", "highpass_hz", "intensity"]
+    shape: Literal["linear", "log", "exp", "scurve", "step"] = "linear"
+    points: list[tuple[Finite, Finite]] = Field(min_length=2, description="[[x, y], ...] with x increasing")
+
+    @field_validator("points")
+    @classmethod
+    def _increasing(cls, pts: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        if any(b[0] <= a[0] for a, b in zip(pts, pts[1:])):
+            raise ValueError("x values must increase")
+        return pts
+
+
+class Action(Strict):
+    """One thing an event does, after an optional delay."""
+
+    action: Literal["play", "stop", "snapshot_start", "snapshot_stop", "set_parameter"]
+    delay: Seconds = 0.0
+    sound: Optional[str] = None
+    category: Optional[str] = None
+    snapshot: Optional[str] = None
+    parameter: Optional[str] = None
+    value: Optional[Finite] = None
+    volume_db: Optional[Annotated[float, Field(ge=-144, le=24, allow_inf_nan=False)]] = None
+    fade: Optional[Seconds] = None
+    intensity: Optional[Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]] = None
+
+
+class Hdr(Strict):
+    """High-dynamic-range mixing (Frostbite / Wwise style)."""
+
+    window_db: Annotated[float, Field(gt=0, le=144, allow_inf_nan=False)] = 50.0
+    threshold_db: Annotated[float, Field(ge=0, le=200, allow_inf_nan=False)] = Field(
+        90.0, description="the window's top never falls below this loudness")
+    release_db_per_s: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)] = 20.0
+    categories: list[str] = Field(default_factory=list, description="categories mixed in HDR (empty: all)")
 
 
 class ListenerPose(Strict):
@@ -112,7 +237,17 @@ class Scene(Strict):
     output: Output = Output()
     listener: ListenerPose = ListenerPose()
     buses: dict[str, Bus] = Field(default_factory=lambda: {"master": Bus()})
+    categories: dict[str, Category] = Field(default_factory=dict)
     sounds: dict[str, Sound] = Field(default_factory=dict)
+    ducking: list[DuckRule] = Field(default_factory=list)
+    ducking_combine: Literal["deepest", "sum"] = Field("deepest", description="how overlapping ducks combine")
+    ducking_floor_db: Annotated[float, Field(ge=-144, le=0, allow_inf_nan=False)] = Field(
+        -40.0, description="with `sum`, the deepest total duck")
+    snapshots: dict[str, Snapshot] = Field(default_factory=dict)
+    parameters: dict[str, Parameter] = Field(default_factory=dict)
+    mappings: list[Mapping] = Field(default_factory=list)
+    events: dict[str, list[Action]] = Field(default_factory=dict)
+    hdr: Optional[Hdr] = None
 
     # set by load_scene, not part of the file
     folder: Path = Field(Path("."), exclude=True)
@@ -140,6 +275,35 @@ class Scene(Strict):
             from gamemix.located_yaml import dotted
             return Problem("<scene>", 0, 0, dotted(path), message)
         return self._doc.problem(path, message)
+
+    def category_names(self) -> list[str]:
+        """Explicit categories, then one implicit category per bus not named by one."""
+        return list(self.categories) + [b for b in self.buses if b not in self.categories]
+
+    def category_bus(self, category: str) -> str:
+        """The bus a category's sounds play on by default."""
+        explicit = self.categories.get(category)
+        if explicit is not None and explicit.bus is not None:
+            return explicit.bus
+        return category if category in self.buses else "master"
+
+    def sound_category(self, sound: str) -> str:
+        """A sound's category: its own, else the one named like its bus, else master's."""
+        spec = self.sounds[sound]
+        return spec.category or spec.bus or "master"
+
+    def sound_bus(self, sound: str) -> str:
+        """A sound's bus: its own, else its category's."""
+        spec = self.sounds[sound]
+        return spec.bus or self.category_bus(self.sound_category(sound))
+
+    def sound_priority(self, sound: str) -> int:
+        """A sound's priority: its own, else its category's, else 128."""
+        spec = self.sounds[sound]
+        if spec.priority is not None:
+            return spec.priority
+        category = self.categories.get(self.sound_category(sound))
+        return category.priority if category is not None else 128
 
     def asset_path(self, relative: str) -> Path:
         """Resolve an asset path; refuse anything outside the scene's folder."""
@@ -189,10 +353,41 @@ def scene_from_doc(doc: LocatedYaml, folder: Path, check_files: bool = True) -> 
     return scene
 
 
+def _section(raw: dict, key: str, kind: type):
+    value = raw.get(key)
+    return value if isinstance(value, kind) else kind()
+
+
 def _reference_problems(doc: LocatedYaml, raw: dict) -> list[Problem]:
     """Cross-references the field types cannot express; tolerant of bad types."""
-    problems = []
     buses = raw.get("buses") if isinstance(raw.get("buses"), dict) else {"master": {}}
+    names = _Names(buses, _section(raw, "categories", dict), _section(raw, "sounds", dict),
+                   _section(raw, "snapshots", dict), _section(raw, "parameters", dict))
+    problems = _bus_problems(doc, buses) + _cycle_problems(doc, buses)
+    for check in (_category_problems, _sound_problems, _ducking_problems, _snapshot_problems,
+                  _parameter_problems, _mapping_problems, _event_problems, _hdr_problems):
+        problems += check(doc, raw, names)
+    return problems
+
+
+class _Names:
+    """The names a scene defines, for reference checks."""
+
+    def __init__(self, buses, categories, sounds, snapshots, parameters):
+        self.buses, self.sounds, self.snapshots, self.parameters = buses, sounds, snapshots, parameters
+        self.categories = list(categories) + [b for b in buses if b not in categories]
+
+    def check(self, doc, loc, kind: str, value) -> list[Problem]:
+        known = {"bus": self.buses, "category": self.categories, "sound": self.sounds,
+                 "snapshot": self.snapshots, "parameter": self.parameters}[kind]
+        if isinstance(value, str) and value not in known:
+            listing = ", ".join(list(known)[:20]) or "none defined"
+            return [doc.problem(loc, f"unknown {kind} {value!r} (known: {listing})")]
+        return []
+
+
+def _bus_problems(doc, buses) -> list[Problem]:
+    problems = []
     if "master" not in buses:
         problems.append(doc.problem(("buses",), "the bus tree needs a bus named 'master'"))
     for name, bus in buses.items():
@@ -201,12 +396,116 @@ def _reference_problems(doc: LocatedYaml, raw: dict) -> list[Problem]:
             problems.append(doc.problem(("buses", name, "parent"), "master is the root and has no parent"))
         elif isinstance(parent, str) and parent not in buses:
             problems.append(doc.problem(("buses", name, "parent"), f"unknown bus {parent!r}"))
-    problems += _cycle_problems(doc, buses)
-    sounds = raw.get("sounds") if isinstance(raw.get("sounds"), dict) else {}
-    for name, sound in sounds.items():
-        bus = sound.get("bus") if isinstance(sound, dict) else None
-        if isinstance(bus, str) and bus not in buses:
-            problems.append(doc.problem(("sounds", name, "bus"), f"unknown bus {bus!r} (buses: {', '.join(buses)})"))
+    return problems
+
+
+def _category_problems(doc, raw, names) -> list[Problem]:
+    problems = []
+    for name, cat in _section(raw, "categories", dict).items():
+        if isinstance(cat, dict):
+            problems += names.check(doc, ("categories", name, "bus"), "bus", cat.get("bus"))
+    return problems
+
+
+def _sound_problems(doc, raw, names) -> list[Problem]:
+    problems = []
+    for name, sound in names.sounds.items():
+        if not isinstance(sound, dict):
+            continue
+        problems += names.check(doc, ("sounds", name, "bus"), "bus", sound.get("bus"))
+        problems += names.check(doc, ("sounds", name, "category"), "category", sound.get("category"))
+        weights, files = sound.get("weights"), sound.get("files")
+        if isinstance(weights, list) and isinstance(files, list) and len(weights) != len(files):
+            problems.append(doc.problem(("sounds", name, "weights"),
+                                        f"needs one weight per file ({len(files)} files, {len(weights)} weights)"))
+    return problems
+
+
+def _ducking_problems(doc, raw, names) -> list[Problem]:
+    problems = []
+    for i, rule in enumerate(_section(raw, "ducking", list)):
+        for key in ("when", "duck"):
+            values = rule.get(key) if isinstance(rule, dict) else None
+            for j, value in enumerate(values if isinstance(values, list) else []):
+                problems += names.check(doc, ("ducking", i, key, j), "category", value)
+    return problems
+
+
+def _snapshot_problems(doc, raw, names) -> list[Problem]:
+    problems = []
+    for name, snap in names.snapshots.items():
+        overrides = snap.get("buses") if isinstance(snap, dict) else None
+        for bus in overrides if isinstance(overrides, dict) else {}:
+            problems += names.check(doc, ("snapshots", name, "buses", bus), "bus", bus)
+    return problems
+
+
+def _parameter_problems(doc, raw, names) -> list[Problem]:
+    problems = []
+    for name, par in names.parameters.items():
+        if not isinstance(par, dict):
+            continue
+        lo, hi, default = par.get("min", 0.0), par.get("max", 1.0), par.get("default")
+        if isinstance(lo, (int, float)) and isinstance(hi, (int, float)):
+            if lo >= hi:
+                problems.append(doc.problem(("parameters", name, "max"), "must be greater than min"))
+            elif isinstance(default, (int, float)) and not lo <= default <= hi:
+                problems.append(doc.problem(("parameters", name, "default"), f"must lie in [{lo}, {hi}]"))
+    return problems
+
+
+_MAPPING_PROPERTIES = {"sound": ("volume_db", "pitch_semitones"),
+                       "bus": ("volume_db", "pitch_semitones", "lowpass_hz", "highpass_hz"),
+                       "snapshot": ("intensity",)}
+
+
+def _mapping_problems(doc, raw, names) -> list[Problem]:
+    problems = []
+    for i, m in enumerate(_section(raw, "mappings", list)):
+        if not isinstance(m, dict):
+            continue
+        problems += names.check(doc, ("mappings", i, "parameter"), "parameter", m.get("parameter"))
+        targets = [k for k in ("sound", "bus", "snapshot") if m.get(k) is not None]
+        if len(targets) != 1:
+            problems.append(doc.problem(("mappings", i), "name exactly one target: sound, bus or snapshot"))
+            continue
+        kind = targets[0]
+        problems += names.check(doc, ("mappings", i, kind), kind, m.get(kind))
+        prop = m.get("property")
+        if isinstance(prop, str) and prop not in _MAPPING_PROPERTIES[kind]:
+            problems.append(doc.problem(("mappings", i, "property"),
+                                        f"a {kind} mapping sets one of: {', '.join(_MAPPING_PROPERTIES[kind])}"))
+    return problems
+
+
+_ACTION_NEEDS = {"play": ("sound",), "stop": (), "snapshot_start": ("snapshot",),
+                 "snapshot_stop": ("snapshot",), "set_parameter": ("parameter", "value")}
+
+
+def _event_problems(doc, raw, names) -> list[Problem]:
+    problems = []
+    for name, actions in _section(raw, "events", dict).items():
+        for i, act in enumerate(actions if isinstance(actions, list) else []):
+            if not isinstance(act, dict):
+                continue
+            loc = ("events", name, i)
+            kind = act.get("action")
+            for key in _ACTION_NEEDS.get(kind, ()):
+                if act.get(key) is None:
+                    problems.append(doc.problem(loc, f"a {kind} action needs '{key}'"))
+            if kind == "stop" and (act.get("sound") is None) == (act.get("category") is None):
+                problems.append(doc.problem(loc, "a stop action names exactly one of 'sound' or 'category'"))
+            for key in ("sound", "category", "snapshot", "parameter"):
+                problems += names.check(doc, loc + (key,), key, act.get(key))
+    return problems
+
+
+def _hdr_problems(doc, raw, names) -> list[Problem]:
+    hdr = raw.get("hdr")
+    cats = hdr.get("categories") if isinstance(hdr, dict) else None
+    problems = []
+    for j, value in enumerate(cats if isinstance(cats, list) else []):
+        problems += names.check(doc, ("hdr", "categories", j), "category", value)
     return problems
 
 

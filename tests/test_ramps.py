@@ -78,7 +78,7 @@ def test_output_is_clamped_to_the_ceiling(dc):
 def test_output_is_finite_whatever_the_arrays_hold(dc_mixer_session, values):
     """Even if a bad value bypassed validation into the arrays, output stays finite."""
     mixer = dc_mixer_session
-    v = mixer.instances[1]
+    v = mixer.rows_of(1)[0]
     x, y, z, vol = values
     mixer.params.vf[v, [VF_X, VF_Y, VF_Z, VF_VOLUME]] = (x, y, z, vol)
     out = render_blocks(mixer, 2)

@@ -1,0 +1,232 @@
+"""The voice pool: instance rows, limits, stealing and virtual voices.
+
+Every playing sound instance owns a row of the parameter arrays, real or
+virtual.  At most `max_voices` rows are *real* (rendered); the rest are
+*virtual*: the kernel only advances their read position, so one that becomes
+real again resumes where it would have been, with a short fade-in.
+
+Once per block (`assign`), every instance's audibility is computed the way the
+engine hears it (volume x fade x sound and category modifiers x distance x bus
+gains down the tree) and instances are ranked by priority, then audibility.
+The top `max_voices` audible ones are real; the others go virtual.  A small
+hysteresis keeps two similar sounds from swapping every block.
+
+Limits act when a sound is played: per sound, per category and globally
+(`max_instances`).  The policy chooses a victim (oldest, quietest, lowest
+priority, furthest) that is stopped with a short fade, or refuses the new one.
+
+Control side.  The audibility pass is jitted (nogil) because it runs over every
+instance (10,000 in the benchmark) once per block; it reuses the kernel's own
+distance law so both sides agree.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from gamemix.dsp.spatial import distance_gain
+from gamemix.params import (
+    ENDED, FREE, LF_X, LF_Y, LF_Z, PLAYING, SM_GAIN, STOPPING, VF_FADE, VF_FADE_TARGET,
+    VF_FADE_STEP, VF_MAX_DIST, VF_MIN_DIST, VF_ROLLOFF, VF_VFADE, VF_VFADE_STEP,
+    VF_VFADE_TARGET, VF_VOLUME, VF_X, VF_Y, VF_Z, VI_BLOCKS, VI_BUS, VI_CAT, VI_MODEL,
+    VI_POS, VI_SNAP, VI_SOUND, VI_SPATIAL, VI_STATE, VI_TO_VIRTUAL, VIRTUAL, Params,
+)
+
+HYSTERESIS_DB = 3.0   # a real voice keeps its place against one up to this much louder
+
+
+@dataclass
+class VoiceStats:
+    """Counters for the render report and telemetry."""
+
+    plays: int = 0
+    refused: int = 0
+    steals: int = 0
+    virtualizations: int = 0
+    devirtualizations: int = 0
+    ended: int = 0
+    peak_real: int = 0
+    peak_virtual: int = 0
+
+
+@njit(cache=True, nogil=True)
+def audibility_all(vi, vf, lf, sound_mod, cat_gain, bus_gain, out):
+    """out[v] = the total gain instance v would have now (0 for free rows), in one pass."""
+    for v in range(vi.shape[0]):
+        state = vi[v, VI_STATE]
+        if state == FREE or state == ENDED:
+            out[v] = 0.0
+            continue
+        g = vf[v, VF_VOLUME] * sound_mod[vi[v, VI_SOUND], SM_GAIN] * cat_gain[vi[v, VI_CAT]]
+        g *= bus_gain[vi[v, VI_BUS]] * max(vf[v, VF_FADE], vf[v, VF_FADE_TARGET])
+        if vi[v, VI_SPATIAL] != 0:
+            dx = vf[v, VF_X] - lf[LF_X]
+            dy = vf[v, VF_Y] - lf[LF_Y]
+            dz = vf[v, VF_Z] - lf[LF_Z]
+            d = math.sqrt(dx * dx + dy * dy + dz * dz)
+            g *= distance_gain(vi[v, VI_MODEL], d, vf[v, VF_MIN_DIST], vf[v, VF_MAX_DIST], vf[v, VF_ROLLOFF])
+        out[v] = g if math.isfinite(g) else 0.0
+
+
+class VoicePool:
+    """Rows of the parameter arrays, who owns them, and which are real."""
+
+    def __init__(self, params: Params, sample_rate: int, block_size: int, threshold_db: float,
+                 virtual_fade_ms: float, steal_fade_ms: float):
+        cap = params.max_instances
+        self.params = params
+        self.block_size = block_size
+        self.sample_rate = sample_rate
+        self.threshold = 10.0 ** (threshold_db / 20.0)
+        self.virtual_fade_samples = max(virtual_fade_ms * 1e-3 * sample_rate, block_size)
+        self.steal_fade = steal_fade_ms * 1e-3
+        self.priority = np.zeros(cap, dtype=np.float64)
+        self.started = np.zeros(cap, dtype=np.int64)       # play order, for 'oldest'
+        self.free = list(range(cap - 1, -1, -1))
+        self.audibility = np.zeros(cap, dtype=np.float64)
+        self.stats = VoiceStats()
+        self._order = 0
+
+    # ------------------------------------------------------------ allocation
+    def live(self) -> np.ndarray:
+        """Mask of rows holding an instance that still counts against limits."""
+        s = self.params.vi[:, VI_STATE]
+        return (s == PLAYING) | (s == VIRTUAL)
+
+    def make_room(self, mask: np.ndarray, limit: int | None, policy: str, priority: float,
+                  distance: float, what: str) -> str | None:
+        """Enforce `limit` on the rows in `mask`: steal one or refuse.
+
+        Returns None if the new instance may play, else the reason it is refused.
+        """
+        if limit is None:
+            return None
+        rows = np.flatnonzero(mask & self.live())
+        if len(rows) < limit:
+            return None
+        victim = self._victim(rows, policy, priority, distance)
+        if victim is None:
+            return f"{what} limit of {limit} reached (policy {policy})"
+        self.stop(int(victim), self.steal_fade)
+        self.stats.steals += 1
+        return None
+
+    def _victim(self, rows, policy, priority, distance):
+        if policy == "refuse":
+            return None
+        if policy == "oldest":
+            return rows[np.argmin(self.started[rows])]
+        if policy == "quietest":
+            return rows[np.argmin(self.audibility[rows])]
+        if policy == "lowest_priority":
+            lowest = self.priority[rows].min()
+            if priority < lowest:
+                return None     # the new sound is the least important: it is the one dropped
+            candidates = rows[self.priority[rows] == lowest]
+            return candidates[np.argmin(self.started[candidates])]
+        # furthest
+        vf, lf = self.params.vf, self.params.lf
+        d = np.linalg.norm(vf[rows, VF_X:VF_Z + 1] - lf[LF_X:LF_Z + 1], axis=1)
+        if distance > d.max():
+            return None
+        return rows[np.argmax(d)]
+
+    def allocate(self, priority: float) -> int:
+        """Take a free row for a new instance (the caller fills it); it starts virtual,
+        and `assign` makes it real, from its first sample, in the same block."""
+        v = self.free.pop()
+        self.priority[v] = priority
+        self.started[v] = self._order
+        self._order += 1
+        self.stats.plays += 1
+        return v
+
+    def stop(self, v: int, fade: float) -> None:
+        """Stop an instance: a real one fades out over `fade` s (at least one block), a virtual one ends."""
+        vi, vf = self.params.vi, self.params.vf
+        if vi[v, VI_STATE] == VIRTUAL:
+            vi[v, VI_STATE] = ENDED
+            return
+        samples = max(fade * self.sample_rate, self.block_size)
+        vf[v, VF_FADE_TARGET] = 0.0
+        vf[v, VF_FADE_STEP] = max(vf[v, VF_FADE], 1e-9) / samples
+        vi[v, VI_STATE] = STOPPING
+
+    def reclaim(self) -> list[int]:
+        """Free the rows the kernel marked ENDED; returns them."""
+        vi = self.params.vi
+        ended = np.flatnonzero(vi[:, VI_STATE] == ENDED)
+        vi[ended, VI_STATE] = FREE
+        vi[ended, VI_TO_VIRTUAL] = 0
+        self.free.extend(int(v) for v in ended)
+        self.stats.ended += len(ended)
+        return [int(v) for v in ended]
+
+    # ------------------------------------------------------------ real / virtual
+    def assign(self, bus_gain: np.ndarray, hdr_inaudible: np.ndarray | None = None) -> None:
+        """Rank every instance and move voices between real and virtual (once per block)."""
+        p = self.params
+        vi = p.vi
+        audibility_all(vi, p.vf, p.lf, p.sound_mod, p.cat_gain, bus_gain, self.audibility)
+        state = vi[:, VI_STATE]
+        leaving = vi[:, VI_TO_VIRTUAL] != 0
+        real = (state == PLAYING) & ~leaving
+        candidates = ((state == PLAYING) | (state == VIRTUAL)) & (self.audibility >= self.threshold)
+        if hdr_inaudible is not None:
+            candidates &= ~hdr_inaudible
+        budget = p.max_voices - int(np.count_nonzero(state == STOPPING))
+        want = self._top(candidates, real, max(budget, 0))
+        self._virtualize(np.flatnonzero(real & ~want))
+        self._devirtualize(np.flatnonzero(want & ((state == VIRTUAL) | leaving)),
+                           budget - int(np.count_nonzero(real & want)))
+        state = vi[:, VI_STATE]
+        n_real = int(np.count_nonzero((state == PLAYING) | (state == STOPPING)))
+        self.stats.peak_real = max(self.stats.peak_real, n_real)
+        self.stats.peak_virtual = max(self.stats.peak_virtual, int(np.count_nonzero(state == VIRTUAL)))
+
+    def _top(self, candidates: np.ndarray, real: np.ndarray, k: int) -> np.ndarray:
+        """Mask of the k best candidates by priority, then audibility (real ones get a head start)."""
+        want = np.zeros_like(candidates)
+        rows = np.flatnonzero(candidates)
+        if len(rows) <= k:
+            want[rows] = True
+            return want
+        if k == 0:
+            return want
+        db = 20.0 * np.log10(np.maximum(self.audibility[rows], 1e-15)) + HYSTERESIS_DB * real[rows]
+        score = self.priority[rows] * 1000.0 + np.clip(db, -300.0, 300.0)
+        want[rows[np.argpartition(-score, k - 1)[:k]]] = True
+        return want
+
+    def _virtualize(self, rows: np.ndarray) -> None:
+        if len(rows) == 0:
+            return
+        vi, vf = self.params.vi, self.params.vf
+        vi[rows, VI_TO_VIRTUAL] = 1
+        vf[rows, VF_VFADE_TARGET] = 0.0
+        vf[rows, VF_VFADE_STEP] = 1.0 / self.virtual_fade_samples
+        self.stats.virtualizations += len(rows)
+
+    def _devirtualize(self, rows: np.ndarray, room: int) -> None:
+        vi, vf, gain = self.params.vi, self.params.vf, self.params.gain
+        leaving = rows[vi[rows, VI_TO_VIRTUAL] != 0]
+        vi[leaving, VI_TO_VIRTUAL] = 0        # still real: just fade back up
+        vf[leaving, VF_VFADE_TARGET] = 1.0
+        rows = rows[vi[rows, VI_STATE] == VIRTUAL][:max(room, 0)]
+        if len(rows) == 0:
+            return
+        fresh = rows[(vi[rows, VI_BLOCKS] == 0) & (vi[rows, VI_POS] == 0)]
+        resumed = rows[(vi[rows, VI_BLOCKS] != 0) | (vi[rows, VI_POS] != 0)]
+        # a sound starting at full volume from its first sample needs no ramp (a fade-in ramps itself)
+        vi[fresh, VI_SNAP] = vf[fresh, VF_FADE] >= 1.0
+        vf[fresh, VF_VFADE] = 1.0
+        vf[resumed, VF_VFADE] = 0.0
+        gain[resumed] = 0.0
+        vf[rows, VF_VFADE_TARGET] = 1.0
+        vf[rows, VF_VFADE_STEP] = 1.0 / self.virtual_fade_samples
+        vi[rows, VI_STATE] = PLAYING
+        self.stats.devirtualizations += len(resumed)
