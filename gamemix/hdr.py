@@ -3,7 +3,8 @@
 Sounds of the HDR categories carry a loudness rating (`loudness_db`, e.g. 140
 for a gunshot at its min distance, 60 for speech).  Each block, an instance's
 loudness is its rating plus its current gain in dB (volume, distance, ...).
-The window's top jumps up to the loudest audible instance (never below
+The gain is measured before category gains (ducking and HDR itself), so the
+window never chases its own attenuation.  The window's top jumps up to the loudest audible instance (never below
 `threshold_db`) and falls back at `release_db_per_s` when it ends.  Every HDR
 voice is attenuated by (top - threshold), so the loud sound plays at its
 authored level and everything quieter drops relative to it; instances whose

@@ -426,9 +426,10 @@ class Mixer:
         self.bus_values = self.snapshots.apply(self._bus_values(self.mapped), self.mapped.snapshot_intensity)
         heard = self._tree_product(self.params.bf[:, BF_GAIN])  # bus gains as the last block ended
         self._write_bus_targets(self.bus_values)
-        hdr_below = self._category_gains()
+        hdr_db, hdr_below = self._hdr()
         # rank on what is heard now, so a fader move's own ramp is never steepened by a virtualization fade
         self.voices.assign(heard, hdr_below)
+        self._category_gains(hdr_db)   # after ranking: a sound starting this block ducks this block
 
     def _apply_sound_mappings(self) -> None:
         mod = self.params.sound_mod
@@ -470,20 +471,23 @@ class Mixer:
                 out[b] *= out[parent[b]]
         return out
 
-    def _category_gains(self) -> np.ndarray | None:
-        """Ducking and HDR gains per category; returns the HDR 'below the window' mask."""
+    def _hdr(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """HDR attenuation per category (dB) and the mask of instances below the window."""
+        zero = np.zeros(len(self.cat_names))
+        if self.hdr is None:
+            return zero, None
+        attenuation, below = self.hdr.tick(self.dt, self.rating, self.voices.own_gain,
+                                           self.params.vi[:, VI_CAT], self.voices.live())
+        zero[self.hdr.categories] = attenuation
+        return zero, below
+
+    def _category_gains(self, hdr_db: np.ndarray) -> None:
+        """Ducking (from the categories playing now) and HDR, as a gain per category."""
         vi = self.params.vi
         playing = np.zeros(len(self.cat_names), dtype=bool)
         playing[vi[vi[:, VI_STATE] == PLAYING, VI_CAT]] = True
-        duck_db = self.ducker.tick(self.dt, playing)
-        gains = np.where(duck_db <= FLOOR_DB, 0.0, 10.0 ** (duck_db / 20.0))
-        below = None
-        if self.hdr is not None:
-            attenuation, below = self.hdr.tick(self.dt, self.rating, self.voices.audibility,
-                                               vi[:, VI_CAT], self.voices.live())
-            gains[self.hdr.categories] *= 10.0 ** (attenuation / 20.0)
-        self.params.cat_gain[:] = gains
-        return below
+        total_db = self.ducker.tick(self.dt, playing) + hdr_db
+        self.params.cat_gain[:] = np.where(total_db <= FLOOR_DB, 0.0, 10.0 ** (total_db / 20.0))
 
     def render(self, out: np.ndarray) -> None:
         """Tick, render the next block into out (block_size, channels), reclaim ended voices."""

@@ -54,14 +54,16 @@ class VoiceStats:
 
 
 @njit(cache=True, nogil=True)
-def audibility_all(vi, vf, lf, sound_mod, cat_gain, bus_gain, out):
-    """out[v] = the total gain instance v would have now (0 for free rows), in one pass."""
+def audibility_all(vi, vf, lf, sound_mod, cat_gain, bus_gain, out, out_own):
+    """out[v] = the total gain instance v would have now (0 for free rows), in one pass;
+    out_own[v] = the same without the category gains (ducking, HDR), which HDR measures."""
     for v in range(vi.shape[0]):
         state = vi[v, VI_STATE]
         if state == FREE or state == ENDED:
             out[v] = 0.0
+            out_own[v] = 0.0
             continue
-        g = vf[v, VF_VOLUME] * sound_mod[vi[v, VI_SOUND], SM_GAIN] * cat_gain[vi[v, VI_CAT]]
+        g = vf[v, VF_VOLUME] * sound_mod[vi[v, VI_SOUND], SM_GAIN]
         g *= bus_gain[vi[v, VI_BUS]] * max(vf[v, VF_FADE], vf[v, VF_FADE_TARGET])
         if vi[v, VI_SPATIAL] != 0:
             dx = vf[v, VF_X] - lf[LF_X]
@@ -69,7 +71,10 @@ def audibility_all(vi, vf, lf, sound_mod, cat_gain, bus_gain, out):
             dz = vf[v, VF_Z] - lf[LF_Z]
             d = math.sqrt(dx * dx + dy * dy + dz * dz)
             g *= distance_gain(vi[v, VI_MODEL], d, vf[v, VF_MIN_DIST], vf[v, VF_MAX_DIST], vf[v, VF_ROLLOFF])
-        out[v] = g if math.isfinite(g) else 0.0
+        if not math.isfinite(g):
+            g = 0.0
+        out_own[v] = g
+        out[v] = g * cat_gain[vi[v, VI_CAT]]
 
 
 class VoicePool:
@@ -88,6 +93,7 @@ class VoicePool:
         self.started = np.zeros(cap, dtype=np.int64)       # play order, for 'oldest'
         self.free = list(range(cap - 1, -1, -1))
         self.audibility = np.zeros(cap, dtype=np.float64)
+        self.own_gain = np.zeros(cap, dtype=np.float64)   # audibility before category gains
         self.stats = VoiceStats()
         self._order = 0
 
@@ -171,7 +177,7 @@ class VoicePool:
         """Rank every instance and move voices between real and virtual (once per block)."""
         p = self.params
         vi = p.vi
-        audibility_all(vi, p.vf, p.lf, p.sound_mod, p.cat_gain, bus_gain, self.audibility)
+        audibility_all(vi, p.vf, p.lf, p.sound_mod, p.cat_gain, bus_gain, self.audibility, self.own_gain)
         state = vi[:, VI_STATE]
         leaving = vi[:, VI_TO_VIRTUAL] != 0
         real = (state == PLAYING) & ~leaving

@@ -34,15 +34,16 @@ class SceneDir:
         soundfile.write(str(path), data, sr, subtype=subtype)
         return name
 
-    def scene(self, sounds: dict, buses: dict | None = None, **output) -> Path:
+    def scene(self, sounds: dict, buses: dict | None = None, extra: dict | None = None, **output) -> Path:
         doc = {"version": 1, "output": {"sample_rate": SR, "block_size": BLOCK, **output},
-               "buses": buses or {"master": {}}, "sounds": sounds}
+               "buses": buses or {"master": {}}, "sounds": sounds, **(extra or {})}
         path = self.root / "scene.yaml"
         path.write_text(yaml.safe_dump(doc, sort_keys=False))
         return path
 
-    def mixer(self, sounds: dict, buses: dict | None = None, seed: int = 0, **output) -> Mixer:
-        return Mixer(load_scene(self.scene(sounds, buses, **output)), seed=seed)
+    def mixer(self, sounds: dict, buses: dict | None = None, seed: int = 0, extra: dict | None = None,
+              **output) -> Mixer:
+        return Mixer(load_scene(self.scene(sounds, buses, extra, **output)), seed=seed)
 
 
 @pytest.fixture
@@ -62,3 +63,8 @@ def render_blocks(mixer: Mixer, nblocks: int) -> np.ndarray:
 
 def db(x: float) -> float:
     return 20 * np.log10(x)
+
+
+def level_db(x) -> float:
+    """dB of a (non-negative) amplitude, -inf for 0."""
+    return 20 * np.log10(x) if x > 0 else -np.inf
