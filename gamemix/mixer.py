@@ -21,6 +21,7 @@ design: the live server runs commands on the render thread between blocks.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -67,11 +68,22 @@ def semitones_to_ratio(st: float) -> float:
 
 @dataclass
 class Instance:
-    """What the game's id names: one or more voices sharing a pose."""
+    """What the game's id names: one or more voices sharing a pose.
 
-    rows: set[int] = field(default_factory=set)
+    While it has voices, its pose lives in their rows of the arrays; `position`
+    and `velocity` hold it only while it has none (an event waiting on a
+    delayed play)."""
+
+    rows: list[int] = field(default_factory=list)
     position: tuple = (0.0, 0.0, 0.0)
     velocity: tuple = (0.0, 0.0, 0.0)
+
+    def pose(self, vf: np.ndarray) -> tuple[tuple, tuple]:
+        """(position, velocity) now: from its first voice if it has one."""
+        if self.rows:
+            r = self.rows[0]
+            return tuple(vf[r, VF_X:VF_X + 3]), tuple(vf[r, VF_VX:VF_VX + 3])
+        return self.position, self.velocity
 
 
 @dataclass
@@ -122,6 +134,7 @@ class Mixer:
         self.scheduler = Scheduler(out.sample_rate, out.block_size)
         self.rng = np.random.Generator(np.random.PCG64(seed))
         self.instances: dict[int, Instance] = {}
+        self.single_row: dict[int, int] = {}   # id -> row of instances with exactly one voice (fast path)
         self.row_instance = np.full(self.params.max_instances, -1, dtype=np.int64)
         self.rating = np.full(self.params.max_instances, np.nan)
         self.last_variant: dict[str, int] = {}
@@ -177,6 +190,7 @@ class Mixer:
         handlers = {
             protocol.Stop: lambda m: self.stop(m.id, m.fade),
             protocol.Emitter: lambda m: self.set_emitter(m.id, m.position, m.velocity),
+            protocol.Emitters: lambda m: {"unknown": self.set_emitters(m.ids, m.positions, m.velocities)},
             protocol.Listener: lambda m: self.set_listener(m.position, m.forward, m.up, m.velocity),
             protocol.BusVolume: lambda m: self.set_bus_volume(m.bus, m.volume_db, m.fade),
             protocol.BusMute: lambda m: self.set_bus_mute(m.bus, m.mute, m.fade),
@@ -188,8 +202,7 @@ class Mixer:
         handler = handlers.get(type(msg))
         if handler is None:
             raise CommandError("unknown_message", f"unknown message type {type(msg).__name__}")
-        handler(msg)
-        return {}
+        return handler(msg) or {}
 
     # ----------------------------------------------------------- instances
     def play(self, sound: str, instance: int | None = None, position=None, velocity=None,
@@ -233,7 +246,16 @@ class Mixer:
         self.instances[instance] = group
         for v in group.rows:
             self.row_instance[v] = instance
+        self._reindex(instance)
         return instance
+
+    def _reindex(self, instance: int) -> None:
+        """Keep `single_row` true after an instance's voices changed."""
+        group = self.instances.get(instance)
+        if group is not None and len(group.rows) == 1:
+            self.single_row[instance] = group.rows[0]
+        else:
+            self.single_row.pop(instance, None)
 
     def _run_action(self, action: Action, instance: int) -> None:
         """Carry out one event action for an event instance (now)."""
@@ -244,6 +266,7 @@ class Mixer:
                 return
             v = self._play_in(group, action.sound, action.volume_db or 0.0, 0.0, action.fade or 0.0)
             self.row_instance[v] = instance
+            self._reindex(instance)
         elif kind == "stop":
             self.stop_matching(action.sound, action.category, action.fade or 0.0)
         elif kind == "snapshot_start":
@@ -258,11 +281,12 @@ class Mixer:
         spec = self.scene.sounds[sound]
         s, c = self.sound_index[sound], self.cat_index[self.scene.sound_category(sound)]
         priority = self.scene.sound_priority(sound)
+        group.position, group.velocity = group.pose(self.params.vf)
         self._make_room(sound, s, c, priority, group.position)
         variant = self.bank.variants[sound][self._choose_variant(sound, spec)]
         v = self.voices.allocate(priority)
         self._fill_row(v, spec, s, c, variant, group, volume_db, pitch_st, fade_in)
-        group.rows.add(v)
+        group.rows.append(v)
         return v
 
     def _make_room(self, sound: str, s: int, c: int, priority: int, position) -> None:
@@ -359,10 +383,50 @@ class Mixer:
         group.position = tuple(position)
         if velocity is not None:
             group.velocity = tuple(velocity)
-        rows = list(group.rows)
         vf = self.params.vf
-        vf[rows, VF_X:VF_X + 3] = group.position
-        vf[rows, VF_VX:VF_VX + 3] = group.velocity
+        vf[group.rows, VF_X:VF_X + 3] = position
+        if velocity is not None:
+            vf[group.rows, VF_VX:VF_VX + 3] = velocity
+
+    def set_emitters(self, ids, positions, velocities=None) -> int:
+        """Move many instances in one call (vectorised); returns how many ids were unknown.
+
+        Positions (and velocities) are validated as a whole before anything
+        moves: a NaN or Inf anywhere refuses the batch.
+        """
+        pos = np.asarray(positions, dtype=np.float64).reshape(-1, 3)
+        vel = None if velocities is None else np.asarray(velocities, dtype=np.float64).reshape(-1, 3)
+        if len(pos) != len(ids) or (vel is not None and len(vel) != len(ids)):
+            raise CommandError("bad_value", "ids, positions and velocities must have the same length")
+        if not np.isfinite(pos).all() or (vel is not None and not np.isfinite(vel).all()):
+            raise CommandError("bad_value", "positions and velocities must be finite")
+        id_list = ids.tolist() if isinstance(ids, np.ndarray) else list(ids)
+        # one-voice instances (the common case) are looked up in C, without a Python loop
+        rows = np.fromiter(map(self.single_row.get, id_list, itertools.repeat(-1)), np.int64, len(id_list))
+        src = np.flatnonzero(rows >= 0)
+        rows, unknown = rows[src], 0
+        extra_rows, extra_src = [], []
+        missing = np.ones(len(id_list), dtype=bool)
+        missing[src] = False
+        for k in np.flatnonzero(missing).tolist():
+            group = self.instances.get(id_list[k])
+            if group is None:
+                unknown += 1
+            elif group.rows:
+                extra_rows += group.rows
+                extra_src += [k] * len(group.rows)
+            else:
+                group.position = tuple(pos[k])
+                if vel is not None:
+                    group.velocity = tuple(vel[k])
+        if extra_rows:
+            rows = np.concatenate([rows, extra_rows]).astype(np.int64)
+            src = np.concatenate([src, extra_src]).astype(np.int64)
+        vf = self.params.vf
+        vf[rows, VF_X:VF_X + 3] = pos[src]
+        if vel is not None:
+            vf[rows, VF_VX:VF_VX + 3] = vel[src]
+        return unknown
 
     def _group(self, instance: int) -> Instance:
         group = self.instances.get(instance)
@@ -503,9 +567,10 @@ class Mixer:
             group = self.instances.get(instance)
             if group is None:
                 continue
-            group.rows.discard(v)
+            group.rows.remove(v)
             if not group.rows and self.scheduler.pending_for(instance) == 0:
                 del self.instances[instance]
+            self._reindex(instance)
 
     # ----------------------------------------------------------- queries
     def active_voices(self) -> int:

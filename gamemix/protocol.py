@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 PROTOCOL_VERSION = 1
 
@@ -61,6 +61,22 @@ class Emitter(Message):
     id: InstanceId
     position: Vec3
     velocity: Optional[Vec3] = None
+
+
+class Emitters(Message):
+    """Move many instances at once (what a game sends every frame): `ids[k]` moves to
+    `positions[k]` with `velocities[k]`.  Unknown ids are skipped and counted in the reply."""
+
+    type: Literal["emitters"] = "emitters"
+    ids: list[InstanceId] = Field(max_length=65536)
+    positions: list[Vec3] = Field(max_length=65536)
+    velocities: Optional[list[Vec3]] = Field(None, max_length=65536)
+
+    @model_validator(mode="after")
+    def _same_lengths(self) -> "Emitters":
+        if len(self.positions) != len(self.ids) or (self.velocities is not None and len(self.velocities) != len(self.ids)):
+            raise ValueError("ids, positions and velocities must have the same length")
+        return self
 
 
 class Listener(Message):
@@ -138,7 +154,7 @@ class SnapshotIntensity(Message):
     intensity: Percent
 
 
-MESSAGE_CLASSES = (Play, Stop, Emitter, Listener, BusVolume, BusMute, Event, SetParameter,
+MESSAGE_CLASSES = (Play, Stop, Emitter, Emitters, Listener, BusVolume, BusMute, Event, SetParameter,
                    SnapshotStart, SnapshotStop, SnapshotIntensity)
 AnyMessage = Annotated[Union[MESSAGE_CLASSES], Field(discriminator="type")]
 MESSAGE_ADAPTER: TypeAdapter = TypeAdapter(AnyMessage)

@@ -77,6 +77,25 @@ def audibility_all(vi, vf, lf, sound_mod, cat_gain, bus_gain, out, out_own):
         out[v] = g * cat_gain[vi[v, VI_CAT]]
 
 
+@njit(cache=True, nogil=True)
+def rank_scores(vi, audibility, priority, threshold, hysteresis_db, excluded, score):
+    """score[v] = priority x 1000 + audibility in dB (+ hysteresis if real) for instances
+    that may be real, -inf for the others; returns how many may be real."""
+    count = 0
+    for v in range(vi.shape[0]):
+        state = vi[v, VI_STATE]
+        a = audibility[v]
+        if (state != PLAYING and state != VIRTUAL) or a < threshold or excluded[v]:
+            score[v] = -np.inf
+            continue
+        db = 20.0 * math.log10(max(a, 1e-15))
+        if state == PLAYING and vi[v, VI_TO_VIRTUAL] == 0:
+            db += hysteresis_db
+        score[v] = priority[v] * 1000.0 + min(max(db, -300.0), 300.0)
+        count += 1
+    return count
+
+
 class VoicePool:
     """Rows of the parameter arrays, who owns them, and which are real."""
 
@@ -94,6 +113,8 @@ class VoicePool:
         self.free = list(range(cap - 1, -1, -1))
         self.audibility = np.zeros(cap, dtype=np.float64)
         self.own_gain = np.zeros(cap, dtype=np.float64)   # audibility before category gains
+        self.score = np.zeros(cap, dtype=np.float64)
+        self.no_exclusions = np.zeros(cap, dtype=np.bool_)
         self.stats = VoiceStats()
         self._order = 0
 
@@ -178,14 +199,18 @@ class VoicePool:
         p = self.params
         vi = p.vi
         audibility_all(vi, p.vf, p.lf, p.sound_mod, p.cat_gain, bus_gain, self.audibility, self.own_gain)
+        excluded = self.no_exclusions if hdr_inaudible is None else hdr_inaudible
+        n = rank_scores(vi, self.audibility, self.priority, self.threshold, HYSTERESIS_DB, excluded, self.score)
         state = vi[:, VI_STATE]
         leaving = vi[:, VI_TO_VIRTUAL] != 0
         real = (state == PLAYING) & ~leaving
-        candidates = ((state == PLAYING) | (state == VIRTUAL)) & (self.audibility >= self.threshold)
-        if hdr_inaudible is not None:
-            candidates &= ~hdr_inaudible
-        budget = p.max_voices - int(np.count_nonzero(state == STOPPING))
-        want = self._top(candidates, real, max(budget, 0))
+        budget = max(p.max_voices - int(np.count_nonzero(state == STOPPING)), 0)
+        if n <= budget:
+            want = self.score > -np.inf
+        else:
+            want = np.zeros(len(state), dtype=bool)
+            if budget > 0:
+                want[np.argpartition(-self.score, budget - 1)[:budget]] = True
         self._virtualize(np.flatnonzero(real & ~want))
         self._devirtualize(np.flatnonzero(want & ((state == VIRTUAL) | leaving)),
                            budget - int(np.count_nonzero(real & want)))
@@ -193,20 +218,6 @@ class VoicePool:
         n_real = int(np.count_nonzero((state == PLAYING) | (state == STOPPING)))
         self.stats.peak_real = max(self.stats.peak_real, n_real)
         self.stats.peak_virtual = max(self.stats.peak_virtual, int(np.count_nonzero(state == VIRTUAL)))
-
-    def _top(self, candidates: np.ndarray, real: np.ndarray, k: int) -> np.ndarray:
-        """Mask of the k best candidates by priority, then audibility (real ones get a head start)."""
-        want = np.zeros_like(candidates)
-        rows = np.flatnonzero(candidates)
-        if len(rows) <= k:
-            want[rows] = True
-            return want
-        if k == 0:
-            return want
-        db = 20.0 * np.log10(np.maximum(self.audibility[rows], 1e-15)) + HYSTERESIS_DB * real[rows]
-        score = self.priority[rows] * 1000.0 + np.clip(db, -300.0, 300.0)
-        want[rows[np.argpartition(-score, k - 1)[:k]]] = True
-        return want
 
     def _virtualize(self, rows: np.ndarray) -> None:
         if len(rows) == 0:

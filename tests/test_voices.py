@@ -149,3 +149,20 @@ def test_global_limit_applies_the_output_policy(scene_dir):
         render_blocks(mixer, 1)
     render_blocks(mixer, 2)
     assert set(mixer.instances) == {2, 3, 4} and mixer.stats.steals == 2
+
+
+def test_batched_emitters_move_known_ids_and_refuse_nan_whole(scene_dir):
+    from gamemix.params import VF_X
+    mixer = dc_scene(scene_dir, {"spatial": {"max_distance": 100}},
+                     extra={"events": {"pair": [{"action": "play", "sound": "s"}, {"action": "play", "sound": "s"}]}})
+    mixer.play("s", 1, position=(0, 0, -1))
+    mixer.post_event("pair", 2, position=(0, 0, -1))       # one id, two voices
+    unknown = mixer.set_emitters([1, 2, 99], [(1, 0, 0), (2, 0, 0), (3, 0, 0)])
+    assert unknown == 1
+    vf = mixer.params.vf
+    assert vf[mixer.rows_of(1), VF_X].tolist() == [1.0]
+    assert vf[mixer.rows_of(2), VF_X].tolist() == [2.0, 2.0]
+    with pytest.raises(CommandError) as info:
+        mixer.set_emitters([1, 2], [(5, 0, 0), (float("nan"), 0, 0)])
+    assert info.value.code == "bad_value"
+    assert vf[mixer.rows_of(1), VF_X].tolist() == [1.0]     # nothing moved
