@@ -34,7 +34,7 @@ def cmd_schema(args) -> int:
 def cmd_render(args) -> int:
     from gamemix.render import format_report, render
     report = render(args.scene, args.script, args.out, seed=args.seed, stems_dir=args.stems,
-                    report_path=args.report, subtype=args.format)
+                    report_path=args.report, fmt=args.format)
     print(format_report(report))
     print(f"wrote {args.out}")
     return 0

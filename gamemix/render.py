@@ -18,16 +18,15 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
-import soundfile
 
 from gamemix.errors import CommandError
 from gamemix.mixer import Mixer
 from gamemix.params import BF_PEAK, BF_SUMSQ
 from gamemix.scene import Scene, load_scene
 from gamemix.script import Script, load_script
+from gamemix.wavfile import WavWriter
 
 SNAPSHOT_SAMPLE_S = 0.1   # how often the report samples snapshot levels
-SUBTYPES = {"float": "FLOAT", "pcm24": "PCM_24", "pcm16": "PCM_16"}
 
 
 def level_db(x: float) -> float | None:
@@ -55,7 +54,7 @@ class LevelTally:
 
 def render(scene: Scene | str | Path, script: Script | str | Path, out_path: str | Path,
            seed: int | None = None, stems_dir: str | Path | None = None,
-           report_path: str | Path | None = None, subtype: str = "float") -> dict:
+           report_path: str | Path | None = None, fmt: str = "float") -> dict:
     """Render `script` through `scene` into `out_path`; returns the report dict."""
     if not isinstance(scene, Scene):
         scene = load_scene(scene)
@@ -71,8 +70,8 @@ def render(scene: Scene | str | Path, script: Script | str | Path, out_path: str
     nblocks = script.blocks(out_cfg.sample_rate, out_cfg.block_size)
     block = np.zeros((out_cfg.block_size, mixer.channels), dtype=np.float32)
     with ExitStack() as files:
-        out = files.enter_context(_open(out_path, out_cfg.sample_rate, mixer.channels, subtype))
-        stems = _open_stems(files, stems_dir, mixer, subtype)
+        out = files.enter_context(_open(out_path, out_cfg.sample_rate, mixer.channels, fmt))
+        stems = _open_stems(files, stems_dir, mixer, fmt)
         pending, k = script.messages, 0
         for b in range(nblocks):
             while k < len(pending) and pending[k].block <= b:
@@ -91,18 +90,16 @@ def render(scene: Scene | str | Path, script: Script | str | Path, out_path: str
     return report
 
 
-def _open(path, rate, channels, subtype):
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    return soundfile.SoundFile(str(path), "w", samplerate=rate, channels=channels,
-                               subtype=SUBTYPES[subtype], format="WAV")
+def _open(path, rate, channels, fmt):
+    return WavWriter(path, rate, channels, fmt)
 
 
-def _open_stems(files: ExitStack, stems_dir, mixer: Mixer, subtype):
+def _open_stems(files: ExitStack, stems_dir, mixer: Mixer, fmt):
     if stems_dir is None:
         return []
     Path(stems_dir).mkdir(parents=True, exist_ok=True)
     return [(i, files.enter_context(_open(Path(stems_dir) / f"{name}.wav", mixer.sample_rate,
-                                          mixer.channels, subtype)))
+                                          mixer.channels, fmt)))
             for i, name in enumerate(mixer.bus_names)]
 
 

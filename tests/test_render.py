@@ -97,3 +97,18 @@ def test_messages_take_effect_at_the_block_that_starts_at_or_after_them(project)
     out, _ = soundfile.read(root / "late.wav")
     first = np.flatnonzero(np.abs(out[:, 0]) > 0)[0]
     assert first == 512   # 0.01 s = 480 samples -> block 2 starts at 512
+
+
+@pytest.mark.parametrize("fmt, subtype, tolerance", [("float", "FLOAT", 0.0), ("pcm24", "PCM_24", 2 ** -23),
+                                                     ("pcm16", "PCM_16", 2 ** -15)])
+def test_wav_writer_round_trips_through_libsndfile(tmp_path, fmt, subtype, tolerance):
+    from gamemix.wavfile import WavWriter
+    rng = np.random.default_rng(2)
+    x = np.clip(rng.standard_normal((1000, 2)) * 0.3, -1, 1).astype(np.float32)
+    with WavWriter(tmp_path / "x.wav", 44100, 2, fmt) as w:
+        w.write(x[:300])
+        w.write(x[300:])
+    info = soundfile.info(str(tmp_path / "x.wav"))
+    y, sr = soundfile.read(str(tmp_path / "x.wav"), dtype="float32")
+    assert (sr, info.subtype, y.shape) == (44100, subtype, x.shape)
+    assert np.abs(y - x).max() <= tolerance
