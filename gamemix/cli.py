@@ -57,6 +57,39 @@ def cmd_meter(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    import signal
+    import threading
+    from gamemix.server import Server, ServerConfig
+    config = ServerConfig(scene=Path(args.scene), commands=args.commands, streams=args.streams,
+                          telemetry=args.telemetry, output=args.output, device=args.device, ahead=args.ahead,
+                          telemetry_hz=args.telemetry_hz, record=Path(args.record) if args.record else None,
+                          watch=args.watch, seed=args.seed,
+                          curve_secret=Path(args.curve_secret) if args.curve_secret else None,
+                          curve_clients=Path(args.curve_clients) if args.curve_clients else None)
+    done = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    with Server(config) as server:
+        print(f"gamemix serving {args.scene}: commands {args.commands}, streams {args.streams}, "
+              f"telemetry {args.telemetry}, output {args.output}", flush=True)
+        done.wait(args.duration if args.duration else None)
+        stats = server._output.stats()
+    print(f"stopped: {stats.get('blocks', 0)} blocks, {stats.get('xruns', 0)} xruns")
+    return 0
+
+
+def cmd_keys(args) -> int:
+    import zmq.auth
+    folder = Path(args.folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("server", "client"):
+        public, secret = zmq.auth.create_certificates(str(folder), name)
+        print(f"{name}: public {public}, secret {secret}")
+    print("serve with --curve-secret server.key_secret --curve-clients DIR (holding client.key)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gamemix", description="Game-audio mixing middleware.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -83,6 +116,27 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="render the bundled showcase scene and print its report")
     p.add_argument("--out-dir", default="out")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("serve", help="run the live mixer: ZeroMQ in, audio out")
+    p.add_argument("scene")
+    p.add_argument("--commands", default="tcp://127.0.0.1:5560", help="ROUTER endpoint for commands")
+    p.add_argument("--streams", default="tcp://127.0.0.1:5561", help="PULL endpoint for poses and streams")
+    p.add_argument("--telemetry", default="tcp://127.0.0.1:5562", help="PUB endpoint for telemetry")
+    p.add_argument("--output", default="device", help="'device' (PortAudio), 'null', or a .wav file (headless)")
+    p.add_argument("--device", default=None, help="PortAudio output device name or index")
+    p.add_argument("--ahead", type=int, default=3, help="blocks rendered ahead of the device")
+    p.add_argument("--telemetry-hz", type=float, default=30.0)
+    p.add_argument("--record", default=None, help="write every applied message, with its block, to this script")
+    p.add_argument("--watch", action="store_true", help="reload the scene when its file changes")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    p.add_argument("--curve-secret", default=None, help="server secret key file (required beyond loopback)")
+    p.add_argument("--curve-clients", default=None, help="folder of authorised client public keys")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("keys", help="make CURVE key pairs for a server and a client")
+    p.add_argument("folder")
+    p.set_defaults(func=cmd_keys)
 
     p = sub.add_parser("meter", help="measure a file's loudness (BS.1770-4 / EBU R128) and true peak")
     p.add_argument("file")

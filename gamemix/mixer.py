@@ -41,7 +41,7 @@ from gamemix.params import (
     SM_PITCH, STOPPING, VF_AUDIBILITY, VF_DOPPLER, VF_FADE, VF_FADE_STEP, VF_FADE_TARGET,
     VF_MAX_DIST, VF_MIN_DIST, VF_PAN, VF_PITCH, VF_ROLLOFF, VF_VFADE, VF_VFADE_TARGET,
     VF_VOLUME, VF_VX, VF_X, VI_BUS, VI_CAT, VI_LANE0, VI_LANE1, VI_LOOP, VI_MODEL, VI_POS,
-    VI_SOUND, VI_SPATIAL, VI_STATE, VIRTUAL, Params,
+    VI_BLOCKS, VI_SOUND, VI_SPATIAL, VI_STATE, VI_TO_VIRTUAL, VF_VFADE_STEP, VIRTUAL, Params,
 )
 from gamemix.scene import Action, Scene
 from gamemix.snapshots import BusValues, SnapshotMixer
@@ -571,6 +571,59 @@ class Mixer:
             if not group.rows and self.scheduler.pending_for(instance) == 0:
                 del self.instances[instance]
             self._reindex(instance)
+
+    # ----------------------------------------------------------- hot reload
+    def adopt(self, old: "Mixer") -> None:
+        """Carry over the state of the mixer this one replaces (a scene reload).
+
+        Kept: the block count, the listener pose, faders and mutes of buses
+        that still exist (with their current gains, so nothing jumps), parameter
+        values (clamped to new ranges), active snapshots that still exist, and
+        every instance whose sound still exists: same id, pose, read position
+        (clamped to the new file), fades and current gains, so a voice goes on
+        seamlessly and ramps to the new scene's values.  Random draws are made
+        anew from this mixer's seed.
+        """
+        self.block_index = old.block_index
+        self.next_auto_id = max(self.next_auto_id, old.next_auto_id)
+        self.params.lf[LF_X:LF_VX + 3] = old.params.lf[LF_X:LF_VX + 3]
+        for name, b in self.bus_index.items():
+            if name in old.bus_index:
+                self.faders[name], self.mutes[name] = old.faders[name], old.mutes[name]
+                self.params.bf[b, BF_GAIN] = old.params.bf[old.bus_index[name], BF_GAIN]
+        for name, value in old.parameters.values.items():
+            spec = self.parameters.specs.get(name)
+            if spec is not None:
+                self.parameters.values[name] = min(max(value, spec.min), spec.max)
+                self.parameters.targets[name] = min(max(old.parameters.targets[name], spec.min), spec.max)
+        for name, snap in old.snapshots.active.items():
+            if name in self.snapshots.specs:
+                self.snapshots.active[name] = snap
+        for instance, group in old.instances.items():
+            self._adopt_instance(old, instance, group)
+
+    def _adopt_instance(self, old: "Mixer", instance: int, group: Instance) -> None:
+        position, velocity = group.pose(old.params.vf)
+        new_group = Instance(position=position, velocity=velocity)
+        ovi, ovf, ogain = old.params.vi, old.params.vf, old.params.gain
+        vi, vf, gain = self.params.vi, self.params.vf, self.params.gain
+        for v in group.rows:
+            sound = old.sound_names[ovi[v, VI_SOUND]]
+            if sound not in self.scene.sounds or ovi[v, VI_STATE] not in (PLAYING, VIRTUAL):
+                continue
+            try:
+                nv = self._play_in(new_group, sound, 0.0, 0.0, 0.0)
+            except CommandError:
+                continue
+            length = int(self.bank.lane_length[vi[nv, VI_LANE0]])
+            vi[nv, VI_POS] = min(int(ovi[v, VI_POS]), (length - 1) * FRAC_ONE)
+            for f in (VF_FADE, VF_FADE_TARGET, VF_FADE_STEP, VF_VFADE, VF_VFADE_TARGET, VF_VFADE_STEP):
+                vf[nv, f] = ovf[v, f]
+            for f in (VI_STATE, VI_TO_VIRTUAL, VI_BLOCKS):
+                vi[nv, f] = ovi[v, f]
+            gain[nv] = ogain[v]
+        if new_group.rows:
+            self._register(instance, new_group)
 
     # ----------------------------------------------------------- queries
     def active_voices(self) -> int:

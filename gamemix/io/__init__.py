@@ -1,0 +1,1 @@
+"""Edge: audio in and out (PortAudio devices, headless outputs)."""

@@ -1,0 +1,130 @@
+"""The wire format: msgpack frames carrying protocol messages, version 1.
+
+Every frame is one msgpack map: `{"v": 1, "type": ..., <fields>}`; commands
+sent to the ROUTER socket may add `"rid"` (any int) that the reply echoes, so
+a client can pipeline requests.  Replies are
+`{"v": 1, "rid": ..., "ok": true, "data": {...}}` or
+`{"v": 1, "rid": ..., "ok": false, "error": {"code": ..., "message": ..., "field": ...}}`.
+
+Decoding is defensive: a frame larger than MAX_FRAME_BYTES, bytes that are
+not msgpack, a map nested too deep, a missing or unsupported version, an
+unknown type or a field of the wrong type each raise WireError with a stable
+code and the field it concerns.  Nothing in a frame is ever executed, and no
+field is used as a path except `load_scene.file`, which must stay inside the
+loaded scene's folder.
+
+Control side (the server's network thread).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+import msgpack
+from pydantic import ValidationError
+
+from gamemix import protocol
+from gamemix.located_yaml import dotted
+
+WIRE_VERSION = 1
+MAX_FRAME_BYTES = 4 << 20          # 4 MiB: a full `emitters` batch (65,536 ids) is about 2.4 MiB
+MAX_DEPTH = 8
+
+
+class WireError(Exception):
+    """A frame that cannot be used; `code` is stable, `field` names the culprit if known."""
+
+    def __init__(self, code: str, message: str, field: str | None = None, rid: Any = None):
+        self.code, self.message, self.field, self.rid = code, message, field, rid
+        super().__init__(f"{code}: {message}")
+
+
+class Ping(protocol.Message):
+    """Liveness check; the reply carries the protocol version and the server's block index."""
+
+    type: Literal["ping"] = "ping"
+
+
+class Query(protocol.Message):
+    """Ask for the mixer's state: voices, buses, snapshots, parameters, instances."""
+
+    type: Literal["query"] = "query"
+
+
+class LoadScene(protocol.Message):
+    """Reload the scene (or another scene file inside its folder), keeping what still exists."""
+
+    type: Literal["load_scene"] = "load_scene"
+    file: Optional[protocol.Name] = None
+
+
+SERVER_COMMANDS = (Ping, Query, LoadScene)
+COMMAND_TYPES = {cls.model_fields["type"].default: cls for cls in protocol.MESSAGE_CLASSES + SERVER_COMMANDS}
+# stream messages: fire-and-forget on PULL; poses coalesce (newest wins), the rest keep their order
+STREAM_TYPES = {"emitter", "emitters", "listener", "set_parameter", "event", "play", "stop",
+                "snapshot_start", "snapshot_stop", "snapshot_intensity", "bus_volume", "bus_mute"}
+
+
+def encode(obj: dict) -> bytes:
+    """One frame from a dict (adds the version)."""
+    return msgpack.packb({"v": WIRE_VERSION, **obj}, use_bin_type=True)
+
+
+def _depth(obj: Any, level: int = 0) -> int:
+    if level > MAX_DEPTH:
+        return level
+    if isinstance(obj, dict):
+        return max((_depth(v, level + 1) for v in obj.values()), default=level)
+    if isinstance(obj, list):
+        return max((_depth(v, level + 1) for v in obj), default=level)
+    return level
+
+
+def decode_map(frame: bytes) -> dict:
+    """Bytes to a checked map: size, msgpack, depth, version.  Raises WireError."""
+    if len(frame) > MAX_FRAME_BYTES:
+        raise WireError("too_large", f"frame of {len(frame)} bytes exceeds the limit of {MAX_FRAME_BYTES}")
+    try:
+        obj = msgpack.unpackb(frame, raw=False, strict_map_key=True)
+    except Exception as exc:  # msgpack raises several unrelated types for bad input
+        raise WireError("bad_frame", f"not a msgpack frame: {type(exc).__name__}") from None
+    if not isinstance(obj, dict):
+        raise WireError("bad_frame", "a frame must be a msgpack map")
+    rid = obj.get("rid")
+    if _depth(obj) > MAX_DEPTH:
+        raise WireError("bad_frame", f"nested deeper than {MAX_DEPTH} levels", rid=rid)
+    version = obj.get("v")
+    if version != WIRE_VERSION:
+        raise WireError("bad_version", f"protocol version {version!r} is not supported (this server speaks {WIRE_VERSION})",
+                        "v", rid)
+    return obj
+
+
+def decode(frame: bytes, allowed: set[str] | None = None):
+    """Bytes to (message model, rid).  Raises WireError naming the bad field."""
+    obj = decode_map(frame)
+    rid = obj.pop("rid", None)
+    obj.pop("v", None)
+    kind = obj.get("type")
+    cls = COMMAND_TYPES.get(kind) if isinstance(kind, str) else None
+    if cls is None or (allowed is not None and kind not in allowed):
+        known = sorted(allowed) if allowed is not None else sorted(COMMAND_TYPES)
+        raise WireError("unknown_type", f"unknown message type {kind!r} (known: {', '.join(known)})", "type", rid)
+    try:
+        return cls.model_validate(obj), rid
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        field = dotted(err["loc"])
+        message = err["msg"].replace("Input should be", "must be")
+        code = "unknown_field" if err["type"] == "extra_forbidden" else "bad_value"
+        raise WireError(code, f"{field}: {message}" if field else message, field or None, rid) from None
+
+
+def ok(rid: Any, data: dict | None = None) -> bytes:
+    """A success reply frame."""
+    return encode({"rid": rid, "ok": True, "data": data or {}})
+
+
+def error(rid: Any, code: str, message: str, field: str | None = None) -> bytes:
+    """An error reply frame."""
+    return encode({"rid": rid, "ok": False, "error": {"code": code, "message": message, "field": field}})

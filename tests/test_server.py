@@ -1,0 +1,227 @@
+"""The live server over real ZeroMQ sockets on loopback, with headless (file) output."""
+
+import time
+
+import numpy as np
+import pytest
+import soundfile
+import yaml
+import zmq
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from gamemix import wire
+from gamemix.client import Client, CommandFailed
+from gamemix.render import render
+from gamemix.server import Server, ServerConfig, is_loopback
+
+ANY_PORT = "tcp://127.0.0.1:*"
+
+
+@pytest.fixture
+def scene(scene_dir):
+    from conftest import sine
+    scene_dir.audio("tone.wav", sine(1000.0, 1.0, amp=0.5))
+    scene_dir.audio("low.wav", sine(250.0, 1.0, amp=0.5))
+    path = scene_dir.scene({"tone": {"files": ["tone.wav"], "loop": True, "spatial": {"max_distance": 100}},
+                            "low": {"files": ["low.wav"], "loop": True, "bus": "music"}},
+                           buses={"master": {}, "music": {}},
+                           extra={"events": {"hum": [{"action": "play", "sound": "low"}]},
+                                  "parameters": {"p": {"min": 0, "max": 1}}})
+    return path
+
+
+@pytest.fixture
+def served(scene, tmp_path):
+    config = ServerConfig(scene=scene, commands=ANY_PORT, streams=ANY_PORT, telemetry=ANY_PORT,
+                          output=str(tmp_path / "live.wav"), record=tmp_path / "session.yaml", telemetry_hz=50)
+    server = Server(config).start()
+    client = Client(server.bound["commands"], server.bound["streams"], server.bound["telemetry"], timeout=2.0)
+    yield server, client
+    client.close()
+    if server._running.is_set():
+        server.stop()
+
+
+def wait_for(predicate, timeout=2.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_commands_get_replies_and_errors_name_the_problem(served):
+    server, client = served
+    assert client.ping()["version"] == 1
+    shot = client.play("tone", position=(2, 0, -1))
+    assert shot >= 1 << 62                                    # an id the mixer assigned
+    assert client.play("tone", id=5, position=(-2, 0, -1)) == 5
+    with pytest.raises(CommandFailed) as info:
+        client.play("nope")
+    assert info.value.code == "unknown_sound" and "'nope'" in info.value.message
+    with pytest.raises(CommandFailed) as info:
+        client.request({"type": "emitter", "id": 5, "position": [float("nan"), 0, 0]})
+    assert (info.value.code, info.value.field) == ("bad_value", "position[0]")
+    with pytest.raises(CommandFailed) as info:
+        client.request({"type": "jump"})
+    assert info.value.code == "unknown_type"
+    with pytest.raises(CommandFailed) as info:
+        client.event("nothing")
+    assert info.value.code == "unknown_event"
+    with pytest.raises(CommandFailed) as info:
+        client.set_parameter("p", 3.0)
+    assert info.value.code == "out_of_range"
+    state = client.query()
+    assert state["instances"] == 2 and state["parameters"] == {"p": 0.0}
+    assert client.event("hum", id=9) == {"id": 9, "refused": []}
+
+
+def test_malformed_frames_get_an_error_and_the_mixer_keeps_mixing(served):
+    server, client = served
+    raw = client.ctx.socket(zmq.DEALER)
+    raw.connect(server.bound["commands"])
+    frames = [b"", b"\xc1\xc1", wire.encode({"type": "play"})[:-3], b"\x93\x01\x02\x03",
+              wire.encode({"v": 2, "type": "ping"}), wire.encode({"type": "play", "sound": 7}),
+              wire.encode({"type": "play", "sound": "tone", "id": -1})]
+    block = server.mixer.block_index
+    for frame in frames:
+        raw.send(frame)
+        assert raw.poll(2000), frame
+        reply = wire.decode_map(raw.recv())
+        assert reply["ok"] is False and reply["error"]["code"] in {"bad_frame", "bad_version", "bad_value",
+                                                                    "unknown_type"}
+    raw.close(linger=0)
+    assert wait_for(lambda: server.mixer.block_index > block + 5)
+    assert client.ping()
+
+
+def test_stream_poses_take_effect_and_bad_ones_are_counted(served):
+    server, client = served
+    client.play("tone", id=1, position=(0, 0, -1))
+    for x in np.linspace(-5, 5, 50):
+        client.emitter(1, (x, 0, -1))
+    client.send_stream({"type": "emitter", "id": 1, "position": [float("inf"), 0, 0]})
+    client.send_stream({"type": "ping"})                       # not a stream message
+    from gamemix.params import VF_X
+    assert wait_for(lambda: server.mixer.params.vf[server.mixer.rows_of(1)[0], VF_X] == 5.0)
+    assert wait_for(lambda: server.stats.stream_drops == 2)
+
+
+def test_telemetry_reports_levels_and_voices(served):
+    server, client = served
+    client.play("low", id=3)
+    for _ in range(20):
+        frame = client.telemetry(timeout=1.0)
+        if frame and frame["voices"]["real"] == 1 and frame["buses"]["music"]["peak_dbfs"] is not None:
+            break
+    assert frame["type"] == "telemetry" and frame["voices"]["real"] == 1
+    assert frame["buses"]["music"]["peak_dbfs"] == pytest.approx(20 * np.log10(0.5 * np.cos(np.pi / 4)), abs=0.1)
+
+
+def test_recorded_session_replays_to_the_same_samples(served, scene, tmp_path):
+    server, client = served
+    client.play("tone", id=1, position=(3, 0, -1))
+    for k in range(30):
+        client.emitter(1, (3 - 0.2 * k, 0, -1), velocity=(-10, 0, 0))
+        time.sleep(0.003)
+    client.event("hum", id=2)
+    client.bus_volume("music", -6, fade=0.1)
+    time.sleep(0.2)
+    client.stop(1, fade=0.05)
+    time.sleep(0.2)
+    server.stop()
+    live, _ = soundfile.read(tmp_path / "live.wav", dtype="float32")
+    render(scene, tmp_path / "session.yaml", tmp_path / "replay.wav")
+    replay, _ = soundfile.read(tmp_path / "replay.wav", dtype="float32")
+    assert np.abs(live).max() > 0.1
+    n = min(len(live), len(replay))
+    assert abs(len(live) - len(replay)) <= 256
+    np.testing.assert_array_equal(live[:n], replay[:n])
+
+
+def test_hot_reload_keeps_playing_and_rejects_broken_edits(served, scene):
+    server, client = served
+    client.play("low", id=4)
+    time.sleep(0.05)
+    doc = yaml.safe_load(scene.read_text())
+    doc["buses"]["music"]["volume_db"] = -12
+    scene.write_text(yaml.safe_dump(doc))
+    assert client.load_scene()["sounds"] == 2
+    assert wait_for(lambda: server.mixer.scene.buses["music"].volume_db == -12)
+    assert 4 in server.mixer.instances                       # still playing after the swap
+    scene.write_text(scene.read_text().replace("volume_db: -12", "volume_db: loud"))
+    with pytest.raises(CommandFailed) as info:
+        client.load_scene()
+    assert info.value.code == "bad_scene" and "buses.music.volume_db" in info.value.message
+    with pytest.raises(CommandFailed) as info:
+        client.load_scene("../../etc/passwd")
+    assert info.value.code == "bad_path"
+    assert 4 in server.mixer.instances and server.mixer.scene.buses["music"].volume_db == -12
+
+
+def test_binding_beyond_loopback_needs_curve_keys(scene):
+    assert is_loopback("tcp://127.0.0.1:5560") and is_loopback("ipc:///tmp/x") and is_loopback("tcp://[::1]:1")
+    assert not is_loopback("tcp://*:5560") and not is_loopback("tcp://0.0.0.0:5560")
+    with pytest.raises(ValueError, match="CURVE"):
+        Server(ServerConfig(scene=scene, commands="tcp://0.0.0.0:5560", output="null"))
+
+
+def test_curve_authenticated_client_talks_and_an_unknown_one_does_not(scene, tmp_path):
+    import zmq.auth
+    keys = tmp_path / "keys"
+    clients = tmp_path / "clients"
+    keys.mkdir()
+    clients.mkdir()
+    zmq.auth.create_certificates(str(keys), "server")
+    _, client_secret_file = zmq.auth.create_certificates(str(keys), "client")
+    (clients / "client.key").write_bytes((keys / "client.key").read_bytes())
+    zmq.auth.create_certificates(str(keys), "stranger")
+    config = ServerConfig(scene=scene, commands="tcp://0.0.0.0:*", streams=ANY_PORT, telemetry=ANY_PORT,
+                          output=str(tmp_path / "o.wav"), curve_secret=keys / "server.key_secret",
+                          curve_clients=clients)
+    with Server(config) as server:
+        port = server.bound["commands"].rsplit(":", 1)[1]
+        server_public, _ = zmq.auth.load_certificate(str(keys / "server.key"))
+        for name, expect in (("client", True), ("stranger", False)):
+            public, secret = zmq.auth.load_certificate(str(keys / f"{name}.key_secret"))
+            with Client(f"tcp://127.0.0.1:{port}", server.bound["streams"], server.bound["telemetry"],
+                        timeout=0.5, curve=(server_public, public, secret)) as c:
+                if expect:
+                    assert c.ping()["version"] == 1
+                else:
+                    with pytest.raises(TimeoutError):
+                        c.ping()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.one_of(st.binary(max_size=300),
+                 st.dictionaries(st.sampled_from(["type", "v", "id", "sound", "position", "name", "value", "rid"]),
+                                 st.one_of(st.none(), st.integers(-2**63, 2**64 - 1), st.floats(), st.text(max_size=20),
+                                           st.lists(st.floats(), max_size=4), st.binary(max_size=10)),
+                                 max_size=6).map(lambda d: wire.msgpack.packb(d, use_bin_type=True))))
+def test_fuzzed_commands_always_get_a_reply(fuzz_server, frame):
+    server, sock = fuzz_server
+    sock.send(frame)
+    assert sock.poll(3000), frame
+    reply = wire.decode_map(sock.recv())
+    assert isinstance(reply["ok"], bool)
+    assert server._running.is_set() and server._net_thread.is_alive()
+
+
+@pytest.fixture(scope="module")
+def fuzz_server(tmp_path_factory):
+    from conftest import SceneDir, sine
+    d = SceneDir(tmp_path_factory.mktemp("fuzz"))
+    d.audio("tone.wav", sine(1000.0, 0.2))
+    scene = d.scene({"tone": {"files": ["tone.wav"], "loop": True}})
+    server = Server(ServerConfig(scene=scene, commands=ANY_PORT, streams=ANY_PORT, telemetry=ANY_PORT,
+                                 output=str(d.root / "o.wav"))).start()
+    sock = server._ctx.socket(zmq.DEALER)
+    sock.connect(server.bound["commands"])
+    yield server, sock
+    block = server.mixer.block_index
+    time.sleep(0.05)
+    assert server.mixer.block_index > block      # still mixing after the fuzz
+    sock.close(linger=0)
+    server.stop()
