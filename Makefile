@@ -2,6 +2,7 @@
 #   make demo   installs what it needs, renders the showcase scene, prints its report
 #   make test   installs what it needs (PortAudio, PulseAudio, ...) and runs the test suite
 #   make bench  installs what it needs (incl. OpenAL Soft for the peer) and runs benchmarks/
+#   make assets regenerates the showcase's audio and script (needs espeak-ng, installed here)
 
 PYTHON ?= python3
 VENV := .venv
@@ -10,7 +11,7 @@ APT_PACKAGES := portaudio19-dev python3-dev python3-venv pulseaudio libsndfile1
 BENCH_APT_PACKAGES := gcc libopenal-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test bench system-packages bench-packages clean
+.PHONY: demo test bench assets system-packages bench-packages clean
 
 demo: $(VENV)/.installed
 	$(PY) -m gamemix demo --out-dir out
@@ -20,6 +21,11 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed bench-packages
 	$(PY) benchmarks/bench_engine.py
+
+assets: $(VENV)/.installed
+	@dpkg -s espeak-ng >/dev/null 2>&1 || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq espeak-ng)
+	$(PY) scenes/showcase/make_assets.py
+	$(PY) scenes/showcase/make_script.py
 
 system-packages:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
