@@ -7,12 +7,17 @@ the targets the control side wrote into params.Params, and in order:
    source->output gain targets, folds in its volume and fade, reads its lanes
    through the resampler into scratch, and adds scratch into its bus with the
    gains ramped from the previous block's values;
-2. for each bus, leaves first: ramps its fader, meters it (peak, sum of
-   squares, post-fader), and adds it into its parent;
+2. for each bus, leaves first: glides its low-pass and high-pass filters
+   (dsp/filters.py), ramps its fader, meters it (peak, sum of squares,
+   post-fader), and adds it into its parent;
 3. writes the master into the interleaved output, NaN-free and clamped to the
    ceiling.
 
 `Engine` is the thin Python owner of the arrays that makes that call.
+
+The per-voice functions are inlined into the block loop at Numba's IR level
+(`inline="always"`): as separate calls each took ~17 array structs with
+reference counting, measured at ~10 % of the block at 1,024 voices.
 """
 
 from __future__ import annotations
@@ -22,11 +27,12 @@ import math
 import numpy as np
 from numba import njit
 
+from gamemix.dsp.filters import filter_bus
 from gamemix.dsp.mixing import add_into, add_ramped_to_bus, peak_and_sumsq, scale_ramped, seek, write_output
 from gamemix.dsp.playback import advance, pitch_to_step, read_lane
 from gamemix.dsp.spatial import distance_gain, doppler_ratio, listener_right, pan_gains
 from gamemix.params import (
-    BF_GAIN, BF_PEAK, BF_PITCH, SM_GAIN, SM_PITCH, VIRTUAL, VF_VFADE, VF_VFADE_STEP, VF_VFADE_TARGET,
+    LF_SAMPLE_RATE, BF_GAIN, BF_PEAK, BF_PITCH, SM_GAIN, SM_PITCH, VIRTUAL, VF_VFADE, VF_VFADE_STEP, VF_VFADE_TARGET,
     VI_CAT, VI_SOUND, VI_TO_VIRTUAL, BF_STEP, BF_SUMSQ, BF_TARGET, BI_PARENT, ENDED, LF_CEILING,
     LF_DOPPLER_FACTOR, LF_FX, LF_FY, LF_FZ, LF_SPEED_OF_SOUND, LF_UX, LF_UY, LF_UZ,
     LF_VX, LF_VY, LF_VZ, LF_X, LF_Y, LF_Z, MAX_PITCH, MIN_PITCH, PLAYING, STOPPING,
@@ -37,7 +43,7 @@ from gamemix.params import (
 )
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def voice_gain_and_ratio(v, vi, vf, bf, sound_mod, cat_gain, fade):
     """Voice v's gain before distance and pan, and its playback rate before Doppler."""
     sound = vi[v, VI_SOUND]
@@ -46,7 +52,7 @@ def voice_gain_and_ratio(v, vi, vf, bf, sound_mod, cat_gain, fade):
     return volume, ratio
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def voice_targets(v, vi, vf, lf, rx, ry, rz, volume, ratio, target):
     """Write voice v's source->output gain targets; return (audibility, pitch ratio)."""
     nsrc = 1 if vi[v, VI_LANE1] < 0 else 2
@@ -86,7 +92,7 @@ def voice_targets(v, vi, vf, lf, rx, ry, rz, volume, ratio, target):
     return audibility, ratio
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def mix_source(scratch, s, v, gain, target, bus_buf, bus, ramp, n, channels):
     """Add one source channel of voice v into its bus, gains ramped to their targets."""
     for c in range(channels):
@@ -97,7 +103,7 @@ def mix_source(scratch, s, v, gain, target, bus_buf, bus, ramp, n, channels):
         gain[v, s, c] = g1
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def move_fades(v, vf, n):
     """Advance voice v's user fade and real/virtual fade by one block; return their product."""
     fade = seek(vf[v, VF_FADE], vf[v, VF_FADE_TARGET], vf[v, VF_FADE_STEP] * n)
@@ -107,7 +113,7 @@ def move_fades(v, vf, n):
     return fade, vfade
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def advance_virtual(v, lane_len, vi, vf, bf, sound_mod, cat_gain, n):
     """A virtual voice costs no DSP: its position and fades move on as if it played."""
     fade, vfade = move_fades(v, vf, n)
@@ -119,7 +125,7 @@ def advance_virtual(v, lane_len, vi, vf, bf, sound_mod, cat_gain, n):
         vi[v, VI_STATE] = ENDED
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def render_voice(v, pool, lane_off, lane_len, vi, vf, gain, bf, sound_mod, cat_gain, lf, rx, ry, rz,
                  bus_buf, scratch0, scratch1, target, ramp, n, channels):
     """Render one real voice into its bus and advance its state."""
@@ -151,10 +157,11 @@ def render_voice(v, pool, lane_off, lane_len, vi, vf, gain, bf, sound_mod, cat_g
 
 
 @njit(cache=True, nogil=True)
-def mix_buses(bf, bi, bus_order, bus_buf, ramp, n, channels):
-    """Ramp each bus fader, meter it post-fader, and sum it into its parent."""
+def mix_buses(bf, bi, bus_order, bus_buf, filt, filt_state, ramp, n, channels, sample_rate):
+    """Filter each bus, ramp its fader, meter it post-fader, and sum it into its parent."""
     for k in range(bus_order.shape[0]):
         b = bus_order[k]
+        filter_bus(bus_buf, b, channels, n, filt_state, filt, sample_rate)
         g0 = bf[b, BF_GAIN]
         g1 = seek(g0, bf[b, BF_TARGET], bf[b, BF_STEP] * n)
         peak = 0.0
@@ -174,7 +181,7 @@ def mix_buses(bf, bi, bus_order, bus_buf, ramp, n, channels):
 
 @njit(cache=True, nogil=True)
 def render_block(pool, lane_off, lane_len, vi, vf, gain, bf, bi, bus_order, sound_mod, cat_gain,
-                 bus_buf, scratch0, scratch1, target, ramp, lf, out):
+                 bus_buf, filt, filt_state, scratch0, scratch1, target, ramp, lf, out):
     """Render one block into out (frames, channels); out.shape[0] is the block size."""
     n = out.shape[0]
     channels = out.shape[1]
@@ -187,7 +194,7 @@ def render_block(pool, lane_off, lane_len, vi, vf, gain, bf, bi, bus_order, soun
                          bus_buf, scratch0, scratch1, target, ramp, n, channels)
         elif state == VIRTUAL:
             advance_virtual(v, lane_len, vi, vf, bf, sound_mod, cat_gain, n)
-    mix_buses(bf, bi, bus_order, bus_buf, ramp, n, channels)
+    mix_buses(bf, bi, bus_order, bus_buf, filt, filt_state, ramp, n, channels, lf[LF_SAMPLE_RATE])
     master = bus_order[bus_order.shape[0] - 1]
     write_output(bus_buf[master], out, n, channels, lf[LF_CEILING])
 
@@ -200,7 +207,7 @@ class Engine:
         p = params
         # every array render_block reads or writes, in its argument order, except `out`
         self.arrays = (pool, lane_offset, lane_length, p.vi, p.vf, p.gain, p.bf, p.bi, p.bus_order,
-                       p.sound_mod, p.cat_gain, p.bus_buf, p.scratch0, p.scratch1, p.target, p.ramp, p.lf)
+                       p.sound_mod, p.cat_gain, p.bus_buf, p.filt, p.filt_state, p.scratch0, p.scratch1, p.target, p.ramp, p.lf)
 
     def render(self, out: np.ndarray) -> None:
         """Fill out (frames, channels) float32 with the next block."""

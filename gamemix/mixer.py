@@ -36,7 +36,7 @@ from gamemix.events import Scheduler
 from gamemix.hdr import HdrWindow
 from gamemix.parameters import GameParameters, MappedValues
 from gamemix.params import (
-    BF_GAIN, BF_PITCH, BF_STEP, BF_TARGET, BI_PARENT, DIST_MODELS, FRAC_ONE, LF_CEILING,
+    BF_GAIN, BF_PITCH, BF_STEP, BF_TARGET, BI_PARENT, FL_HP, FL_HP_TARGET, FL_LP, FL_LP_TARGET, LF_SAMPLE_RATE, DIST_MODELS, FRAC_ONE, LF_CEILING,
     LF_DOPPLER_FACTOR, LF_FX, LF_SPEED_OF_SOUND, LF_UX, LF_VX, LF_X, PLAYING, SM_GAIN,
     SM_PITCH, STOPPING, VF_AUDIBILITY, VF_DOPPLER, VF_FADE, VF_FADE_STEP, VF_FADE_TARGET,
     VF_MAX_DIST, VF_MIN_DIST, VF_PAN, VF_PITCH, VF_ROLLOFF, VF_VFADE, VF_VFADE_TARGET,
@@ -161,6 +161,8 @@ class Mixer:
         p.bus_order[:] = [self.bus_index[n] for n in scene.bus_order()]
         self.bus_values = self._bus_values(MappedValues())
         p.bf[:, BF_GAIN] = self._write_bus_targets(self.bus_values)
+        p.filt[:, FL_LP] = p.filt[:, FL_LP_TARGET]
+        p.filt[:, FL_HP] = p.filt[:, FL_HP_TARGET]
 
     def _init_listener(self) -> None:
         lf, out, pose = self.params.lf, self.scene.output, self.scene.listener
@@ -170,6 +172,7 @@ class Mixer:
         lf[LF_SPEED_OF_SOUND] = out.speed_of_sound
         lf[LF_DOPPLER_FACTOR] = out.doppler_factor
         lf[LF_CEILING] = db_to_gain(out.ceiling_dbfs)
+        lf[LF_SAMPLE_RATE] = out.sample_rate
 
     def _make_hdr(self) -> HdrWindow | None:
         spec = self.scene.hdr
@@ -524,6 +527,9 @@ class Mixer:
         bf[:, BF_TARGET] = gains
         bf[:, BF_STEP] = np.maximum(np.abs(gains - bf[:, BF_GAIN]), 1e-12) / self.block_size
         bf[:, BF_PITCH] = self._tree_product(2.0 ** (values.pitch_st / 12.0))
+        filt = self.params.filt
+        filt[:, FL_LP_TARGET] = 2.0 ** values.lowpass_oct     # the kernel clamps to [10 Hz, 0.49 fs]
+        filt[:, FL_HP_TARGET] = 2.0 ** values.highpass_oct
         return gains
 
     def _tree_product(self, per_bus: np.ndarray) -> np.ndarray:

@@ -82,6 +82,13 @@ BF_SUMSQ = 4         # out: sum of squares of the last block, post-fader (all ch
 BF_PITCH = 5         # playback-rate multiplier for voices on this bus (product down the tree)
 BF_NFIELDS = 6
 
+# per-bus filter cutoffs, Hz: filt[b, FIELD] (see dsp/filters.py)
+FL_LP = 0            # low-pass cutoff at the end of the last block
+FL_LP_TARGET = 1     # low-pass cutoff to reach by the end of this block
+FL_HP = 2
+FL_HP_TARGET = 3
+FL_NFIELDS = 4
+
 # per-bus integer fields: bi[b, FIELD]
 BI_PARENT = 0        # parent bus index, -1 for master
 BI_NFIELDS = 1
@@ -94,7 +101,8 @@ LF_VX, LF_VY, LF_VZ = 9, 10, 11        # velocity
 LF_SPEED_OF_SOUND = 12
 LF_DOPPLER_FACTOR = 13
 LF_CEILING = 14                        # linear output ceiling
-LF_NFIELDS = 15
+LF_SAMPLE_RATE = 15
+LF_NFIELDS = 16
 
 
 class Params:
@@ -116,6 +124,10 @@ class Params:
         self.bi = np.full((n_buses, BI_NFIELDS), -1, dtype=np.int64)
         self.bus_order = np.zeros(n_buses, dtype=np.int64)  # leaves first, master last
         self.bus_buf = np.zeros((n_buses, channels, block_size), dtype=np.float32)
+        self.filt = np.zeros((n_buses, FL_NFIELDS), dtype=np.float64)
+        self.filt[:, [FL_LP, FL_LP_TARGET]] = 1e9          # open (clamped to 0.49 fs by the kernel)
+        self.filt[:, [FL_HP, FL_HP_TARGET]] = 10.0
+        self.filt_state = np.zeros((n_buses, channels, 4), dtype=np.float64)
         # one 1-D buffer per source channel: views of a 2-D array measured 40 % slower in the resampler
         self.scratch0 = np.zeros(block_size, dtype=np.float32)
         self.scratch1 = np.zeros(block_size, dtype=np.float32)
