@@ -63,6 +63,7 @@ def cmd_serve(args) -> int:
     from gamemix.server import Server, ServerConfig
     config = ServerConfig(scene=Path(args.scene), commands=args.commands, streams=args.streams,
                           telemetry=args.telemetry, output=args.output, device=args.device, ahead=args.ahead,
+                          device_buffer=args.device_buffer,
                           telemetry_hz=args.telemetry_hz, record=Path(args.record) if args.record else None,
                           watch=args.watch, seed=args.seed,
                           curve_secret=Path(args.curve_secret) if args.curve_secret else None,
@@ -125,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", default="device", help="'device' (PortAudio), 'null', or a .wav file (headless)")
     p.add_argument("--device", default=None, help="PortAudio output device name or index")
     p.add_argument("--ahead", type=int, default=3, help="blocks rendered ahead of the device")
+    p.add_argument("--device-buffer", type=int, default=1024,
+                   help="PortAudio buffer in frames (a PulseAudio null sink needs 4096)")
     p.add_argument("--telemetry-hz", type=float, default=30.0)
     p.add_argument("--record", default=None, help="write every applied message, with its block, to this script")
     p.add_argument("--watch", action="store_true", help="reload the scene when its file changes")

@@ -59,6 +59,7 @@ class ServerConfig:
     output: str = "device"            # "device", "null" or a .wav path
     device: str | None = None         # PortAudio device name (substring) or index
     ahead: int = 3                    # blocks rendered ahead of the device
+    device_buffer: int = 1024         # PortAudio buffer, frames
     telemetry_hz: float = 30.0
     record: Path | None = None
     watch: bool = False
@@ -164,7 +165,8 @@ class Server:
         if cfg.output == "device":
             from gamemix.io.device import AudioOutput
             return AudioOutput(self.render_block, channels=m.channels, sample_rate=m.sample_rate,
-                               block_size=m.block_size, device=cfg.device, ahead=cfg.ahead)
+                               block_size=m.block_size, device=cfg.device, ahead=cfg.ahead,
+                               device_buffer=cfg.device_buffer)
         from gamemix.io.file_output import FileOutput
         return FileOutput(self.render_block, Path(cfg.output), channels=m.channels,
                           sample_rate=m.sample_rate, block_size=m.block_size)

@@ -1,0 +1,163 @@
+"""Real audio through PortAudio into a PulseAudio null sink, captured back from its monitor."""
+
+import math
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from conftest import sine
+from gamemix.io.device import AudioOutput, DeviceError, NullOutput
+from gamemix.io.ring import BlockRing
+from pulse import pulse_null_sink
+
+SR, BLOCK = 48000, 256
+DEVICE_BUFFER = 4096   # a PulseAudio null sink drains in large chunks (see gamemix/io/device.py)
+
+
+@pytest.fixture(scope="module")
+def sink():
+    with pulse_null_sink("gamemix_test", SR) as name:
+        yield name
+
+
+class Capture:
+    """Records the null sink's monitor with PulseAudio's own `parec` (float32, 48 kHz, stereo, 10 ms
+    latency), timestamping each chunk as it arrives.  The capture is the test's instrument, so it
+    uses the native client; what is under test, the playback, goes through PortAudio."""
+
+    CHUNK = 480 * 2 * 4      # 10 ms of stereo float32
+
+    def __init__(self, pa=None):
+        import os
+        import subprocess
+        self.proc = subprocess.Popen(
+            ["parec", f"--device={os.environ['PULSE_SINK']}.monitor", "--format=float32le", "--rate=48000",
+             "--channels=2", "--latency-msec=10", "--raw"], stdout=subprocess.PIPE)
+        self.chunks, self.times = [], []
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _loop(self):
+        while True:
+            data = self.proc.stdout.read1(self.CHUNK) if hasattr(self.proc.stdout, "read1") else self.proc.stdout.read(self.CHUNK)
+            if not data:
+                return
+            self.times.append((time.perf_counter(), len(data) // 8))
+            self.chunks.append(data)
+
+    def audio(self):
+        raw = b"".join(self.chunks)
+        return np.frombuffer(raw[: len(raw) // 8 * 8], np.float32).reshape(-1, 2)
+
+    def time_of(self, frame: int) -> float:
+        """Time (perf_counter) by which captured frame `frame` had arrived."""
+        count = 0
+        for t, frames in self.times:
+            count += frames
+            if count > frame:
+                return t
+        return self.times[-1][0]
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=5)
+        self._thread.join(timeout=2)
+
+
+def level_db(x):
+    return 20 * math.log10(np.sqrt(np.mean(np.square(x, dtype=np.float64))) * math.sqrt(2))
+
+
+def peak_hz(x):
+    spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x)), 1 << 18))
+    return np.argmax(spectrum) * SR / (1 << 18)
+
+
+def test_ring_wraps_and_reports_empty():
+    ring = BlockRing(3, 4, 2)
+    assert ring.read_slot() is None and ring.free() == 3
+    for k in range(7):
+        if ring.free() == 0:
+            slot = ring.read_slot()
+            assert slot[0, 0] == ring.read          # blocks come out in order
+            ring.release()
+        ring.write_slot()[:] = k
+        ring.commit()
+    assert ring.fill_level() == 3 and ring.read_slot()[0, 0] == 4
+
+
+def test_null_output_keeps_real_time_pace():
+    count = []
+    out = NullOutput(lambda block: count.append(1), channels=2, sample_rate=SR, block_size=BLOCK)
+    out.start()
+    time.sleep(0.5)
+    out.stop()
+    assert len(count) == pytest.approx(0.5 * SR / BLOCK, rel=0.1)
+
+
+def test_unknown_device_is_a_clear_error(sink):
+    with pytest.raises(DeviceError, match="no audio device 'no-such-card'.*--output null"):
+        AudioOutput(lambda b: None, 2, SR, BLOCK, device="no-such-card")
+
+
+def test_sine_comes_back_at_its_frequency_level_and_channel(sink):
+    import pyaudio
+    left, right = sine(1000.0, 2.0, amp=10 ** (-12 / 20)), sine(1000.0, 2.0, amp=10 ** (-18 / 20))
+    pos = [0]
+
+    def render(block):
+        n = len(block)
+        k = pos[0] % (len(left) - n)
+        block[:, 0] = left[k:k + n]
+        block[:, 1] = right[k:k + n]
+        pos[0] += n
+
+    out = AudioOutput(render, 2, SR, BLOCK, device="pulse", device_buffer=DEVICE_BUFFER)
+    out.start()
+    time.sleep(0.3)                  # the sink wakes up once something plays; record after that
+    cap = Capture()
+    time.sleep(1.5)
+    stats = out.stats()
+    out.stop()
+    cap.close()
+    audio = cap.audio()
+    body = audio[SR // 4: SR // 4 + SR // 2]
+    assert len(body) == SR // 2
+    assert peak_hz(body[:, 0]) == pytest.approx(1000.0, abs=1.0)
+    assert level_db(body[:, 0]) == pytest.approx(-12.0, abs=0.1)
+    assert level_db(body[:, 1]) == pytest.approx(-18.0, abs=0.1)
+    assert stats["xruns"] == 0 and stats["blocks"] > 200
+
+
+def test_sound_posted_over_the_socket_arrives_with_its_pitch_level_and_pan(sink, scene_dir, capsys):
+    import pyaudio
+    from gamemix.client import Client
+    from gamemix.server import Server, ServerConfig
+    scene_dir.audio("tone.wav", sine(1000.0, 1.0, amp=0.5))
+    scene = scene_dir.scene({"tone": {"files": ["tone.wav"], "loop": True, "spatial": {"max_distance": 100}}})
+    any_port = "tcp://127.0.0.1:*"
+    config = ServerConfig(scene=scene, commands=any_port, streams=any_port, telemetry=any_port,
+                          output="device", device="pulse", ahead=2, device_buffer=DEVICE_BUFFER)
+    with Server(config) as server:
+        time.sleep(0.3)              # the server plays silence: the sink is awake before we record
+        cap = Capture()
+        with Client(server.bound["commands"], server.bound["streams"], server.bound["telemetry"]) as client:
+            time.sleep(0.5)
+            posted = time.perf_counter()
+            client.play("tone", id=1, position=(1.0, 0.0, 0.0))       # hard right, 1 m: gain 1
+            time.sleep(1.0)
+            stats = server._output.stats()
+        cap.close()
+    audio = cap.audio()
+    onset = int(np.flatnonzero(np.abs(audio[:, 1]) > 0.05)[0])
+    delay_ms = (cap.time_of(onset) - posted) * 1e3
+    body = audio[onset + SR // 10: onset + SR // 10 + SR // 2]
+    assert peak_hz(body[:, 1]) == pytest.approx(1000.0, abs=1.0)
+    assert level_db(body[:, 1]) == pytest.approx(20 * math.log10(0.5), abs=0.1)
+    assert level_db(body[:, 0]) < -60                                # panned hard right
+    assert 0 < delay_ms < 1000
+    with capsys.disabled():
+        print(f"\n  post-to-sound delay through the socket, server, PortAudio and PulseAudio: {delay_ms:.1f} ms "
+              f"(ring {stats['latency_ms']:.1f} ms incl. device latency; xruns {stats['xruns']})")
