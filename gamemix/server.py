@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import collections
 import ipaddress
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -46,6 +47,10 @@ from gamemix.errors import CommandError, LocatedError
 from gamemix.mixer import Mixer
 from gamemix.params import BF_PEAK, BF_SUMSQ
 from gamemix.scene import load_scene, safe_path
+
+
+SWITCH_INTERVAL_S = 0.0005
+STREAM_SLICE_S = 0.001     # the network thread decodes streams for at most this long per turn, then yields
 
 
 @dataclass
@@ -121,7 +126,13 @@ class Server:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "Server":
-        """Bind the sockets, start the network thread and the audio output."""
+        """Bind the sockets, start the network thread and the audio output.
+
+        Python hands the GIL between threads every 5 ms by default, as long as
+        a block; the server shortens that to 0.5 ms so a busy network thread
+        cannot hold the render thread for a whole block.
+        """
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         self._wake_recv = self._ctx.socket(zmq.PAIR)
         self._wake_recv.bind(self._wake_addr)
         self._wake_send = self._ctx.socket(zmq.PAIR)
@@ -212,6 +223,7 @@ class Server:
                 self._receive_commands()
             if self._pull in events:
                 self._receive_streams()
+                time.sleep(STREAM_SLICE_S / 2)      # let the render thread have the GIL
             if self._wake_recv in events:
                 while self._wake_recv.poll(0):
                     self._wake_recv.recv()
@@ -239,8 +251,14 @@ class Server:
                 continue
             self.inbox.append(("cmd", identity, rid, msg))
 
-    def _receive_streams(self, limit: int = 10000) -> None:
-        for _ in range(limit):
+    def _receive_streams(self) -> None:
+        """Decode stream frames for up to STREAM_SLICE_S, then yield the GIL.
+
+        Backpressure: under a flood the rest waits in ZeroMQ's queue (bounded by
+        its high-water mark) instead of starving the render thread of the GIL.
+        """
+        end = time.perf_counter() + STREAM_SLICE_S
+        while time.perf_counter() < end:
             try:
                 frame = self._pull.recv(zmq.NOBLOCK)
             except zmq.Again:
@@ -319,14 +337,16 @@ class Server:
             self._apply_emitters(batch_ids, batch_pos, batch_vel)
 
     def _apply_emitters(self, ids, positions, velocities) -> None:
-        """Consecutive single-emitter stream messages, applied as one batch (order kept)."""
-        if all(v is None for v in velocities):
-            msg = protocol.Emitters(ids=ids, positions=positions)
-        else:
+        """Consecutive single-emitter stream messages (each already validated), applied as one
+        vectorised batch; later poses of an id overwrite earlier ones, so the newest wins."""
+        vel = None
+        if any(v is not None for v in velocities):
             current = self.mixer.params.vf
             vel = [v if v is not None else self._velocity_of(i, current) for i, v in zip(ids, velocities)]
-            msg = protocol.Emitters(ids=ids, positions=positions, velocities=vel)
-        self._apply("stream", None, None, msg)
+        self.stats.stream_drops += self.mixer.set_emitters(ids, positions, vel)
+        if self.config.record is not None:
+            msg = protocol.Emitters.model_construct(type="emitters", ids=ids, positions=positions, velocities=vel)
+            self.recording.append({"block": self.mixer.block_index, **msg.model_dump(mode="json", exclude_none=True)})
 
     def _velocity_of(self, instance, vf) -> tuple:
         group = self.mixer.instances.get(instance)
@@ -343,6 +363,8 @@ class Server:
                                            **msg.model_dump(mode="json", exclude_none=True)})
             if kind == "cmd":
                 self.outbox.append((identity, wire.ok(rid, data)))
+            elif isinstance(msg, protocol.Emitters):
+                self.stats.stream_drops += data.get("unknown", 0)
         except CommandError as exc:
             if kind == "cmd":
                 self.outbox.append((identity, wire.error(rid, exc.code, exc.message)))
@@ -366,6 +388,8 @@ class Server:
             "buses": {n: {"volume_db": round(float(m.bus_values.volume_db[i]), 3)} for n, i in m.bus_index.items()},
             "snapshots": m.snapshots.levels(),
             "parameters": dict(m.parameters.values),
+            "server": vars(self.stats),
+            "output": self._output.stats() if self._output is not None else {},
         }
 
     def telemetry(self) -> dict[str, Any]:

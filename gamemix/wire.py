@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any, Literal, Optional
 
 import msgpack
+import numpy as np
 from pydantic import ValidationError
 
 from gamemix import protocol
@@ -100,12 +101,61 @@ def decode_map(frame: bytes) -> dict:
     return obj
 
 
+def _fast_emitter(obj: dict):
+    """The per-frame pose message, checked by hand (the same rules as protocol.Emitter, about
+    10x cheaper than pydantic, which matters at 100,000 updates a second); None if not plain."""
+    if not obj.keys() <= {"type", "id", "position", "velocity"}:
+        return None
+    instance, position, velocity = obj.get("id"), obj.get("position"), obj.get("velocity")
+    if type(instance) is not int or not 0 <= instance < 2 ** 63:
+        return None
+    vectors = (position,) if velocity is None else (position, velocity)
+    for vec in vectors:
+        if type(vec) is not list or len(vec) != 3:
+            return None
+        for x in vec:
+            if type(x) not in (int, float) or not -1e7 <= x <= 1e7:   # NaN fails both comparisons
+                return None
+    return protocol.Emitter.model_construct(type="emitter", id=instance, position=tuple(position),
+                                            velocity=None if velocity is None else tuple(velocity))
+
+
+def _fast_emitters(obj: dict):
+    """A batch of poses checked with NumPy (the rules of protocol.Emitters); None if not plain."""
+    if not obj.keys() <= {"type", "ids", "positions", "velocities"}:
+        return None
+    ids, positions, velocities = obj.get("ids"), obj.get("positions"), obj.get("velocities")
+    if type(ids) is not list or type(positions) is not list or len(ids) != len(positions) or len(ids) > 65536:
+        return None
+    if velocities is not None and (type(velocities) is not list or len(velocities) != len(ids)):
+        return None
+    try:
+        id_arr = np.asarray(ids)
+        arrays = [np.asarray(v, dtype=np.float64) for v in ((positions,) if velocities is None else (positions, velocities))]
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if len(ids) and (id_arr.dtype.kind not in "iu" or id_arr.min() < 0 or id_arr.max() >= 2 ** 63):
+        return None
+    for arr in arrays:
+        if arr.shape != (len(ids), 3) or not (np.abs(arr) <= 1e7).all():    # NaN fails the comparison
+            return None
+    return protocol.Emitters.model_construct(type="emitters", ids=ids, positions=arrays[0],
+                                             velocities=None if velocities is None else arrays[1])
+
+
+FAST_PATHS = {"emitter": _fast_emitter, "emitters": _fast_emitters}
+
+
 def decode(frame: bytes, allowed: set[str] | None = None):
     """Bytes to (message model, rid).  Raises WireError naming the bad field."""
     obj = decode_map(frame)
     rid = obj.pop("rid", None)
     obj.pop("v", None)
     kind = obj.get("type")
+    if kind in FAST_PATHS and (allowed is None or kind in allowed):
+        fast = FAST_PATHS[kind](obj)
+        if fast is not None:
+            return fast, rid          # anything unusual falls through to pydantic for a precise error
     cls = COMMAND_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None or (allowed is not None and kind not in allowed):
         known = sorted(allowed) if allowed is not None else sorted(COMMAND_TYPES)
