@@ -28,6 +28,8 @@ import numpy as np
 from numba import njit
 
 from gamemix.dsp.filters import filter_bus
+from gamemix.dsp.reverb import reverb_block
+from gamemix.dsp.sidechain import sidechain_block
 from gamemix.dsp.mixing import add_into, add_ramped_to_bus, peak_and_sumsq, scale_ramped, seek, write_output
 from gamemix.dsp.playback import advance, pitch_to_step, read_lane
 from gamemix.dsp.spatial import distance_gain, doppler_ratio, listener_right, pan_gains
@@ -39,7 +41,7 @@ from gamemix.params import (
     VF_AUDIBILITY, VF_DIST_GAIN, VF_DOPPLER, VF_FADE, VF_FADE_STEP, VF_FADE_TARGET,
     VF_MAX_DIST, VF_MIN_DIST, VF_PAN, VF_PITCH, VF_ROLLOFF, VF_VOLUME, VF_VX, VF_VY,
     VF_VZ, VF_X, VF_Y, VF_Z, VI_BLOCKS, VI_BUS, VI_LANE0, VI_LANE1, VI_LOOP, VI_MODEL,
-    VI_POS, VI_SNAP, VI_SPATIAL, VI_STATE, Params,
+    VI_POS, VI_SNAP, VI_SPATIAL, VI_STATE, BI_REVERB, SG_GAIN, SG_TARGET, Params,
 )
 
 
@@ -157,31 +159,58 @@ def render_voice(v, pool, lane_off, lane_len, vi, vf, gain, bf, sound_mod, cat_g
 
 
 @njit(cache=True, nogil=True)
-def mix_buses(bf, bi, bus_order, bus_buf, filt, filt_state, ramp, n, channels, sample_rate):
-    """Filter each bus, ramp its fader, meter it post-fader, and sum it into its parent."""
+def send_from(b, bus_buf, send_bus, send_gain, ramp, n, channels):
+    """Add bus b's post-fader signal into its send targets, each send's gain ramped."""
+    for k in range(send_bus.shape[1]):
+        dst = send_bus[b, k]
+        if dst < 0:
+            break
+        g0 = send_gain[b, k, SG_GAIN]
+        g1 = send_gain[b, k, SG_TARGET]
+        if g0 != 0.0 or g1 != 0.0:
+            for c in range(channels):
+                add_ramped_to_bus(bus_buf[b, c], bus_buf, dst, c, g0, g1, ramp, n)
+        send_gain[b, k, SG_GAIN] = g1
+
+
+@njit(cache=True, nogil=True)
+def process_bus(b, bf, bi, bus_buf, filt, filt_state, fx, ramp, n, channels, sample_rate):
+    """Bus b's chain, in place: reverb (returns), filters, sidechain duck, fader, meters, sends."""
+    if bi[b, BI_REVERB] >= 0:
+        reverb_block(bi[b, BI_REVERB], bus_buf[b], n, channels, fx.rv_p, fx.rv_line, fx.rv_ap, fx.rv_pre,
+                     fx.rv_i, fx.rv_tmp)
+    filter_bus(bus_buf, b, channels, n, filt_state, filt, sample_rate)
+    sidechain_block(b, bus_buf, n, channels, fx.sc, fx.sc_f, fx.sc_out)
+    g0 = bf[b, BF_GAIN]
+    g1 = seek(g0, bf[b, BF_TARGET], bf[b, BF_STEP] * n)
+    peak = 0.0
+    sumsq = 0.0
+    for c in range(channels):
+        scale_ramped(bus_buf[b, c], g0, g1, ramp, n)
+        p, s = peak_and_sumsq(bus_buf[b, c], n)
+        peak = max(peak, p)
+        sumsq += s
+    bf[b, BF_GAIN] = g1
+    bf[b, BF_PEAK] = peak
+    bf[b, BF_SUMSQ] = sumsq
+    send_from(b, bus_buf, fx.send_bus, fx.send_gain, ramp, n, channels)
+
+
+@njit(cache=True, nogil=True)
+def mix_buses(bf, bi, bus_order, bus_buf, filt, filt_state, fx, ramp, n, channels, sample_rate):
+    """Process each bus (children, keys and senders first) and sum it into its parent."""
     for k in range(bus_order.shape[0]):
         b = bus_order[k]
-        filter_bus(bus_buf, b, channels, n, filt_state, filt, sample_rate)
-        g0 = bf[b, BF_GAIN]
-        g1 = seek(g0, bf[b, BF_TARGET], bf[b, BF_STEP] * n)
-        peak = 0.0
-        sumsq = 0.0
+        process_bus(b, bf, bi, bus_buf, filt, filt_state, fx, ramp, n, channels, sample_rate)
         parent = bi[b, BI_PARENT]
-        for c in range(channels):
-            scale_ramped(bus_buf[b, c], g0, g1, ramp, n)
-            p, s = peak_and_sumsq(bus_buf[b, c], n)
-            peak = max(peak, p)
-            sumsq += s
-            if parent >= 0:
+        if parent >= 0:
+            for c in range(channels):
                 add_into(bus_buf[b, c], bus_buf[parent, c], n)
-        bf[b, BF_GAIN] = g1
-        bf[b, BF_PEAK] = peak
-        bf[b, BF_SUMSQ] = sumsq
 
 
 @njit(cache=True, nogil=True)
 def render_block(pool, lane_off, lane_len, vi, vf, gain, bf, bi, bus_order, sound_mod, cat_gain,
-                 bus_buf, filt, filt_state, scratch0, scratch1, target, ramp, lf, out):
+                 bus_buf, filt, filt_state, fx, scratch0, scratch1, target, ramp, lf, out):
     """Render one block into out (frames, channels); out.shape[0] is the block size."""
     n = out.shape[0]
     channels = out.shape[1]
@@ -194,7 +223,7 @@ def render_block(pool, lane_off, lane_len, vi, vf, gain, bf, bi, bus_order, soun
                          bus_buf, scratch0, scratch1, target, ramp, n, channels)
         elif state == VIRTUAL:
             advance_virtual(v, lane_len, vi, vf, bf, sound_mod, cat_gain, n)
-    mix_buses(bf, bi, bus_order, bus_buf, filt, filt_state, ramp, n, channels, lf[LF_SAMPLE_RATE])
+    mix_buses(bf, bi, bus_order, bus_buf, filt, filt_state, fx, ramp, n, channels, lf[LF_SAMPLE_RATE])
     master = bus_order[bus_order.shape[0] - 1]
     write_output(bus_buf[master], out, n, channels, lf[LF_CEILING])
 
@@ -207,7 +236,8 @@ class Engine:
         p = params
         # every array render_block reads or writes, in its argument order, except `out`
         self.arrays = (pool, lane_offset, lane_length, p.vi, p.vf, p.gain, p.bf, p.bi, p.bus_order,
-                       p.sound_mod, p.cat_gain, p.bus_buf, p.filt, p.filt_state, p.scratch0, p.scratch1, p.target, p.ramp, p.lf)
+                       p.sound_mod, p.cat_gain, p.bus_buf, p.filt, p.filt_state, p.fx, p.scratch0, p.scratch1,
+                       p.target, p.ramp, p.lf)
 
     def render(self, out: np.ndarray) -> None:
         """Fill out (frames, channels) float32 with the next block."""

@@ -43,6 +43,7 @@ from gamemix.params import (
     VF_VOLUME, VF_VX, VF_X, VI_BUS, VI_CAT, VI_LANE0, VI_LANE1, VI_LOOP, VI_MODEL, VI_POS,
     VI_BLOCKS, VI_SOUND, VI_SPATIAL, VI_STATE, VI_TO_VIRTUAL, VF_VFADE_STEP, VIRTUAL, Params,
 )
+from gamemix.processing import BusProcessing, reverb_buses
 from gamemix.scene import Action, Scene
 from gamemix.snapshots import BusValues, SnapshotMixer
 from gamemix.voices import VoicePool
@@ -123,7 +124,8 @@ class Mixer:
         self.cat_index = {name: i for i, name in enumerate(self.cat_names)}
         # rows beyond max_instances hold stolen or stopped voices while they fade out
         self.params = Params(out.max_voices, len(self.bus_names), self.channels, out.block_size,
-                             out.max_instances + out.max_voices, len(self.sound_names), len(self.cat_names))
+                             out.max_instances + out.max_voices, len(self.sound_names), len(self.cat_names),
+                             out.sample_rate, len(reverb_buses(scene)))
         self.engine = Engine(self.params, self.bank.pool, self.bank.lane_offset, self.bank.lane_length)
         self.voices = VoicePool(self.params, out.sample_rate, out.block_size, out.audibility_threshold_db,
                                 out.virtual_fade_ms, out.steal_fade_ms)
@@ -142,6 +144,7 @@ class Mixer:
         self.block_index = 0
         self.action_errors: list[dict] = []
         self.mapped = MappedValues()
+        self.processing = BusProcessing(scene, self.bus_index, self.params, out.sample_rate)
         self._init_buses()
         self._init_listener()
 
@@ -510,14 +513,14 @@ class Mixer:
     def _bus_values(self, mapped: MappedValues) -> BusValues:
         """Each bus's own values before snapshots: scene, fader, parameter mappings."""
         n = len(self.bus_names)
-        values = BusValues(np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n))
+        values = BusValues(np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n), None, None, None)
         for name, b in self.bus_index.items():
             spec = self.scene.buses[name]
             values.volume_db[b] = gain_to_db(self.faders[name].value) + mapped.bus_volume_db.get(name, 0.0)
             values.lowpass_oct[b] = math.log2(min(spec.lowpass_hz, mapped.bus_lowpass_hz.get(name, math.inf)))
             values.highpass_oct[b] = math.log2(max(spec.highpass_hz, mapped.bus_highpass_hz.get(name, 0.0)))
             values.pitch_st[b] = spec.pitch_semitones + mapped.bus_pitch.get(name, 0.0)
-        return values
+        return self.processing.base(values, mapped.bus_send_db)
 
     def _write_bus_targets(self, values: BusValues) -> np.ndarray:
         """Bus fader targets (reached within the block) and pitch; returns the gains."""
@@ -530,6 +533,7 @@ class Mixer:
         filt = self.params.filt
         filt[:, FL_LP_TARGET] = 2.0 ** values.lowpass_oct     # the kernel clamps to [10 Hz, 0.49 fs]
         filt[:, FL_HP_TARGET] = 2.0 ** values.highpass_oct
+        self.processing.write(values)
         return gains
 
     def _tree_product(self, per_bus: np.ndarray) -> np.ndarray:
@@ -597,6 +601,7 @@ class Mixer:
             if name in old.bus_index:
                 self.faders[name], self.mutes[name] = old.faders[name], old.mutes[name]
                 self.params.bf[b, BF_GAIN] = old.params.bf[old.bus_index[name], BF_GAIN]
+        self.processing.adopt(old.processing)
         for name, value in old.parameters.values.items():
             spec = self.parameters.specs.get(name)
             if spec is not None:

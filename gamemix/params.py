@@ -12,6 +12,8 @@ Shared by both sides; nothing here runs per block.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 # Fixed-point read positions: 32 integer bits . 32 fraction bits (int64).
@@ -89,9 +91,18 @@ FL_HP = 2
 FL_HP_TARGET = 3
 FL_NFIELDS = 4
 
-# per-bus integer fields: bi[b, FIELD]
+# per-bus integer fields: bi[b, FIELD]; slots are -1 where the bus lacks that stage
 BI_PARENT = 0        # parent bus index, -1 for master
-BI_NFIELDS = 1
+BI_REVERB = 1        # reverb slot: the bus is an effect return (dsp/reverb.py)
+BI_MASKER = 2        # unmasking masker slot: this bus is cut where it masks a target (dsp/unmask.py)
+BI_TARGET = 3        # unmasking target slot: this bus is analysed for the maskers
+BI_LEVEL_METER = 4   # meter slot measuring the bus before its loudness-management gain
+BI_NFIELDS = 5
+
+MAX_SENDS = 4        # post-fader sends per bus: send_bus[b, k] (-1 unused), send_gain[b, k, SG_*]
+SG_GAIN = 0          # current linear gain (end of the last block)
+SG_TARGET = 1        # target linear gain (reached by the end of this block)
+SG_NFIELDS = 2
 
 # listener / global floats: lf[FIELD]
 LF_X, LF_Y, LF_Z = 0, 1, 2
@@ -105,11 +116,38 @@ LF_SAMPLE_RATE = 15
 LF_NFIELDS = 16
 
 
+class FxArrays(NamedTuple):
+    """The arrays of the buses' processing chains (the kernels take them as one named tuple)."""
+
+    send_bus: np.ndarray     # (buses, MAX_SENDS) int64, target bus or -1; used slots first
+    send_gain: np.ndarray    # (buses, MAX_SENDS, SG_NFIELDS)
+    rv_p: np.ndarray         # reverbs, see dsp/reverb.py
+    rv_line: np.ndarray
+    rv_ap: np.ndarray
+    rv_pre: np.ndarray
+    rv_i: np.ndarray
+    rv_tmp: np.ndarray
+    sc: np.ndarray           # sidechain keys, see dsp/sidechain.py
+    sc_f: np.ndarray
+    sc_out: np.ndarray
+    lv: np.ndarray           # loudness management, see dsp/leveler.py
+
+
+def allocate_fx(n_buses: int, n_reverbs: int, sample_rate: float) -> FxArrays:
+    """Every processing array of a scene, sized once at load."""
+    from gamemix.dsp import leveler, reverb, sidechain
+    return FxArrays(np.full((n_buses, MAX_SENDS), -1, dtype=np.int64),
+                    np.zeros((n_buses, MAX_SENDS, SG_NFIELDS), dtype=np.float64),
+                    *reverb.allocate(n_reverbs, sample_rate), np.zeros(reverb.LINES),
+                    *sidechain.allocate(n_buses), leveler.allocate(n_buses))
+
+
 class Params:
     """All arrays of one loaded scene, allocated once."""
 
     def __init__(self, max_voices: int, n_buses: int, channels: int, block_size: int,
-                 max_instances: int | None = None, n_sounds: int = 1, n_categories: int = 1):
+                 max_instances: int | None = None, n_sounds: int = 1, n_categories: int = 1,
+                 sample_rate: float = 48000.0, n_reverbs: int = 0):
         self.max_voices = max_voices
         self.max_instances = max_instances = max(max_instances or max_voices, max_voices)
         self.channels = channels
@@ -133,6 +171,7 @@ class Params:
         self.scratch1 = np.zeros(block_size, dtype=np.float32)
         self.target = np.zeros((MAX_SRC, MAX_OUT), dtype=np.float32)
         self.ramp = (np.arange(block_size) / block_size).astype(np.float32)  # i / n, for gain ramps
+        self.fx = allocate_fx(n_buses, n_reverbs, sample_rate)
         self.lf = np.zeros(LF_NFIELDS, dtype=np.float64)
         self.lf[[LF_FZ, LF_UY]] = (-1.0, 1.0)
         self.lf[LF_SPEED_OF_SOUND] = 343.3

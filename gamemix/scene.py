@@ -19,6 +19,7 @@ from pydantic import BaseModel, PrivateAttr, ConfigDict, Field, ValidationError,
 
 from gamemix.errors import LocatedError, Problem
 from gamemix.located_yaml import LocatedYaml, pydantic_problems
+from gamemix.params import MAX_SENDS
 
 SCENE_VERSION = 1
 MAX_SCENE_BYTES = 16 * 1024 * 1024
@@ -59,6 +60,86 @@ class Output(Strict):
     ceiling_dbfs: float = Field(0.0, ge=-24, le=0, description="hard safety ceiling of the output")
 
 
+Milliseconds = Annotated[float, Field(ge=0.0, le=60000.0, allow_inf_nan=False)]
+Level = Annotated[float, Field(ge=-120.0, le=24.0, allow_inf_nan=False)]
+
+
+class Compressor(Strict):
+    """Feed-forward log-domain compressor with soft knee (Giannoulis, Massberg & Reiss 2012)."""
+
+    threshold_db: Level = -18.0
+    ratio: float = Field(4.0, ge=1.0, le=100.0, allow_inf_nan=False)
+    knee_db: float = Field(6.0, ge=0.0, le=48.0, allow_inf_nan=False)
+    attack_ms: Milliseconds = 10.0
+    release_ms: Milliseconds = 150.0
+    makeup_db: float = Field(0.0, ge=-24.0, le=24.0, allow_inf_nan=False)
+
+
+class SidechainKey(Strict):
+    """Duck this bus by the measured signal of another bus (the key)."""
+
+    key: str = Field(description="the bus whose signal drives the duck")
+    threshold_db: Level = Field(-40.0, description="key RMS level (dBFS, 10 ms) above which ducking starts")
+    depth_db: Optional[float] = Field(-9.0, ge=-60.0, le=0.0, allow_inf_nan=False,
+                                      description="fixed depth while the key is above threshold (null: use ratio)")
+    ratio: Optional[float] = Field(None, gt=1.0, le=100.0, allow_inf_nan=False,
+                                   description="instead of a fixed depth: attenuate (over - over/ratio) dB")
+    range_db: float = Field(24.0, ge=0.0, le=60.0, allow_inf_nan=False, description="deepest attenuation in ratio mode")
+    attack_ms: Milliseconds = 30.0
+    hold_ms: Milliseconds = 200.0
+    release_ms: Milliseconds = 600.0
+    key_band_hz: Optional[tuple[Hertz, Hertz]] = Field(
+        None, description="[low, high]: only this band of the key drives the duck (e.g. speech 300-4000)")
+
+    @field_validator("key_band_hz")
+    @classmethod
+    def _band_ordered(cls, band):
+        if band is not None and band[0] >= band[1]:
+            raise ValueError("a band is [low, high] with low < high")
+        return band
+
+
+class Unmask(Strict):
+    """Cut this bus only in the bands where it masks `target` while the target sounds."""
+
+    target: str = Field(description="the bus to keep intelligible (e.g. dialogue)")
+    max_depth_db: float = Field(9.0, ge=0.0, le=24.0, allow_inf_nan=False)
+    margin_db: float = Field(6.0, ge=-24.0, le=40.0, allow_inf_nan=False,
+                             description="how far below the target, per band, this bus should sit")
+    floor_db: Level = Field(-60.0, description="a target band quieter than this counts as silent")
+    attack_ms: Milliseconds = 20.0
+    release_ms: Milliseconds = 300.0
+
+
+class LoudnessTarget(Strict):
+    """Slow, bounded gain that holds a bus at a loudness target (see docs/scene-format.md)."""
+
+    target_lufs: float = Field(-24.0, ge=-70.0, le=0.0, allow_inf_nan=False)
+    measure: Literal["integrated", "short_term", "momentary"] = "integrated"
+    tolerance_lu: float = Field(1.0, ge=0.0, le=20.0, allow_inf_nan=False,
+                                description="within this of the target the gain holds still")
+    max_boost_db: float = Field(6.0, ge=0.0, le=40.0, allow_inf_nan=False)
+    max_cut_db: float = Field(12.0, ge=0.0, le=60.0, allow_inf_nan=False)
+    max_slew_db_per_s: float = Field(1.0, gt=0.0, le=100.0, allow_inf_nan=False)
+
+
+class Limiter(Strict):
+    """True-peak look-ahead limiter (master only)."""
+
+    ceiling_dbtp: float = Field(-1.0, ge=-24.0, le=0.0, allow_inf_nan=False)
+    lookahead_ms: float = Field(1.5, ge=0.1, le=5.0, allow_inf_nan=False)
+    release_ms: Milliseconds = 50.0
+
+
+class Reverb(Strict):
+    """Makes a bus an effect return: its input (children and sends) is replaced by its reverb."""
+
+    decay_s: float = Field(1.5, ge=0.1, le=30.0, allow_inf_nan=False, description="T60 at low frequencies")
+    size: float = Field(1.0, ge=0.1, le=3.0, allow_inf_nan=False, description="scales the delay lines (room size)")
+    damping: float = Field(0.3, ge=0.0, le=0.95, allow_inf_nan=False, description="0 = bright, higher = highs die sooner")
+    predelay_ms: float = Field(10.0, ge=0.0, le=500.0, allow_inf_nan=False)
+
+
 class Bus(Strict):
     """One node of the bus tree.  `parent` defaults to master; master has none."""
 
@@ -68,6 +149,16 @@ class Bus(Strict):
     lowpass_hz: Hertz = Field(24000.0, description="low-pass cutoff; at or above 20 kHz the filter is open")
     highpass_hz: Hertz = Field(10.0, description="high-pass cutoff; at or below 10 Hz the filter is open")
     pitch_semitones: Annotated[float, Field(ge=-24, le=24, allow_inf_nan=False)] = 0.0
+    compressor: Optional[Compressor] = None
+    sidechain: list[SidechainKey] = Field(default_factory=list, max_length=4,
+                                          description="signal-driven ducking; several keys: the deepest wins")
+    unmask: Optional[Unmask] = None
+    loudness: Optional[LoudnessTarget] = None
+    limiter: Optional[Limiter] = Field(None, description="master only")
+    reverb: Optional[Reverb] = None
+    sends: dict[str, Annotated[float, Field(ge=-144, le=12, allow_inf_nan=False)]] = Field(
+        default_factory=dict, max_length=MAX_SENDS,
+        description="post-fader send level in dB to other buses (usually reverb returns)")
 
 
 class Spatial(Strict):
@@ -153,6 +244,16 @@ class BusOverride(Strict):
     pitch_semitones: Optional[Annotated[float, Field(ge=-24, le=24, allow_inf_nan=False)]] = None
     lowpass_octaves: Optional[Annotated[float, Field(ge=-12, le=12, allow_inf_nan=False)]] = None
     highpass_octaves: Optional[Annotated[float, Field(ge=-12, le=12, allow_inf_nan=False)]] = None
+    # dynamics of the bus (dB in both modes; a bus without that processor ignores them)
+    compressor_threshold_db: Optional[Annotated[float, Field(ge=-120, le=24, allow_inf_nan=False)]] = None
+    sidechain_depth_db: Optional[Annotated[float, Field(ge=-60, le=60, allow_inf_nan=False)]] = Field(
+        None, description="depth of each of the bus's fixed-depth sidechain keys")
+    unmask_depth_db: Optional[Annotated[float, Field(ge=-24, le=24, allow_inf_nan=False)]] = Field(
+        None, description="the unmasking cut's max depth")
+    loudness_target_lufs: Optional[Annotated[float, Field(ge=-70, le=70, allow_inf_nan=False)]] = None
+    limiter_ceiling_dbtp: Optional[Annotated[float, Field(ge=-24, le=24, allow_inf_nan=False)]] = None
+    sends: dict[str, Annotated[float, Field(ge=-144, le=24, allow_inf_nan=False)]] = Field(
+        default_factory=dict, description="send levels (dB) by the bus they go to; the bus must have that send")
 
 
 class Snapshot(Strict):
@@ -184,7 +285,8 @@ class Mapping(Strict):
     sound: Optional[str] = None
     bus: Optional[str] = None
     snapshot: Optional[str] = None
-    property: Literal["volume_db", "pitch_semitones", "lowpass_hz", "highpass_hz", "intensity"]
+    property: Literal["volume_db", "pitch_semitones", "lowpass_hz", "highpass_hz", "intensity", "send_db"]
+    send: Optional[str] = Field(None, description="with property send_db: the bus the send goes to")
     shape: Literal["linear", "log", "exp", "scurve", "step"] = "linear"
     points: list[tuple[Finite, Finite]] = Field(min_length=2, description="[[x, y], ...] with x increasing")
 
@@ -260,14 +362,31 @@ class Scene(Strict):
         return self.buses[name].parent or "master"
 
     def bus_order(self) -> list[str]:
-        """Buses leaves-first, master last: the order the engine sums them in."""
+        """The order the engine processes buses in: every bus after its children and after the
+        buses whose signal drives it (sidechain keys, unmask targets); master last.  Among
+        buses free to go, deeper first, then file order (a stable topological sort)."""
         depth = {}
         for name in self.buses:
             d, b = 0, name
             while (b := self.bus_parent(b)) is not None:
                 d += 1
             depth[name] = d
-        return sorted(self.buses, key=lambda n: (-depth[n], list(self.buses).index(n)))
+        needs = {n: set() for n in self.buses}
+        for name, bus in self.buses.items():
+            if (parent := self.bus_parent(name)) is not None:
+                needs[parent].add(name)
+            needs[name].update(k.key for k in bus.sidechain)
+            if bus.unmask is not None:
+                needs[name].add(bus.unmask.target)
+            for target in bus.sends:
+                needs[target].add(name)
+        files = list(self.buses)
+        order: list[str] = []
+        while len(order) < len(files):
+            ready = [n for n in files if n not in order and needs[n] <= set(order)]
+            order.append(min(ready, key=lambda n: (-depth[n], files.index(n))))
+        return order
+
 
     def problem(self, path: tuple, message: str) -> Problem:
         """A Problem located at `path` in the file this scene came from."""
@@ -364,6 +483,7 @@ def _reference_problems(doc: LocatedYaml, raw: dict) -> list[Problem]:
     names = _Names(buses, _section(raw, "categories", dict), _section(raw, "sounds", dict),
                    _section(raw, "snapshots", dict), _section(raw, "parameters", dict))
     problems = _bus_problems(doc, buses) + _cycle_problems(doc, buses)
+    problems += _dynamics_problems(doc, buses)
     for check in (_category_problems, _sound_problems, _ducking_problems, _snapshot_problems,
                   _parameter_problems, _mapping_problems, _event_problems, _hdr_problems):
         problems += check(doc, raw, names)
@@ -397,6 +517,89 @@ def _bus_problems(doc, buses) -> list[Problem]:
         elif isinstance(parent, str) and parent not in buses:
             problems.append(doc.problem(("buses", name, "parent"), f"unknown bus {parent!r}"))
     return problems
+
+
+def _ancestors(buses: dict, name: str) -> list[str]:
+    """Parents of a bus up to master (tolerant of bad types and cycles)."""
+    out, b = [], name
+    while b != "master" and len(out) <= len(buses):
+        spec = buses.get(b)
+        parent = spec.get("parent") if isinstance(spec, dict) else None
+        b = parent if isinstance(parent, str) else "master"
+        if b not in buses:
+            break
+        out.append(b)
+    return out
+
+
+def _dynamics_problems(doc, buses) -> list[Problem]:
+    """Sidechain keys, unmask targets and sends name buses that are not above the bus they act on,
+    the graph has no cycle (the engine processes a key before what it drives and a sender
+    before its return), and only master has a limiter."""
+    problems, edges = [], {}
+    for name, bus in buses.items():
+        if not isinstance(bus, dict):
+            continue
+        refs = [(("buses", name, "sidechain", i, "key"), key.get("key"))
+                for i, key in enumerate(bus.get("sidechain") or []) if isinstance(key, dict)]
+        unmask = bus.get("unmask")
+        if isinstance(unmask, dict):
+            refs.append((("buses", name, "unmask", "target"), unmask.get("target")))
+        sends = bus.get("sends")
+        for target in sends if isinstance(sends, dict) else {}:
+            loc = ("buses", name, "sends", target)
+            if target not in buses:
+                problems.append(doc.problem(loc, f"unknown bus {target!r}"))
+            elif target == name or target in _ancestors(buses, name):
+                problems.append(doc.problem(loc, f"{name!r} already sums into {target!r}; send to a return bus"))
+            else:
+                edges.setdefault(target, []).append(name)
+        for loc, ref in refs:
+            if not isinstance(ref, str):
+                continue
+            if ref not in buses:
+                problems.append(doc.problem(loc, f"unknown bus {ref!r}"))
+            elif ref == name or ref in _ancestors(buses, name):
+                problems.append(doc.problem(loc, f"{ref!r} contains {name!r} (or is it), so it cannot drive it; "
+                                                 "use a sibling bus such as dialogue"))
+            else:
+                edges.setdefault(name, []).append(ref)
+        if bus.get("limiter") is not None and name != "master":
+            problems.append(doc.problem(("buses", name, "limiter"), "only master has a limiter"))
+    if not problems and dynamic_order_cycle(buses, edges):
+        cycle = dynamic_order_cycle(buses, edges)
+        problems.append(doc.problem(("buses", cycle[0]), "sidechains, unmasking or sends form a circle: "
+                                    + " -> ".join(cycle)))
+    return problems
+
+
+def dynamic_order_cycle(buses: dict, edges: dict[str, list[str]]) -> list[str]:
+    """A cycle in 'must be processed before' (children before parents, keys before what they drive), or []."""
+    before = {b: list(edges.get(b, [])) for b in buses}
+    for b in buses:
+        anc = _ancestors(buses, b)
+        if anc:
+            before[anc[0]].append(b)
+    state: dict[str, int] = {}
+
+    def visit(b, path):
+        state[b] = 1
+        for d in before.get(b, []):
+            if state.get(d) == 1:
+                return path[path.index(d):] + [d] if d in path else [b, d]
+            if d not in state:
+                found = visit(d, path + [d])
+                if found:
+                    return found
+        state[b] = 2
+        return []
+
+    for b in buses:
+        if b not in state:
+            found = visit(b, [b])
+            if found:
+                return found
+    return []
 
 
 def _category_problems(doc, raw, names) -> list[Problem]:
@@ -435,8 +638,14 @@ def _snapshot_problems(doc, raw, names) -> list[Problem]:
     problems = []
     for name, snap in names.snapshots.items():
         overrides = snap.get("buses") if isinstance(snap, dict) else None
-        for bus in overrides if isinstance(overrides, dict) else {}:
+        for bus, o in (overrides if isinstance(overrides, dict) else {}).items():
             problems += names.check(doc, ("snapshots", name, "buses", bus), "bus", bus)
+            sends = o.get("sends") if isinstance(o, dict) else None
+            own = names.buses.get(bus, {}).get("sends") if isinstance(names.buses.get(bus), dict) else None
+            for target in sends if isinstance(sends, dict) else {}:
+                if target not in (own or {}):
+                    problems.append(doc.problem(("snapshots", name, "buses", bus, "sends", target),
+                                                f"bus {bus!r} has no send to {target!r}"))
     return problems
 
 
@@ -455,7 +664,7 @@ def _parameter_problems(doc, raw, names) -> list[Problem]:
 
 
 _MAPPING_PROPERTIES = {"sound": ("volume_db", "pitch_semitones"),
-                       "bus": ("volume_db", "pitch_semitones", "lowpass_hz", "highpass_hz"),
+                       "bus": ("volume_db", "pitch_semitones", "lowpass_hz", "highpass_hz", "send_db"),
                        "snapshot": ("intensity",)}
 
 
@@ -475,6 +684,12 @@ def _mapping_problems(doc, raw, names) -> list[Problem]:
         if isinstance(prop, str) and prop not in _MAPPING_PROPERTIES[kind]:
             problems.append(doc.problem(("mappings", i, "property"),
                                         f"a {kind} mapping sets one of: {', '.join(_MAPPING_PROPERTIES[kind])}"))
+        if (prop == "send_db") != (m.get("send") is not None):
+            problems.append(doc.problem(("mappings", i), "property send_db and `send` go together"))
+        elif prop == "send_db" and isinstance(names.buses.get(m.get("bus")), dict):
+            sends = names.buses[m.get("bus")].get("sends") or {}
+            if m.get("send") not in sends:
+                problems.append(doc.problem(("mappings", i, "send"), f"bus {m.get('bus')!r} has no send to {m.get('send')!r}"))
     return problems
 
 

@@ -1,7 +1,8 @@
 """Snapshots: named mix states that fade in and out, stack and blend.
 
 A snapshot holds per-bus overrides (volume, low-pass and high-pass cutoff,
-pitch).  Starting one fades its *level* from 0 to 1 over its fade-in time (a
+pitch, send levels, and the dynamics' compressor threshold, sidechain depth,
+unmasking depth, loudness target and limiter ceiling).  Starting one fades its *level* from 0 to 1 over its fade-in time (a
 stopped one fades back over its fade-out time, then leaves the stack); its
 *weight* is curve(level) x intensity.  Active snapshots apply in order of
 priority (lower first; equal priorities in the order they started), each on
@@ -34,6 +35,10 @@ CURVES = {
 }
 
 
+# dynamics values a snapshot can move, in dB: columns of BusValues.dynamics
+DYNAMICS = ("compressor_threshold_db", "unmask_depth_db", "loudness_target_lufs", "limiter_ceiling_dbtp")
+
+
 @dataclass
 class BusValues:
     """Per-bus mix values in their blending domains."""
@@ -42,10 +47,13 @@ class BusValues:
     lowpass_oct: np.ndarray   # log2(Hz)
     highpass_oct: np.ndarray  # log2(Hz)
     pitch_st: np.ndarray
+    dynamics: np.ndarray      # (buses, len(DYNAMICS)), dB; NaN where the bus lacks the processor
+    sends_db: np.ndarray      # (buses, MAX_SENDS), dB, in the order of the bus's `sends`
+    sidechain_db: np.ndarray  # (buses, keys): depth of each fixed-depth sidechain key, dB (NaN: none)
 
     def copy(self) -> "BusValues":
         return BusValues(self.volume_db.copy(), self.lowpass_oct.copy(), self.highpass_oct.copy(),
-                         self.pitch_st.copy())
+                         self.pitch_st.copy(), self.dynamics.copy(), self.sends_db.copy(), self.sidechain_db.copy())
 
 
 @dataclass
@@ -65,6 +73,7 @@ class SnapshotMixer:
     def __init__(self, scene: Scene, bus_index: dict[str, int]):
         self.specs = scene.snapshots
         self.bus_index = bus_index
+        self.send_slot = {name: {t: j for j, t in enumerate(bus.sends)} for name, bus in scene.buses.items()}
         self.active: dict[str, ActiveSnapshot] = {}
         self.timeline: list[dict] = []
         self._order = 0
@@ -141,11 +150,23 @@ class SnapshotMixer:
                     _lerp(out.lowpass_oct, b, None if o.lowpass_hz is None else math.log2(o.lowpass_hz), w)
                     _lerp(out.highpass_oct, b, None if o.highpass_hz is None else math.log2(o.highpass_hz), w)
                     _lerp(out.pitch_st, b, o.pitch_semitones, w)
+                    for j, name in enumerate(DYNAMICS):
+                        _lerp(out.dynamics[:, j], b, getattr(o, name), w)
+                    for target, db in o.sends.items():
+                        _lerp(out.sends_db[b], self.send_slot[bus][target], db, w)
+                    if o.sidechain_depth_db is not None:
+                        out.sidechain_db[b] += w * (o.sidechain_depth_db - out.sidechain_db[b])
                 else:
                     _add(out.volume_db, b, o.volume_db, w)
                     _add(out.lowpass_oct, b, o.lowpass_octaves, w)
                     _add(out.highpass_oct, b, o.highpass_octaves, w)
                     _add(out.pitch_st, b, o.pitch_semitones, w)
+                    for j, name in enumerate(DYNAMICS):
+                        _add(out.dynamics[:, j], b, getattr(o, name), w)
+                    for target, db in o.sends.items():
+                        _add(out.sends_db[b], self.send_slot[bus][target], db, w)
+                    if o.sidechain_depth_db is not None:
+                        out.sidechain_db[b] += w * o.sidechain_depth_db
         return out
 
     def levels(self) -> dict[str, float]:

@@ -1,0 +1,169 @@
+"""HOT PATH.  Sidechain ducking: a bus attenuated by the measured signal of other buses.
+
+The signal-driven counterpart of priority ducking (control side, ducking.py):
+music goes down because dialogue is *sounding*, not because a dialogue sound
+is playing.  Each ducked bus has up to MAX_KEYS keys.  Per key and per sample:
+
+1. key = the key bus's post-fader signal of this block (the engine processes
+   keys before the buses they drive), each channel optionally band-limited by
+   a 12 dB/oct high-pass and low-pass (e.g. 300-4000 Hz so only speech, not a
+   dialogue bus's room tone, drives the duck);
+2. level = 10 log10 of the sum over channels of the squares, smoothed with a
+   10 ms one-pole: dBFS RMS of the source however it is panned (constant-power
+   panning keeps L^2 + R^2), so a full-scale sine reads -3.01;
+3. wanted attenuation above the threshold: the fixed depth, or in ratio mode
+   (over - over/ratio) dB capped at range;
+4. smoothing in dB: towards a deeper attenuation with the attack time
+   constant, then held for `hold`, then back with the release time constant
+   (one-pole: 63 % of the way after one time constant, as compressors count).
+
+Several keys on one bus: the deepest wins (as `ducking_combine: deepest`).
+The gain is applied per sample from the smoothed dB value, so it cannot click.
+
+Arrays: sc[b, k, SC_*] float64 (params and state of key k of bus b; SC_KEY < 0
+marks an unused slot; used slots come first), sc_f[b, k, c, 4] the band
+filters' state, sc_out[b] = the bus's attenuation at the end of the last
+block, dB >= 0 (telemetry).
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+MAX_KEYS = 4
+RMS_TIME_S = 0.010
+LN10_20 = math.log(10.0) / 20.0
+
+# sc[b, k, FIELD]
+SC_KEY = 0          # key bus index, -1 = unused slot
+SC_THRESHOLD = 1    # dBFS RMS
+SC_DEPTH = 2        # fixed attenuation, dB >= 0 (ratio mode when SC_RATIO > 1)
+SC_RATIO = 3
+SC_RANGE = 4        # deepest attenuation in ratio mode, dB >= 0
+SC_ATTACK = 5       # one-pole coefficients exp(-1 / (tau fs))
+SC_RELEASE = 6
+SC_HOLD = 7         # samples
+SC_RMS = 8          # RMS detector coefficient
+SC_BAND = 9         # 1 = band-limit the key
+SC_HP_A1, SC_HP_A2, SC_HP_A3 = 10, 11, 12   # TPT SVF coefficients (see dsp/filters.py)
+SC_LP_A1, SC_LP_A2, SC_LP_A3 = 13, 14, 15
+SC_MS = 16          # state: mean square of the key
+SC_HOLD_LEFT = 17   # state: samples of hold left
+SC_ATT = 18         # state: smoothed attenuation, dB >= 0
+SC_NFIELDS = 19
+
+MAX_CHANNELS = 8    # band-filter state per key channel: sc_f[b, k, c, 0:4] = hp ic1, ic2, lp ic1, ic2
+
+SVF_K = math.sqrt(2.0)
+
+
+def allocate(n_buses: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(sc, sc_f, sc_out) for a scene with n_buses buses, every key slot unused."""
+    sc = np.zeros((n_buses, MAX_KEYS, SC_NFIELDS), dtype=np.float64)
+    sc[:, :, SC_KEY] = -1.0
+    return sc, np.zeros((n_buses, MAX_KEYS, MAX_CHANNELS, 4)), np.zeros(n_buses, dtype=np.float64)
+
+
+def _svf(fc: float, sample_rate: float) -> tuple[float, float, float]:
+    g = math.tan(math.pi * min(fc, 0.49 * sample_rate) / sample_rate)
+    a1 = 1.0 / (1.0 + g * (g + SVF_K))
+    return a1, g * a1, g * g * a1
+
+
+def _coef(ms: float, sample_rate: float) -> float:
+    return math.exp(-1.0 / (ms * 1e-3 * sample_rate)) if ms > 0 else 0.0
+
+
+def set_key(sc: np.ndarray, b: int, k: int, key_bus: int, sample_rate: float, threshold_db: float,
+            depth_db: float | None, ratio: float | None, range_db: float, attack_ms: float, hold_ms: float,
+            release_ms: float, band: tuple[float, float] | None) -> None:
+    """Control side: configure key slot k of bus b (state is kept, so a reload does not jump)."""
+    row = sc[b, k]
+    row[SC_KEY] = key_bus
+    row[SC_THRESHOLD] = threshold_db
+    row[SC_DEPTH] = -depth_db if depth_db is not None else 0.0
+    row[SC_RATIO] = ratio if ratio is not None else 0.0
+    row[SC_RANGE] = range_db
+    row[SC_ATTACK] = _coef(attack_ms, sample_rate)
+    row[SC_RELEASE] = _coef(release_ms, sample_rate)
+    row[SC_HOLD] = round(hold_ms * 1e-3 * sample_rate)
+    row[SC_RMS] = _coef(RMS_TIME_S * 1e3, sample_rate)
+    row[SC_BAND] = 1.0 if band is not None else 0.0
+    if band is not None:
+        row[SC_HP_A1:SC_HP_A3 + 1] = _svf(band[0], sample_rate)
+        row[SC_LP_A1:SC_LP_A3 + 1] = _svf(band[1], sample_rate)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _band(x, row, f):
+    """One key sample through the high-pass then the low-pass (TPT SVF, Butterworth); f: its state."""
+    v3 = x - f[1]
+    v1 = row[SC_HP_A1] * f[0] + row[SC_HP_A2] * v3
+    v2 = f[1] + row[SC_HP_A2] * f[0] + row[SC_HP_A3] * v3
+    f[0] = 2.0 * v1 - f[0]
+    f[1] = 2.0 * v2 - f[1]
+    x = x - SVF_K * v1 - v2
+    v3 = x - f[3]
+    v1 = row[SC_LP_A1] * f[2] + row[SC_LP_A2] * v3
+    v2 = f[3] + row[SC_LP_A2] * f[2] + row[SC_LP_A3] * v3
+    f[2] = 2.0 * v1 - f[2]
+    f[3] = 2.0 * v2 - f[3]
+    return v2
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _wanted(row, level_db):
+    """Attenuation (dB >= 0) the key asks for at this level."""
+    over = level_db - row[SC_THRESHOLD]
+    if over <= 0.0:
+        return 0.0
+    if row[SC_RATIO] > 1.0:
+        return min(over - over / row[SC_RATIO], row[SC_RANGE])
+    return row[SC_DEPTH]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _smooth(row, wanted):
+    """Attack / hold / release of one key's attenuation in dB."""
+    att = row[SC_ATT]
+    if wanted >= att:
+        att = wanted + (att - wanted) * row[SC_ATTACK]
+        row[SC_HOLD_LEFT] = row[SC_HOLD]
+    elif row[SC_HOLD_LEFT] > 0.0:
+        row[SC_HOLD_LEFT] -= 1.0
+    else:
+        att = wanted + (att - wanted) * row[SC_RELEASE]
+    row[SC_ATT] = att
+    return att
+
+
+@njit(cache=True, nogil=True)
+def sidechain_block(b, bus_buf, n, channels, sc, sc_f, sc_out):
+    """Duck bus b in place by its keys' signals over the first n samples of bus_buf."""
+    if sc[b, 0, SC_KEY] < 0.0:
+        return
+    total = 0.0
+    for i in range(n):
+        total = 0.0
+        for k in range(MAX_KEYS):
+            row = sc[b, k]
+            key = int(row[SC_KEY])
+            if key < 0:
+                break
+            sq = 0.0
+            for c in range(channels):
+                x = np.float64(bus_buf[key, c, i])
+                if not math.isfinite(x):
+                    x = 0.0
+                if row[SC_BAND] != 0.0:
+                    x = _band(x, row, sc_f[b, k, c])
+                sq += x * x
+            ms = sq + (row[SC_MS] - sq) * row[SC_RMS]
+            row[SC_MS] = ms
+            level = 10.0 * math.log10(ms + 1e-20)
+            total = max(total, _smooth(row, _wanted(row, level)))
+        g = math.exp(-total * LN10_20)
+        for c in range(channels):
+            bus_buf[b, c, i] *= g
+    sc_out[b] = total

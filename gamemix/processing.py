@@ -1,0 +1,122 @@
+"""The buses' processing chains, control side: configure them, move them, read them.
+
+Each bus of a scene can carry, in the order the engine runs them (engine.py,
+process_bus): a reverb (an effect return), its filters, unmasking cuts, a
+sidechain duck, a compressor, a loudness target, its fader, a limiter
+(master), meters, and post-fader sends.  This module turns the scene's
+settings into the kernels' parameter rows at load, writes the values that
+snapshots and game parameters move (send levels, compressor threshold,
+sidechain depth, unmasking depth, loudness target, limiter ceiling) once per
+block, and reads back what the kernels measured (gain reduction, duck depth,
+loudness) for telemetry and reports.
+
+Control side: runs once per block on a handful of buses; never touches samples.
+"""
+
+from __future__ import annotations
+
+
+import numpy as np
+
+from gamemix.dsp import leveler, reverb, sidechain
+from gamemix.params import BI_REVERB, SG_GAIN, SG_TARGET, Params
+from gamemix.scene import Scene
+from gamemix.snapshots import DYNAMICS, BusValues
+
+DYN = {name: j for j, name in enumerate(DYNAMICS)}
+FLOOR_DB = -144.0
+
+
+def _gain(db: float) -> float:
+    return 0.0 if db <= FLOOR_DB else 10.0 ** (db / 20.0)
+
+
+def reverb_buses(scene: Scene) -> list[str]:
+    """Buses that are reverb returns, in file order (their reverb slot is the position here)."""
+    return [name for name, bus in scene.buses.items() if bus.reverb is not None]
+
+
+class BusProcessing:
+    """Configures the chains of one loaded scene; see the module docstring."""
+
+    def __init__(self, scene: Scene, bus_index: dict[str, int], params: Params, sample_rate: float):
+        self.scene = scene
+        self.bus_index = bus_index
+        self.params = params
+        self.fx = params.fx
+        self.sample_rate = sample_rate
+        for r, name in enumerate(reverb_buses(scene)):
+            spec = scene.buses[name].reverb
+            params.bi[bus_index[name], BI_REVERB] = r
+            reverb.set_reverb(self.fx.rv_p, r, sample_rate, spec.decay_s, spec.size, spec.damping, spec.predelay_ms)
+        for name, bus in scene.buses.items():
+            b = bus_index[name]
+            for k, target in enumerate(bus.sends):
+                self.fx.send_bus[b, k] = bus_index[target]
+            for k, key in enumerate(bus.sidechain):
+                sidechain.set_key(self.fx.sc, b, k, bus_index[key.key], sample_rate, key.threshold_db,
+                                  key.depth_db, key.ratio, key.range_db, key.attack_ms, key.hold_ms,
+                                  key.release_ms, key.key_band_hz)
+        values = self.base(BusValues(*(np.zeros(len(bus_index)) for _ in range(4)), None, None, None), {})
+        self.fx.send_gain[:, :, SG_GAIN] = np.where(values.sends_db <= FLOOR_DB, 0.0, 10.0 ** (values.sends_db / 20.0))
+        self.write(values)
+
+    def base(self, values: BusValues, mapped_sends: dict[tuple[str, str], float]) -> BusValues:
+        """Fill the dynamics and send columns of `values` with the scene's own values and the
+        parameter mappings, before snapshots."""
+        n = len(self.bus_index)
+        dyn = np.full((n, len(DYNAMICS)), np.nan)
+        sends = np.full((n, self.fx.send_bus.shape[1]), FLOOR_DB)
+        keys = np.full((n, sidechain.MAX_KEYS), np.nan)
+        for name, bus in self.scene.buses.items():
+            b = self.bus_index[name]
+            if bus.compressor is not None:
+                dyn[b, DYN["compressor_threshold_db"]] = bus.compressor.threshold_db
+            for k, key in enumerate(bus.sidechain):
+                if key.ratio is None and key.depth_db is not None:
+                    keys[b, k] = key.depth_db
+            if bus.unmask is not None:
+                dyn[b, DYN["unmask_depth_db"]] = bus.unmask.max_depth_db
+            if bus.loudness is not None:
+                dyn[b, DYN["loudness_target_lufs"]] = bus.loudness.target_lufs
+            if bus.limiter is not None:
+                dyn[b, DYN["limiter_ceiling_dbtp"]] = bus.limiter.ceiling_dbtp
+            for k, (target, db) in enumerate(bus.sends.items()):
+                sends[b, k] = db + mapped_sends.get((name, target), 0.0)
+        values.dynamics = dyn
+        values.sends_db = sends
+        values.sidechain_db = keys
+        return values
+
+    def write(self, values: BusValues) -> None:
+        """Write this block's send levels and dynamics values into the kernels' rows."""
+        self.fx.send_gain[:, :, SG_TARGET] = np.where(values.sends_db <= FLOOR_DB, 0.0,
+                                                       10.0 ** (np.minimum(values.sends_db, 24.0) / 20.0))
+        fixed = np.isfinite(values.sidechain_db)
+        self.fx.sc[:, :, sidechain.SC_DEPTH][fixed] = np.maximum(0.0, -values.sidechain_db[fixed])
+
+    def adopt(self, old: "BusProcessing") -> None:
+        """After a scene reload: keep send gains, duck and loudness states of buses that still exist."""
+        for name, b in self.bus_index.items():
+            ob = old.bus_index.get(name)
+            if ob is None:
+                continue
+            olds = list(old.scene.buses[name].sends)
+            for k, target in enumerate(self.scene.buses[name].sends):
+                if target in olds:
+                    self.fx.send_gain[b, k, SG_GAIN] = old.fx.send_gain[ob, olds.index(target), SG_GAIN]
+            self.fx.lv[b, leveler.LV_GAIN] = old.fx.lv[ob, leveler.LV_GAIN]
+
+    def readings(self) -> dict[str, dict]:
+        """What the kernels measured, per bus with a processor (telemetry, reports)."""
+        out = {}
+        for name, bus in self.scene.buses.items():
+            b = self.bus_index[name]
+            entry = {}
+            if bus.sidechain:
+                entry["sidechain_db"] = -round(float(self.fx.sc_out[b]), 2)
+            if bus.loudness is not None:
+                entry["loudness_gain_db"] = round(float(self.fx.lv[b, leveler.LV_GAIN]), 2)
+            if entry:
+                out[name] = entry
+        return out
