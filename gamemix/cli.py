@@ -51,7 +51,7 @@ def cmd_demo(args) -> int:
 
 
 def cmd_meter(args) -> int:
-    from gamemix.meter import format_report, measure_file
+    from gamemix.loudness import format_report, measure_file
     result = measure_file(args.file)
     print(json.dumps(result) if args.json else format_report(result))
     return 0

@@ -7,9 +7,11 @@ the targets the control side wrote into params.Params, and in order:
    source->output gain targets, folds in its volume and fade, reads its lanes
    through the resampler into scratch, and adds scratch into its bus with the
    gains ramped from the previous block's values;
-2. for each bus, leaves first: glides its low-pass and high-pass filters
-   (dsp/filters.py), ramps its fader, meters it (peak, sum of squares,
-   post-fader), and adds it into its parent;
+2. for each bus, in an order that puts children, sidechain keys, unmasking
+   targets and senders before what they feed: its chain (process_bus: reverb
+   for returns, filters, unmasking cut, sidechain duck, compressor, loudness
+   management, fader, the master's limiter, BS.1770 meter, sends), then adds
+   it into its parent;
 3. writes the master into the interleaved output, NaN-free and clamped to the
    ceiling.
 
@@ -28,8 +30,13 @@ import numpy as np
 from numba import njit
 
 from gamemix.dsp.filters import filter_bus
+from gamemix.dsp.bs1770 import LM_INTEGRATED, LM_MOMENTARY, LM_SHORT_TERM, meter_block
+from gamemix.dsp.compressor import compress_block
+from gamemix.dsp.leveler import LV_MEASURE, MEASURE_INTEGRATED, MEASURE_SHORT_TERM, leveler_block
+from gamemix.dsp.limiter import limit_block
 from gamemix.dsp.reverb import reverb_block
 from gamemix.dsp.sidechain import sidechain_block
+from gamemix.dsp.unmasking import analyse_target, unmask_block
 from gamemix.dsp.mixing import add_into, add_ramped_to_bus, peak_and_sumsq, scale_ramped, seek, write_output
 from gamemix.dsp.playback import advance, pitch_to_step, read_lane
 from gamemix.dsp.spatial import distance_gain, doppler_ratio, listener_right, pan_gains
@@ -41,7 +48,7 @@ from gamemix.params import (
     VF_AUDIBILITY, VF_DIST_GAIN, VF_DOPPLER, VF_FADE, VF_FADE_STEP, VF_FADE_TARGET,
     VF_MAX_DIST, VF_MIN_DIST, VF_PAN, VF_PITCH, VF_ROLLOFF, VF_VOLUME, VF_VX, VF_VY,
     VF_VZ, VF_X, VF_Y, VF_Z, VI_BLOCKS, VI_BUS, VI_LANE0, VI_LANE1, VI_LOOP, VI_MODEL,
-    VI_POS, VI_SNAP, VI_SPATIAL, VI_STATE, BI_REVERB, SG_GAIN, SG_TARGET, Params,
+    VI_POS, VI_SNAP, VI_SPATIAL, VI_STATE, BI_LEVEL_METER, BI_MASKER, BI_REVERB, BI_TARGET, SG_GAIN, SG_TARGET, Params,
 )
 
 
@@ -174,25 +181,49 @@ def send_from(b, bus_buf, send_bus, send_gain, ramp, n, channels):
 
 
 @njit(cache=True, nogil=True)
+def manage_loudness(b, slot, bus_buf, n, channels, fx, ramp):
+    """Meter bus b before its loudness-management gain, then apply that gain."""
+    meter_block(slot, bus_buf[b], n, fx.meters)
+    measure = int(fx.lv[b, LV_MEASURE])
+    field = LM_INTEGRATED if measure == MEASURE_INTEGRATED else (
+        LM_SHORT_TERM if measure == MEASURE_SHORT_TERM else LM_MOMENTARY)
+    leveler_block(b, bus_buf, n, channels, fx.lv, fx.meters.out[slot, field], ramp)
+
+
+@njit(cache=True, nogil=True)
 def process_bus(b, bf, bi, bus_buf, filt, filt_state, fx, ramp, n, channels, sample_rate):
-    """Bus b's chain, in place: reverb (returns), filters, sidechain duck, fader, meters, sends."""
+    """Bus b's chain, in place: reverb (returns), filters, unmasking cut, sidechain duck,
+    compressor, loudness management, fader, limiter (master), meters, sends."""
     if bi[b, BI_REVERB] >= 0:
         reverb_block(bi[b, BI_REVERB], bus_buf[b], n, channels, fx.rv_p, fx.rv_line, fx.rv_ap, fx.rv_pre,
                      fx.rv_i, fx.rv_tmp)
     filter_bus(bus_buf, b, channels, n, filt_state, filt, sample_rate)
+    if bi[b, BI_MASKER] >= 0:
+        unmask_block(bi[b, BI_MASKER], bus_buf[b], n, channels, fx.um_bp, fx.um_t, fx.um_p, fx.um_ma,
+                     fx.um_cut, fx.um_eq)
     sidechain_block(b, bus_buf, n, channels, fx.sc, fx.sc_f, fx.sc_out)
+    compress_block(b, bus_buf, n, channels, fx.comp, ramp)
+    if bi[b, BI_LEVEL_METER] >= 0:
+        manage_loudness(b, bi[b, BI_LEVEL_METER], bus_buf, n, channels, fx, ramp)
     g0 = bf[b, BF_GAIN]
     g1 = seek(g0, bf[b, BF_TARGET], bf[b, BF_STEP] * n)
+    for c in range(channels):
+        scale_ramped(bus_buf[b, c], g0, g1, ramp, n)
+    bf[b, BF_GAIN] = g1
+    if bi[b, BI_PARENT] < 0:
+        limit_block(bus_buf[b], n, channels, fx.lim, fx.lim_line, fx.lim_rmin, fx.lim_env, fx.lim_coef,
+                    fx.lim_hist)
     peak = 0.0
     sumsq = 0.0
     for c in range(channels):
-        scale_ramped(bus_buf[b, c], g0, g1, ramp, n)
         p, s = peak_and_sumsq(bus_buf[b, c], n)
         peak = max(peak, p)
         sumsq += s
-    bf[b, BF_GAIN] = g1
     bf[b, BF_PEAK] = peak
     bf[b, BF_SUMSQ] = sumsq
+    meter_block(b, bus_buf[b], n, fx.meters)
+    if bi[b, BI_TARGET] >= 0:
+        analyse_target(bi[b, BI_TARGET], bus_buf[b], n, channels, fx.um_bp, fx.um_t)
     send_from(b, bus_buf, fx.send_bus, fx.send_gain, ramp, n, channels)
 
 

@@ -43,7 +43,7 @@ from gamemix.params import (
     VF_VOLUME, VF_VX, VF_X, VI_BUS, VI_CAT, VI_LANE0, VI_LANE1, VI_LOOP, VI_MODEL, VI_POS,
     VI_BLOCKS, VI_SOUND, VI_SPATIAL, VI_STATE, VI_TO_VIRTUAL, VF_VFADE_STEP, VIRTUAL, Params,
 )
-from gamemix.processing import BusProcessing, reverb_buses
+from gamemix.processing import BusProcessing, fx_sizes
 from gamemix.scene import Action, Scene
 from gamemix.snapshots import BusValues, SnapshotMixer
 from gamemix.voices import VoicePool
@@ -125,7 +125,7 @@ class Mixer:
         # rows beyond max_instances hold stolen or stopped voices while they fade out
         self.params = Params(out.max_voices, len(self.bus_names), self.channels, out.block_size,
                              out.max_instances + out.max_voices, len(self.sound_names), len(self.cat_names),
-                             out.sample_rate, len(reverb_buses(scene)))
+                             out.sample_rate, fx_sizes(scene))
         self.engine = Engine(self.params, self.bank.pool, self.bank.lane_offset, self.bank.lane_length)
         self.voices = VoicePool(self.params, out.sample_rate, out.block_size, out.audibility_threshold_db,
                                 out.virtual_fade_ms, out.steal_fade_ms)

@@ -131,15 +131,32 @@ class FxArrays(NamedTuple):
     sc_f: np.ndarray
     sc_out: np.ndarray
     lv: np.ndarray           # loudness management, see dsp/leveler.py
+    comp: np.ndarray         # compressors, see dsp/compressor.py
+    um_bp: np.ndarray        # unmasking, see dsp/unmasking.py
+    um_t: np.ndarray
+    um_p: np.ndarray
+    um_ma: np.ndarray
+    um_cut: np.ndarray
+    um_eq: np.ndarray
+    lim: np.ndarray          # the master's limiter, see dsp/limiter.py
+    lim_line: np.ndarray
+    lim_rmin: np.ndarray
+    lim_env: np.ndarray
+    lim_coef: np.ndarray
+    lim_hist: np.ndarray
+    meters: tuple            # dsp/bs1770.MeterBank: slot b meters bus b, then one slot per loudness target
 
 
-def allocate_fx(n_buses: int, n_reverbs: int, sample_rate: float) -> FxArrays:
+def allocate_fx(n_buses: int, channels: int, sample_rate: float, n_reverbs: int = 0, n_targets: int = 0,
+                n_maskers: int = 0, n_levelers: int = 0) -> FxArrays:
     """Every processing array of a scene, sized once at load."""
-    from gamemix.dsp import leveler, reverb, sidechain
+    from gamemix.dsp import bs1770, compressor, leveler, limiter, reverb, sidechain, unmasking
     return FxArrays(np.full((n_buses, MAX_SENDS), -1, dtype=np.int64),
                     np.zeros((n_buses, MAX_SENDS, SG_NFIELDS), dtype=np.float64),
                     *reverb.allocate(n_reverbs, sample_rate), np.zeros(reverb.LINES),
-                    *sidechain.allocate(n_buses), leveler.allocate(n_buses))
+                    *sidechain.allocate(n_buses), leveler.allocate(n_buses), compressor.allocate(n_buses),
+                    *unmasking.allocate(n_targets, n_maskers, sample_rate), *limiter.allocate(channels, sample_rate),
+                    bs1770.allocate(n_buses + n_levelers, channels, sample_rate))
 
 
 class Params:
@@ -147,7 +164,7 @@ class Params:
 
     def __init__(self, max_voices: int, n_buses: int, channels: int, block_size: int,
                  max_instances: int | None = None, n_sounds: int = 1, n_categories: int = 1,
-                 sample_rate: float = 48000.0, n_reverbs: int = 0):
+                 sample_rate: float = 48000.0, fx_sizes: dict | None = None):
         self.max_voices = max_voices
         self.max_instances = max_instances = max(max_instances or max_voices, max_voices)
         self.channels = channels
@@ -171,7 +188,7 @@ class Params:
         self.scratch1 = np.zeros(block_size, dtype=np.float32)
         self.target = np.zeros((MAX_SRC, MAX_OUT), dtype=np.float32)
         self.ramp = (np.arange(block_size) / block_size).astype(np.float32)  # i / n, for gain ramps
-        self.fx = allocate_fx(n_buses, n_reverbs, sample_rate)
+        self.fx = allocate_fx(n_buses, channels, sample_rate, **(fx_sizes or {}))
         self.lf = np.zeros(LF_NFIELDS, dtype=np.float64)
         self.lf[[LF_FZ, LF_UY]] = (-1.0, 1.0)
         self.lf[LF_SPEED_OF_SOUND] = 343.3

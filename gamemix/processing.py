@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from gamemix.dsp import leveler, reverb, sidechain
-from gamemix.params import BI_REVERB, SG_GAIN, SG_TARGET, Params
+from gamemix.dsp import bs1770, compressor, leveler, limiter, reverb, sidechain, unmasking
+from gamemix.params import BI_LEVEL_METER, BI_MASKER, BI_REVERB, BI_TARGET, SG_GAIN, SG_TARGET, Params
 from gamemix.scene import Scene
 from gamemix.snapshots import DYNAMICS, BusValues
 
@@ -36,6 +36,19 @@ def reverb_buses(scene: Scene) -> list[str]:
     return [name for name, bus in scene.buses.items() if bus.reverb is not None]
 
 
+def unmask_targets(scene: Scene) -> list[str]:
+    """Buses some other bus keeps intelligible, in file order (their target slots)."""
+    wanted = {bus.unmask.target for bus in scene.buses.values() if bus.unmask is not None}
+    return [name for name in scene.buses if name in wanted]
+
+
+def fx_sizes(scene: Scene) -> dict:
+    """How many slots of each processor a scene needs (Params allocates them)."""
+    return {"n_reverbs": len(reverb_buses(scene)), "n_targets": len(unmask_targets(scene)),
+            "n_maskers": sum(b.unmask is not None for b in scene.buses.values()),
+            "n_levelers": sum(b.loudness is not None for b in scene.buses.values())}
+
+
 class BusProcessing:
     """Configures the chains of one loaded scene; see the module docstring."""
 
@@ -45,12 +58,38 @@ class BusProcessing:
         self.params = params
         self.fx = params.fx
         self.sample_rate = sample_rate
+        self.master = bus_index["master"]
         for r, name in enumerate(reverb_buses(scene)):
             spec = scene.buses[name].reverb
             params.bi[bus_index[name], BI_REVERB] = r
             reverb.set_reverb(self.fx.rv_p, r, sample_rate, spec.decay_s, spec.size, spec.damping, spec.predelay_ms)
+        targets = unmask_targets(scene)
+        for t, name in enumerate(targets):
+            params.bi[bus_index[name], BI_TARGET] = t
+        masker, leveled = 0, 0
         for name, bus in scene.buses.items():
             b = bus_index[name]
+            if bus.compressor is not None:
+                c = bus.compressor
+                compressor.set_compressor(self.fx.comp, b, sample_rate, c.threshold_db, c.ratio, c.knee_db,
+                                          c.attack_ms, c.release_ms, c.makeup_db)
+            if bus.unmask is not None:
+                u = bus.unmask
+                params.bi[b, BI_MASKER] = masker
+                unmasking.set_masker(self.fx.um_p, masker, targets.index(u.target), sample_rate, u.max_depth_db,
+                                     u.margin_db, u.floor_db, u.attack_ms, u.release_ms)
+                masker += 1
+            if bus.loudness is not None:
+                lt = bus.loudness
+                slot = len(bus_index) + leveled
+                params.bi[b, BI_LEVEL_METER] = slot
+                leveler.set_target(self.fx.lv, b, slot, sample_rate, lt.target_lufs, lt.measure, lt.tolerance_lu,
+                                   lt.max_boost_db, lt.max_cut_db, lt.max_slew_db_per_s)
+                leveled += 1
+            if bus.limiter is not None:
+                lm = bus.limiter
+                limiter.set_limiter(self.fx.lim, self.fx.lim_env, sample_rate, lm.ceiling_dbtp, lm.lookahead_ms,
+                                    lm.release_ms)
             for k, target in enumerate(bus.sends):
                 self.fx.send_bus[b, k] = bus_index[target]
             for k, key in enumerate(bus.sidechain):
@@ -94,6 +133,17 @@ class BusProcessing:
                                                        10.0 ** (np.minimum(values.sends_db, 24.0) / 20.0))
         fixed = np.isfinite(values.sidechain_db)
         self.fx.sc[:, :, sidechain.SC_DEPTH][fixed] = np.maximum(0.0, -values.sidechain_db[fixed])
+        dyn = values.dynamics
+        has = np.isfinite(dyn[:, DYN["compressor_threshold_db"]])
+        self.fx.comp[has, compressor.CP_THRESHOLD] = dyn[has, DYN["compressor_threshold_db"]]
+        has = np.isfinite(dyn[:, DYN["loudness_target_lufs"]])
+        self.fx.lv[has, leveler.LV_TARGET] = dyn[has, DYN["loudness_target_lufs"]]
+        maskers = self.params.bi[:, BI_MASKER]
+        has = np.isfinite(dyn[:, DYN["unmask_depth_db"]]) & (maskers >= 0)
+        self.fx.um_p[maskers[has], unmasking.UP_DEPTH] = np.maximum(dyn[has, DYN["unmask_depth_db"]], 0.0)
+        ceiling = dyn[self.master, DYN["limiter_ceiling_dbtp"]]
+        if np.isfinite(ceiling) and ceiling != self.fx.lim[limiter.LM_CEILING_DB]:
+            limiter.set_ceiling(self.fx.lim, min(ceiling, 0.0))
 
     def adopt(self, old: "BusProcessing") -> None:
         """After a scene reload: keep send gains, duck and loudness states of buses that still exist."""
@@ -106,17 +156,36 @@ class BusProcessing:
                 if target in olds:
                     self.fx.send_gain[b, k, SG_GAIN] = old.fx.send_gain[ob, olds.index(target), SG_GAIN]
             self.fx.lv[b, leveler.LV_GAIN] = old.fx.lv[ob, leveler.LV_GAIN]
+            self.fx.comp[b, compressor.CP_REDUCTION] = old.fx.comp[ob, compressor.CP_REDUCTION]
+        # meters of buses that still exist go on (integrated loudness is a session figure)
+        for name, b in self.bus_index.items():
+            ob = old.bus_index.get(name)
+            if ob is not None:
+                for old_arr, arr in zip(old.fx.meters, self.fx.meters):
+                    if arr.ndim >= 2 and arr.shape[0] == self.fx.meters.out.shape[0] and arr.shape[1:] == old_arr.shape[1:]:
+                        arr[b] = old_arr[ob]
 
     def readings(self) -> dict[str, dict]:
-        """What the kernels measured, per bus with a processor (telemetry, reports)."""
+        """What the kernels measured, per bus: loudness, and each processor's gain change (dB)."""
         out = {}
         for name, bus in self.scene.buses.items():
             b = self.bus_index[name]
-            entry = {}
+            entry = bs1770.read(self.fx.meters, b)
             if bus.sidechain:
                 entry["sidechain_db"] = -round(float(self.fx.sc_out[b]), 2)
+            if bus.compressor is not None:
+                entry["compressor_gr_db"] = -round(float(self.fx.comp[b, compressor.CP_MAX_REDUCTION]), 2)
             if bus.loudness is not None:
                 entry["loudness_gain_db"] = round(float(self.fx.lv[b, leveler.LV_GAIN]), 2)
-            if entry:
-                out[name] = entry
+            if bus.unmask is not None:
+                cuts = self.fx.um_cut[self.params.bi[b, BI_MASKER], 0]
+                entry["unmask_cut_db"] = {f"{int(f)}": -round(float(c), 2) for f, c in zip(unmasking.BANDS, cuts)}
+            if bus.limiter is not None:
+                g = float(self.fx.lim[limiter.LM_MIN_GAIN])
+                entry["limiter_gr_db"] = round(20.0 * np.log10(g), 2) if g > 0 else None
+            out[name] = entry
         return out
+
+    def reset_meters(self) -> None:
+        """Restart every loudness meter (integrated, LRA, maxima) at the next block."""
+        self.fx.meters.flags[:] = 1

@@ -25,9 +25,12 @@ PROGRAM = textwrap.dedent("""
     soundfile.write(root / "st.wav", np.stack([np.sin(t * 900), np.cos(t * 700)], 1).astype(np.float32) * 0.2, 48000)
     (root / "scene.yaml").write_text(yaml.safe_dump({
         "output": {"max_voices": 64},
-        "buses": {"master": {}, "a": {"sends": {"room": -6}},
-                  "b": {"parent": "a", "sidechain": [{"key": "dlg", "key_band_hz": [300, 4000]}]},
-                  "dlg": {}, "room": {"reverb": {"decay_s": 2.0}}},
+        "buses": {"master": {"limiter": {}, "loudness": {"target_lufs": -24}},
+                  "a": {"sends": {"room": -6}, "compressor": {"threshold_db": -30}},
+                  "b": {"parent": "a", "sidechain": [{"key": "dlg", "key_band_hz": [300, 4000]}],
+                        "unmask": {"target": "dlg"}},
+                  "dlg": {"loudness": {"target_lufs": -20, "measure": "short_term"}},
+                  "room": {"reverb": {"decay_s": 2.0}}},
         "sounds": {"m3d": {"files": ["mono.wav"], "loop": True, "bus": "b", "pitch_semitones": 0.3,
                            "spatial": {"rolloff": "linear", "max_distance": 40}},
                    "shot": {"files": ["mono.wav"], "bus": "a", "pitch_semitones": 7},
@@ -60,7 +63,9 @@ PROGRAM = textwrap.dedent("""
         drive(blocks, *args)
         after = rtsys.get_allocation_stats()
         counts.append(after.alloc - before.alloc)
-    arrays = sum(len(a) if isinstance(a, tuple) else 1 for a in mixer.engine.arrays) + 1
+    def count(a):
+        return sum(count(x) for x in a) if isinstance(a, tuple) else 1
+    arrays = count(mixer.engine.arrays) + 1
     print(counts[1] - counts[0], counts[0], arrays, float(np.abs(out).max()))
 """)
 

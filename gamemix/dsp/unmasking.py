@@ -1,0 +1,233 @@
+"""HOT PATH.  Unmasking: cut a bus only in the bands where it masks a priority bus.
+
+A cross-adaptive dynamic EQ in the spirit of Wichern et al. (2015) and
+Hafezi & Reiss (2015): while dialogue (the *target*) sounds, music and
+ambience (the *maskers*) step aside in the bands where they would cover it,
+and nowhere else.
+
+Analysis, per band k of BANDS (octaves from 250 Hz to 8 kHz, where speech
+carries its intelligibility): two band-passes in series (TPT SVF, constant
+peak gain, Q = Q_BAND each: 24 dB/octave skirts) of the bus's mid signal
+(mean of its channels), squared and smoothed by a 50 ms one-pole: the band
+level L_k in dB.  Targets are analysed after
+their own processing (what is heard); maskers before their cut (so the cut
+does not feed back into its own measure).
+
+Rule, per masker and band, every SUB samples:
+
+    cut_k = clamp(L_masker,k - L_target,k + margin, 0, max_depth)
+
+while the target is present in band k: its level there above `floor` and
+within RELEVANT_DB of its strongest band (so a band the target barely
+reaches is left alone); otherwise cut_k = 0.  Read: the masker should sit
+`margin` dB under the target in every band the target uses.  The applied cut
+moves towards cut_k with the attack (deeper) or release time constant, in dB.
+
+Apply: a cascade of peaking (bell) filters at the band centres (Simper's TPT
+SVF bell: y = x + k (A^2 - 1) v1, k = 1 / (Q A)), coefficients updated every
+SUB samples; a band with no cut and none wanted is bypassed.  Neighbouring
+bells overlap, so each bell's gain is not the band's cut itself: as in
+graphic-equaliser design (Valimaki & Liski 2017), an interaction matrix B
+(B[j, k] = dB at centre j of bell k per dB of its gain, measured at
+allocation) is inverted once, and the bells get B^-1 @ cuts, so the cascade's
+response at every band centre is the cut the rule asked for.
+
+Arrays (allocate()): um_bp[k] analysis band-pass coefficients, bell
+tangents and the row k of B^-1; um_t[t, k, 5] target analysis state;
+um_p[m, UP_*] masker parameters; um_ma[m, k, 5] masker analysis state; um_cut[m, 0, k] the cut at band k's centre in dB
+(telemetry) and um_cut[m, 1, k] bell k's gain; um_eq[m, k, c, 2] bell states.
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+BANDS = (250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0)
+NB = len(BANDS)
+Q_BAND = 1.4
+SUB = 16
+SMOOTH_S = 0.050
+RELEVANT_DB = 15.0
+ENERGY = 4          # analysis state per band: two band-passes' (ic1, ic2), then the smoothed energy
+MAX_CHANNELS = 8
+
+UP_ENABLED = 0
+UP_TARGET = 1       # target slot
+UP_DEPTH = 2        # max cut, dB
+UP_MARGIN = 3       # dB
+UP_FLOOR = 4        # dBFS
+UP_ATTACK = 5       # per-SUB coefficients
+UP_RELEASE = 6
+UP_NFIELDS = 7
+
+# um_bp[k, FIELD]
+BP_A1, BP_A2, BP_A3, BP_K, BP_G, BP_SMOOTH = 0, 1, 2, 3, 4, 5
+BP_INV = 6           # um_bp[k, BP_INV + j] = (B^-1)[k, j]
+REFERENCE_CUT_DB = 6.0
+
+
+def _bell_coefficients(g: float, cut_db: float):
+    big_a = 10.0 ** (-cut_db / 40.0)
+    kk = 1.0 / (Q_BAND * big_a)
+    a1 = 1.0 / (1.0 + g * (g + kk))
+    return a1, g * a1, g * g * a1, kk * (big_a * big_a - 1.0)
+
+
+def interaction(sample_rate: float) -> np.ndarray:
+    """B[j, k]: dB of attenuation at centre j per dB of cut of bell k (from its impulse response)."""
+    n = 1 << 14
+    f = np.fft.rfftfreq(n, 1.0 / sample_rate)
+    b = np.zeros((NB, NB))
+    for k, fc in enumerate(BANDS):
+        a1, a2, a3, m1 = _bell_coefficients(math.tan(math.pi * min(fc, 0.45 * sample_rate) / sample_rate),
+                                            REFERENCE_CUT_DB)
+        h = np.zeros(n)
+        ic1 = ic2 = 0.0
+        for i in range(2048):
+            x = 1.0 if i == 0 else 0.0
+            v3 = x - ic2
+            v1 = a1 * ic1 + a2 * v3
+            v2 = ic2 + a2 * ic1 + a3 * v3
+            ic1, ic2 = 2.0 * v1 - ic1, 2.0 * v2 - ic2
+            h[i] = x + m1 * v1
+        mag = 20.0 * np.log10(np.abs(np.fft.rfft(h)))
+        for j, fj in enumerate(BANDS):
+            b[j, k] = -np.interp(fj, f, mag) / REFERENCE_CUT_DB
+    return b
+
+
+def allocate(n_targets: int, n_maskers: int, sample_rate: float):
+    """(um_bp, um_t, um_p, um_ma, um_cut, um_eq) for this many target and masker slots."""
+    bp = np.zeros((NB, BP_INV + NB))
+    for k, fc in enumerate(BANDS):
+        g = math.tan(math.pi * min(fc, 0.45 * sample_rate) / sample_rate)
+        kq = 1.0 / Q_BAND
+        a1 = 1.0 / (1.0 + g * (g + kq))
+        bp[k, :BP_INV] = (a1, g * a1, g * g * a1, kq, g, math.exp(-1.0 / (SMOOTH_S * sample_rate)))
+    bp[:, BP_INV:] = np.linalg.inv(interaction(sample_rate))
+    nt, nm = max(n_targets, 1), max(n_maskers, 1)
+    return (bp, np.zeros((nt, NB, ENERGY + 1)), np.zeros((nm, UP_NFIELDS)), np.zeros((nm, NB, ENERGY + 1)),
+            np.zeros((nm, 2, NB)), np.zeros((nm, NB, MAX_CHANNELS, 2)))
+
+
+def set_masker(um_p: np.ndarray, m: int, target_slot: int, sample_rate: float, max_depth_db: float,
+               margin_db: float, floor_db: float, attack_ms: float, release_ms: float) -> None:
+    """Control side: configure masker slot m against target slot target_slot."""
+    row = um_p[m]
+    row[UP_ENABLED] = 1.0
+    row[UP_TARGET] = target_slot
+    row[UP_DEPTH] = max_depth_db
+    row[UP_MARGIN] = margin_db
+    row[UP_FLOOR] = floor_db
+    row[UP_ATTACK] = math.exp(-SUB / (attack_ms * 1e-3 * sample_rate)) if attack_ms > 0 else 0.0
+    row[UP_RELEASE] = math.exp(-SUB / (release_ms * 1e-3 * sample_rate)) if release_ms > 0 else 0.0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _band_pass(x, bp, k, st, s):
+    v3 = x - st[s + 1]
+    v1 = bp[k, BP_A1] * st[s] + bp[k, BP_A2] * v3
+    v2 = st[s + 1] + bp[k, BP_A2] * st[s] + bp[k, BP_A3] * v3
+    st[s] = 2.0 * v1 - st[s]
+    st[s + 1] = 2.0 * v2 - st[s + 1]
+    return bp[k, BP_K] * v1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _band_energy(x, bp, k, st):
+    """Feed x to band k's analysis filter (two band-passes in series, 24 dB/oct skirts, so a band
+    does not read its neighbours' energy); update the smoothed energy st[ENERGY]."""
+    y = _band_pass(_band_pass(x, bp, k, st, 0), bp, k, st, 2)
+    st[ENERGY] = y * y + (st[ENERGY] - y * y) * bp[k, BP_SMOOTH]
+
+
+@njit(cache=True, nogil=True)
+def _analyse(buf, start, count, channels, bp, state):
+    """Band energies of the mid signal of buf[:, start:start+count] into state (k, 3)."""
+    for i in range(start, start + count):
+        x = 0.0
+        for c in range(channels):
+            x += buf[c, i]
+        x /= channels
+        if not math.isfinite(x):
+            x = 0.0
+        for k in range(NB):
+            _band_energy(x, bp, k, state[k])
+
+
+@njit(cache=True, nogil=True)
+def analyse_target(t, buf, n, channels, um_bp, um_t):
+    """Measure target slot t's bands over the first n samples of buf (channels, >= n)."""
+    _analyse(buf, 0, n, channels, um_bp, um_t[t])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _db(e):
+    return 10.0 * math.log10(e + 1e-30)
+
+
+@njit(cache=True, nogil=True)
+def _wanted(k, p, target, masker):
+    """The cut (dB >= 0) the rule asks for in band k."""
+    lt = _db(target[k, ENERGY])
+    if lt <= p[UP_FLOOR]:
+        return 0.0
+    strongest = -1e30
+    for j in range(NB):
+        strongest = max(strongest, _db(target[j, ENERGY]))
+    if lt < strongest - RELEVANT_DB:
+        return 0.0
+    return min(max(_db(masker[k, ENERGY]) - lt + p[UP_MARGIN], 0.0), p[UP_DEPTH])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bell(x, a1, a2, a3, m1, st):
+    v3 = x - st[1]
+    v1 = a1 * st[0] + a2 * v3
+    v2 = st[1] + a2 * st[0] + a3 * v3
+    st[0] = 2.0 * v1 - st[0]
+    st[1] = 2.0 * v2 - st[1]
+    return x + m1 * v1
+
+
+@njit(cache=True, nogil=True)
+def unmask_block(m, buf, n, channels, um_bp, um_t, um_p, um_ma, um_cut, um_eq):
+    """Cut masker slot m's bus (buf, in place) where it masks its target."""
+    p = um_p[m]
+    if p[UP_ENABLED] == 0.0:
+        return
+    target = um_t[int(p[UP_TARGET])]
+    start = 0
+    while start < n:
+        count = min(SUB, n - start)
+        _analyse(buf, start, count, channels, um_bp, um_ma[m])
+        for k in range(NB):
+            want = _wanted(k, p, target, um_ma[m])
+            cut = um_cut[m, 0, k]
+            a = p[UP_ATTACK] if want > cut else p[UP_RELEASE]
+            new = want + (cut - want) * a
+            um_cut[m, 0, k] = new if new >= 1e-4 or want > 0.0 else 0.0
+        for k in range(NB):
+            gain = 0.0
+            for j in range(NB):
+                gain += um_bp[k, BP_INV + j] * um_cut[m, 0, j]
+            gain = min(max(gain, 0.0), 2.0 * p[UP_DEPTH])
+            before = um_cut[m, 1, k]
+            um_cut[m, 1, k] = gain
+            if gain == 0.0 and before == 0.0:
+                um_eq[m, k, :, :] = 0.0          # bypassed: wake from rest
+                continue
+            big_a = 10.0 ** (-gain / 40.0)
+            g = um_bp[k, BP_G]
+            kk = 1.0 / (Q_BAND * big_a)
+            a1 = 1.0 / (1.0 + g * (g + kk))
+            a2 = g * a1
+            a3 = g * a2
+            m1 = kk * (big_a * big_a - 1.0)
+            for c in range(channels):
+                st = um_eq[m, k, c]
+                for i in range(start, start + count):
+                    x = np.float64(buf[c, i])
+                    buf[c, i] = _bell(x if math.isfinite(x) else 0.0, a1, a2, a3, m1, st)
+        start += count

@@ -1,0 +1,67 @@
+"""Compressor: the published static curve and its time constants (Giannoulis, Massberg & Reiss 2012)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from gamemix.dsp import compressor as C
+
+FS = 48000
+
+
+def expected_output_db(x, t, r, w):
+    """The paper's soft-knee gain computer, eq. (4), written out independently."""
+    if 2 * (x - t) < -w:
+        return x
+    if w > 0 and 2 * abs(x - t) <= w:
+        return x + (1 / r - 1) * (x - t + w / 2) ** 2 / (2 * w)
+    return t + (x - t) / r
+
+
+def run(signal, threshold=-20.0, ratio=4.0, knee=0.0, attack=5.0, release=50.0, makeup=0.0, block=256):
+    comp = C.allocate(1)
+    C.set_compressor(comp, 0, FS, threshold, ratio, knee, attack, release, makeup)
+    ramp = (np.arange(block) / block).astype(np.float32)
+    buf = np.zeros((1, 2, block), np.float32)
+    out = np.zeros_like(signal)
+    for s in range(0, signal.shape[1], block):
+        n = min(block, signal.shape[1] - s)
+        buf[0, :, :n] = signal[:, s:s + n]
+        C.compress_block(0, buf, n, 2, comp, ramp)
+        out[:, s:s + n] = buf[0, :, :n]
+    return out
+
+
+@pytest.mark.parametrize("knee", [0.0, 6.0, 12.0])
+def test_static_curve(knee):
+    # a square wave holds |x| constant, so the settled gain is exactly the static curve's
+    for level in np.arange(-60.0, 0.1, 2.5):
+        amp = 10 ** (level / 20)
+        sq = amp * np.sign(np.sin(2 * np.pi * 50 * np.arange(FS // 2) / FS) + 1e-9)
+        out = run(np.stack([sq, sq]).astype(np.float32), knee=knee, makeup=3.0)
+        got = 20 * np.log10(np.abs(out[0, -1000:]).mean())
+        assert got == pytest.approx(expected_output_db(level, -20.0, 4.0, knee) + 3.0, abs=0.1), level
+
+
+def test_attack_and_release_time_constants():
+    n = FS
+    env = np.where(np.arange(n) < n // 2, 10 ** (-40 / 20), 1.0)           # a 40 dB step up at 0.5 s
+    x = np.stack([env, env]).astype(np.float32)
+    out = run(x, threshold=-20.0, ratio=4.0, attack=10.0, release=100.0)
+    gr = 20 * np.log10(np.abs(out[0]) / env)                                   # applied gain, dB
+    final = -15.0                                                              # 0 dBFS in, -20 + 20/4 out
+    reached = np.argmax(gr[n // 2:] <= final * (1 - 1 / math.e)) / FS
+    assert reached == pytest.approx(0.010, rel=0.2)
+    down = np.stack([env[::-1], env[::-1]]).astype(np.float32)                  # and back down at 0.5 s
+    out = run(down, threshold=-20.0, ratio=4.0, attack=10.0, release=100.0)
+    gr = 20 * np.log10(np.abs(out[0]) / env[::-1])
+    back = np.argmax(gr[n // 2:] >= final / math.e) / FS
+    assert back == pytest.approx(0.100, rel=0.2)
+
+
+def test_below_threshold_is_untouched_and_output_finite():
+    x = (0.01 * np.random.default_rng(0).standard_normal((2, FS // 4))).astype(np.float32)
+    assert np.array_equal(run(x, threshold=0.0, knee=0.0), x)
+    x[0, 100] = np.nan
+    assert np.all(np.isfinite(run(x, threshold=-60.0)[1]))
