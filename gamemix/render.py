@@ -124,6 +124,7 @@ def _report(scene: Scene, mixer: Mixer, tally: LevelTally, nblocks: int, seed: i
         "master": tally.bus(master),
         "buses": {name: tally.bus(i) for i, name in enumerate(mixer.bus_names)},
         "voices": dataclasses.asdict(mixer.stats),
+        "loudness": mixer.processing.readings(),
         "snapshots": {"events": mixer.snapshots.timeline, "levels": snapshot_levels},
         "errors": errors + [dict(e, where="event action") for e in mixer.action_errors],
     }
@@ -139,6 +140,10 @@ def format_report(report: dict) -> str:
              "bus            peak dBFS   rms dBFS"]
     for name, lv in report["buses"].items():
         lines.append(f"  {name:<12} {fmt(lv['peak_dbfs'])}    {fmt(lv['rms_dbfs'])}")
+    lo = report.get("loudness", {}).get("master", {})
+    if lo.get("integrated_lufs") is not None:
+        lines.append(f"master loudness {lo['integrated_lufs']:.1f} LUFS integrated, LRA {lo['lra_lu']:.1f} LU, "
+                     f"true peak {fmt(lo['true_peak_dbtp']).strip()} dBTP")
     v = report["voices"]
     lines.append(f"voices: {v['plays']} played, {v['refused']} refused, {v['steals']} stolen; "
                  f"peak {v['peak_real']} real, {v['peak_virtual']} virtual; "

@@ -397,7 +397,9 @@ class Server:
         m = self.mixer
         bf = m.params.bf
         n = m.block_size * m.channels
-        buses = {name: {"peak_dbfs": _db(bf[i, BF_PEAK]), "rms_dbfs": _db(np.sqrt(bf[i, BF_SUMSQ] / n))}
+        readings = m.processing.readings()
+        buses = {name: {"peak_dbfs": _db(bf[i, BF_PEAK]), "rms_dbfs": _db(np.sqrt(bf[i, BF_SUMSQ] / n)),
+                        **readings.get(name, {})}
                  for name, i in m.bus_index.items()}
         out = self._output.stats() if self._output is not None else {}
         return {"type": "telemetry", "block": m.block_index, "time_s": round(m.block_index * m.dt, 4),
