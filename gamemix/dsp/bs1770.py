@@ -86,8 +86,8 @@ class MeterBank(NamedTuple):
     ring: np.ndarray      # (m, RING) step energies
     acc: np.ndarray       # (m, AC_NFIELDS)
     hist: np.ndarray      # (m, 2, NBINS, 2): [momentary blocks | short-term values] x [count, energy]
-    tp_coef: np.ndarray   # (TP_OVERSAMPLE, TP_TAPS)
-    tp_hist: np.ndarray   # (m, channels, TP_TAPS)
+    tp_coef: np.ndarray   # (TP_OVERSAMPLE - 1, TP_TAPS), see dsp/truepeak.py
+    tp_hist: np.ndarray   # (m, channels, 2 TP_TAPS)
     flags: np.ndarray     # (m,) int64: 1 = reset at the next block
     out: np.ndarray       # (m, LM_NFIELDS) readings
 
@@ -122,7 +122,7 @@ def allocate(n_meters: int, channels: int, sample_rate: float, layout: str = "st
                      np.array([int(round(0.1 * sample_rate))], dtype=np.int64),
                      np.zeros((n, channels, 4)), np.zeros((n, RING)), np.zeros((n, AC_NFIELDS)),
                      np.zeros((n, 2, NBINS, 2)), design(TP_OVERSAMPLE, TP_TAPS),
-                     np.zeros((n, channels, TP_TAPS)), np.zeros(n, dtype=np.int64), np.zeros((n, LM_NFIELDS)))
+                     np.zeros((n, channels, 2 * TP_TAPS)), np.zeros(n, dtype=np.int64), np.zeros((n, LM_NFIELDS)))
     for m in range(n):
         clear(bank, m)
     return bank

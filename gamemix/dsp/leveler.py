@@ -1,8 +1,10 @@
 """HOT PATH.  Loudness management: a slow, bounded gain that holds a bus at a loudness target.
 
-A bus with a `loudness` target is metered (BS.1770, dsp/loudness.py) just
-*before* this gain, so the measurement is of the mix itself and the loop is
-open: the gain the bus needs is simply target - measured, clamped to
+A bus with a `loudness` target is metered (BS.1770, dsp/bs1770.py) just
+*before* this gain, which comes before the bus's fader: the measurement is of
+the mix itself, so the loop is open, and the fader (and the snapshots that
+move it, such as a pause menu pulling everything down) still acts on top of
+the managed level instead of being slowly undone by it: the gain the bus needs is simply target - measured, clamped to
 [-max_cut, +max_boost].  The applied gain moves towards it at no more than
 max_slew dB/s, so the mix keeps its own dynamics: a 1 dB/s slew cannot follow
 a gunshot or a line of dialogue, only the level of a whole scene.

@@ -65,7 +65,7 @@ def allocate(channels: int, sample_rate: float):
     lim[LM_MIN_GAIN] = 1.0
     lim[LM_HOLD] = 1.0
     return (lim, np.zeros((channels, maxlen)), np.ones(maxlen), np.ones(maxlen), design(OVERSAMPLE, TAPS, 8.0),
-            np.zeros((channels, TAPS)))
+            np.zeros((channels, 2 * TAPS)))
 
 
 def set_limiter(lim: np.ndarray, env: np.ndarray, sample_rate: float, ceiling_dbtp: float,
@@ -143,7 +143,7 @@ def limit_block(buf, n, channels, lim, line, rmin, env, tp_coef, tp_hist):
             p = push_and_peak(tp_hist[c], tpos, tp_coef, x)
             if p > peak:
                 peak = p
-        tpos = tpos + 1 if tpos + 1 < tp_hist.shape[1] else 0
+        tpos = tpos + 1 if tpos + 1 < TAPS else 0
         r = ceiling / peak if peak > ceiling else 1.0
         hold = _hold(rmin, pos, size, look + 2 * SPREAD, lim, r)
         e = hold if hold < e else hold + (e - hold) * release
