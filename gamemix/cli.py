@@ -26,6 +26,10 @@ def cmd_validate(args) -> int:
 
 
 def cmd_schema(args) -> int:
+    if args.protocol:
+        from gamemix.wire import protocol_schema
+        print(protocol_schema())
+        return 0
     from gamemix.scene import json_schema
     print(json_schema())
     return 0
@@ -102,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("schema", help="print the JSON Schema of scene files (for editors)")
+    p.add_argument("--protocol", action="store_true",
+                   help="print the JSON Schema of the live server's wire frames instead (docs/protocol.md)")
     p.set_defaults(func=cmd_schema)
 
     p = sub.add_parser("render", help="render a script of timed messages through a scene to WAV")

@@ -1,7 +1,7 @@
 """Render scripts: a timeline of protocol messages for offline rendering.
 
-A script is YAML (or, for recordings from the live server, the same structure
-in msgpack): a list of entries, each a protocol message plus *when* it takes
+A script is YAML (recordings from the live server are written in the same
+format): a list of entries, each a protocol message plus *when* it takes
 effect: `at` (seconds; the message applies at the first block starting at or
 after that time) or `block` (the exact block index, as recordings store it).
 Entries keep their order within a block.

@@ -16,7 +16,8 @@ Threads:
   `outbox`; a one-byte signal on an inproc socket wakes the network thread to
   send them.  So a message that arrives before a block starts takes effect in
   that block, and nothing on the audio side waits for the network.
-- **PortAudio callback** (gamemix.io.device) only copies finished blocks.
+- **Device thread** (gamemix.io.device) only hands finished blocks to PortAudio
+  with blocking writes (callback streams stalled through PulseAudio's ALSA plugin).
 
 Loading a scene (start, `load_scene`, `--watch`) decodes audio on the network
 thread; the render thread only swaps in the new mixer at a block start,
@@ -117,6 +118,8 @@ class Server:
         self.recording: list[dict] = []
         self._pending_mixer: Mixer | None = None
         self._running = threading.Event()
+        if not config.telemetry_hz > 0:
+            raise ValueError(f"telemetry rate must be > 0 Hz, got {config.telemetry_hz}")
         self._telemetry_every = max(1, round(self.mixer.sample_rate / self.mixer.block_size / config.telemetry_hz))
         self._ctx = zmq.Context()
         self._wake_addr = f"inproc://gamemix-wake-{id(self)}"
@@ -290,6 +293,12 @@ class Server:
             return wire.error(rid, "bad_scene", str(exc))
         except ValueError as exc:
             return wire.error(rid, "bad_path", str(exc), "file")
+        old, now = self.mixer.scene.output, new.scene.output
+        if (old.sample_rate, old.block_size, old.channels) != (now.sample_rate, now.block_size, now.channels):
+            message = (f"{path.name}: a reload cannot change output.sample_rate, block_size or channels "
+                       f"(running {old.sample_rate} Hz, {old.block_size} frames, {old.channels}); restart the server")
+            self.stats.reload_errors.append(message)
+            return wire.error(rid, "bad_scene", message)
         self._pending_mixer = new
         self.scene_path = path
         self.stats.reloads += 1
@@ -345,8 +354,17 @@ class Server:
             vel = [v if v is not None else self._velocity_of(i, current) for i, v in zip(ids, velocities)]
         self.stats.stream_drops += self.mixer.set_emitters(ids, positions, vel)
         if self.config.record is not None:
-            msg = protocol.Emitters.model_construct(type="emitters", ids=ids, positions=positions, velocities=vel)
-            self.recording.append({"block": self.mixer.block_index, **msg.model_dump(mode="json", exclude_none=True)})
+            self._record(protocol.Emitters.model_construct(type="emitters", ids=ids, positions=positions,
+                                                           velocities=vel))
+
+    def _record(self, msg) -> None:
+        """Append an applied message to the recording, with the block it took effect in.  The
+        stream fast paths leave NumPy arrays in their messages: written out as plain lists."""
+        arrays = {k: [tuple(row) for row in v.tolist()] if v.ndim == 2 else v.tolist()
+                  for k, v in vars(msg).items() if isinstance(v, np.ndarray)}
+        if arrays:
+            msg = msg.model_copy(update=arrays)
+        self.recording.append({"block": self.mixer.block_index, **msg.model_dump(mode="json", exclude_none=True)})
 
     def _velocity_of(self, instance, vf) -> tuple:
         group = self.mixer.instances.get(instance)
@@ -359,8 +377,7 @@ class Server:
             else:
                 data = self.mixer.apply(msg)
                 if self.config.record is not None:
-                    self.recording.append({"block": self.mixer.block_index,
-                                           **msg.model_dump(mode="json", exclude_none=True)})
+                    self._record(msg)
             if kind == "cmd":
                 self.outbox.append((identity, wire.ok(rid, data)))
             elif isinstance(msg, protocol.Emitters):

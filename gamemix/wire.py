@@ -1,7 +1,7 @@
 """The wire format: msgpack frames carrying protocol messages, version 1.
 
 Every frame is one msgpack map: `{"v": 1, "type": ..., <fields>}`; commands
-sent to the ROUTER socket may add `"rid"` (any int) that the reply echoes, so
+sent to the ROUTER socket may add `"rid"` (any value; an int is usual) that the reply echoes, so
 a client can pipeline requests.  Replies are
 `{"v": 1, "rid": ..., "ok": true, "data": {...}}` or
 `{"v": 1, "rid": ..., "ok": false, "error": {"code": ..., "message": ..., "field": ...}}`.
@@ -18,11 +18,12 @@ Control side (the server's network thread).
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+import json
+from typing import Annotated, Any, Literal, Optional, Union
 
 import msgpack
 import numpy as np
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, RootModel, TypeAdapter, ValidationError, create_model
 
 from gamemix import protocol
 from gamemix.located_yaml import dotted
@@ -152,7 +153,8 @@ def decode(frame: bytes, allowed: set[str] | None = None):
     rid = obj.pop("rid", None)
     obj.pop("v", None)
     kind = obj.get("type")
-    if kind in FAST_PATHS and (allowed is None or kind in allowed):
+    # a list or map as `type` is unhashable: test for a string before any lookup
+    if isinstance(kind, str) and kind in FAST_PATHS and (allowed is None or kind in allowed):
         fast = FAST_PATHS[kind](obj)
         if fast is not None:
             return fast, rid          # anything unusual falls through to pydantic for a precise error
@@ -178,3 +180,124 @@ def ok(rid: Any, data: dict | None = None) -> bytes:
 def error(rid: Any, code: str, message: str, field: str | None = None) -> bytes:
     """An error reply frame."""
     return encode({"rid": rid, "ok": False, "error": {"code": code, "message": message, "field": field}})
+
+
+# ---------------------------------------------------------------------------------------------
+# Machine-readable schema of the frames (`gamemix schema --protocol`).  Generated from the models
+# above; the reply and publish models below exist to describe what the server sends.
+
+class _Frame(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(_Frame):
+    """Why a command was refused."""
+
+    code: str = Field(description="stable error code (docs/protocol.md, 'Error codes')")
+    message: str = Field(description="human-readable explanation")
+    field: Optional[str] = Field(description="dotted path of the offending field, or null")
+
+
+class OkReply(_Frame):
+    """Reply to a command that was carried out (ROUTER socket)."""
+
+    v: Literal[1] = Field(description="protocol version")
+    rid: Any = Field(description="the request's `rid`, echoed; null if it had none")
+    ok: Literal[True]
+    data: dict[str, Any] = Field(description="command-specific result, {} if none (docs/protocol.md)")
+
+
+class ErrorReply(_Frame):
+    """Reply to a command that was refused (ROUTER socket); nothing changed."""
+
+    v: Literal[1] = Field(description="protocol version")
+    rid: Any = Field(description="the request's `rid`, echoed; null if it had none or the frame was unreadable")
+    ok: Literal[False]
+    error: ErrorBody
+
+
+class BusLevel(_Frame):
+    """One bus's post-fader levels, loudness (BS.1770-4) and processors' gain changes; null = not measured yet
+    or silence.  The processor fields appear only on buses that have that processor."""
+
+    peak_dbfs: Optional[float] = Field(description="sample peak of the last block, dBFS")
+    rms_dbfs: Optional[float] = Field(description="RMS of the last block over all channels, dBFS")
+    momentary_lufs: Optional[float] = Field(description="momentary loudness (400 ms), LUFS")
+    short_term_lufs: Optional[float] = Field(description="short-term loudness (3 s), LUFS")
+    integrated_lufs: Optional[float] = Field(description="integrated loudness since the start, LUFS")
+    lra_lu: float = Field(description="loudness range (EBU Tech 3342), LU")
+    max_momentary_lufs: Optional[float] = Field(description="highest momentary loudness since the start, LUFS")
+    max_short_term_lufs: Optional[float] = Field(description="highest short-term loudness since the start, LUFS")
+    true_peak_dbtp: Optional[float] = Field(description="highest true peak since the start, dBTP")
+    sample_peak_dbfs: Optional[float] = Field(description="highest sample peak since the start, dBFS")
+    sidechain_db: Optional[float] = Field(None, description="sidechain duck at the end of the last block, dB (<= 0)")
+    compressor_gr_db: Optional[float] = Field(None, description="largest compressor gain change in the last block, "
+                                                                 "dB (<= 0)")
+    loudness_gain_db: Optional[float] = Field(None, description="gain the loudness target applies, dB")
+    unmask_cut_db: Optional[dict[str, float]] = Field(None, description="unmasking cut per band centre (Hz), dB (<= 0)")
+    limiter_gr_db: Optional[float] = Field(None, description="largest limiter gain change in the last block, dB (<= 0)")
+
+
+class VoiceCounts(_Frame):
+    real: int = Field(ge=0, description="voices rendered (playing or fading out)")
+    virtual: int = Field(ge=0, description="voices tracked but not rendered")
+
+
+class Telemetry(_Frame):
+    """Published on the PUB socket every few blocks (about --telemetry-hz per second)."""
+
+    v: Literal[1] = Field(description="protocol version")
+    type: Literal["telemetry"]
+    block: int = Field(ge=0, description="blocks rendered so far")
+    time_s: float = Field(description="mixer time at the end of the last rendered block, seconds")
+    buses: dict[str, BusLevel]
+    voices: VoiceCounts
+    snapshots: dict[str, float] = Field(description="weight of each active snapshot, percent")
+    xruns: int = Field(ge=0, description="output underruns since start")
+    cpu_load: float = Field(description="median render time per block / block period (1.0 = no headroom)")
+    stream_drops: int = Field(ge=0, description="stream frames dropped, plus unknown ids in stream poses, since start")
+
+
+class Reload(_Frame):
+    """Published on the PUB socket after `--watch` reloaded (or failed to reload) the scene."""
+
+    v: Literal[1] = Field(description="protocol version")
+    type: Literal["reload"]
+    ok: bool
+    error: Optional[ErrorBody] = Field(description="why the edit was refused (the old scene keeps playing)")
+
+
+def _request_frame(kind: str, cls: type[BaseModel]) -> type[BaseModel]:
+    """A message model as it travels: its fields, `type` required, plus the envelope (`v`, optional `rid`)."""
+    return create_model(
+        cls.__name__, __base__=cls, __doc__=cls.__doc__, __module__=__name__,
+        type=(Literal[kind], Field(description="message kind")),
+        v=(Literal[1], Field(description="protocol version")),
+        rid=(Any, Field(None, description="request id, echoed in the reply (ignored on the stream socket)")))
+
+
+def protocol_schema() -> str:
+    """JSON Schema (draft 2020-12) of every frame on the wire, generated from the pydantic models:
+    `$defs.Request` (a union discriminated on `type`, one branch per entry of COMMAND_TYPES),
+    `$defs.Reply` (`OkReply` / `ErrorReply`) and `$defs.Published` (`Telemetry` / `Reload`)."""
+    frames = tuple(_request_frame(kind, cls) for kind, cls in COMMAND_TYPES.items())
+
+    class Request(RootModel[Annotated[Union[frames], Field(discriminator="type")]]):
+        """A frame a client sends: a command (ROUTER) or a stream message (PULL), told apart by `type`."""
+
+    class Reply(RootModel[Union[OkReply, ErrorReply]]):
+        """The one reply to each command, on the ROUTER socket."""
+
+    class Published(RootModel[Annotated[Union[Telemetry, Reload], Field(discriminator="type")]]):
+        """A frame the server publishes on the PUB socket."""
+
+    schema = TypeAdapter(Union[Request, Reply, Published]).json_schema(ref_template="#/$defs/{model}")
+    return json.dumps({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": f"gamemix wire protocol, version {WIRE_VERSION}",
+        "description": ("One msgpack map per ZeroMQ frame, shown here as JSON: requests (commands on the "
+                        "ROUTER socket, streams on the PULL socket), replies, and published frames (PUB). "
+                        "Not expressed here: `emitters` lists must have equal lengths, and the listener's "
+                        "`forward` and `up` must not be zero or parallel. See docs/protocol.md."),
+        **schema,
+    }, indent=2)

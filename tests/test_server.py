@@ -125,6 +125,7 @@ def test_recorded_session_replays_to_the_same_samples(served, scene, tmp_path):
     for k in range(30):
         client.emitter(1, (3 - 0.2 * k, 0, -1), velocity=(-10, 0, 0))
         time.sleep(0.003)
+    client.emitters([1], [(2.0, 0.0, -1.0)])                 # a batch: the fast path's arrays are recorded too
     client.event("hum", id=2)
     client.bus_volume("music", -6, fade=0.1)
     time.sleep(0.2)
@@ -157,6 +158,11 @@ def test_hot_reload_keeps_playing_and_rejects_broken_edits(served, scene):
     with pytest.raises(CommandFailed) as info:
         client.load_scene("../../etc/passwd")
     assert info.value.code == "bad_path"
+    doc["output"]["block_size"] = 128                        # the device runs at the old size: refused
+    scene.write_text(yaml.safe_dump(doc))
+    with pytest.raises(CommandFailed) as info:
+        client.load_scene()
+    assert info.value.code == "bad_scene" and "block_size" in info.value.message
     assert 4 in server.mixer.instances and server.mixer.scene.buses["music"].volume_db == -12
 
 

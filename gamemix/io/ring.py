@@ -1,6 +1,7 @@
 """A single-producer, single-consumer ring of audio blocks.
 
-The render thread fills slots ahead; the PortAudio callback empties them.
+The render thread fills slots ahead; the device thread (or the null output's
+clock) empties them.
 Both sides only *read* the other's counter and *write* their own, and each
 counter only grows; under CPython's GIL an int attribute store is atomic, so
 neither side can see a half-written counter, and the producer publishes a
