@@ -21,6 +21,9 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed bench-packages
 	$(PY) benchmarks/bench_engine.py
+	$(PY) benchmarks/bench_control.py
+	$(PY) benchmarks/bench_dynamics.py
+	$(PY) benchmarks/bench_server.py
 
 assets: $(VENV)/.installed
 	@dpkg -s espeak-ng >/dev/null 2>&1 || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq espeak-ng)
