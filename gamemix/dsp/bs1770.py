@@ -204,41 +204,38 @@ def _end_step(m, bank):
     acc[AC_SUM] = 0.0
     acc[AC_COUNT] = 0.0
     if steps >= 4:
-        e = 0.0
-        for k in range(4):
-            e += bank.ring[m, (steps - 1 - k) % RING]
-        e *= 0.25
-        lm = loudness(e)
-        out[LM_MOMENTARY] = lm
-        out[LM_MAX_MOMENTARY] = max(out[LM_MAX_MOMENTARY], lm)
-        if lm > LOW:
-            j = _bin(lm)
-            bank.hist[m, 0, j, 0] += 1.0
-            bank.hist[m, 0, j, 1] += e
-            acc[AC_GATE_N] += 1.0
-            acc[AC_GATE_E] += e
-        out[LM_INTEGRATED] = _gated_mean(bank.hist[m, 0], acc[AC_GATE_N], acc[AC_GATE_E], -10.0)[0]
+        out[LM_INTEGRATED] = _window(m, bank, steps, 4, 0, LM_MOMENTARY, LM_MAX_MOMENTARY, AC_GATE_N, -10.0)[0]
     if steps >= RING:
-        e = 0.0
-        for k in range(RING):
-            e += bank.ring[m, k]
-        e /= RING
-        ls = loudness(e)
-        out[LM_SHORT_TERM] = ls
-        out[LM_MAX_SHORT_TERM] = max(out[LM_MAX_SHORT_TERM], ls)
-        if ls > LOW:
-            j = _bin(ls)
-            bank.hist[m, 1, j, 0] += 1.0
-            bank.hist[m, 1, j, 1] += e
-            acc[AC_ST_N] += 1.0
-            acc[AC_ST_E] += e
-            h = bank.hist[m, 1]
-            _, first = _gated_mean(h, acc[AC_ST_N], acc[AC_ST_E], -20.0)
-            total = 0.0
-            for j in range(first, NBINS):
-                total += h[j, 0]
-            if total > 0.0:
-                out[LM_LRA] = _percentile(h, first, total, 0.95) - _percentile(h, first, total, 0.10)
+        h = bank.hist[m, 1]
+        first = _window(m, bank, steps, RING, 1, LM_SHORT_TERM, LM_MAX_SHORT_TERM, AC_ST_N, -20.0)[1]
+        total = 0.0
+        for j in range(first, NBINS):
+            total += h[j, 0]
+        if total > 0.0:
+            out[LM_LRA] = _percentile(h, first, total, 0.95) - _percentile(h, first, total, 0.10)
+
+
+@njit(cache=True, nogil=True)
+def _window(m, bank, steps, length, kind, reading, maximum, count, gate):
+    """Loudness of the last `length` steps into out[reading] and its maximum; above the
+    absolute gate, into histogram `kind` (with count and energy at acc[count], acc[count + 1]).
+    Returns the gated loudness of that histogram with the relative gate `gate` LU, and its first bin."""
+    acc = bank.acc[m]
+    out = bank.out[m]
+    e = 0.0
+    for k in range(length):
+        e += bank.ring[m, (steps - 1 - k) % RING]
+    e /= length
+    lufs = loudness(e)
+    out[reading] = lufs
+    out[maximum] = max(out[maximum], lufs)
+    if lufs > LOW:
+        j = _bin(lufs)
+        bank.hist[m, kind, j, 0] += 1.0
+        bank.hist[m, kind, j, 1] += e
+        acc[count] += 1.0
+        acc[count + 1] += e
+    return _gated_mean(bank.hist[m, kind], acc[count], acc[count + 1], gate)
 
 
 @njit(cache=True, nogil=True)
