@@ -107,6 +107,10 @@ class Client:
     def set_parameter(self, name: str, value: float) -> None:
         self.request({"type": "set_parameter", "name": name, "value": value})
 
+    def reset_meters(self, bus: str | None = None) -> None:
+        """Restart the loudness meters of one bus, or of all (e.g. when a level starts)."""
+        self.request({"type": "reset_meters"} if bus is None else {"type": "reset_meters", "bus": bus})
+
     def snapshot_start(self, name: str, intensity: float | None = None, fade: float | None = None) -> None:
         msg = {"type": "snapshot_start", "name": name}
         msg.update({k: v for k, v in (("intensity", intensity), ("fade", fade)) if v is not None})

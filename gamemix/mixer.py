@@ -204,6 +204,7 @@ class Mixer:
             protocol.SnapshotStart: lambda m: self.snapshot_start(m.name, m.intensity, m.fade),
             protocol.SnapshotStop: lambda m: self.snapshot_stop(m.name, m.fade),
             protocol.SnapshotIntensity: lambda m: self.snapshots.set_intensity(m.name, m.intensity),
+            protocol.ResetMeters: lambda m: self.processing.reset_meters(None if m.bus is None else self._bus(m.bus)),
         }
         handler = handlers.get(type(msg))
         if handler is None:

@@ -186,6 +186,13 @@ class BusProcessing:
             out[name] = entry
         return out
 
-    def reset_meters(self) -> None:
-        """Restart every loudness meter (integrated, LRA, maxima) at the next block."""
-        self.fx.meters.flags[:] = 1
+    def reset_meters(self, bus: int | None = None) -> None:
+        """Restart bus `bus`'s loudness meter, or every meter, at the next block (the audio thread
+        owns their state, so this only raises a flag)."""
+        if bus is None:
+            self.fx.meters.flags[:] = 1
+        else:
+            self.fx.meters.flags[bus] = 1
+            slot = self.params.bi[bus, BI_LEVEL_METER]
+            if slot >= 0:
+                self.fx.meters.flags[slot] = 1

@@ -154,8 +154,15 @@ class SnapshotIntensity(Message):
     intensity: Percent
 
 
+class ResetMeters(Message):
+    """Restart the loudness meters (integrated, LRA, maxima) of one bus, or of all: a new level starts."""
+
+    type: Literal["reset_meters"] = "reset_meters"
+    bus: Optional[Name] = None
+
+
 MESSAGE_CLASSES = (Play, Stop, Emitter, Emitters, Listener, BusVolume, BusMute, Event, SetParameter,
-                   SnapshotStart, SnapshotStop, SnapshotIntensity)
+                   SnapshotStart, SnapshotStop, SnapshotIntensity, ResetMeters)
 AnyMessage = Annotated[Union[MESSAGE_CLASSES], Field(discriminator="type")]
 MESSAGE_ADAPTER: TypeAdapter = TypeAdapter(AnyMessage)
 MESSAGE_TYPES = tuple(cls.model_fields["type"].default for cls in MESSAGE_CLASSES)

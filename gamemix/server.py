@@ -403,6 +403,7 @@ class Server:
             "voices": {"real": m.active_voices(), "virtual": m.virtual_voices(), **vars(m.stats)},
             "instances": len(m.instances),
             "buses": {n: {"volume_db": round(float(m.bus_values.volume_db[i]), 3)} for n, i in m.bus_index.items()},
+            "loudness": m.processing.readings(),
             "snapshots": m.snapshots.levels(),
             "parameters": dict(m.parameters.values),
             "server": vars(self.stats),

@@ -57,3 +57,15 @@ def test_live_meter_matches_the_offline_meter_and_limiter_holds(bed):
     assert live["integrated_lufs"] == pytest.approx(offline["integrated_lufs"], abs=0.01)
     assert live["true_peak_dbtp"] <= -1.0 + 0.1 and offline["true_peak_dbtp"] <= -1.0 + 0.1
     assert live["limiter_gr_db"] < -1.0
+
+
+def test_reset_meters_message_restarts_integrated(bed):
+    from gamemix import protocol
+    m = bed({})
+    render_blocks(m, int(1.0 * SR / BLOCK))
+    assert m.processing.readings()["master"]["integrated_lufs"] is not None
+    m.apply(protocol.ResetMeters())
+    render_blocks(m, 2)
+    assert m.processing.readings()["master"]["integrated_lufs"] is None      # < 400 ms since the reset
+    render_blocks(m, int(0.5 * SR / BLOCK))
+    assert m.processing.readings()["master"]["integrated_lufs"] is not None

@@ -171,6 +171,7 @@ def _client_frames() -> tuple[list[bytes], list[bytes]]:
     client.snapshot_start("combat", intensity=50)
     client.snapshot_stop("combat", fade=1.0)
     client.bus_volume("music", -6, fade=0.1)
+    client.reset_meters("music")
     client.emitter(5, (2.5, 0, -2), velocity=(-1, 0, 0))
     client.emitters([5, 6], [(0, 0, 1), (1, 0, 0)], velocities=np.zeros((2, 3)))
     client.listener((0, 1.8, 0), forward=(0, 0, -1))
