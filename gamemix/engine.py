@@ -43,7 +43,7 @@ from gamemix.dsp.spatial import distance_gain, doppler_ratio, listener_right, pa
 from gamemix.params import (
     LF_SAMPLE_RATE, BF_GAIN, BF_PEAK, BF_PITCH, SM_GAIN, SM_PITCH, VIRTUAL, VF_VFADE, VF_VFADE_STEP, VF_VFADE_TARGET,
     VI_CAT, VI_SOUND, VI_TO_VIRTUAL, BF_STEP, BF_SUMSQ, BF_TARGET, BI_PARENT, ENDED, LF_CEILING,
-    LF_DOPPLER_FACTOR, LF_FX, LF_FY, LF_FZ, LF_SPEED_OF_SOUND, LF_UX, LF_UY, LF_UZ,
+    LF_DOPPLER_FACTOR, LF_ENDED, LF_FX, LF_FY, LF_FZ, LF_SPEED_OF_SOUND, LF_UX, LF_UY, LF_UZ,
     LF_VX, LF_VY, LF_VZ, LF_X, LF_Y, LF_Z, MAX_PITCH, MIN_PITCH, PLAYING, STOPPING,
     VF_AUDIBILITY, VF_DIST_GAIN, VF_DOPPLER, VF_FADE, VF_FADE_STEP, VF_FADE_TARGET,
     VF_MAX_DIST, VF_MIN_DIST, VF_PAN, VF_PITCH, VF_ROLLOFF, VF_VOLUME, VF_VX, VF_VY,
@@ -247,13 +247,17 @@ def render_block(pool, lane_off, lane_len, vi, vf, gain, bf, bi, bus_order, soun
     channels = out.shape[1]
     bus_buf[:, :, :n] = 0.0
     rx, ry, rz = listener_right(lf[LF_FX], lf[LF_FY], lf[LF_FZ], lf[LF_UX], lf[LF_UY], lf[LF_UZ])
+    ended = 0
     for v in range(vi.shape[0]):
         state = vi[v, VI_STATE]
         if state == PLAYING or state == STOPPING:
             render_voice(v, pool, lane_off, lane_len, vi, vf, gain, bf, sound_mod, cat_gain, lf, rx, ry, rz,
                          bus_buf, scratch0, scratch1, target, ramp, n, channels)
+            ended += vi[v, VI_STATE] == ENDED
         elif state == VIRTUAL:
             advance_virtual(v, lane_len, vi, vf, bf, sound_mod, cat_gain, n)
+            ended += vi[v, VI_STATE] == ENDED
+    lf[LF_ENDED] += ended
     mix_buses(bf, bi, bus_order, bus_buf, filt, filt_state, fx, ramp, n, channels, lf[LF_SAMPLE_RATE])
     master = bus_order[bus_order.shape[0] - 1]
     write_output(bus_buf[master], out, n, channels, lf[LF_CEILING])

@@ -113,7 +113,8 @@ LF_SPEED_OF_SOUND = 12
 LF_DOPPLER_FACTOR = 13
 LF_CEILING = 14                        # linear output ceiling
 LF_SAMPLE_RATE = 15
-LF_NFIELDS = 16
+LF_ENDED = 16                          # rows marked ENDED since the control side last reclaimed (> 0: look)
+LF_NFIELDS = 17
 
 
 class FxArrays(NamedTuple):

@@ -59,6 +59,10 @@ class BusProcessing:
         self.fx = params.fx
         self.sample_rate = sample_rate
         self.master = bus_index["master"]
+        buses = scene.buses.values()
+        self.has_sends = any(b.sends for b in buses)
+        self.has_fixed_keys = any(k.ratio is None for b in buses for k in b.sidechain)
+        self.has_dynamics = any(b.compressor or b.unmask or b.loudness or b.limiter for b in buses)
         for r, name in enumerate(reverb_buses(scene)):
             spec = scene.buses[name].reverb
             params.bi[bus_index[name], BI_REVERB] = r
@@ -128,11 +132,16 @@ class BusProcessing:
         return values
 
     def write(self, values: BusValues) -> None:
-        """Write this block's send levels and dynamics values into the kernels' rows."""
-        self.fx.send_gain[:, :, SG_TARGET] = np.where(values.sends_db <= FLOOR_DB, 0.0,
-                                                       10.0 ** (np.minimum(values.sends_db, 24.0) / 20.0))
-        fixed = np.isfinite(values.sidechain_db)
-        self.fx.sc[:, :, sidechain.SC_DEPTH][fixed] = np.maximum(0.0, -values.sidechain_db[fixed])
+        """Write this block's send levels and dynamics values into the kernels' rows (only the
+        parts this scene uses: this runs every block)."""
+        if self.has_sends:
+            self.fx.send_gain[:, :, SG_TARGET] = np.where(values.sends_db <= FLOOR_DB, 0.0,
+                                                           10.0 ** (np.minimum(values.sends_db, 24.0) / 20.0))
+        if self.has_fixed_keys:
+            fixed = np.isfinite(values.sidechain_db)
+            self.fx.sc[:, :, sidechain.SC_DEPTH][fixed] = np.maximum(0.0, -values.sidechain_db[fixed])
+        if not self.has_dynamics:
+            return
         dyn = values.dynamics
         has = np.isfinite(dyn[:, DYN["compressor_threshold_db"]])
         self.fx.comp[has, compressor.CP_THRESHOLD] = dyn[has, DYN["compressor_threshold_db"]]

@@ -30,7 +30,7 @@ from numba import njit
 
 from gamemix.dsp.spatial import distance_gain
 from gamemix.params import (
-    ENDED, FREE, LF_X, LF_Y, LF_Z, PLAYING, SM_GAIN, STOPPING, VF_FADE, VF_FADE_TARGET,
+    ENDED, FREE, LF_ENDED, LF_X, LF_Y, LF_Z, PLAYING, SM_GAIN, STOPPING, VF_FADE, VF_FADE_TARGET,
     VF_FADE_STEP, VF_MAX_DIST, VF_MIN_DIST, VF_ROLLOFF, VF_VFADE, VF_VFADE_STEP,
     VF_VFADE_TARGET, VF_VOLUME, VF_X, VF_Y, VF_Z, VI_BLOCKS, VI_BUS, VI_CAT, VI_MODEL,
     VI_POS, VI_SNAP, VI_SOUND, VI_SPATIAL, VI_STATE, VI_TO_VIRTUAL, VIRTUAL, Params,
@@ -96,6 +96,56 @@ def rank_scores(vi, audibility, priority, threshold, hysteresis_db, excluded, sc
     return count
 
 
+@njit(cache=True, nogil=True)
+def plan(vi, score, cutoff, ties, to_virtual, to_real):
+    """Which rows change side this block, in one pass over the rows.
+
+    An instance is wanted real if its score is above `cutoff` (-inf: every one that may be
+    real), or equal to it while `ties` places are left (in row order).  Fills to_virtual with
+    the real rows not wanted and to_real with the wanted rows that are virtual or fading to
+    virtual; returns (their counts, the real rows kept)."""
+    nv = 0
+    nr = 0
+    kept = 0
+    for v in range(vi.shape[0]):
+        state = vi[v, VI_STATE]
+        if state != PLAYING and state != VIRTUAL:
+            continue
+        want = score[v] > cutoff
+        if not want and score[v] == cutoff and ties > 0:
+            want = True
+            ties -= 1
+        leaving = vi[v, VI_TO_VIRTUAL] != 0
+        if state == PLAYING and not leaving:
+            if want:
+                kept += 1
+            else:
+                to_virtual[nv] = v
+                nv += 1
+        elif want:
+            to_real[nr] = v
+            nr += 1
+    return nv, nr, kept
+
+
+@njit(cache=True, nogil=True)
+def census(vi):
+    """(stopping, real, virtual) row counts."""
+    stopping = 0
+    real = 0
+    virtual = 0
+    for v in range(vi.shape[0]):
+        state = vi[v, VI_STATE]
+        if state == STOPPING:
+            stopping += 1
+            real += 1
+        elif state == PLAYING:
+            real += 1
+        elif state == VIRTUAL:
+            virtual += 1
+    return stopping, real, virtual
+
+
 class VoicePool:
     """Rows of the parameter arrays, who owns them, and which are real."""
 
@@ -114,6 +164,8 @@ class VoicePool:
         self.audibility = np.zeros(cap, dtype=np.float64)
         self.own_gain = np.zeros(cap, dtype=np.float64)   # audibility before category gains
         self.score = np.zeros(cap, dtype=np.float64)
+        self._to_virtual = np.zeros(cap, dtype=np.int64)
+        self._to_real = np.zeros(cap, dtype=np.int64)
         self.no_exclusions = np.zeros(cap, dtype=np.bool_)
         self.stats = VoiceStats()
         self._order = 0
@@ -177,6 +229,7 @@ class VoicePool:
         vi, vf = self.params.vi, self.params.vf
         if vi[v, VI_STATE] == VIRTUAL:
             vi[v, VI_STATE] = ENDED
+            self.params.lf[LF_ENDED] += 1.0
             return
         samples = max(fade * self.sample_rate, self.block_size)
         vf[v, VF_FADE_TARGET] = 0.0
@@ -184,8 +237,11 @@ class VoicePool:
         vi[v, VI_STATE] = STOPPING
 
     def reclaim(self) -> list[int]:
-        """Free the rows the kernel marked ENDED; returns them."""
-        vi = self.params.vi
+        """Free the rows marked ENDED (the kernel counts them, so most blocks skip the scan); returns them."""
+        vi, lf = self.params.vi, self.params.lf
+        if lf[LF_ENDED] == 0.0:
+            return []
+        lf[LF_ENDED] = 0.0
         ended = np.flatnonzero(vi[:, VI_STATE] == ENDED)
         vi[ended, VI_STATE] = FREE
         vi[ended, VI_TO_VIRTUAL] = 0
@@ -201,23 +257,18 @@ class VoicePool:
         audibility_all(vi, p.vf, p.lf, p.sound_mod, p.cat_gain, bus_gain, self.audibility, self.own_gain)
         excluded = self.no_exclusions if hdr_inaudible is None else hdr_inaudible
         n = rank_scores(vi, self.audibility, self.priority, self.threshold, HYSTERESIS_DB, excluded, self.score)
-        state = vi[:, VI_STATE]
-        leaving = vi[:, VI_TO_VIRTUAL] != 0
-        real = (state == PLAYING) & ~leaving
-        budget = max(p.max_voices - int(np.count_nonzero(state == STOPPING)), 0)
-        if n <= budget:
-            want = self.score > -np.inf
-        else:
-            want = np.zeros(len(state), dtype=bool)
-            if budget > 0:
-                want[np.argpartition(-self.score, budget - 1)[:budget]] = True
-        self._virtualize(np.flatnonzero(real & ~want))
-        self._devirtualize(np.flatnonzero(want & ((state == VIRTUAL) | leaving)),
-                           budget - int(np.count_nonzero(real & want)))
-        state = vi[:, VI_STATE]
-        n_real = int(np.count_nonzero((state == PLAYING) | (state == STOPPING)))
+        stopping, _, _ = census(vi)
+        budget = max(p.max_voices - stopping, 0)
+        cutoff, ties = -np.inf, 0
+        if n > budget:      # exactly `budget` wanted: those above the budget-th best score, then ties
+            cutoff = np.inf if budget == 0 else -float(np.partition(-self.score, budget - 1)[budget - 1])
+            ties = budget - int(np.count_nonzero(self.score > cutoff))
+        nv, nr, kept = plan(vi, self.score, cutoff, ties, self._to_virtual, self._to_real)
+        self._virtualize(self._to_virtual[:nv])
+        self._devirtualize(self._to_real[:nr], budget - kept)
+        _, n_real, n_virtual = census(vi)
         self.stats.peak_real = max(self.stats.peak_real, n_real)
-        self.stats.peak_virtual = max(self.stats.peak_virtual, int(np.count_nonzero(state == VIRTUAL)))
+        self.stats.peak_virtual = max(self.stats.peak_virtual, n_virtual)
 
     def _virtualize(self, rows: np.ndarray) -> None:
         if len(rows) == 0:
