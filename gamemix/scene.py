@@ -566,8 +566,8 @@ def _dynamics_problems(doc, buses) -> list[Problem]:
                 edges.setdefault(name, []).append(ref)
         if bus.get("limiter") is not None and name != "master":
             problems.append(doc.problem(("buses", name, "limiter"), "only master has a limiter"))
-    if not problems and dynamic_order_cycle(buses, edges):
-        cycle = dynamic_order_cycle(buses, edges)
+    cycle = [] if problems else dynamic_order_cycle(buses, edges)
+    if cycle:
         problems.append(doc.problem(("buses", cycle[0]), "sidechains, unmasking or sends form a circle: "
                                     + " -> ".join(cycle)))
     return problems
