@@ -46,7 +46,7 @@ from gamemix.params import (
 from gamemix.processing import BusProcessing, fx_sizes
 from gamemix.scene import Action, Scene
 from gamemix.snapshots import BusValues, SnapshotMixer
-from gamemix.voices import VoicePool
+from gamemix.voices import VoicePool, categories_playing
 
 AUTO_ID_BASE = 1 << 62  # ids the mixer assigns; games use ids below this
 FLOOR_DB = -144.0
@@ -144,6 +144,7 @@ class Mixer:
         self.block_index = 0
         self.action_errors: list[dict] = []
         self.mapped = MappedValues()
+        self._playing = np.zeros(len(self.cat_names), dtype=np.bool_)
         self.processing = BusProcessing(scene, self.bus_index, self.params, out.sample_rate)
         self._init_buses()
         self._init_listener()
@@ -558,10 +559,8 @@ class Mixer:
 
     def _category_gains(self, hdr_db: np.ndarray) -> None:
         """Ducking (from the categories playing now) and HDR, as a gain per category."""
-        vi = self.params.vi
-        playing = np.zeros(len(self.cat_names), dtype=bool)
-        playing[vi[vi[:, VI_STATE] == PLAYING, VI_CAT]] = True
-        total_db = self.ducker.tick(self.dt, playing) + hdr_db
+        categories_playing(self.params.vi, self._playing)
+        total_db = self.ducker.tick(self.dt, self._playing) + hdr_db
         self.params.cat_gain[:] = np.where(total_db <= FLOOR_DB, 0.0, 10.0 ** (total_db / 20.0))
 
     def render(self, out: np.ndarray) -> None:

@@ -59,6 +59,7 @@ class BusProcessing:
         self.fx = params.fx
         self.sample_rate = sample_rate
         self.master = bus_index["master"]
+        self._base = None
         buses = scene.buses.values()
         self.has_sends = any(b.sends for b in buses)
         self.has_fixed_keys = any(k.ratio is None for b in buses for k in b.sidechain)
@@ -107,6 +108,18 @@ class BusProcessing:
     def base(self, values: BusValues, mapped_sends: dict[tuple[str, str], float]) -> BusValues:
         """Fill the dynamics and send columns of `values` with the scene's own values and the
         parameter mappings, before snapshots."""
+        if self._base is None:
+            self._base = self._scene_values()
+        dyn, sends, keys = (a.copy() for a in self._base)
+        for (name, target), db in mapped_sends.items():
+            sends[self.bus_index[name], list(self.scene.buses[name].sends).index(target)] += db
+        values.dynamics = dyn
+        values.sends_db = sends
+        values.sidechain_db = keys
+        return values
+
+    def _scene_values(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(dynamics, sends, sidechain depths) as the scene sets them."""
         n = len(self.bus_index)
         dyn = np.full((n, len(DYNAMICS)), np.nan)
         sends = np.full((n, self.fx.send_bus.shape[1]), FLOOR_DB)
@@ -124,12 +137,9 @@ class BusProcessing:
                 dyn[b, DYN["loudness_target_lufs"]] = bus.loudness.target_lufs
             if bus.limiter is not None:
                 dyn[b, DYN["limiter_ceiling_dbtp"]] = bus.limiter.ceiling_dbtp
-            for k, (target, db) in enumerate(bus.sends.items()):
-                sends[b, k] = db + mapped_sends.get((name, target), 0.0)
-        values.dynamics = dyn
-        values.sends_db = sends
-        values.sidechain_db = keys
-        return values
+            for k, db in enumerate(bus.sends.values()):
+                sends[b, k] = db
+        return dyn, sends, keys
 
     def write(self, values: BusValues) -> None:
         """Write this block's send levels and dynamics values into the kernels' rows (only the

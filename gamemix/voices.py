@@ -129,6 +129,15 @@ def plan(vi, score, cutoff, ties, to_virtual, to_real):
 
 
 @njit(cache=True, nogil=True)
+def categories_playing(vi, out):
+    """out[c] = True when a row of category c is PLAYING (out is cleared first)."""
+    out[:] = False
+    for v in range(vi.shape[0]):
+        if vi[v, VI_STATE] == PLAYING:
+            out[vi[v, VI_CAT]] = True
+
+
+@njit(cache=True, nogil=True)
 def census(vi):
     """(stopping, real, virtual) row counts."""
     stopping = 0
@@ -280,6 +289,8 @@ class VoicePool:
         self.stats.virtualizations += len(rows)
 
     def _devirtualize(self, rows: np.ndarray, room: int) -> None:
+        if len(rows) == 0:
+            return
         vi, vf, gain = self.params.vi, self.params.vf, self.params.gain
         leaving = rows[vi[rows, VI_TO_VIRTUAL] != 0]
         vi[leaving, VI_TO_VIRTUAL] = 0        # still real: just fade back up
