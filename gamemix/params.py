@@ -94,7 +94,7 @@ FL_NFIELDS = 4
 # per-bus integer fields: bi[b, FIELD]; slots are -1 where the bus lacks that stage
 BI_PARENT = 0        # parent bus index, -1 for master
 BI_REVERB = 1        # reverb slot: the bus is an effect return (dsp/reverb.py)
-BI_MASKER = 2        # unmasking masker slot: this bus is cut where it masks a target (dsp/unmask.py)
+BI_MASKER = 2        # unmasking masker slot: this bus is cut where it masks a target (dsp/unmasking.py)
 BI_TARGET = 3        # unmasking target slot: this bus is analysed for the maskers
 BI_LEVEL_METER = 4   # meter slot measuring the bus before its loudness-management gain
 BI_NFIELDS = 5
