@@ -95,6 +95,19 @@ def cmd_keys(args) -> int:
     return 0
 
 
+def _count(minimum: int):
+    """An argparse type: an int >= minimum."""
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+    return parse
+
+
+_non_negative, _positive = _count(0), _count(1)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gamemix", description="Game-audio mixing middleware.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -131,9 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--telemetry", default="tcp://127.0.0.1:5562", help="PUB endpoint for telemetry")
     p.add_argument("--output", default="device", help="'device' (PortAudio), 'null', or a .wav file (headless)")
     p.add_argument("--device", default=None, help="PortAudio output device name or index")
-    p.add_argument("--ahead", type=int, default=3, help="blocks rendered ahead of the device")
-    p.add_argument("--device-buffer", type=int, default=1024,
-                   help="PortAudio buffer in frames (a PulseAudio null sink needs 4096)")
+    p.add_argument("--ahead", type=_non_negative, default=0,
+                   help="blocks rendered ahead of the device by a render thread of their own; 0 (default) renders "
+                        "each block just before the device takes it: the least latency")
+    p.add_argument("--device-buffer", type=_positive, default=1024,
+                   help="PortAudio frames per buffer (the device's latency is a few of these)")
     p.add_argument("--telemetry-hz", type=float, default=30.0)
     p.add_argument("--record", default=None, help="write every applied message, with its block, to this script")
     p.add_argument("--watch", action="store_true", help="reload the scene when its file changes")

@@ -64,7 +64,7 @@ class ServerConfig:
     telemetry: str = "tcp://127.0.0.1:5562"
     output: str = "device"            # "device", "null" or a .wav path
     device: str | None = None         # PortAudio device name (substring) or index
-    ahead: int = 3                    # blocks rendered ahead of the device
+    ahead: int = 0                    # blocks rendered ahead of the device (0: just in time)
     device_buffer: int = 1024         # PortAudio buffer, frames
     telemetry_hz: float = 30.0
     record: Path | None = None

@@ -1,9 +1,18 @@
-"""A private PulseAudio daemon with a null sink, for device tests.
+"""A private PulseAudio daemon with a null sink, and a recorder of its monitor,
+for device tests and benchmarks/bench_latency.py.
 
 PortAudio (through ALSA's pulse plugin) then offers a device named `pulse`;
 with PULSE_SINK=NAME it plays into the null sink and with PULSE_SOURCE=NAME.monitor
 it records what the sink plays.  As root the daemon needs its own
 XDG_RUNTIME_DIR.  PyAudio must be created after the variables are set.
+
+The null sink renders in chunks as long as the smallest latency any of its
+clients asks for, and 2 s when none asks.  A stream that connects to an idle
+sink therefore waits up to 2 s for the sink's next wake-up before its audio
+moves (measured here: the first blocking write of a PortAudio stream took
+1.7-1.9 s at every buffer size, then writes ran at the real-time pace).  So
+the daemon is started with a low-latency reader on the monitor (`keep_awake`)
+that keeps the sink rendering in 5 ms chunks, as a hardware sink would.
 """
 
 from __future__ import annotations
@@ -13,22 +22,30 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 
-import pytest
+import numpy as np
+
+RATE = 48000
+
+
+def _fail_or_skip(message: str) -> None:
+    import pytest
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 @contextlib.contextmanager
-def pulse_null_sink(name: str = "gamemix_test", rate: int = 48000):
-    """Start pulseaudio with a null sink `name`; yields the sink name; kills the daemon after."""
+def pulse_null_sink(name: str = "gamemix_test", rate: int = RATE):
+    """Start pulseaudio with a null sink `name`, kept awake; yields the sink name; kills the daemon after."""
     if shutil.which("pulseaudio") is None:
-        message = "pulseaudio is not installed (make test installs it)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        _fail_or_skip("pulseaudio is not installed (make test installs it)")
     saved = {k: os.environ.get(k) for k in ("XDG_RUNTIME_DIR", "PULSE_SINK", "PULSE_SOURCE")}
     runtime = tempfile.mkdtemp(prefix="gamemix-pulse-")
     os.environ["XDG_RUNTIME_DIR"] = runtime
+    awake = None
     try:
         subprocess.run(["pulseaudio", "-D", "--exit-idle-time=-1", "--disallow-exit", "--daemonize=yes"],
                        check=True, capture_output=True, timeout=20)
@@ -40,8 +57,12 @@ def pulse_null_sink(name: str = "gamemix_test", rate: int = 48000):
                         "channels=2", "format=float32le"], check=True, capture_output=True, timeout=10)
         os.environ["PULSE_SINK"] = name
         os.environ["PULSE_SOURCE"] = f"{name}.monitor"
+        awake = Capture(latency_ms=5, keep=False)
+        awake.wait_for_data(timeout=5.0)
         yield name
     finally:
+        if awake is not None:
+            awake.close()
         subprocess.run(["pulseaudio", "--kill"], capture_output=True, timeout=10)
         for key, value in saved.items():
             if value is None:
@@ -49,3 +70,58 @@ def pulse_null_sink(name: str = "gamemix_test", rate: int = 48000):
             else:
                 os.environ[key] = value
         shutil.rmtree(runtime, ignore_errors=True)
+
+
+class Capture:
+    """Records the null sink's monitor with PulseAudio's own `parec` (float32, 48 kHz, stereo),
+    timestamping each chunk as it arrives.  The capture is the instrument, so it uses the
+    native client; what is under test, the playback, goes through PortAudio.  With
+    keep=False it only reads (and drops) what arrives: `keep_awake` above."""
+
+    def __init__(self, latency_ms: int = 10, keep: bool = True):
+        self.chunk = RATE * latency_ms // 1000 * 8
+        self.keep = keep
+        self.proc = subprocess.Popen(
+            ["parec", f"--device={os.environ['PULSE_SINK']}.monitor", "--format=float32le", f"--rate={RATE}",
+             "--channels=2", f"--latency-msec={latency_ms}", "--raw"], stdout=subprocess.PIPE)
+        self.chunks: list[bytes] = []
+        self.times: list[tuple[float, int]] = []
+        self._got = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            data = self.proc.stdout.read1(self.chunk)
+            if not data:
+                return
+            self._got.set()
+            if self.keep:
+                self.times.append((time.perf_counter(), len(data) // 8))
+                self.chunks.append(data)
+
+    def wait_for_data(self, timeout: float) -> None:
+        if not self._got.wait(timeout):
+            raise RuntimeError(f"no audio from the null sink's monitor within {timeout} s")
+
+    def audio(self) -> np.ndarray:
+        raw = b"".join(self.chunks)
+        return np.frombuffer(raw[: len(raw) // 8 * 8], np.float32).reshape(-1, 2)
+
+    def time_of(self, frame: int) -> float:
+        """Time (perf_counter) by which captured frame `frame` had arrived."""
+        count = 0
+        for t, frames in self.times:
+            count += frames
+            if count > frame:
+                return t
+        return self.times[-1][0]
+
+    def frame_at(self, when: float) -> int:
+        """Frames captured before time `when` (perf_counter)."""
+        return sum(frames for t, frames in self.times if t < when)
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=5)
+        self._thread.join(timeout=2)

@@ -10,60 +10,16 @@ import pytest
 from conftest import sine
 from gamemix.io.device import AudioOutput, DeviceError, NullOutput
 from gamemix.io.ring import BlockRing
-from pulse import pulse_null_sink
+from pulse import Capture, pulse_null_sink
 
 SR, BLOCK = 48000, 256
-DEVICE_BUFFER = 4096   # a PulseAudio null sink drains in large chunks (see gamemix/io/device.py)
+DEVICE_BUFFER = 256
 
 
 @pytest.fixture(scope="module")
 def sink():
     with pulse_null_sink("gamemix_test", SR) as name:
         yield name
-
-
-class Capture:
-    """Records the null sink's monitor with PulseAudio's own `parec` (float32, 48 kHz, stereo, 10 ms
-    latency), timestamping each chunk as it arrives.  The capture is the test's instrument, so it
-    uses the native client; what is under test, the playback, goes through PortAudio."""
-
-    CHUNK = 480 * 2 * 4      # 10 ms of stereo float32
-
-    def __init__(self, pa=None):
-        import os
-        import subprocess
-        self.proc = subprocess.Popen(
-            ["parec", f"--device={os.environ['PULSE_SINK']}.monitor", "--format=float32le", "--rate=48000",
-             "--channels=2", "--latency-msec=10", "--raw"], stdout=subprocess.PIPE)
-        self.chunks, self.times = [], []
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
-
-    def _loop(self):
-        while True:
-            data = self.proc.stdout.read1(self.CHUNK) if hasattr(self.proc.stdout, "read1") else self.proc.stdout.read(self.CHUNK)
-            if not data:
-                return
-            self.times.append((time.perf_counter(), len(data) // 8))
-            self.chunks.append(data)
-
-    def audio(self):
-        raw = b"".join(self.chunks)
-        return np.frombuffer(raw[: len(raw) // 8 * 8], np.float32).reshape(-1, 2)
-
-    def time_of(self, frame: int) -> float:
-        """Time (perf_counter) by which captured frame `frame` had arrived."""
-        count = 0
-        for t, frames in self.times:
-            count += frames
-            if count > frame:
-                return t
-        return self.times[-1][0]
-
-    def close(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=5)
-        self._thread.join(timeout=2)
 
 
 def level_db(x):
@@ -131,6 +87,30 @@ def test_sine_comes_back_at_its_frequency_level_and_channel(sink):
     assert stats["xruns"] == 0 and stats["blocks"] > 200
 
 
+@pytest.mark.parametrize("ahead", [0, 2])
+def test_a_late_block_is_counted_as_an_xrun(sink, ahead):
+    """A render that overruns the device's buffer (here one 60 ms stall, more than the ~16 ms
+    the device holds) must show up in the xrun count, and only it."""
+    blocks = [0]
+
+    def render(block):
+        blocks[0] += 1
+        block[:] = 0.0
+        if blocks[0] == 150:
+            time.sleep(0.06)
+
+    out = AudioOutput(render, 2, SR, BLOCK, device="pulse", ahead=ahead, device_buffer=DEVICE_BUFFER)
+    out.start()
+    time.sleep(0.5)
+    before = out.stats()["xruns"]
+    time.sleep(1.2)
+    stats = out.stats()
+    out.stop()
+    assert before == 0
+    assert 1 <= stats["xruns"] <= 12
+    assert stats["ring_empty"] + stats["underflows"] == stats["xruns"]
+
+
 def test_sound_posted_over_the_socket_arrives_with_its_pitch_level_and_pan(sink, scene_dir, capsys):
     import pyaudio
     from gamemix.client import Client
@@ -139,7 +119,7 @@ def test_sound_posted_over_the_socket_arrives_with_its_pitch_level_and_pan(sink,
     scene = scene_dir.scene({"tone": {"files": ["tone.wav"], "loop": True, "spatial": {"max_distance": 100}}})
     any_port = "tcp://127.0.0.1:*"
     config = ServerConfig(scene=scene, commands=any_port, streams=any_port, telemetry=any_port,
-                          output="device", device="pulse", ahead=2, device_buffer=DEVICE_BUFFER)
+                          output="device", device="pulse", device_buffer=DEVICE_BUFFER)
     with Server(config) as server:
         time.sleep(0.3)              # the server plays silence: the sink is awake before we record
         cap = Capture()

@@ -1,32 +1,32 @@
 """Audio output through PortAudio (PyAudio), and a device-free stand-in.
 
-Thread model (see docs/architecture.md):
+Thread model (see docs/architecture.md), by `ahead`, the blocks rendered
+ahead of the device:
 
-- the **render thread** (`_render_loop`) keeps a BlockRing `ahead` blocks
-  full by calling `render_block(out)`; the engine's kernel releases the GIL, so
-  control-side Python on other threads does not stall it.  When the ring is
-  full it sleeps on an Event the callback sets as soon as a slot frees;
-- the **device thread** (`_device_loop`) takes ready blocks from the ring and
-  hands them to PortAudio with a blocking write (PyAudio releases the GIL
-  inside Pa_WriteStream, so it waits on the device, not on Python).  If the
-  ring is empty it waits up to one block period for the render thread; if no
-  block comes, it writes a block of silence and counts an xrun, so the device
-  never starves because of the renderer.
+- `ahead` = 0 (the server's default): the **device thread** renders a block
+  with `render_block(out)` as soon as the device has room for it, then hands
+  it to PortAudio with a blocking write (PyAudio releases the GIL inside
+  Pa_WriteStream, so it waits on the device, not on Python; the engine's
+  kernel releases it too).  A message is heard one block period plus the
+  device's latency after it arrives, at most;
+- `ahead` >= 1: a **render thread** (`_render_loop`) keeps a BlockRing of
+  `ahead` blocks full; when the ring is full it sleeps on an Event the device
+  thread sets as soon as a slot frees.  The device thread takes ready blocks
+  from the ring; if the ring is empty it waits up to one block period for
+  the render thread, then writes a block of silence and counts it
+  (`ring_empty`).  Each slot adds a block period of latency and of slack for
+  a render thread held up by other Python threads.
 
-Why a blocking writer rather than a PortAudio callback: through PulseAudio's
-ALSA plugin (the way Debian's PortAudio reaches PulseAudio) callback streams
-stalled after 3-5 callbacks in 0.5 s on the machines this was built on, at
-every buffer size and latency tried, while blocking writes ran.  The ring and
-the counters are the same either way.
+Either way a write that finds the device's buffer empty counts an underflow
+(`get_write_available()` equals the buffer's size; PyAudio could raise on
+PortAudio's own underflow flag, but it closes the stream when it does).
 
-The device buffer (`device_buffer` frames, PortAudio's frames_per_buffer) is
-separate from the engine's block.  Into a PulseAudio null sink, measured here,
-writes kept real time only with a 4096-frame buffer (256: 0.04x real time,
-2048: 0.2x, 4096: 1.4x): that sink drains in large chunks.  A hardware
-device through ALSA runs with small buffers; the default is 1024 frames.
-
-Latency = ring depth (`ahead` blocks) + PortAudio's own output latency, both
-reported by `stats()`.
+Why a blocking writer rather than a PortAudio callback: a callback runs
+Python on PortAudio's thread and needs the GIL to copy a block, while the
+blocking write waits outside it.  The device buffer (`device_buffer` frames,
+PortAudio's frames_per_buffer) is separate from the engine's block; through
+ALSA, PortAudio's output latency is a few of those buffers.  The default is
+1024 frames; `benchmarks/bench_latency.py` measures what each size costs.
 
 Edge.
 """
@@ -107,9 +107,11 @@ class AudioOutput:
         import pyaudio
         self.render_block = render_block
         self.channels, self.sample_rate, self.block_size = channels, sample_rate, block_size
-        self.ring = BlockRing(max(ahead, 2), block_size, channels)
+        self.ring = BlockRing(max(ahead, 1), block_size, channels)
         self.timing = _Timing(block_size / sample_rate)
-        self.xruns = 0
+        self.ahead = max(ahead, 0)
+        self.ring_empty = 0   # blocks of silence written because the render thread was late
+        self.underflows = 0   # writes that found the device buffer already empty
         self.played = 0
         self._silence = np.zeros((block_size, channels), dtype=np.float32).tobytes()
         self._space = threading.Event()
@@ -132,10 +134,12 @@ class AudioOutput:
 
     def start(self) -> None:
         self._running.set()
-        self._render_thread.start()
-        deadline = time.monotonic() + 1.0
-        while self.ring.free() > 0 and time.monotonic() < deadline:   # prime the ring
-            time.sleep(0.001)
+        if self.ahead:
+            self._render_thread.start()
+            deadline = time.monotonic() + 1.0
+            while self.ring.free() > 0 and time.monotonic() < deadline:   # prime the ring
+                time.sleep(0.001)
+        self._capacity = self._stream.get_write_available()     # frames the device buffer holds
         self._stream.start_stream()
         self._device_thread.start()
 
@@ -143,7 +147,8 @@ class AudioOutput:
         self._running.clear()
         self._space.set()
         self._ready.set()
-        self._render_thread.join(timeout=2.0)
+        if self.ahead:
+            self._render_thread.join(timeout=2.0)
         self._device_thread.join(timeout=2.0)
         self._stream.stop_stream()
         self._stream.close()
@@ -159,6 +164,8 @@ class AudioOutput:
             self._space.clear()
 
     def _device_loop(self) -> None:
+        if not self.ahead:
+            return self._render_and_write_loop()
         while self._running.is_set():
             slot = self.ring.read_slot()
             if slot is None:
@@ -166,20 +173,36 @@ class AudioOutput:
                 self._ready.wait(self.timing.period)
                 slot = self.ring.read_slot()
             if slot is None:
-                self.xruns += 1
+                self.ring_empty += 1
                 data = self._silence
             else:
                 data = slot.tobytes()
                 self.ring.release()
                 self._space.set()
-            self._stream.write(data, self.block_size, exception_on_underflow=False)
-            self.played += 1
+            self._write(data)
+
+    def _render_and_write_loop(self) -> None:
+        """ahead = 0: render each block on the device thread as soon as the device has room for it."""
+        block = self.ring.write_slot()
+        while self._running.is_set():
+            self.timing.time(self.render_block, block)
+            self._write(block.tobytes())
+
+    def _write(self, data: bytes) -> None:
+        """Hand one block to PortAudio, counting an underflow when the device's buffer ran empty.
+
+        (PyAudio can raise on PortAudio's own underflow flag, but closes the stream when it does.)"""
+        if self.played and self._stream.get_write_available() >= self._capacity:
+            self.underflows += 1
+        self._stream.write(data, self.block_size, exception_on_underflow=False)
+        self.played += 1
 
     def stats(self) -> dict:
-        """Blocks, xruns (ring empty), ring fill, render time and CPU load, latency."""
-        return {**self.timing.stats(), "xruns": self.xruns, "played": self.played,
-                "ring_fill": self.ring.fill_level(),
-                "latency_ms": (self._stream.get_output_latency() + self.ring.slots * self.timing.period) * 1e3}
+        """Blocks, xruns (ring empty + device underflows, also given apart), ring fill, render time and
+        CPU load, latency (render-ahead + PortAudio's output latency)."""
+        return {**self.timing.stats(), "xruns": self.ring_empty + self.underflows, "ring_empty": self.ring_empty,
+                "underflows": self.underflows, "played": self.played, "ring_fill": self.ring.fill_level(),
+                "latency_ms": (self._stream.get_output_latency() + self.ahead * self.timing.period) * 1e3}
 
 
 class NullOutput:
@@ -189,7 +212,7 @@ class NullOutput:
     def __init__(self, render_block, channels: int, sample_rate: int, block_size: int, device=None, ahead: int = 3,
                  device_buffer: int = 0):
         self.render_block = render_block
-        self.ring = BlockRing(max(ahead, 2), block_size, channels)
+        self.ring = BlockRing(max(ahead, 1), block_size, channels)
         self.timing = _Timing(block_size / sample_rate)
         self.xruns = 0
         self.played = 0
