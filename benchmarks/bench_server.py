@@ -24,6 +24,7 @@ Targets (live-mixer issue): >= 100,000 updates/s absorbed without an xrun;
 from __future__ import annotations
 
 import argparse
+import contextlib
 import socket
 import statistics
 import subprocess
@@ -47,7 +48,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(folder: Path):
+def start(folder: Path, output: list[str]):
     t = np.arange(48000) / 48000
     for k in range(8):
         soundfile.write(folder / f"c{k}.wav", (0.1 * np.sin(2 * np.pi * (200 + 50 * k) * t)).astype(np.float32), 48000)
@@ -57,7 +58,7 @@ def start(folder: Path):
         "sounds": {f"s{k}": {"files": [f"c{k}.wav"], "loop": True, "spatial": {"max_distance": 200}} for k in range(8)},
         "events": {"blip": [{"action": "play", "sound": "s0"}, {"action": "stop", "sound": "s0", "delay": 0.2}]}}))
     ends = [f"tcp://127.0.0.1:{free_port()}" for _ in range(3)]
-    server = subprocess.Popen([sys.executable, "-m", "gamemix", "serve", str(folder / "scene.yaml"), "--output", "null",
+    server = subprocess.Popen([sys.executable, "-m", "gamemix", "serve", str(folder / "scene.yaml"), *output,
                                "--commands", ends[0], "--streams", ends[1], "--telemetry", ends[2]],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     server.stdout.readline()                               # "gamemix serving ..."
@@ -127,9 +128,23 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=3.0, help="per throughput run")
     ap.add_argument("--soak", type=float, default=30.0, help="soak length in seconds (the target run: 600)")
+    ap.add_argument("--device", action="store_true",
+                    help="play through PortAudio into a private PulseAudio null sink instead of the null output")
+    ap.add_argument("--ahead", type=int, default=None, help="blocks rendered ahead (server default if not given)")
+    ap.add_argument("--device-buffer", type=int, default=None, help="PortAudio frames per buffer (with --device)")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        server, client = start(Path(tmp))
+    output = ["--output", "device", "--device", "pulse"] if args.device else ["--output", "null"]
+    if args.ahead is not None:
+        output += ["--ahead", str(args.ahead)]
+    if args.device_buffer is not None:
+        output += ["--device-buffer", str(args.device_buffer)]
+    with contextlib.ExitStack() as stack:
+        if args.device:
+            sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+            from pulse import pulse_null_sink
+            stack.enter_context(pulse_null_sink("gamemix_bench"))
+        tmp = stack.enter_context(tempfile.TemporaryDirectory())
+        server, client = start(Path(tmp), output)
         try:
             time.sleep(0.5)
             single = throughput(client, args.seconds, 1)
@@ -141,8 +156,8 @@ def main() -> None:
             client.close()
             server.terminate()
             server.wait(timeout=10)
-    print(f"`gamemix serve` in its own process, {VOICES} looping 3D voices, null output (real-time ring of 3 "
-          f"256-frame blocks), loopback TCP; this process is the game")
+    print(f"`gamemix serve {' '.join(output)}` in its own process, {VOICES} looping 3D voices, 256-frame blocks, "
+          f"loopback TCP; this process is the game")
     for name, r in (("one `emitter` message per update", single), (f"`emitters` batches of {VOICES}", batched),
                     (f"batches of {VOICES} at 100,000/s", paced)):
         print(f"stream, {name:<34} sent {r['sent']:>9,.0f}/s, applied {r['applied']:>9,.0f}/s "
