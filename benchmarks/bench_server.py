@@ -1,9 +1,10 @@
 """The live server under load: stream throughput, command round trips, xruns over a soak.
 
 `gamemix serve` runs in its own process (as it does beside a game) with 256
-looping 3D voices and the null output, which renders ahead into the same ring
-as the device output and empties it at the real-time pace (an empty ring at a
-deadline is an xrun).  This process is the game, over loopback TCP:
+looping 3D voices and, by default, the null output, which renders ahead into a
+ring and empties it at the real-time pace (an empty ring at a deadline is an
+xrun); with --device it plays through PortAudio into a private PulseAudio null
+sink, where a late block is an underflow the device output counts.  This process is the game, over loopback TCP:
 
 1. stream throughput: the client pushes pose updates as fast as it can for
    --seconds, (a) one `emitter` message per update, (b) `emitters` batches of
