@@ -8,10 +8,21 @@ checks and keeps the loop free of int64-to-float conversions.  A block is read
 in runs that end at the clip's end: inside a run the loop has no branch and no
 modulo; between runs a looping voice wraps and a one-shot stops.  Each lane is
 followed by guard samples (see assets.GUARD), so `idx + 1` never leaves it.
+
+A run is read eight samples at a time by `_lerp8`, an intrinsic that does the
+phase, index and interpolation arithmetic in 8-lane vectors and only the 16
+loads one by one (an emulated gather).  LLVM's loop vectorizer will not do
+this by itself on AMD Zen (its cost model prices the loads as a gather, which
+is slower there than scalar loads), and the scalar loop costs about twice as
+many instructions per sample; measured on the resampler alone, 0.84 -> 0.67
+ns per sample (benchmarks/README.md).  Its arithmetic is the scalar loop's,
+operation for operation (no fused multiply-add), so both give the same bits.
 """
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 from gamemix.params import FRAC_BITS, FRAC_ONE
 
@@ -28,18 +39,69 @@ def pitch_to_step(ratio):
     return np.int64(ratio * (1 << _RUN_BITS) + 0.5) << _RUN_SHIFT
 
 
+_LANES = 8
+
+
+@intrinsic
+def _lerp8(typingctx, pool, base, phase, inc, out, at):
+    """out[at:at+8] = pool linearly interpolated at the 16.16 phases phase + k*inc from `base`.
+
+    Arguments: pool and out float32 arrays, base and at uint64, phase and inc
+    uint32.  Equal, sample for sample, to the scalar loop in interpolate_run.
+    """
+    sig = types.void(pool, base, phase, inc, out, at)
+
+    def codegen(context, builder, signature, args):
+        pool_arr = context.make_array(signature.args[0])(context, builder, args[0])
+        out_arr = context.make_array(signature.args[4])(context, builder, args[4])
+        base_v, phase_v, inc_v, at_v = args[1], args[2], args[3], args[5]
+        i32, i64, f32 = ir.IntType(32), ir.IntType(64), ir.FloatType()
+        vi32, vf32 = ir.VectorType(i32, _LANES), ir.VectorType(f32, _LANES)
+
+        def splat(value, vtype):
+            undef = ir.Constant(vtype, ir.Undefined)
+            one = builder.insert_element(undef, value, ir.Constant(i32, 0))
+            return builder.shuffle_vector(one, undef, ir.Constant(vi32, [0] * _LANES))
+
+        lanes = ir.Constant(vi32, list(range(_LANES)))
+        p = builder.add(splat(phase_v, vi32), builder.mul(lanes, splat(inc_v, vi32)))
+        whole = builder.lshr(p, splat(ir.Constant(i32, _RUN_BITS), vi32))
+        frac = builder.fmul(builder.uitofp(builder.and_(p, splat(ir.Constant(i32, 0xFFFF), vi32)), vf32),
+                            splat(ir.Constant(f32, float(_INV_RUN)), vf32))
+        a = b = ir.Constant(vf32, ir.Undefined)
+        for k in range(_LANES):
+            lane = ir.Constant(i32, k)
+            idx = builder.add(base_v, builder.zext(builder.extract_element(whole, lane), i64))
+            nxt = builder.add(idx, ir.Constant(i64, 1))
+            a = builder.insert_element(a, builder.load(builder.gep(pool_arr.data, [idx], inbounds=True), align=4), lane)
+            b = builder.insert_element(b, builder.load(builder.gep(pool_arr.data, [nxt], inbounds=True), align=4), lane)
+        result = builder.fadd(a, builder.fmul(builder.fsub(b, a), frac))
+        dst = builder.gep(out_arr.data, [at_v], inbounds=True)
+        builder.store(result, builder.bitcast(dst, vf32.as_pointer()), align=4)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
 @njit(cache=True, nogil=True)
 def interpolate_run(pool, off, pos, step, out, start, count):
     """Linear interpolation of `count` samples from `pos`, written at out[start:]."""
     base = np.uint64(off + (pos >> FRAC_BITS))
     phase = np.uint32((pos & _FRAC_MASK) >> _RUN_SHIFT)
     inc = np.uint32(step >> _RUN_SHIFT)
-    for i in range(count):
+    first = np.uint64(start)
+    whole = count - count % _LANES
+    inc8 = np.uint32(inc * np.uint32(_LANES))
+    p8 = phase
+    for i in range(0, whole, _LANES):
+        _lerp8(pool, base, p8, inc, out, first + np.uint64(i))
+        p8 = np.uint32(p8 + inc8)
+    for i in range(whole, count):
         p = np.uint32(phase + np.uint32(i) * inc)
         idx = base + np.uint64(p >> np.uint32(_RUN_BITS))
         frac = np.float32(p & np.uint32(0xFFFF)) * _INV_RUN
         a = pool[idx]
-        out[start + i] = a + (pool[idx + np.uint64(1)] - a) * frac
+        out[first + np.uint64(i)] = a + (pool[idx + np.uint64(1)] - a) * frac
 
 
 @njit(cache=True, nogil=True)
