@@ -37,7 +37,9 @@ from gamemix.dsp.limiter import limit_block
 from gamemix.dsp.reverb import reverb_block
 from gamemix.dsp.sidechain import sidechain_block
 from gamemix.dsp.unmasking import analyse_target, unmask_block
-from gamemix.dsp.mixing import add_into, add_ramped_to_bus, peak_and_sumsq, scale_ramped, seek, write_output
+from gamemix.dsp.mixing import (
+    add_into, add_ramped_to_bus, add_ramped_to_pair, peak_and_sumsq, scale_ramped, seek, write_output,
+)
 from gamemix.dsp.playback import advance, pitch_to_step, read_lane
 from gamemix.dsp.spatial import distance_gain, doppler_ratio, listener_right, pan_gains
 from gamemix.params import (
@@ -104,6 +106,13 @@ def voice_targets(v, vi, vf, lf, rx, ry, rz, volume, ratio, target):
 @njit(cache=True, nogil=True, inline="always")
 def mix_source(scratch, s, v, gain, target, bus_buf, bus, ramp, n, channels):
     """Add one source channel of voice v into its bus, gains ramped to their targets."""
+    if channels == 2:
+        l0, l1, r0, r1 = gain[v, s, 0], target[s, 0], gain[v, s, 1], target[s, 1]
+        if l0 != 0.0 or l1 != 0.0 or r0 != 0.0 or r1 != 0.0:
+            add_ramped_to_pair(scratch, bus_buf, bus, l0, l1, r0, r1, ramp, n)
+        gain[v, s, 0] = l1
+        gain[v, s, 1] = r1
+        return
     for c in range(channels):
         g0 = gain[v, s, c]
         g1 = target[s, c]

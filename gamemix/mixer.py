@@ -145,6 +145,7 @@ class Mixer:
         self.action_errors: list[dict] = []
         self.mapped = MappedValues()
         self._playing = np.zeros(len(self.cat_names), dtype=np.bool_)
+        self._last_bus_inputs = None
         self.processing = BusProcessing(scene, self.bus_index, self.params, out.sample_rate)
         self._init_buses()
         self._init_listener()
@@ -495,13 +496,23 @@ class Mixer:
         for glide in (*self.faders.values(), *self.mutes.values()):
             glide.tick(self.dt)
         self.snapshots.tick(self.dt)
-        self.bus_values = self.snapshots.apply(self._bus_values(self.mapped), self.mapped.snapshot_intensity)
+        inputs = self._bus_inputs()
+        if inputs != self._last_bus_inputs:   # else the targets written last block stand (and were reached)
+            self.bus_values = self.snapshots.apply(self._bus_values(self.mapped), self.mapped.snapshot_intensity)
+            self._write_bus_targets(self.bus_values)
+            self._last_bus_inputs = inputs
         heard = self._tree_product(self.params.bf[:, BF_GAIN])  # bus gains as the last block ended
-        self._write_bus_targets(self.bus_values)
         hdr_db, hdr_below = self._hdr()
         # rank on what is heard now, so a fader move's own ramp is never steepened by a virtualization fade
         self.voices.assign(heard, hdr_below)
         self._category_gains(hdr_db)   # after ranking: a sound starting this block ducks this block
+
+    def _bus_inputs(self) -> tuple:
+        """Everything the bus values depend on: faders, mutes, parameter values (through their
+        mappings) and the snapshot stack.  The same inputs give the same bus values."""
+        return (tuple(g.value for g in self.faders.values()), tuple(g.value for g in self.mutes.values()),
+                tuple(self.parameters.values.values()),
+                tuple((s.name, s.level, s.intensity, s.order) for s in self.snapshots.active.values()))
 
     def _apply_sound_mappings(self) -> None:
         mod = self.params.sound_mod

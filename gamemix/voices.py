@@ -78,22 +78,31 @@ def audibility_all(vi, vf, lf, sound_mod, cat_gain, bus_gain, out, out_own):
 
 
 @njit(cache=True, nogil=True)
-def rank_scores(vi, audibility, priority, threshold, hysteresis_db, excluded, score):
-    """score[v] = priority x 1000 + audibility in dB (+ hysteresis if real) for instances
-    that may be real, -inf for the others; returns how many may be real."""
+def eligible(vi, audibility, threshold, excluded, score):
+    """score[v] = 0 for instances that may be real (playing or virtual, audible, not excluded),
+    -inf for the others; returns how many may be real."""
     count = 0
     for v in range(vi.shape[0]):
         state = vi[v, VI_STATE]
-        a = audibility[v]
-        if (state != PLAYING and state != VIRTUAL) or a < threshold or excluded[v]:
+        if (state != PLAYING and state != VIRTUAL) or audibility[v] < threshold or excluded[v]:
             score[v] = -np.inf
+        else:
+            score[v] = 0.0
+            count += 1
+    return count
+
+
+@njit(cache=True, nogil=True)
+def rank_scores(vi, audibility, priority, hysteresis_db, score):
+    """score[v] = priority x 1000 + audibility in dB (+ hysteresis if real) where `eligible`
+    left 0.  Only needed when more instances may be real than there are voices."""
+    for v in range(vi.shape[0]):
+        if score[v] != 0.0:
             continue
-        db = 20.0 * math.log10(max(a, 1e-15))
-        if state == PLAYING and vi[v, VI_TO_VIRTUAL] == 0:
+        db = 20.0 * math.log10(max(audibility[v], 1e-15))
+        if vi[v, VI_STATE] == PLAYING and vi[v, VI_TO_VIRTUAL] == 0:
             db += hysteresis_db
         score[v] = priority[v] * 1000.0 + min(max(db, -300.0), 300.0)
-        count += 1
-    return count
 
 
 @njit(cache=True, nogil=True)
@@ -153,6 +162,30 @@ def census(vi):
         elif state == VIRTUAL:
             virtual += 1
     return stopping, real, virtual
+
+
+@njit(cache=True, nogil=True)
+def decide(vi, vf, lf, sound_mod, cat_gain, bus_gain, priority, threshold, hysteresis_db, excluded, max_voices,
+           audibility, own_gain, score, to_virtual, to_real):
+    """The whole real/virtual decision in one call: audibility, who may be real, the cut at
+    the voice budget (scores are ranked only when there are more candidates than voices), and
+    the rows that change side (see `plan`).
+
+    Returns (to-virtual count, to-real count, real rows kept, budget, real rows, virtual rows),
+    the last two counted before any change.
+    """
+    audibility_all(vi, vf, lf, sound_mod, cat_gain, bus_gain, audibility, own_gain)
+    n = eligible(vi, audibility, threshold, excluded, score)
+    stopping, real, virtual = census(vi)
+    budget = max(max_voices - stopping, 0)
+    cutoff = -np.inf
+    ties = 0
+    if n > budget:      # exactly `budget` wanted: those above the budget-th best score, then ties
+        rank_scores(vi, audibility, priority, hysteresis_db, score)
+        cutoff = np.inf if budget == 0 else -np.partition(-score, budget - 1)[budget - 1]
+        ties = budget - np.count_nonzero(score > cutoff)
+    nv, nr, kept = plan(vi, score, cutoff, ties, to_virtual, to_real)
+    return nv, nr, kept, budget, real, virtual
 
 
 class VoicePool:
@@ -262,22 +295,14 @@ class VoicePool:
     def assign(self, bus_gain: np.ndarray, hdr_inaudible: np.ndarray | None = None) -> None:
         """Rank every instance and move voices between real and virtual (once per block)."""
         p = self.params
-        vi = p.vi
-        audibility_all(vi, p.vf, p.lf, p.sound_mod, p.cat_gain, bus_gain, self.audibility, self.own_gain)
         excluded = self.no_exclusions if hdr_inaudible is None else hdr_inaudible
-        n = rank_scores(vi, self.audibility, self.priority, self.threshold, HYSTERESIS_DB, excluded, self.score)
-        stopping, _, _ = census(vi)
-        budget = max(p.max_voices - stopping, 0)
-        cutoff, ties = -np.inf, 0
-        if n > budget:      # exactly `budget` wanted: those above the budget-th best score, then ties
-            cutoff = np.inf if budget == 0 else -float(np.partition(-self.score, budget - 1)[budget - 1])
-            ties = budget - int(np.count_nonzero(self.score > cutoff))
-        nv, nr, kept = plan(vi, self.score, cutoff, ties, self._to_virtual, self._to_real)
+        nv, nr, kept, budget, real, virtual = decide(
+            p.vi, p.vf, p.lf, p.sound_mod, p.cat_gain, bus_gain, self.priority, self.threshold, HYSTERESIS_DB,
+            excluded, p.max_voices, self.audibility, self.own_gain, self.score, self._to_virtual, self._to_real)
         self._virtualize(self._to_virtual[:nv])
-        self._devirtualize(self._to_real[:nr], budget - kept)
-        _, n_real, n_virtual = census(vi)
-        self.stats.peak_real = max(self.stats.peak_real, n_real)
-        self.stats.peak_virtual = max(self.stats.peak_virtual, n_virtual)
+        moved = self._devirtualize(self._to_real[:nr], budget - kept)
+        self.stats.peak_real = max(self.stats.peak_real, real + moved)
+        self.stats.peak_virtual = max(self.stats.peak_virtual, virtual - moved)
 
     def _virtualize(self, rows: np.ndarray) -> None:
         if len(rows) == 0:
@@ -288,16 +313,18 @@ class VoicePool:
         vf[rows, VF_VFADE_STEP] = 1.0 / self.virtual_fade_samples
         self.stats.virtualizations += len(rows)
 
-    def _devirtualize(self, rows: np.ndarray, room: int) -> None:
+    def _devirtualize(self, rows: np.ndarray, room: int) -> int:
+        """Make `rows` real (fading to-virtual ones back up), at most `room` virtual ones; returns
+        how many virtual rows became real."""
         if len(rows) == 0:
-            return
+            return 0
         vi, vf, gain = self.params.vi, self.params.vf, self.params.gain
         leaving = rows[vi[rows, VI_TO_VIRTUAL] != 0]
         vi[leaving, VI_TO_VIRTUAL] = 0        # still real: just fade back up
         vf[leaving, VF_VFADE_TARGET] = 1.0
         rows = rows[vi[rows, VI_STATE] == VIRTUAL][:max(room, 0)]
         if len(rows) == 0:
-            return
+            return 0
         fresh = rows[(vi[rows, VI_BLOCKS] == 0) & (vi[rows, VI_POS] == 0)]
         resumed = rows[(vi[rows, VI_BLOCKS] != 0) | (vi[rows, VI_POS] != 0)]
         # a sound starting at full volume from its first sample needs no ramp (a fade-in ramps itself)
@@ -309,3 +336,4 @@ class VoicePool:
         vf[rows, VF_VFADE_STEP] = 1.0 / self.virtual_fade_samples
         vi[rows, VI_STATE] = PLAYING
         self.stats.devirtualizations += len(resumed)
+        return len(rows)

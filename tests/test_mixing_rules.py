@@ -101,6 +101,26 @@ def test_parameter_drives_sound_volume_with_its_seek_speed(dc):
     assert db(out[-1, 0] / DC) == pytest.approx(-20.0, abs=1e-3)
 
 
+def test_parameter_drives_bus_volume_once_the_mix_has_settled(dc):
+    # the mixer rewrites bus targets only when their inputs move: a parameter change after
+    # many still blocks must still reach the bus
+    mixer = dc.mixer({"s": {"files": ["dc.wav"], "loop": True, "bus": "music", "pan": -1}},
+                     buses={"master": {}, "music": {}},
+                     extra={"parameters": {"p": {"min": 0, "max": 1, "default": 0}},
+                            "mappings": [{"parameter": "p", "bus": "music", "property": "volume_db",
+                                          "points": [[0, 0], [1, -12]]}]})
+    mixer.play("s", 1)
+    assert db(render_blocks(mixer, 20)[-1, 0] / DC) == pytest.approx(0.0, abs=1e-4)
+    mixer.set_parameter("p", 0.5)
+    assert db(render_blocks(mixer, 2)[-1, 0] / DC) == pytest.approx(-6.0, abs=1e-4)
+    mixer.set_bus_mute("music", True)
+    assert np.all(render_blocks(mixer, 10)[-1] == 0.0)
+    mixer.set_bus_mute("music", False)
+    assert db(render_blocks(mixer, 10)[-1, 0] / DC) == pytest.approx(-6.0, abs=1e-4)
+    mixer.set_bus_volume("music", -6.0)
+    assert db(render_blocks(mixer, 2)[-1, 0] / DC) == pytest.approx(-12.0, abs=1e-4)
+
+
 def test_parameter_errors_change_nothing(dc):
     mixer = dc.mixer({"s": {"files": ["dc.wav"]}}, extra={"parameters": {"p": {"min": 0, "max": 10, "default": 3}}})
     for name, value, code in [("p", 11, "out_of_range"), ("q", 1, "unknown_parameter"), ("p", float("nan"), "bad_value")]:
