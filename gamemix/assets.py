@@ -5,7 +5,9 @@ and, when its rate differs from the output's, resampled with soxr's
 band-limited VHQ converter.  Each channel of each file becomes a *lane*: a
 contiguous run of samples in the pool followed by GUARD samples, so the
 interpolating reader never needs a bounds check: for a looping sound the
-guard repeats the start of the clip, for a one-shot it is silence.
+guard repeats the start of the clip, for a one-shot it is silence.  The pool
+ends with TAIL zeros, as far as the resampler's vector loads reach past an
+index (what they read there is never used).
 
 Control side: runs at load, never per block.
 """
@@ -18,10 +20,12 @@ import numpy as np
 import soundfile
 import soxr
 
+from gamemix.dsp.playback import WINDOW
 from gamemix.errors import LocatedError
 from gamemix.scene import Scene
 
 GUARD = 4  # samples after each lane, read by the interpolator past the end
+TAIL = WINDOW  # zeros after the last lane: the resampler's window loads read this far past an index
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,7 @@ def _pack(plan) -> ClipBank:
     """Lay every lane out in one pool with its guard samples."""
     nlanes = sum(d.shape[1] for _, _, _, d, _ in plan)
     total = sum((len(d) + GUARD) * d.shape[1] for _, _, _, d, _ in plan)
-    pool = np.zeros(max(total, 1), dtype=np.float32)
+    pool = np.zeros(total + TAIL, dtype=np.float32)
     offset = np.zeros(max(nlanes, 1), dtype=np.int64)
     length = np.zeros(max(nlanes, 1), dtype=np.int64)
     bank = ClipBank(pool, offset, length)

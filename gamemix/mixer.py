@@ -570,6 +570,8 @@ class Mixer:
 
     def _category_gains(self, hdr_db: np.ndarray) -> None:
         """Ducking (from the categories playing now) and HDR, as a gain per category."""
+        if not self.ducker.states and self.hdr is None:
+            return      # cat_gain keeps the 1.0 it was made with
         categories_playing(self.params.vi, self._playing)
         total_db = self.ducker.tick(self.dt, self._playing) + hdr_db
         self.params.cat_gain[:] = np.where(total_db <= FLOOR_DB, 0.0, 10.0 ** (total_db / 20.0))

@@ -9,14 +9,17 @@ in runs that end at the clip's end: inside a run the loop has no branch and no
 modulo; between runs a looping voice wraps and a one-shot stops.  Each lane is
 followed by guard samples (see assets.GUARD), so `idx + 1` never leaves it.
 
-A run is read eight samples at a time by `_lerp8`, an intrinsic that does the
-phase, index and interpolation arithmetic in 8-lane vectors and only the 16
-loads one by one (an emulated gather).  LLVM's loop vectorizer will not do
-this by itself on AMD Zen (its cost model prices the loads as a gather, which
-is slower there than scalar loads), and the scalar loop costs about twice as
-many instructions per sample; measured on the resampler alone, 0.84 -> 0.67
-ns per sample (benchmarks/README.md).  Its arithmetic is the scalar loop's,
-operation for operation (no fused multiply-add), so both give the same bits.
+A run is read eight samples at a time by intrinsics that do the phase, index
+and interpolation arithmetic in 8-lane vectors.  LLVM's loop vectorizer will
+not vectorize the scalar loop on AMD Zen (its cost model prices the loads as
+a gather, which is slower there than scalar loads).  Up to pitch 2 the eight
+outputs read within 17 consecutive samples, so with AVX2 `_lerp8_window`
+loads them as four contiguous vectors and permutes the lanes into place;
+above, or without AVX2, `_lerp8` does the 16 loads one by one (an emulated
+gather).  Measured on the resampler alone at pitch 1.01: scalar loop 1.13,
+emulated gather 0.67, window 0.47 ns per sample.  The arithmetic is the
+scalar loop's, operation for operation (no fused multiply-add), so every path
+gives the same bits.
 """
 
 import numpy as np
@@ -40,6 +43,66 @@ def pitch_to_step(ratio):
 
 
 _LANES = 8
+WINDOW = 2 * _LANES + 1             # samples a window chunk reads from its first index on
+_WINDOW_MAX_INC = 2 << _RUN_BITS    # up to pitch 2, eight outputs lie within WINDOW samples
+
+
+def _has_avx2(context) -> bool:
+    """Whether the code being compiled may use AVX2 (Numba's target features, not the host's,
+    so a cache built for another CPU never carries it)."""
+    features = getattr(context.codegen(), "_tm_features", "") or ""
+    return "+avx2" in features.split(",")
+
+
+def _lerp8_ir(context, builder, signature, args, window):
+    """IR for eight interpolated samples (see _lerp8 and _lerp8_window)."""
+    pool_arr = context.make_array(signature.args[0])(context, builder, args[0])
+    out_arr = context.make_array(signature.args[4])(context, builder, args[4])
+    base, phase, inc, at = args[1], args[2], args[3], args[5]
+    i32, i64, f32 = ir.IntType(32), ir.IntType(64), ir.FloatType()
+    vi32, vf32 = ir.VectorType(i32, _LANES), ir.VectorType(f32, _LANES)
+
+    def splat(value, vtype):
+        undef = ir.Constant(vtype, ir.Undefined)
+        one = builder.insert_element(undef, value, ir.Constant(i32, 0))
+        return builder.shuffle_vector(one, undef, ir.Constant(vi32, [0] * _LANES))
+
+    # phases relative to the chunk's first whole sample: first + (p >> 16) is the scalar loop's index
+    first = builder.add(base, builder.zext(builder.lshr(phase, ir.Constant(i32, _RUN_BITS)), i64))
+    lanes = ir.Constant(vi32, list(range(_LANES)))
+    p = builder.add(splat(builder.and_(phase, ir.Constant(i32, 0xFFFF)), vi32),
+                    builder.mul(lanes, splat(inc, vi32)))
+    rel = builder.lshr(p, splat(ir.Constant(i32, _RUN_BITS), vi32))
+    frac = builder.fmul(builder.uitofp(builder.and_(p, splat(ir.Constant(i32, 0xFFFF), vi32)), vf32),
+                        splat(ir.Constant(f32, float(_INV_RUN)), vf32))
+    data = pool_arr.data
+    if window and _has_avx2(context):
+        # four contiguous loads and two permutes per operand instead of sixteen loads
+        permps = builder.module.globals.get("llvm.x86.avx2.permps") or ir.Function(
+            builder.module, ir.FunctionType(vf32, [vf32, vi32]), "llvm.x86.avx2.permps")
+        upper = builder.icmp_unsigned(">=", rel, splat(ir.Constant(i32, _LANES), vi32))
+
+        def load8(offset):
+            ptr = builder.gep(data, [builder.add(first, ir.Constant(i64, offset))], inbounds=True)
+            return builder.load(builder.bitcast(ptr, vf32.as_pointer()), align=4)
+
+        def pick(offset):   # pool[first + offset + rel[k]] for each lane k (rel < 16: permps uses rel % 8)
+            low, high = load8(offset), load8(offset + _LANES)
+            return builder.select(upper, builder.call(permps, [high, rel]), builder.call(permps, [low, rel]))
+        a, b = pick(0), pick(1)
+    else:
+        # an emulated gather: the index arithmetic in vectors, the loads one by one
+        a = b = ir.Constant(vf32, ir.Undefined)
+        for k in range(_LANES):
+            lane = ir.Constant(i32, k)
+            idx = builder.add(first, builder.zext(builder.extract_element(rel, lane), i64))
+            nxt = builder.add(idx, ir.Constant(i64, 1))
+            a = builder.insert_element(a, builder.load(builder.gep(data, [idx], inbounds=True), align=4), lane)
+            b = builder.insert_element(b, builder.load(builder.gep(data, [nxt], inbounds=True), align=4), lane)
+    result = builder.fadd(a, builder.fmul(builder.fsub(b, a), frac))
+    dst = builder.gep(out_arr.data, [at], inbounds=True)
+    builder.store(result, builder.bitcast(dst, vf32.as_pointer()), align=4)
+    return context.get_dummy_value()
 
 
 @intrinsic
@@ -47,40 +110,18 @@ def _lerp8(typingctx, pool, base, phase, inc, out, at):
     """out[at:at+8] = pool linearly interpolated at the 16.16 phases phase + k*inc from `base`.
 
     Arguments: pool and out float32 arrays, base and at uint64, phase and inc
-    uint32.  Equal, sample for sample, to the scalar loop in interpolate_run.
+    uint32 (phase < 2^31).  Equal, sample for sample, to the scalar loop in
+    interpolate_run.  Any pitch.
     """
-    sig = types.void(pool, base, phase, inc, out, at)
+    return types.void(pool, base, phase, inc, out, at), lambda c, b, s, a: _lerp8_ir(c, b, s, a, False)
 
-    def codegen(context, builder, signature, args):
-        pool_arr = context.make_array(signature.args[0])(context, builder, args[0])
-        out_arr = context.make_array(signature.args[4])(context, builder, args[4])
-        base_v, phase_v, inc_v, at_v = args[1], args[2], args[3], args[5]
-        i32, i64, f32 = ir.IntType(32), ir.IntType(64), ir.FloatType()
-        vi32, vf32 = ir.VectorType(i32, _LANES), ir.VectorType(f32, _LANES)
 
-        def splat(value, vtype):
-            undef = ir.Constant(vtype, ir.Undefined)
-            one = builder.insert_element(undef, value, ir.Constant(i32, 0))
-            return builder.shuffle_vector(one, undef, ir.Constant(vi32, [0] * _LANES))
-
-        lanes = ir.Constant(vi32, list(range(_LANES)))
-        p = builder.add(splat(phase_v, vi32), builder.mul(lanes, splat(inc_v, vi32)))
-        whole = builder.lshr(p, splat(ir.Constant(i32, _RUN_BITS), vi32))
-        frac = builder.fmul(builder.uitofp(builder.and_(p, splat(ir.Constant(i32, 0xFFFF), vi32)), vf32),
-                            splat(ir.Constant(f32, float(_INV_RUN)), vf32))
-        a = b = ir.Constant(vf32, ir.Undefined)
-        for k in range(_LANES):
-            lane = ir.Constant(i32, k)
-            idx = builder.add(base_v, builder.zext(builder.extract_element(whole, lane), i64))
-            nxt = builder.add(idx, ir.Constant(i64, 1))
-            a = builder.insert_element(a, builder.load(builder.gep(pool_arr.data, [idx], inbounds=True), align=4), lane)
-            b = builder.insert_element(b, builder.load(builder.gep(pool_arr.data, [nxt], inbounds=True), align=4), lane)
-        result = builder.fadd(a, builder.fmul(builder.fsub(b, a), frac))
-        dst = builder.gep(out_arr.data, [at_v], inbounds=True)
-        builder.store(result, builder.bitcast(dst, vf32.as_pointer()), align=4)
-        return context.get_dummy_value()
-
-    return sig, codegen
+@intrinsic
+def _lerp8_window(typingctx, pool, base, phase, inc, out, at):
+    """_lerp8 for inc <= _WINDOW_MAX_INC (pitch <= 2): the eight outputs then read within
+    WINDOW samples of the first, so with AVX2 they come from four contiguous loads and
+    permutes.  Reads up to WINDOW samples from the first index (see assets.TAIL)."""
+    return types.void(pool, base, phase, inc, out, at), lambda c, b, s, a: _lerp8_ir(c, b, s, a, True)
 
 
 @njit(cache=True, nogil=True)
@@ -93,9 +134,14 @@ def interpolate_run(pool, off, pos, step, out, start, count):
     whole = count - count % _LANES
     inc8 = np.uint32(inc * np.uint32(_LANES))
     p8 = phase
-    for i in range(0, whole, _LANES):
-        _lerp8(pool, base, p8, inc, out, first + np.uint64(i))
-        p8 = np.uint32(p8 + inc8)
+    if inc <= _WINDOW_MAX_INC:
+        for i in range(0, whole, _LANES):
+            _lerp8_window(pool, base, p8, inc, out, first + np.uint64(i))
+            p8 = np.uint32(p8 + inc8)
+    else:
+        for i in range(0, whole, _LANES):
+            _lerp8(pool, base, p8, inc, out, first + np.uint64(i))
+            p8 = np.uint32(p8 + inc8)
     for i in range(whole, count):
         p = np.uint32(phase + np.uint32(i) * inc)
         idx = base + np.uint64(p >> np.uint32(_RUN_BITS))
