@@ -39,8 +39,11 @@ def add_ramped_to_pair(src, bus_buf, bus, l0, l1, r0, r1, ramp, n):
     """bus_buf[bus, 0 and 1, :n] += src[:n] * each channel's ramped gain, in one pass.
 
     The stereo case of add_ramped_to_bus: reading the source and the ramp once
-    for both channels saves about 40 % of the mixing at 1,024 voices.
+    for both channels saves about 40 % of the mixing at 1,024 voices.  Silent
+    throughout (all four gains zero), it adds nothing.
     """
+    if l0 == 0.0 and l1 == 0.0 and r0 == 0.0 and r1 == 0.0:
+        return
     gl = np.float32(l0)
     dl = np.float32(l1 - l0)
     gr = np.float32(r0)

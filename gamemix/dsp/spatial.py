@@ -42,6 +42,26 @@ def pan_gains(p):
 
 
 @njit(cache=True, nogil=True)
+def balance_gains(p):
+    """(left, right) gains of a stereo source's balance p in [-1, 1]: unity at centre, constant
+    power towards a side (the pan law scaled by sqrt 2, capped at unity)."""
+    gl, gr = pan_gains(p)
+    return min(1.0, math.sqrt(2.0) * gl), min(1.0, math.sqrt(2.0) * gr)
+
+
+@njit(cache=True, nogil=True)
+def point_source(dx, dy, dz, rx, ry, rz, model, ref, dmax, rolloff):
+    """(distance, distance gain, left, right) of a point emitter at (dx, dy, dz) from the listener,
+    (rx, ry, rz) being the listener's unit right vector: distance model, then constant-power pan
+    from the lateral direction."""
+    d = math.sqrt(dx * dx + dy * dy + dz * dz)
+    gain = distance_gain(model, d, ref, dmax, rolloff)
+    lateral = (dx * rx + dy * ry + dz * rz) / d if d > 1e-9 else 0.0
+    gl, gr = pan_gains(lateral)
+    return d, gain, gl, gr
+
+
+@njit(cache=True, nogil=True)
 def listener_right(lf_fx, lf_fy, lf_fz, lf_ux, lf_uy, lf_uz):
     """Unit 'right' vector of the listener: forward x up, normalised (OpenAL frame)."""
     rx = lf_fy * lf_uz - lf_fz * lf_uy
