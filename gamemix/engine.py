@@ -219,7 +219,7 @@ def process_bus(b, bf, bi, bus_buf, filt, filt_state, fx, ramp, n, channels, sam
     bf[b, BF_GAIN] = g1
     if bi[b, BI_PARENT] < 0:
         limit_block(bus_buf[b], n, channels, fx.lim, fx.lim_line, fx.lim_rmin, fx.lim_env, fx.lim_coef,
-                    fx.lim_hist)
+                    fx.lim_tp)
     peak = 0.0
     sumsq = 0.0
     for c in range(channels):

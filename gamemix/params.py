@@ -144,7 +144,7 @@ class FxArrays(NamedTuple):
     lim_rmin: np.ndarray
     lim_env: np.ndarray
     lim_coef: np.ndarray
-    lim_hist: np.ndarray
+    lim_tp: np.ndarray
     meters: tuple            # dsp/bs1770.MeterBank: slot b meters bus b, then one slot per loudness target
 
 

@@ -88,3 +88,11 @@ def test_non_finite_input_is_silence():
     x[0, 5000] = np.inf
     y, _ = limit(x)
     assert np.all(np.isfinite(y)) and np.abs(y).max() <= 10 ** (CEILING / 20) + 1e-6
+
+
+def test_block_size_does_not_change_the_output():
+    x = SIGNALS["random bursts"]
+    reference, _ = limit(x, block=256)
+    for block in (37, 100, 1000):       # shorter than the detector's taps, uneven, several chunks a block
+        y, _ = limit(x, block=block)
+        assert np.array_equal(y, reference), block

@@ -34,7 +34,8 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from gamemix.dsp.truepeak import design, push_and_peak
+from gamemix.dsp import truepeak
+from gamemix.dsp.truepeak import CHUNK, chunk_peaks, design, load
 
 # out[m, FIELD]
 LM_MOMENTARY = 0
@@ -56,8 +57,7 @@ AC_GATE_N = 3             # 400 ms blocks above the absolute gate
 AC_GATE_E = 4             # their energy sum
 AC_ST_N = 5               # short-term values above the absolute gate
 AC_ST_E = 6
-AC_TP_POS = 7             # true-peak history write position
-AC_NFIELDS = 8
+AC_NFIELDS = 7
 
 RING = 30                 # 100 ms steps kept: the short-term window
 BIN = 0.01                # histogram bin width, LU
@@ -87,7 +87,8 @@ class MeterBank(NamedTuple):
     acc: np.ndarray       # (m, AC_NFIELDS)
     hist: np.ndarray      # (m, 2, NBINS, 2): [momentary blocks | short-term values] x [count, energy]
     tp_coef: np.ndarray   # (TP_OVERSAMPLE - 1, TP_TAPS), see dsp/truepeak.py
-    tp_hist: np.ndarray   # (m, channels, 2 TP_TAPS)
+    tp: np.ndarray        # (m, channels + 2, TP_TAPS - 1 + CHUNK) detector states, see truepeak.allocate
+    energy: np.ndarray    # (CHUNK,) scratch: each sample's weighted energy summed over the channels
     flags: np.ndarray     # (m,) int64: 1 = reset at the next block
     out: np.ndarray       # (m, LM_NFIELDS) readings
 
@@ -122,7 +123,8 @@ def allocate(n_meters: int, channels: int, sample_rate: float, layout: str = "st
                      np.array([int(round(0.1 * sample_rate))], dtype=np.int64),
                      np.zeros((n, channels, 4)), np.zeros((n, RING)), np.zeros((n, AC_NFIELDS)),
                      np.zeros((n, 2, NBINS, 2)), design(TP_OVERSAMPLE, TP_TAPS),
-                     np.zeros((n, channels, 2 * TP_TAPS)), np.zeros(n, dtype=np.int64), np.zeros((n, LM_NFIELDS)))
+                     np.stack([truepeak.allocate(channels, TP_TAPS)] * n), np.zeros(CHUNK),
+                     np.zeros(n, dtype=np.int64), np.zeros((n, LM_NFIELDS)))
     for m in range(n):
         clear(bank, m)
     return bank
@@ -134,7 +136,7 @@ def _clear(m, bank):
     bank.ring[m] = 0.0
     bank.acc[m] = 0.0
     bank.hist[m] = 0.0
-    bank.tp_hist[m] = 0.0
+    bank.tp[m] = 0.0
     for f in range(LM_NFIELDS):
         bank.out[m, f] = -math.inf if f < LM_TRUE_PEAK else 0.0
     bank.out[m, LM_LRA] = 0.0
@@ -145,13 +147,23 @@ def clear(bank: MeterBank, m: int) -> None:
     _clear(m, bank)
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _biquad(x, c, o, z, s):
-    """Direct form II transposed; coefficients c[o:o+5], state z[s:s+2]."""
-    y = c[o] * x + z[s]
-    z[s] = c[o + 1] * x - c[o + 3] * y + z[s + 1]
-    z[s + 1] = c[o + 2] * x - c[o + 4] * y
-    return y
+@njit(cache=True, nogil=True)
+def _k_weight(x, at, k, coef, z, w, energy):
+    """energy[i] += w y^2 for the K-weighted y of x[at + i], i < k: the two biquads in direct
+    form II transposed, their state z[0:4] carried from chunk to chunk."""
+    b0, b1, b2, a1, a2 = coef[0], coef[1], coef[2], coef[3], coef[4]
+    c0, c1, c2, d1, d2 = coef[5], coef[6], coef[7], coef[8], coef[9]
+    s0, s1, s2, s3 = z[0], z[1], z[2], z[3]
+    for i in range(k):
+        v = x[at + i]
+        u = b0 * v + s0
+        s0 = b1 * v - a1 * u + s1
+        s1 = b2 * v - a2 * u
+        y = c0 * u + s2
+        s2 = c1 * u - d1 * y + s3
+        s3 = c2 * u - d2 * y
+        energy[i] += w * y * y
+    z[0], z[1], z[2], z[3] = s0, s1, s2, s3
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -244,37 +256,37 @@ def meter_block(m, buf, n, bank):
     if bank.flags[m] != 0:
         _clear(m, bank)
         bank.flags[m] = 0
+    for start in range(0, n, CHUNK):
+        _meter_chunk(m, buf, start, min(CHUNK, n - start), bank)
+
+
+@njit(cache=True, nogil=True)
+def _meter_chunk(m, buf, start, k, bank):
+    """Meter buf[:, start:start + k] (k <= CHUNK): peaks, K-weighted energy, then the steps it closes."""
     channels = bank.kstate.shape[1]
-    step = bank.step[0]
-    acc = bank.acc[m]
-    coef = bank.coef
-    tp_block = 0.0
+    tp = bank.tp[m]
+    energy = bank.energy
+    at = tp.shape[1] - CHUNK
     sample_peak = bank.out[m, LM_SAMPLE_PEAK]
-    pos = int(acc[AC_TP_POS])
-    for i in range(n):
-        e = 0.0
-        for c in range(channels):
-            x = np.float64(buf[c, i])
-            if not math.isfinite(x):
-                x = 0.0
-            a = abs(x)
-            if a > sample_peak:
-                sample_peak = a
-            tp = push_and_peak(bank.tp_hist[m, c], pos, bank.tp_coef, x)
-            if tp > tp_block:
-                tp_block = tp
-            z = bank.kstate[m, c]
-            y = _biquad(_biquad(x, coef, 0, z, 0), coef, 5, z, 2)
-            e += bank.weight[c] * y * y
-        pos = pos + 1 if pos + 1 < TP_TAPS else 0
-        acc[AC_SUM] += e
+    for i in range(k):
+        energy[i] = 0.0
+    for c in range(channels):
+        load(tp, c, buf[c], start, k)
+        x = tp[c]
+        for i in range(k):
+            sample_peak = max(sample_peak, abs(x[at + i]))
+        _k_weight(x, at, k, bank.coef, bank.kstate[m, c], bank.weight[c], energy)
+    tp_block = chunk_peaks(tp, bank.tp_coef, channels, k)
+    acc = bank.acc[m]
+    step = bank.step[0]
+    for i in range(k):
+        acc[AC_SUM] += energy[i]
         acc[AC_COUNT] += 1.0
         if acc[AC_COUNT] >= step:
             _end_step(m, bank)
-    acc[AC_TP_POS] = pos
     out = bank.out[m]
     out[LM_SAMPLE_PEAK] = sample_peak
-    out[LM_TRUE_PEAK_BLOCK] = max(tp_block, 0.0)
+    out[LM_TRUE_PEAK_BLOCK] = tp_block if start == 0 else max(out[LM_TRUE_PEAK_BLOCK], tp_block)
     out[LM_TRUE_PEAK] = max(out[LM_TRUE_PEAK], tp_block, sample_peak)
 
 

@@ -23,7 +23,7 @@ Non-finite input counts as silence.
 
 Arrays (allocate()): lim[LM_*] float64 parameters and state; line (channels,
 MAXLEN) the delay line; rmin (MAXLEN,) recent r; env (MAXLEN,) recent
-envelope values; tp_coef, tp_hist the detector.
+envelope values; tp_coef, tp the detector (truepeak.allocate).
 """
 
 import math
@@ -31,7 +31,8 @@ import math
 import numpy as np
 from numba import njit
 
-from gamemix.dsp.truepeak import design, push_and_peak
+from gamemix.dsp import truepeak
+from gamemix.dsp.truepeak import CHUNK, chunk_peaks, design, load
 
 OVERSAMPLE = 8
 TAPS = 32
@@ -52,20 +53,19 @@ LM_POS = 6           # state: write position of the circular buffers
 LM_HOLD = 7          # state: current minimum of r
 LM_HOLD_AGE = 8      # state: samples since that minimum entered the window
 LM_SINCE_RESUM = 9
-LM_TP_POS = 10
-LM_MIN_GAIN = 11     # out: smallest gain applied in the last block (linear)
-LM_CEILING_DB = 12   # the ceiling as set, dBTP
-LM_NFIELDS = 13
+LM_MIN_GAIN = 10     # out: smallest gain applied in the last block (linear)
+LM_CEILING_DB = 11   # the ceiling as set, dBTP
+LM_NFIELDS = 12
 
 
 def allocate(channels: int, sample_rate: float):
-    """(lim, line, rmin, env, tp_coef, tp_hist), disabled until set_limiter."""
+    """(lim, line, rmin, env, tp_coef, tp), disabled until set_limiter."""
     maxlen = int(MAX_LOOKAHEAD_S * sample_rate) + DETECTOR_DELAY + 2 * SPREAD + 4
     lim = np.zeros(LM_NFIELDS)
     lim[LM_MIN_GAIN] = 1.0
     lim[LM_HOLD] = 1.0
     return (lim, np.zeros((channels, maxlen)), np.ones(maxlen), np.ones(maxlen), design(OVERSAMPLE, TAPS, 8.0),
-            np.zeros((channels, 2 * TAPS)))
+            truepeak.allocate(channels, TAPS))
 
 
 def set_limiter(lim: np.ndarray, env: np.ndarray, sample_rate: float, ceiling_dbtp: float,
@@ -118,10 +118,22 @@ def _hold(rmin, pos, size, window, lim, r):
 
 
 @njit(cache=True, nogil=True)
-def limit_block(buf, n, channels, lim, line, rmin, env, tp_coef, tp_hist):
+def limit_block(buf, n, channels, lim, line, rmin, env, tp_coef, tp):
     """Limit buf (channels, >= n) in place."""
     if lim[LM_ENABLED] == 0.0:
         return
+    for start in range(0, n, CHUNK):
+        _limit_chunk(buf, start, min(CHUNK, n - start), channels, lim, line, rmin, env, tp_coef, tp)
+
+
+@njit(cache=True, nogil=True)
+def _limit_chunk(buf, start, k, channels, lim, line, rmin, env, tp_coef, tp):
+    """Limit buf[:, start:start + k] (k <= CHUNK) in place: the detector over the chunk first,
+    then sample by sample the hold, envelope, smoothing and the delayed output."""
+    for c in range(channels):
+        load(tp, c, buf[c], start, k)
+    chunk_peaks(tp, tp_coef, channels, k)
+    peaks = tp[channels + 1]
     size = env.shape[0]
     look = int(lim[LM_LOOKAHEAD])
     delay = look + DETECTOR_DELAY + SPREAD - 1
@@ -130,20 +142,13 @@ def limit_block(buf, n, channels, lim, line, rmin, env, tp_coef, tp_hist):
     e = lim[LM_ENV]
     total = lim[LM_SUM]
     pos = int(lim[LM_POS])
-    tpos = int(lim[LM_TP_POS])
-    lowest = 1.0
+    lowest = 1.0 if start == 0 else lim[LM_MIN_GAIN]
     top = ceiling * 10.0 ** (MARGIN_DB / 20.0)
-    for i in range(n):
-        peak = 0.0
+    for i in range(start, start + k):
         for c in range(channels):
             x = np.float64(buf[c, i])
-            if not math.isfinite(x):
-                x = 0.0
-            line[c, pos] = x
-            p = push_and_peak(tp_hist[c], tpos, tp_coef, x)
-            if p > peak:
-                peak = p
-        tpos = tpos + 1 if tpos + 1 < TAPS else 0
+            line[c, pos] = x if math.isfinite(x) else 0.0
+        peak = peaks[i - start]
         r = ceiling / peak if peak > ceiling else 1.0
         hold = _hold(rmin, pos, size, look + 2 * SPREAD, lim, r)
         e = hold if hold < e else hold + (e - hold) * release
@@ -156,10 +161,10 @@ def limit_block(buf, n, channels, lim, line, rmin, env, tp_coef, tp_hist):
         if lim[LM_SINCE_RESUM] >= RESUM_EVERY:      # keep the running sum from drifting
             lim[LM_SINCE_RESUM] = 0.0
             total = 0.0
-            k = pos
+            q = pos
             for j in range(look):
-                total += env[k]
-                k = k - 1 if k > 0 else size - 1
+                total += env[q]
+                q = q - 1 if q > 0 else size - 1
         g = min(total / look, 1.0)
         lowest = min(lowest, g)
         out = pos - delay
@@ -172,5 +177,4 @@ def limit_block(buf, n, channels, lim, line, rmin, env, tp_coef, tp_hist):
     lim[LM_ENV] = e
     lim[LM_SUM] = total
     lim[LM_POS] = pos
-    lim[LM_TP_POS] = tpos
     lim[LM_MIN_GAIN] = lowest

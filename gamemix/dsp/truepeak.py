@@ -8,17 +8,21 @@ value.  Here the interpolator is a Kaiser-windowed sinc (design() below, built
 once at load): phase p of `oversample` estimates the signal at p/oversample of
 a sample between x[i - HALF] and x[i - HALF + 1]; phase 0 is the sample itself.
 Each phase is normalised to unity gain at DC.  The meter uses 4 phases of 12
-taps (as BS.1770's reference filter); the limiter 8 phases of 16 taps so its
+taps (as BS.1770's reference filter); the limiter 8 phases of 32 taps so its
 detector under-reads less near Nyquist.
 
-State per channel: the last `taps` input samples, written twice into a
-buffer of 2 x taps (float64), plus the write position.
+The detector works on chunks of up to CHUNK samples (longer blocks go in
+several): `load` puts each channel's chunk after its history (the last
+taps - 1 samples, float64), `chunk_peaks` filters them all and moves the
+history on.
 """
 
 import math
 
 import numpy as np
 from numba import njit
+
+CHUNK = 256     # samples the detector takes at a time
 
 
 def design(oversample: int, taps: int, beta: float = 6.0) -> np.ndarray:
@@ -35,27 +39,57 @@ def design(oversample: int, taps: int, beta: float = 6.0) -> np.ndarray:
     return coefs
 
 
-@njit(cache=True, nogil=True, inline="always")
-def push_and_peak(hist, pos, coefs, x):
-    """Add sample x to the history and return the largest |value| of the oversampled points from
-    the sample taps/2 back up to (not including) the next one: the filter's latency is taps/2.
+def allocate(channels: int, taps: int) -> np.ndarray:
+    """A detector's state: rows 0..channels-1 each hold a channel's last taps - 1 samples
+    followed by room for a chunk; row `channels` is a scratch accumulator, row `channels + 1`
+    the chunk's peaks."""
+    return np.zeros((channels + 2, taps - 1 + CHUNK))
 
-    hist has 2 x taps entries: each sample is written twice (pos and pos + taps), so the last
-    `taps` samples are always the contiguous slice hist[pos + 1: pos + taps + 1], oldest first,
-    and the dot products run over contiguous memory (they vectorise)."""
+
+@njit(cache=True, nogil=True)
+def load(state, c, src, start, k):
+    """Put src[start:start + k] (k <= CHUNK) after channel c's history, non-finite as 0."""
+    at = state.shape[1] - CHUNK
+    for i in range(k):
+        x = np.float64(src[start + i])
+        state[c, at + i] = x if math.isfinite(x) else 0.0
+
+
+@njit(cache=True, nogil=True)
+def chunk_peaks(state, coefs, channels, k):
+    """For each of the k samples loaded, the largest |value| of the oversampled points from the
+    sample taps/2 back up to (not including) the next one, over all channels, into
+    state[channels + 1, :k]; returns the largest of them.  Then keeps each channel's last
+    taps - 1 samples as the next chunk's history.  The filter's latency is taps/2.
+
+    Phase by phase, tap by tap over the whole chunk: each point's dot product is summed in tap
+    order, as a sample-by-sample loop would, but the chunk's samples are independent lanes, so
+    the loop vectorises without reordering a sum (~10x faster than sample by sample)."""
     taps = coefs.shape[1]
-    hist[pos] = x
-    hist[pos + taps] = x
-    base = pos + 1
-    peak = abs(hist[base + taps - 1 - taps // 2])
-    for p in range(coefs.shape[0]):
-        acc = 0.0
-        for j in range(taps):
-            acc += coefs[p, j] * hist[base + j]
-        a = abs(acc)
-        if a > peak:
-            peak = a
-    return peak
+    hist = taps - 1
+    acc = state[channels]
+    peaks = state[channels + 1]
+    for i in range(k):
+        peaks[i] = 0.0
+    for c in range(channels):
+        x = state[c]
+        for i in range(k):
+            peaks[i] = max(peaks[i], abs(x[i + hist - taps // 2]))
+        for p in range(coefs.shape[0]):
+            for i in range(k):
+                acc[i] = 0.0
+            for j in range(taps):
+                w = coefs[p, j]
+                for i in range(k):
+                    acc[i] += w * x[i + j]
+            for i in range(k):
+                peaks[i] = max(peaks[i], abs(acc[i]))
+        for i in range(hist):
+            x[i] = x[i + k]
+    top = 0.0
+    for i in range(k):
+        top = max(top, peaks[i])
+    return top
 
 
 def latency(coefs: np.ndarray) -> int:
