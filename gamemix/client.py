@@ -3,7 +3,8 @@
 Commands go over a DEALER socket to the server's ROUTER and wait for their
 reply (with a timeout); each carries a request id so late replies from a
 timed-out request are recognised and dropped.  Poses and other fire-and-forget
-messages go over PUSH.  Telemetry arrives on SUB.  After a timeout the command
+messages go over PUSH.  A message over the frame limit is refused before it
+is sent (CommandFailed 'too_large').  Telemetry arrives on SUB.  After a timeout the command
 socket is rebuilt, so a client survives a server restart.
 
     with Client() as mix:
@@ -63,7 +64,7 @@ class Client:
     def request(self, message: dict[str, Any]) -> dict:
         """Send a command and wait for its reply's data; CommandFailed or TimeoutError."""
         rid = next(self._rid)
-        self._dealer.send(wire.encode({**message, "rid": rid}))
+        self._dealer.send(_frame({**message, "rid": rid}))
         while self._dealer.poll(self.timeout_ms):
             reply = wire.decode_map(self._dealer.recv())
             if reply.get("rid") != rid:
@@ -124,7 +125,8 @@ class Client:
 
     # ------------------------------------------------------------ streams (no reply)
     def send_stream(self, message: dict[str, Any]) -> None:
-        self._push.send(wire.encode(message))
+        """Send a stream message (no reply); CommandFailed('too_large') for a frame over the limit."""
+        self._push.send(_frame(message))
 
     def emitter(self, id: int, position, velocity=None) -> None:
         msg = {"type": "emitter", "id": id, "position": _vec(position)}
@@ -166,6 +168,15 @@ class Client:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _frame(message: dict[str, Any]) -> bytes:
+    """The encoded message, refused here if it is over the frame limit: the server's ZeroMQ socket
+    would cut the connection on it, so the caller would see only a timeout."""
+    frame = wire.encode(message)
+    if len(frame) > wire.MAX_FRAME_BYTES:
+        raise CommandFailed("too_large", f"frame of {len(frame)} bytes exceeds the limit of {wire.MAX_FRAME_BYTES}")
+    return frame
 
 
 def _vec(v):

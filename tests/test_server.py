@@ -231,3 +231,102 @@ def fuzz_server(tmp_path_factory):
     assert server.mixer.block_index > block      # still mixing after the fuzz
     sock.close(linger=0)
     server.stop()
+
+
+def malformed_frames(rng, count):
+    """`count` frames the server must refuse: random bytes, truncated or non-map msgpack, known
+    message kinds with wrong types, NaN and infinite numbers, out-of-range integers, unknown ids
+    and names, large strings and lists (under the 4 MiB frame limit)."""
+    bad_values = [float("nan"), float("inf"), -float("inf"), 2 ** 64 - 1, -2 ** 63, "x" * 1000, None,
+                  [float("nan")] * 3, [1, 2], [1, 2, 3, 4], {"a": 1}, b"\x00" * 8, True, [0.0] * 100_000]
+    kinds = ["play", "stop", "emitter", "emitters", "listener", "set_parameter", "post_event", "bus_volume",
+             "snapshot_start", "event", "no_such_type", 7, None]
+    frames = []
+    for i in range(count):
+        pick = i % 5
+        if pick == 0:
+            frames.append(rng.bytes(int(rng.integers(0, 400))))
+        elif pick == 1:
+            good = wire.encode({"type": "play", "sound": "tone", "id": int(i), "position": [0.0, 0.0, -1.0]})
+            frames.append(good[:int(rng.integers(0, len(good) - 1))])
+        elif pick == 2:
+            frames.append(wire.msgpack.packb([1, "play", i] if i % 2 else "ping"))
+        else:
+            msg = {"v": 1, "type": kinds[int(rng.integers(len(kinds)))]}
+            for key in rng.choice(["id", "sound", "position", "velocity", "name", "value", "bus", "volume_db",
+                                   "ids", "positions", "forward"], size=int(rng.integers(1, 4)), replace=False):
+                msg[str(key)] = bad_values[int(rng.integers(len(bad_values)))]
+            if msg["type"] == "play" and "sound" not in msg:
+                msg["sound"] = "no_such_sound"
+            frames.append(wire.msgpack.packb(msg, use_bin_type=True))
+    return frames
+
+
+def test_thousands_of_malformed_commands_each_get_an_error_and_mixing_goes_on(served):
+    server, client = served
+    frames = malformed_frames(np.random.default_rng(11), 3000)
+    raw = client.ctx.socket(zmq.DEALER)
+    raw.connect(server.bound["commands"])
+    block = server.mixer.block_index
+    codes = {}
+    for start in range(0, len(frames), 250):            # in bursts, as a misbehaving game would send them
+        burst = frames[start:start + 250]
+        for frame in burst:
+            raw.send(frame)
+        for frame in burst:
+            assert raw.poll(5000), "a command went unanswered"
+            reply = wire.decode_map(raw.recv())
+            assert reply["ok"] is False
+            codes[reply["error"]["code"]] = codes.get(reply["error"]["code"], 0) + 1
+    raw.close(linger=0)
+    assert sum(codes.values()) == len(frames)
+    assert {"bad_frame", "bad_value", "unknown_type"} <= set(codes), codes
+    assert server._net_thread.is_alive() and server.mixer.block_index > block
+    assert client.ping()["version"] == 1
+
+
+def test_thousands_of_malformed_stream_frames_are_counted_and_poses_still_apply(served):
+    server, client = served
+    client.play("tone", id=1, position=(0, 0, -1))
+    frames = malformed_frames(np.random.default_rng(12), 3000)
+    frames += [wire.encode({"type": "emitter", "id": 1, "position": [float("nan"), 0.0, 0.0]}),
+               wire.encode({"type": "emitter", "id": 999, "position": [1.0, 0.0, 0.0]})]   # unknown id
+    drops = server.stats.stream_drops
+    raw = client.ctx.socket(zmq.PUSH)
+    raw.connect(server.bound["streams"])
+    for frame in frames:
+        raw.send(frame)
+    client.emitter(1, (4.0, 0, -1))
+    from gamemix.params import VF_X
+    assert wait_for(lambda: server.stats.stream_drops - drops == len(frames), timeout=10.0), \
+        server.stats.stream_drops - drops
+    assert wait_for(lambda: server.mixer.params.vf[server.mixer.rows_of(1)[0], VF_X] == 4.0)
+    raw.close(linger=0)
+    assert client.ping()
+
+
+@pytest.mark.parametrize("socket_name", ["commands", "streams"])
+def test_a_frame_over_the_size_limit_is_cut_off_and_the_server_goes_on(served, socket_name):
+    server, client = served
+    raw = client.ctx.socket(zmq.DEALER if socket_name == "commands" else zmq.PUSH)
+    raw.connect(server.bound[socket_name])
+    block = server.mixer.block_index
+    raw.send(b"\x00" * (wire.MAX_FRAME_BYTES + 1))
+    time.sleep(0.2)
+    raw.close(linger=0)
+    assert wait_for(lambda: server.mixer.block_index > block + 5)
+    assert client.ping()["version"] == 1            # other connections are untouched
+    client.play("tone", id=5)
+    assert 5 in server.mixer.instances
+
+
+def test_the_client_refuses_a_frame_over_the_limit_before_sending_it(served):
+    server, client = served
+    huge = [[0.0, 0.0, 0.0]] * (wire.MAX_FRAME_BYTES // 8)
+    with pytest.raises(CommandFailed) as refused:
+        client.emitters(range(len(huge)), huge)
+    assert refused.value.code == "too_large"
+    with pytest.raises(CommandFailed) as refused:
+        client.request({"type": "play", "sound": "x" * (wire.MAX_FRAME_BYTES + 1)})
+    assert refused.value.code == "too_large"
+    assert client.ping()["version"] == 1            # the connection was never cut
