@@ -65,6 +65,22 @@ class Ducker:
             rate = abs(depth) / st.rule.release if st.rule.release > 0 else float("inf")
             st.level_db = min(0.0, st.level_db + rate * dt)
 
+    def adopt(self, old: "Ducker") -> None:
+        """After a scene reload: a rule that watches and ducks the same categories as one of the
+        old scene's keeps that rule's envelope (level and hold), so an edited depth or time
+        takes over from where the duck is instead of restarting it."""
+        before = {_key(st.rule): st for st in old.states}
+        for st in self.states:
+            prev = before.get(_key(st.rule))
+            if prev is not None:
+                st.level_db = max(prev.level_db, st.rule.depth_db) if st.rule.depth_db < 0.0 else 0.0
+                st.hold_left = min(prev.hold_left, st.rule.hold)
+
     def levels(self) -> list[float]:
         """Each rule's current duck in dB (for reports)."""
         return [st.level_db for st in self.states]
+
+
+def _key(rule: DuckRule) -> tuple[frozenset, frozenset]:
+    """What identifies a rule across scene edits: the categories it watches and ducks."""
+    return frozenset(rule.when), frozenset(rule.duck)

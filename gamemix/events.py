@@ -61,6 +61,13 @@ class Scheduler:
         self._heap = [item for item in self._heap if item[2].group != group]
         heapq.heapify(self._heap)
 
+    def adopt(self, old: "Scheduler") -> None:
+        """After a scene reload: take over the old scene's queued actions, due at the same blocks
+        (the block size cannot change on a reload).  They run as authored when they were posted;
+        one whose sound or snapshot the new scene lacks is refused when it comes due."""
+        self._heap = list(old._heap)
+        self._seq = old._seq
+
     def __len__(self) -> int:
         return len(self._heap)
 

@@ -604,8 +604,10 @@ class Mixer:
         values (clamped to new ranges), active snapshots that still exist, and
         every instance whose sound still exists: same id, pose, read position
         (clamped to the new file), fades and current gains, so a voice goes on
-        seamlessly and ramps to the new scene's values.  Random draws are made
-        anew from this mixer's seed.
+        seamlessly and ramps to the new scene's values; the envelopes of
+        ducking rules on the same categories and the HDR window's top; event
+        actions still queued (and the event instances waiting on them).
+        Random draws are made anew from this mixer's seed.
         """
         self.block_index = old.block_index
         self.next_auto_id = max(self.next_auto_id, old.next_auto_id)
@@ -623,6 +625,10 @@ class Mixer:
         for name, snap in old.snapshots.active.items():
             if name in self.snapshots.specs:
                 self.snapshots.active[name] = snap
+        self.ducker.adopt(old.ducker)
+        if self.hdr is not None and old.hdr is not None:
+            self.hdr.top_db = max(old.hdr.top_db, self.hdr.spec.threshold_db)
+        self.scheduler.adopt(old.scheduler)
         for instance, group in old.instances.items():
             self._adopt_instance(old, instance, group)
 
@@ -646,7 +652,7 @@ class Mixer:
             for f in (VI_STATE, VI_TO_VIRTUAL, VI_BLOCKS):
                 vi[nv, f] = ovi[v, f]
             gain[nv] = ogain[v]
-        if new_group.rows:
+        if new_group.rows or self.scheduler.pending_for(instance):
             self._register(instance, new_group)
 
     # ----------------------------------------------------------- queries

@@ -199,3 +199,51 @@ def test_hdr_window_attenuates_relative_to_the_loudest_and_releases(dc):
     assert mixer.state_of(2) == "virtual"                # 30 dB is still below 114 - 80
     render_blocks(mixer, round(0.3 / DT))
     assert mixer.state_of(2) == "real"
+
+
+def test_a_scene_reload_keeps_ducks_and_queued_event_actions(dc):
+    from gamemix.mixer import Mixer
+    from gamemix.scene import load_scene
+    sounds = {"music": {"files": ["dc.wav"], "loop": True, "category": "music", "pan": -1},
+              "line": {"files": ["dc.wav"], "loop": True, "category": "dialogue", "pan": 1},
+              "blip": {"files": ["short.wav"], "category": "ui", "pan": 1}}
+
+    def extra(release):
+        return {"categories": {"music": {}, "dialogue": {"priority": 250}, "ui": {}},
+                "ducking": [{"when": ["dialogue"], "duck": ["music"], "depth_db": -12,
+                             "attack": 40 * DT, "hold": 0, "release": release}],
+                "events": {"later": [{"action": "play", "sound": "blip", "delay": 20 * DT}]}}
+    mixer = dc.mixer(sounds, extra=extra(80 * DT))
+    mixer.play("music", 1)
+    mixer.play("line", 2)
+    render_blocks(mixer, 45)                                  # the duck has reached its depth
+    posted = mixer.block_index
+    mixer.post_event("later", 7)
+    render_blocks(mixer, 5)
+    edited = Mixer(load_scene(dc.scene(sounds, extra=extra(160 * DT))))   # an edit: a longer release
+    edited.adopt(mixer)
+    out = render_blocks(edited, 1)[:, 0]
+    assert db(out[0] / DC) == pytest.approx(-12.0, abs=1e-4) and db(out[-1] / DC) == pytest.approx(-12.0, abs=1e-4)
+    while edited.block_index < posted + 20:                   # the play is due 20 blocks after the post
+        assert not edited.rows_of(7)
+        render_blocks(edited, 1)
+    render_blocks(edited, 1)
+    assert len(edited.rows_of(7)) == 1
+
+
+def test_a_scene_reload_keeps_the_hdr_window_where_it_is(dc):
+    from gamemix.mixer import Mixer
+    from gamemix.scene import load_scene
+    sounds = {"gun": {"files": ["dc.wav"], "loop": True, "loudness_db": 130, "pan": 1},
+              "talk": {"files": ["dc.wav"], "loop": True, "loudness_db": 60, "pan": -1}}
+    extra = {"hdr": {"window_db": 80, "threshold_db": 70, "release_db_per_s": 100}}
+    mixer = dc.mixer(sounds, extra=extra, audibility_threshold_db=-100)
+    mixer.play("talk", 1)
+    mixer.play("gun", 3)
+    render_blocks(mixer, 6)
+    mixer.stop(3)
+    render_blocks(mixer, 10)                             # the window's top falls from 130 at 100 dB/s
+    edited = Mixer(load_scene(dc.scene(sounds, extra=extra, audibility_threshold_db=-100)))
+    edited.adopt(mixer)
+    out = render_blocks(edited, 1)
+    assert db(out[-1, 0] / DC) == pytest.approx(-60.0 + 100 * 11 * DT, abs=0.6)   # still releasing
