@@ -13,17 +13,20 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, TypeAdapter, model_validator
 
 PROTOCOL_VERSION = 1
 
-Finite = Annotated[float, Field(allow_inf_nan=False)]
-Coordinate = Annotated[float, Field(allow_inf_nan=False, ge=-1e7, le=1e7)]
+# Numbers and flags are strict: a float takes an int or a float, an int only an int, a bool
+# only a bool, so a string, a bool or 5.0 where an id belongs is a sender's bug, refused.
+Finite = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+Coordinate = Annotated[float, Strict(), Field(allow_inf_nan=False, ge=-1e7, le=1e7)]
 Vec3 = tuple[Coordinate, Coordinate, Coordinate]
-Seconds = Annotated[float, Field(ge=0.0, le=3600.0, allow_inf_nan=False)]
-Decibels = Annotated[float, Field(ge=-144.0, le=24.0, allow_inf_nan=False)]
+Seconds = Annotated[float, Strict(), Field(ge=0.0, le=3600.0, allow_inf_nan=False)]
+Decibels = Annotated[float, Strict(), Field(ge=-144.0, le=24.0, allow_inf_nan=False)]
 Name = Annotated[str, Field(min_length=1, max_length=128)]
-InstanceId = Annotated[int, Field(ge=0, lt=2**63)]
+InstanceId = Annotated[int, Strict(), Field(ge=0, lt=2**63)]
+Flag = Annotated[bool, Strict()]
 
 
 class Message(BaseModel):
@@ -42,7 +45,7 @@ class Play(Message):
     position: Optional[Vec3] = None
     velocity: Optional[Vec3] = None
     volume_db: Decibels = 0.0
-    pitch_semitones: Annotated[float, Field(ge=-48, le=48, allow_inf_nan=False)] = 0.0
+    pitch_semitones: Annotated[float, Strict(), Field(ge=-48, le=48, allow_inf_nan=False)] = 0.0
     fade_in: Seconds = 0.0
 
 
@@ -103,7 +106,7 @@ class BusMute(Message):
 
     type: Literal["bus_mute"] = "bus_mute"
     bus: Name
-    mute: bool
+    mute: Flag
     fade: Seconds = 0.0
 
 
@@ -126,7 +129,7 @@ class SetParameter(Message):
     value: Finite
 
 
-Percent = Annotated[float, Field(ge=0.0, le=100.0, allow_inf_nan=False)]
+Percent = Annotated[float, Strict(), Field(ge=0.0, le=100.0, allow_inf_nan=False)]
 
 
 class SnapshotStart(Message):

@@ -132,13 +132,17 @@ def _fast_emitters(obj: dict):
         return None
     try:
         id_arr = np.asarray(ids)
-        arrays = [np.asarray(v, dtype=np.float64) for v in ((positions,) if velocities is None else (positions, velocities))]
+        arrays = [np.asarray(v) for v in ((positions,) if velocities is None else (positions, velocities))]
     except (ValueError, TypeError, OverflowError):
         return None
     if len(ids) and (id_arr.dtype.kind not in "iu" or id_arr.min() < 0 or id_arr.max() >= 2 ** 63):
         return None
-    for arr in arrays:
-        if arr.shape != (len(ids), 3) or not (np.abs(arr) <= 1e7).all():    # NaN fails the comparison
+    for k, arr in enumerate(arrays):
+        # numbers only (a string or an all-bool array makes another dtype; pydantic then names it)
+        if len(ids) and arr.dtype.kind not in "iuf" or arr.shape not in ((len(ids), 3), (0,)):
+            return None
+        arrays[k] = arr = arr.astype(np.float64).reshape(len(ids), 3)
+        if not (np.abs(arr) <= 1e7).all():    # NaN fails the comparison
             return None
     return protocol.Emitters.model_construct(type="emitters", ids=ids, positions=arrays[0],
                                              velocities=None if velocities is None else arrays[1])

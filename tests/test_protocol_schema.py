@@ -210,12 +210,25 @@ def test_frames_the_client_sends_validate_and_decode(schema):
     {"v": 1, "type": "emitters", "ids": [1], "positions": [[0, 0, 1e8]]},
     {"v": 1, "type": "snapshot_intensity", "name": "combat", "intensity": 101},
     {"v": 1, "type": "load_scene", "file": ""},
+    {"v": 1, "type": "play", "sound": "tone", "volume_db": "3"},        # a numeric string for a number
+    {"v": 1, "type": "play", "sound": "tone", "id": True},              # a bool for an id
+    {"v": 1, "type": "bus_mute", "bus": "music", "mute": 1},            # an int for a bool
+    {"v": 1, "type": "emitter", "id": 1, "position": [True, 0, 0]},
+    {"v": 1, "type": "emitters", "ids": [1], "positions": [["1", 0, 0]]},
 ])
 def test_frames_the_wire_refuses_do_not_validate(schema, bad):
     data = wire.msgpack.packb(bad, use_bin_type=True)
     with pytest.raises(wire.WireError):
         wire.decode(data)
     assert check(schema, frame(data), schema) != []
+
+
+def test_numbers_are_strict_but_an_int_is_a_float():
+    with pytest.raises(wire.WireError) as refused:
+        wire.decode(wire.encode({"type": "stop", "id": 5.0}))           # JSON Schema would take 5.0 as an int
+    assert refused.value.code == "bad_value" and refused.value.field == "id"
+    message, _ = wire.decode(wire.encode({"type": "play", "sound": "tone", "volume_db": -3, "position": [1, 2, 3]}))
+    assert message.volume_db == -3.0 and message.position == (1.0, 2.0, 3.0)
 
 
 def test_error_replies_and_published_frames_validate(schema, scene_dir):
