@@ -72,18 +72,33 @@ def encode(obj: dict) -> bytes:
     return msgpack.packb({"v": WIRE_VERSION, **obj}, use_bin_type=True)
 
 
-def _depth(obj: Any, level: int = 0) -> int:
-    if level > MAX_DEPTH:
-        return level
-    if isinstance(obj, dict):
-        return max((_depth(v, level + 1) for v in obj.values()), default=level)
-    if isinstance(obj, list):
-        return max((_depth(v, level + 1) for v in obj), default=level)
+def _depth(obj: Any) -> int:
+    """Levels of maps and lists below `obj` (a scalar in the frame's map is at level 1), counted
+    up to MAX_DEPTH + 1.  Layer by layer, so a long list of numbers costs one type test each."""
+    level, layer = 0, [obj] if type(obj) in (dict, list) else []
+    while layer and level <= MAX_DEPTH:
+        below = []
+        any_child = False
+        for node in layer:
+            children = node.values() if type(node) is dict else node
+            if children:
+                any_child = True
+                below.extend(c for c in children if type(c) in (dict, list))
+        if not any_child:
+            break
+        level += 1
+        layer = below
     return level
 
 
-def decode_map(frame: bytes) -> dict:
-    """Bytes to a checked map: size, msgpack, depth, version.  Raises WireError."""
+def _check_nesting(obj: dict) -> None:
+    if _depth(obj) > MAX_DEPTH:
+        raise WireError("bad_frame", f"nested deeper than {MAX_DEPTH} levels", rid=obj.get("rid"))
+
+
+def decode_map(frame: bytes, check_nesting: bool = True) -> dict:
+    """Bytes to a checked map: size, msgpack, depth (unless the caller checks it), version.
+    Raises WireError."""
     if len(frame) > MAX_FRAME_BYTES:
         raise WireError("too_large", f"frame of {len(frame)} bytes exceeds the limit of {MAX_FRAME_BYTES}")
     try:
@@ -93,8 +108,8 @@ def decode_map(frame: bytes) -> dict:
     if not isinstance(obj, dict):
         raise WireError("bad_frame", "a frame must be a msgpack map")
     rid = obj.get("rid")
-    if _depth(obj) > MAX_DEPTH:
-        raise WireError("bad_frame", f"nested deeper than {MAX_DEPTH} levels", rid=rid)
+    if check_nesting:
+        _check_nesting(obj)
     version = obj.get("v")
     if version != WIRE_VERSION:
         raise WireError("bad_version", f"protocol version {version!r} is not supported (this server speaks {WIRE_VERSION})",
@@ -105,7 +120,7 @@ def decode_map(frame: bytes) -> dict:
 def _fast_emitter(obj: dict):
     """The per-frame pose message, checked by hand (the same rules as protocol.Emitter, about
     10x cheaper than pydantic, which matters at 100,000 updates a second); None if not plain."""
-    if not obj.keys() <= {"type", "id", "position", "velocity"}:
+    if not obj.keys() <= {"v", "rid", "type", "id", "position", "velocity"} or type(obj.get("rid")) in (dict, list):
         return None
     instance, position, velocity = obj.get("id"), obj.get("position"), obj.get("velocity")
     if type(instance) is not int or not 0 <= instance < 2 ** 63:
@@ -123,7 +138,7 @@ def _fast_emitter(obj: dict):
 
 def _fast_emitters(obj: dict):
     """A batch of poses checked with NumPy (the rules of protocol.Emitters); None if not plain."""
-    if not obj.keys() <= {"type", "ids", "positions", "velocities"}:
+    if not obj.keys() <= {"v", "rid", "type", "ids", "positions", "velocities"} or type(obj.get("rid")) in (dict, list):
         return None
     ids, positions, velocities = obj.get("ids"), obj.get("positions"), obj.get("velocities")
     if type(ids) is not list or type(positions) is not list or len(ids) != len(positions) or len(ids) > 65536:
@@ -153,15 +168,16 @@ FAST_PATHS = {"emitter": _fast_emitter, "emitters": _fast_emitters}
 
 def decode(frame: bytes, allowed: set[str] | None = None):
     """Bytes to (message model, rid).  Raises WireError naming the bad field."""
-    obj = decode_map(frame)
-    rid = obj.pop("rid", None)
-    obj.pop("v", None)
+    obj = decode_map(frame, check_nesting=False)
     kind = obj.get("type")
     # a list or map as `type` is unhashable: test for a string before any lookup
     if isinstance(kind, str) and kind in FAST_PATHS and (allowed is None or kind in allowed):
-        fast = FAST_PATHS[kind](obj)
+        fast = FAST_PATHS[kind](obj)  # checks the whole structure itself, so no nesting walk
         if fast is not None:
-            return fast, rid          # anything unusual falls through to pydantic for a precise error
+            return fast, obj.get("rid")   # anything unusual falls through to pydantic for a precise error
+    _check_nesting(obj)
+    rid = obj.pop("rid", None)
+    obj.pop("v", None)
     cls = COMMAND_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None or (allowed is not None and kind not in allowed):
         known = sorted(allowed) if allowed is not None else sorted(COMMAND_TYPES)

@@ -223,6 +223,23 @@ def test_frames_the_wire_refuses_do_not_validate(schema, bad):
     assert check(schema, frame(data), schema) != []
 
 
+def nest(value, levels):
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+def test_frames_nested_deeper_than_eight_levels_are_bad_frames():
+    assert wire.decode(wire.encode({"type": "ping", "rid": nest(1, 7)}))[1] == nest(1, 7)    # 8 levels: the limit
+    for frame in ({"type": "ping", "rid": nest(1, 8)},
+                  {"type": "emitter", "id": 1, "position": [0, 0, 0], "rid": nest(1, 8)},       # the fast path's kind
+                  {"type": "emitters", "ids": [1], "positions": [nest(0.0, 7)] * 3},
+                  {"type": "play", "sound": "tone", "position": nest(0.0, 12)}):
+        with pytest.raises(wire.WireError) as refused:
+            wire.decode(wire.encode(frame))
+        assert refused.value.code == "bad_frame", frame
+
+
 def test_numbers_are_strict_but_an_int_is_a_float():
     with pytest.raises(wire.WireError) as refused:
         wire.decode(wire.encode({"type": "stop", "id": 5.0}))           # JSON Schema would take 5.0 as an int
