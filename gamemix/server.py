@@ -144,9 +144,17 @@ class Server:
         self._running.set()
         self._net_thread = threading.Thread(target=self._network_loop, name="gamemix-network", daemon=True)
         self._net_thread.start()
+        self._warm_up()
         self._output = self._make_output()
         self._output.start()
         return self
+
+    def _warm_up(self) -> None:
+        """Load the jitted kernels from Numba's cache (or compile them, the first time) before
+        audio starts, by rendering a block on a throwaway mixer that shares the scene's decoded
+        audio: otherwise the first blocks come late and the output counts xruns at start."""
+        scratch = Mixer(self.mixer.scene, seed=self.config.seed, bank=self.mixer.bank)
+        scratch.render(np.zeros((scratch.block_size, scratch.channels), np.float32))
 
     def stop(self) -> None:
         """Stop audio and network; write the recording if asked."""

@@ -330,3 +330,17 @@ def test_the_client_refuses_a_frame_over_the_limit_before_sending_it(served):
         client.request({"type": "play", "sound": "x" * (wire.MAX_FRAME_BYTES + 1)})
     assert refused.value.code == "too_large"
     assert client.ping()["version"] == 1            # the connection was never cut
+
+
+def test_a_fresh_server_process_is_on_time_from_its_first_block(scene):
+    """A new process loads every kernel from Numba's cache before audio starts (it used to count
+    about 8 xruns while the first blocks loaded them)."""
+    import subprocess
+    import sys
+    result = subprocess.run([sys.executable, "-m", "gamemix", "serve", str(scene), "--output", "null",
+                             "--duration", "1.5", "--commands", ANY_PORT, "--streams", ANY_PORT,
+                             "--telemetry", ANY_PORT], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    stopped = result.stdout.strip().splitlines()[-1]          # "stopped: N blocks, X xruns"
+    blocks, xruns = (int(word) for word in stopped.split() if word.isdigit())
+    assert blocks > 200 and xruns <= 1, stopped       # 1: a scheduling hiccup of this shared VM, not a late start
