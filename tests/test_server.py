@@ -344,3 +344,16 @@ def test_a_fresh_server_process_is_on_time_from_its_first_block(scene):
     stopped = result.stdout.strip().splitlines()[-1]          # "stopped: N blocks, X xruns"
     blocks, xruns = (int(word) for word in stopped.split() if word.isdigit())
     assert blocks > 200 and xruns <= 1, stopped       # 1: a scheduling hiccup of this shared VM, not a late start
+
+
+def test_a_started_server_puts_what_it_loaded_out_of_the_cycle_collectors_reach(scene, tmp_path):
+    import gc
+    config = ServerConfig(scene=scene, commands=ANY_PORT, streams=ANY_PORT, telemetry=ANY_PORT,
+                          output=str(tmp_path / "o.wav"))
+    try:
+        with Server(config):
+            frozen = gc.get_freeze_count()
+            walked = len(gc.get_objects(generation=2))      # what a full collection would still walk
+        assert frozen > 10_000 and walked < frozen / 10, (frozen, walked)
+    finally:
+        gc.unfreeze()                                       # the rest of the suite runs as before
