@@ -155,6 +155,7 @@ class Server:
         self._net_thread = threading.Thread(target=self._network_loop, name="gamemix-network", daemon=True)
         self._net_thread.start()
         self._warm_up()
+        gc.collect()                # the warm-up's mixer and other garbage first: frozen, it would stay
         gc.freeze()
         self._output = self._make_output()
         self._output.start()
