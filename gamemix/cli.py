@@ -75,6 +75,8 @@ def cmd_serve(args) -> int:
     done = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: done.set())
     signal.signal(signal.SIGTERM, lambda *_: done.set())
+    print(f"gamemix: loading {args.scene} (the first run on a machine also compiles the audio kernels, "
+          f"about half a minute)", flush=True)
     with Server(config) as server:
         print(f"gamemix serving {args.scene}: commands {args.commands}, streams {args.streams}, "
               f"telemetry {args.telemetry}, output {args.output}", flush=True)
