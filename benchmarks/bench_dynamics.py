@@ -18,7 +18,6 @@ Run: .venv/bin/python benchmarks/bench_dynamics.py [--voices 1024] [--seconds 5]
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 import sys
 import tempfile

@@ -533,7 +533,7 @@ def main() -> int:
 
     if warm:
         c, w = warm["cold"], warm["warm"]
-        print(f"\ngamemix JIT start, import gamemix.mixer .. first rendered block (fresh subprocess each):")
+        print("\ngamemix JIT start, import gamemix.mixer .. first rendered block (fresh subprocess each):")
         print(f"  cold cache {c['total_s']:6.2f} s  (import {c['import_s']:.2f}, scene+64 plays {c['setup_s']:.2f}, "
               f"first block {c['first_block_s']:.2f})")
         print(f"  warm cache {w['total_s']:6.2f} s  (import {w['import_s']:.2f}, scene+64 plays {w['setup_s']:.2f}, "

@@ -1,7 +1,6 @@
 """Real audio through PortAudio into a PulseAudio null sink, captured back from its monitor."""
 
 import math
-import threading
 import time
 
 import numpy as np

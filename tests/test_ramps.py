@@ -1,6 +1,5 @@
 """Real-time safety oracles: ramped gains (no clicks), finite output, the ceiling."""
 
-import math
 
 import numpy as np
 import pytest

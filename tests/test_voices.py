@@ -5,7 +5,6 @@ import pytest
 
 from conftest import BLOCK, render_blocks
 from gamemix.errors import CommandError
-from gamemix.params import PLAYING, STOPPING, VI_STATE
 
 DC = 0.5
 
