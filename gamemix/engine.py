@@ -103,7 +103,7 @@ def render_voices(pool, lane_off, lane_len, vi, vf, gain, bf, sound_mod, cat_gai
             continue
 
         # gain targets, source channel -> output channel
-        volume = vf[v, VF_VOLUME] * fade * vfade * sound_mod[sound, SM_GAIN] * cat_gain[vi[v, VI_CAT]]
+        volume = vf[v, VF_VOLUME] * (fade * vfade) * sound_mod[sound, SM_GAIN] * cat_gain[vi[v, VI_CAT]]
         stereo_source = vi[v, VI_LANE1] >= 0
         for s in range(target.shape[0]):    # a loop: slice assignment costs ~10 ns a voice here
             for c in range(target.shape[1]):
