@@ -30,8 +30,8 @@ import numpy as np
 import soundfile
 import yaml
 
-from gamemix.mixer import Mixer
-from gamemix.scene import load_scene
+from gamemix.control.mixer import Mixer
+from gamemix.scene.model import load_scene
 
 
 def build(root: Path, instances: int, voices: int) -> Mixer:

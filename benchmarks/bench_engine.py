@@ -140,9 +140,9 @@ def write_scene(folder: Path, clips: np.ndarray, n: int) -> Path:
 
 def gamemix_setup(scene_path: Path, n: int):
     """A fresh Mixer with N instances playing (ids 0..N-1); returns (mixer, rows)."""
-    from gamemix.mixer import Mixer
-    from gamemix.params import FRAC_BITS, VI_POS
-    from gamemix.scene import load_scene
+    from gamemix.control.mixer import Mixer
+    from gamemix.core.arrays import FRAC_BITS, VI_POS
+    from gamemix.scene.model import load_scene
     mixer = Mixer(load_scene(scene_path))
     p0 = positions(n, 0.0).tolist()
     for i in range(n):
@@ -155,7 +155,7 @@ def gamemix_setup(scene_path: Path, n: int):
 
 def gamemix_run(scene_path: Path, n: int, pos_all: np.ndarray, push: str) -> dict:
     """push = 'vf' (vectorised write into params.vf) or 'emit' (set_emitter per emitter)."""
-    from gamemix.params import VF_X
+    from gamemix.core.arrays import VF_X
     mixer, rows = gamemix_setup(scene_path, n)
     vf = mixer.params.vf
     blocks = len(pos_all)
@@ -193,7 +193,7 @@ def gamemix_run(scene_path: Path, n: int, pos_all: np.ndarray, push: str) -> dic
 
 def gamemix_profile(scene_path: Path, n: int, pos_all: np.ndarray) -> dict:
     """One run with Mixer.render taken apart: control tick, kernel, reap (CPU-apportioned, us/block)."""
-    from gamemix.params import VF_X
+    from gamemix.core.arrays import VF_X
     mixer, rows = gamemix_setup(scene_path, n)
     vf = mixer.params.vf
     blocks = len(pos_all)
@@ -329,11 +329,11 @@ def openal_run(exe: Path, n: int, audio_s: float) -> dict:
 WARMUP_SCRIPT = r"""
 import os, sys, time
 t0 = time.perf_counter()
-import gamemix.mixer
-from gamemix.scene import load_scene
+import gamemix.control.mixer
+from gamemix.scene.model import load_scene
 import numpy as np
 t1 = time.perf_counter()
-m = gamemix.mixer.Mixer(load_scene(sys.argv[1]))
+m = gamemix.control.mixer.Mixer(load_scene(sys.argv[1]))
 for i in range(64):
     m.play("clip%02d" % (i % 32), i, position=(1.0 + i * 0.1, 0.0, -1.0))
 t2 = time.perf_counter()
@@ -533,7 +533,7 @@ def main() -> int:
 
     if warm:
         c, w = warm["cold"], warm["warm"]
-        print("\ngamemix JIT start, import gamemix.mixer .. first rendered block (fresh subprocess each):")
+        print("\ngamemix JIT start, import gamemix.control.mixer .. first rendered block (fresh subprocess each):")
         print(f"  cold cache {c['total_s']:6.2f} s  (import {c['import_s']:.2f}, scene+64 plays {c['setup_s']:.2f}, "
               f"first block {c['first_block_s']:.2f})")
         print(f"  warm cache {w['total_s']:6.2f} s  (import {w['import_s']:.2f}, scene+64 plays {w['setup_s']:.2f}, "

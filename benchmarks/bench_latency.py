@@ -98,8 +98,8 @@ def write_scene(folder: Path) -> Path:
 
 def server_delays(scene: Path, buffer: int, ahead: int, trials: int) -> tuple[list[float], dict]:
     """Delay from a `play` posted over loopback to its onset in the capture."""
-    from gamemix.client import Client
-    from gamemix.server import Server, ServerConfig
+    from gamemix.live.client import Client
+    from gamemix.live.server import Server, ServerConfig
     any_port = "tcp://127.0.0.1:*"
     config = ServerConfig(scene=scene, commands=any_port, streams=any_port, telemetry=any_port, output="device",
                           device="pulse", ahead=ahead, device_buffer=buffer)

@@ -38,7 +38,7 @@ import numpy as np
 import soundfile
 import yaml
 
-from gamemix.client import Client
+from gamemix.live.client import Client
 
 VOICES = 256
 

@@ -16,8 +16,8 @@ SHOWCASE = Path(__file__).resolve().parent.parent / "scenes" / "showcase"
 
 
 def cmd_validate(args) -> int:
-    from gamemix.assets import build_bank
-    from gamemix.scene import load_scene
+    from gamemix.scene.assets import build_bank
+    from gamemix.scene.model import load_scene
     scene = load_scene(args.scene)
     if args.decode:
         build_bank(scene)
@@ -27,16 +27,16 @@ def cmd_validate(args) -> int:
 
 def cmd_schema(args) -> int:
     if args.protocol:
-        from gamemix.wire import protocol_schema
+        from gamemix.protocol.wire import protocol_schema
         print(protocol_schema())
         return 0
-    from gamemix.scene import json_schema
+    from gamemix.scene.model import json_schema
     print(json_schema())
     return 0
 
 
 def cmd_render(args) -> int:
-    from gamemix.render import format_report, render
+    from gamemix.offline.render import format_report, render
     report = render(args.scene, args.script, args.out, seed=args.seed, stems_dir=args.stems,
                     report_path=args.report, fmt=args.format)
     print(format_report(report))
@@ -45,7 +45,7 @@ def cmd_render(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from gamemix.render import format_report, render
+    from gamemix.offline.render import format_report, render
     out = Path(args.out_dir)
     report = render(SHOWCASE / "scene.yaml", SHOWCASE / "script.yaml", out / "showcase.wav",
                     stems_dir=out / "stems", report_path=out / "showcase.json")
@@ -55,7 +55,7 @@ def cmd_demo(args) -> int:
 
 
 def cmd_meter(args) -> int:
-    from gamemix.loudness import format_report, measure_file
+    from gamemix.offline.meter import format_report, measure_file
     result = measure_file(args.file)
     print(json.dumps(result) if args.json else format_report(result))
     return 0
@@ -64,7 +64,7 @@ def cmd_meter(args) -> int:
 def cmd_serve(args) -> int:
     import signal
     import threading
-    from gamemix.server import Server, ServerConfig
+    from gamemix.live.server import Server, ServerConfig
     config = ServerConfig(scene=Path(args.scene), commands=args.commands, streams=args.streams,
                           telemetry=args.telemetry, output=args.output, device=args.device, ahead=args.ahead,
                           device_buffer=args.device_buffer,

@@ -9,8 +9,8 @@ import pytest
 import soundfile
 import yaml
 
-from gamemix.mixer import Mixer
-from gamemix.scene import load_scene
+from gamemix.control.mixer import Mixer
+from gamemix.scene.model import load_scene
 
 SR = 48000
 BLOCK = 256

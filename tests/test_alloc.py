@@ -17,8 +17,8 @@ PROGRAM = textwrap.dedent("""
     import sys
     import numpy as np, soundfile, yaml, pathlib
     from numba.core.runtime import rtsys
-    from gamemix.scene import load_scene
-    from gamemix.mixer import Mixer
+    from gamemix.scene.model import load_scene
+    from gamemix.control.mixer import Mixer
     root = pathlib.Path(sys.argv[1])
     t = np.arange(48000) / 48000
     soundfile.write(root / "mono.wav", (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 44100)
@@ -44,7 +44,7 @@ PROGRAM = textwrap.dedent("""
     mixer.stop(3, fade=0.5)
     mixer.set_bus_volume("a", -10, fade=1.0)
     from numba import njit
-    from gamemix.engine import render_block
+    from gamemix.core.engine import render_block
 
     @njit
     def drive(blocks, arrays, out):

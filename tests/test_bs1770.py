@@ -11,8 +11,8 @@ import sys
 import numpy as np
 import pytest
 
-from gamemix.dsp import bs1770
-from gamemix.loudness import Meter
+from gamemix.core.dsp import bs1770
+from gamemix.offline.meter import Meter
 
 FS = 48000
 

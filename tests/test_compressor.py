@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from gamemix.dsp import compressor as C
+from gamemix.core.dsp import compressor as C
 
 FS = 48000
 

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from scipy.signal import resample_poly
 
-from gamemix.dsp import limiter as L
+from gamemix.core.dsp import limiter as L
 
 FS = 48000
 CEILING = -1.0

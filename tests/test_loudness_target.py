@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from conftest import BLOCK, SR, render_blocks
-from gamemix.loudness import Meter
+from gamemix.offline.meter import Meter
 
 
 def noise(seconds, level, seed=0):
@@ -60,7 +60,7 @@ def test_live_meter_matches_the_offline_meter_and_limiter_holds(bed):
 
 
 def test_reset_meters_message_restarts_integrated(bed):
-    from gamemix import protocol
+    from gamemix.protocol import messages as protocol
     m = bed({})
     render_blocks(m, int(1.0 * SR / BLOCK))
     assert m.processing.readings()["master"]["integrated_lufs"] is not None

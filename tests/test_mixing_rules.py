@@ -7,7 +7,7 @@ import pytest
 
 from conftest import BLOCK, SR, render_blocks
 from gamemix.errors import CommandError
-from gamemix.parameters import evaluate_curve
+from gamemix.control.parameters import evaluate_curve
 
 DC = 0.5
 DT = BLOCK / SR
@@ -202,8 +202,8 @@ def test_hdr_window_attenuates_relative_to_the_loudest_and_releases(dc):
 
 
 def test_a_scene_reload_keeps_ducks_and_queued_event_actions(dc):
-    from gamemix.mixer import Mixer
-    from gamemix.scene import load_scene
+    from gamemix.control.mixer import Mixer
+    from gamemix.scene.model import load_scene
     sounds = {"music": {"files": ["dc.wav"], "loop": True, "category": "music", "pan": -1},
               "line": {"files": ["dc.wav"], "loop": True, "category": "dialogue", "pan": 1},
               "blip": {"files": ["short.wav"], "category": "ui", "pan": 1}}
@@ -232,8 +232,8 @@ def test_a_scene_reload_keeps_ducks_and_queued_event_actions(dc):
 
 
 def test_a_scene_reload_keeps_the_hdr_window_where_it_is(dc):
-    from gamemix.mixer import Mixer
-    from gamemix.scene import load_scene
+    from gamemix.control.mixer import Mixer
+    from gamemix.scene.model import load_scene
     sounds = {"gun": {"files": ["dc.wav"], "loop": True, "loudness_db": 130, "pan": 1},
               "talk": {"files": ["dc.wav"], "loop": True, "loudness_db": 60, "pan": -1}}
     extra = {"hdr": {"window_db": 80, "threshold_db": 70, "release_db_per_s": 100}}

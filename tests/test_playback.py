@@ -101,8 +101,8 @@ def test_soxr_is_band_limited_not_nearest_sample():
 @pytest.mark.parametrize("ratio", [0.37, 1.0, 1.01, 2.5, 15.9])
 def test_resampler_matches_linear_interpolation_at_any_run_length(ratio):
     # the 8-lane path and the scalar tail must both interpolate: any start, any count, any offset
-    from gamemix.dsp.playback import interpolate_run, pitch_to_step
-    from gamemix.params import FRAC_BITS
+    from gamemix.core.dsp.playback import interpolate_run, pitch_to_step
+    from gamemix.core.arrays import FRAC_BITS
     rng = np.random.default_rng(7)
     pool = rng.uniform(-1, 1, 40000).astype(np.float32)
     step = int(pitch_to_step(ratio))

@@ -13,10 +13,12 @@ import numpy as np
 import pytest
 import yaml
 
-from gamemix import protocol, wire
+from gamemix.protocol import messages as protocol
+
+from gamemix.protocol import wire
 from gamemix.cli import main
-from gamemix.client import Client
-from gamemix.server import Server, ServerConfig
+from gamemix.live.client import Client
+from gamemix.live.server import Server, ServerConfig
 
 ANNOTATIONS = {"title", "description", "default", "discriminator", "$schema", "$defs", "examples"}
 ASSERTIONS = {"$ref", "type", "const", "enum", "anyOf", "oneOf", "properties", "required", "additionalProperties",
@@ -134,7 +136,7 @@ def test_schema_names_every_message_type_the_wire_accepts(schema):
 
 
 def _client_frames() -> tuple[list[bytes], list[bytes]]:
-    """Drive gamemix.client.Client against a fake server socket; returns (command frames, replies)."""
+    """Drive gamemix.live.client.Client against a fake server socket; returns (command frames, replies)."""
     sent, replies = [], []
 
     class FakeDealer:

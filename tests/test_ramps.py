@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from conftest import BLOCK, render_blocks
-from gamemix.params import VF_VOLUME, VF_X, VF_Y, VF_Z
+from gamemix.core.arrays import VF_VOLUME, VF_X, VF_Y, VF_Z
 
 DC = 0.8
 

@@ -7,9 +7,9 @@ import sys
 import numpy as np
 import pytest
 
-from gamemix.assets import build_bank
+from gamemix.scene.assets import build_bank
 from gamemix.errors import LocatedError
-from gamemix.scene import load_scene
+from gamemix.scene.model import load_scene
 
 GOOD = """\
 version: 1

@@ -9,10 +9,10 @@ import yaml
 import zmq
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from gamemix import wire
-from gamemix.client import Client, CommandFailed
-from gamemix.render import render
-from gamemix.server import Server, ServerConfig, is_loopback
+from gamemix.protocol import wire
+from gamemix.live.client import Client, CommandFailed
+from gamemix.offline.render import render
+from gamemix.live.server import Server, ServerConfig, is_loopback
 
 ANY_PORT = "tcp://127.0.0.1:*"
 
@@ -103,7 +103,7 @@ def test_stream_poses_take_effect_and_bad_ones_are_counted(served):
         client.emitter(1, (x, 0, -1))
     client.send_stream({"type": "emitter", "id": 1, "position": [float("inf"), 0, 0]})
     client.send_stream({"type": "ping"})                       # not a stream message
-    from gamemix.params import VF_X
+    from gamemix.core.arrays import VF_X
     assert wait_for(lambda: server.mixer.params.vf[server.mixer.rows_of(1)[0], VF_X] == 5.0)
     assert wait_for(lambda: server.stats.stream_drops == 2)
 
@@ -297,7 +297,7 @@ def test_thousands_of_malformed_stream_frames_are_counted_and_poses_still_apply(
     for frame in frames:
         raw.send(frame)
     client.emitter(1, (4.0, 0, -1))
-    from gamemix.params import VF_X
+    from gamemix.core.arrays import VF_X
     assert wait_for(lambda: server.stats.stream_drops - drops == len(frames), timeout=10.0), \
         server.stats.stream_drops - drops
     assert wait_for(lambda: server.mixer.params.vf[server.mixer.rows_of(1)[0], VF_X] == 4.0)

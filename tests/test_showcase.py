@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gamemix.mixer import Mixer
-from gamemix.scene import load_scene
-from gamemix.script import load_script
+from gamemix.control.mixer import Mixer
+from gamemix.scene.model import load_scene
+from gamemix.scene.script import load_script
 
 SHOWCASE = Path(__file__).resolve().parent.parent / "scenes" / "showcase"
 

@@ -5,7 +5,7 @@ import pytest
 
 from conftest import BLOCK, SR, render_blocks
 from gamemix.errors import CommandError
-from gamemix.params import BF_GAIN
+from gamemix.core.arrays import BF_GAIN
 
 DC = 0.5
 FADE_BLOCKS = 100

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gamemix.dsp import unmasking as U
+from gamemix.core.dsp import unmasking as U
 
 FS = 48000
 BLOCK = 256

@@ -151,7 +151,7 @@ def test_global_limit_applies_the_output_policy(scene_dir):
 
 
 def test_batched_emitters_move_known_ids_and_refuse_nan_whole(scene_dir):
-    from gamemix.params import VF_X
+    from gamemix.core.arrays import VF_X
     mixer = dc_scene(scene_dir, {"spatial": {"max_distance": 100}},
                      extra={"events": {"pair": [{"action": "play", "sound": "s"}, {"action": "play", "sound": "s"}]}})
     mixer.play("s", 1, position=(0, 0, -1))

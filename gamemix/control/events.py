@@ -1,0 +1,77 @@
+"""Events: names the game posts, mapped by the scene to timed actions.
+
+An event's actions (play, stop, snapshot start/stop, set a parameter) run in
+order; an action with a `delay` is scheduled for the first block starting at
+or after that many seconds later.  The scheduler is a heap keyed by block, so
+delayed actions from many events interleave exactly as authored.
+
+Control side.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from gamemix.scene.model import Action
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A scheduled action: which block, the action, and the event instance it belongs to."""
+
+    block: int
+    seq: int
+    action: Action
+    group: int
+
+
+class Scheduler:
+    """Delayed actions, due by block."""
+
+    def __init__(self, sample_rate: int, block_size: int):
+        self.sample_rate = sample_rate
+        self.block_size = block_size
+        self._heap: list[tuple[int, int, Pending]] = []
+        self._seq = itertools.count()
+
+    def schedule(self, now_block: int, action: Action, group: int) -> Pending:
+        """Queue `action` to run `action.delay` seconds after the start of block `now_block`."""
+        block = now_block + math.ceil(action.delay * self.sample_rate / self.block_size - 1e-9)
+        item = Pending(block, next(self._seq), action, group)
+        heapq.heappush(self._heap, (item.block, item.seq, item))
+        return item
+
+    def due(self, block: int) -> list[Pending]:
+        """Pop every action due at or before `block`, in order."""
+        out = []
+        while self._heap and self._heap[0][0] <= block:
+            out.append(heapq.heappop(self._heap)[2])
+        return out
+
+    def pending_for(self, group: int) -> int:
+        """How many actions are still queued for an event instance."""
+        return sum(1 for _, _, p in self._heap if p.group == group)
+
+    def cancel(self, group: int) -> None:
+        """Drop every queued action of an event instance (it was stopped)."""
+        self._heap = [item for item in self._heap if item[2].group != group]
+        heapq.heapify(self._heap)
+
+    def adopt(self, old: "Scheduler") -> None:
+        """After a scene reload: take over the old scene's queued actions, due at the same blocks
+        (the block size cannot change on a reload).  They run as authored when they were posted;
+        one whose sound or snapshot the new scene lacks is refused when it comes due."""
+        self._heap = list(old._heap)
+        self._seq = old._seq
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+
+def describe(actions: list[Action]) -> list[dict[str, Any]]:
+    """Actions as plain dicts (for replies and reports)."""
+    return [a.model_dump(exclude_none=True) for a in actions]

@@ -1,0 +1,114 @@
+"""Game parameters (RTPCs) and the curves that map them onto the mix.
+
+A parameter has a range, a default and a seek speed: `set` moves its target,
+and each block its value glides towards it at `seek_speed` units per second
+(0 = jumps).  Mappings evaluate a curve of the value and contribute to a
+sound's volume or pitch, a bus's volume, pitch, filter cutoffs or send
+levels, or a snapshot's intensity.  Several mappings on the same property add (dB,
+semitones) or take the most restrictive cutoff (lowest low-pass, highest
+high-pass); a snapshot's intensity mapping replaces its set intensity.
+
+Curve shapes between two points (x0, y0), (x1, y1), with t = (x - x0)/(x1 - x0):
+linear t; exp (slow start) (10^t - 1)/9; log (fast start) log10(1 + 9t);
+scurve 3t^2 - 2t^3; step: y0 until x reaches x1.  Outside the points the end
+values hold.
+
+Control side.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from gamemix.errors import CommandError
+from gamemix.scene.model import Mapping, Scene
+
+SHAPES = {
+    "linear": lambda t: t,
+    "exp": lambda t: (10.0 ** t - 1.0) / 9.0,
+    "log": lambda t: math.log10(1.0 + 9.0 * t),
+    "scurve": lambda t: t * t * (3.0 - 2.0 * t),
+    "step": lambda t: 1.0 if t >= 1.0 else 0.0,
+}
+
+
+def evaluate_curve(shape: str, points, x: float) -> float:
+    """y of a piecewise curve through `points` (x increasing) at x."""
+    if x <= points[0][0]:
+        return points[0][1]
+    if x >= points[-1][0]:
+        return points[-1][1]
+    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+        if x <= x1:
+            t = (x - x0) / (x1 - x0)
+            return y0 + (y1 - y0) * SHAPES[shape](t)
+    return points[-1][1]
+
+
+@dataclass
+class MappedValues:
+    """What the mappings contribute this block, keyed by target name."""
+
+    sound_volume_db: dict[str, float] = field(default_factory=dict)
+    sound_pitch: dict[str, float] = field(default_factory=dict)
+    bus_volume_db: dict[str, float] = field(default_factory=dict)
+    bus_pitch: dict[str, float] = field(default_factory=dict)
+    bus_lowpass_hz: dict[str, float] = field(default_factory=dict)
+    bus_highpass_hz: dict[str, float] = field(default_factory=dict)
+    snapshot_intensity: dict[str, float] = field(default_factory=dict)
+    bus_send_db: dict[tuple[str, str], float] = field(default_factory=dict)   # (bus, send target) -> dB
+
+
+class GameParameters:
+    """Values, targets and glides of a scene's parameters, and their mappings."""
+
+    def __init__(self, scene: Scene):
+        self.specs = scene.parameters
+        self.values = {n: (p.default if p.default is not None else p.min) for n, p in self.specs.items()}
+        self.targets = dict(self.values)
+        self.mappings: list[Mapping] = list(scene.mappings)
+
+    def set(self, name: str, value: float) -> None:
+        """Set a parameter's target; refused if unknown, not finite or out of range."""
+        spec = self.specs.get(name)
+        if spec is None:
+            raise CommandError("unknown_parameter", f"unknown parameter {name!r}")
+        if not (isinstance(value, (int, float)) and math.isfinite(value)):
+            raise CommandError("bad_value", f"parameter {name!r} needs a finite number, got {value!r}")
+        if not spec.min <= value <= spec.max:
+            raise CommandError("out_of_range", f"parameter {name!r} must lie in [{spec.min}, {spec.max}], got {value}")
+        self.targets[name] = float(value)
+        if spec.seek_speed == 0.0:
+            self.values[name] = float(value)
+
+    def tick(self, dt: float) -> MappedValues:
+        """Glide every value towards its target by dt seconds, then evaluate the mappings."""
+        for name, spec in self.specs.items():
+            value, target = self.values[name], self.targets[name]
+            if value != target:
+                step = spec.seek_speed * dt
+                self.values[name] = min(value + step, target) if value < target else max(value - step, target)
+        return self._evaluate()
+
+    def _evaluate(self) -> MappedValues:
+        out = MappedValues()
+        for m in self.mappings:
+            y = evaluate_curve(m.shape, m.points, self.values[m.parameter])
+            if m.sound is not None:
+                table = out.sound_volume_db if m.property == "volume_db" else out.sound_pitch
+                table[m.sound] = table.get(m.sound, 0.0) + y
+            elif m.bus is not None:
+                if m.property == "lowpass_hz":
+                    out.bus_lowpass_hz[m.bus] = min(out.bus_lowpass_hz.get(m.bus, math.inf), y)
+                elif m.property == "highpass_hz":
+                    out.bus_highpass_hz[m.bus] = max(out.bus_highpass_hz.get(m.bus, 0.0), y)
+                elif m.property == "send_db":
+                    key = (m.bus, m.send)
+                    out.bus_send_db[key] = out.bus_send_db.get(key, 0.0) + y
+                else:
+                    table = out.bus_volume_db if m.property == "volume_db" else out.bus_pitch
+                    table[m.bus] = table.get(m.bus, 0.0) + y
+            else:
+                out.snapshot_intensity[m.snapshot] = min(max(y, 0.0), 100.0)
+        return out

@@ -1,0 +1,184 @@
+"""Snapshots: named mix states that fade in and out, stack and blend.
+
+A snapshot holds per-bus overrides (volume, low-pass and high-pass cutoff,
+pitch, send levels, and the dynamics' compressor threshold, sidechain depth,
+unmasking depth, loudness target and limiter ceiling).  Starting one fades its *level* from 0 to 1 over its fade-in time (a
+stopped one fades back over its fade-out time, then leaves the stack); its
+*weight* is curve(level) x intensity.  Active snapshots apply in order of
+priority (lower first; equal priorities in the order they started), each on
+top of the result of the ones before, starting from the buses' own values:
+
+- override: value = value + weight x (snapshot value - value), in the
+  property's domain: dB for volume, octaves (log2 Hz) for cutoffs, semitones
+  for pitch.  At half a linear fade an override is halfway, in those domains.
+- blend: value = value + weight x offset (dB, octaves, semitones).
+
+So a higher-priority override wins over everything under it, and blending
+snapshots add.  Control side: runs once per block on a handful of buses.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from gamemix.errors import CommandError
+from gamemix.scene.model import Scene
+
+CURVES = {
+    "linear": lambda x: x,
+    "scurve": lambda x: x * x * (3.0 - 2.0 * x),
+    "ease_in": lambda x: x * x,
+    "ease_out": lambda x: 1.0 - (1.0 - x) * (1.0 - x),
+}
+
+
+# dynamics values a snapshot can move, in dB: columns of BusValues.dynamics
+DYNAMICS = ("compressor_threshold_db", "unmask_depth_db", "loudness_target_lufs", "limiter_ceiling_dbtp")
+
+
+@dataclass
+class BusValues:
+    """Per-bus mix values in their blending domains."""
+
+    volume_db: np.ndarray
+    lowpass_oct: np.ndarray   # log2(Hz)
+    highpass_oct: np.ndarray  # log2(Hz)
+    pitch_st: np.ndarray
+    dynamics: np.ndarray      # (buses, len(DYNAMICS)), dB; NaN where the bus lacks the processor
+    sends_db: np.ndarray      # (buses, MAX_SENDS), dB, in the order of the bus's `sends`
+    sidechain_db: np.ndarray  # (buses, keys): depth of each fixed-depth sidechain key, dB (NaN: none)
+
+    def copy(self) -> "BusValues":
+        return BusValues(self.volume_db.copy(), self.lowpass_oct.copy(), self.highpass_oct.copy(),
+                         self.pitch_st.copy(), self.dynamics.copy(), self.sends_db.copy(), self.sidechain_db.copy())
+
+
+@dataclass
+class ActiveSnapshot:
+    name: str
+    level: float          # fade progress 0..1
+    direction: int        # +1 fading in / held, -1 fading out
+    fade_in: float
+    fade_out: float
+    intensity: float      # 0..1
+    order: int
+
+
+class SnapshotMixer:
+    """The stack of active snapshots and how they shape the buses."""
+
+    def __init__(self, scene: Scene, bus_index: dict[str, int]):
+        self.specs = scene.snapshots
+        self.bus_index = bus_index
+        self.send_slot = {name: {t: j for j, t in enumerate(bus.sends)} for name, bus in scene.buses.items()}
+        self.active: dict[str, ActiveSnapshot] = {}
+        self.timeline: list[dict] = []
+        self._order = 0
+
+    def start(self, name: str, intensity: float | None = None, fade: float | None = None, when: float = 0.0) -> None:
+        """Start (or re-start a fading-out) snapshot; intensity in percent."""
+        spec = self._spec(name)
+        snap = self.active.get(name)
+        fade_in = spec.fade_in if fade is None else fade
+        level = 0.0 if snap is None else snap.level
+        self.active[name] = ActiveSnapshot(name, level, +1, fade_in, spec.fade_out,
+                                           (spec.intensity if intensity is None else intensity) / 100.0,
+                                           self._order if snap is None else snap.order)
+        self._order += 1
+        self.timeline.append({"t": round(when, 4), "snapshot": name, "event": "start",
+                              "intensity": round(self.active[name].intensity * 100.0, 2)})
+
+    def stop(self, name: str, fade: float | None = None, when: float = 0.0) -> None:
+        """Fade a snapshot out (its own fade-out time unless `fade` is given)."""
+        self._spec(name)
+        snap = self.active.get(name)
+        if snap is None:
+            return
+        snap.direction = -1
+        if fade is not None:
+            snap.fade_out = fade
+        self.timeline.append({"t": round(when, 4), "snapshot": name, "event": "stop"})
+
+    def set_intensity(self, name: str, intensity: float) -> None:
+        """Set an active snapshot's intensity (percent, 0..100)."""
+        self._spec(name)
+        if not 0.0 <= intensity <= 100.0:
+            raise CommandError("out_of_range", f"intensity must lie in [0, 100], got {intensity}")
+        if name in self.active:
+            self.active[name].intensity = intensity / 100.0
+
+    def _spec(self, name: str):
+        spec = self.specs.get(name)
+        if spec is None:
+            raise CommandError("unknown_snapshot", f"unknown snapshot {name!r}")
+        return spec
+
+    def tick(self, dt: float) -> None:
+        """Advance every fade by dt seconds; drop snapshots that have faded out."""
+        for name in list(self.active):
+            snap = self.active[name]
+            span = snap.fade_in if snap.direction > 0 else snap.fade_out
+            step = math.inf if span <= 0.0 else dt / span
+            snap.level = min(1.0, snap.level + step) if snap.direction > 0 else max(0.0, snap.level - step)
+            if snap.direction < 0 and snap.level <= 0.0:
+                del self.active[name]
+
+    def weight(self, name: str, intensity_override: float | None = None) -> float:
+        """Current weight of a snapshot: curve(level) x intensity (0 if inactive)."""
+        snap = self.active.get(name)
+        if snap is None:
+            return 0.0
+        intensity = snap.intensity if intensity_override is None else intensity_override / 100.0
+        return CURVES[self.specs[name].curve](snap.level) * intensity
+
+    def apply(self, base: BusValues, intensity_overrides: dict[str, float] | None = None) -> BusValues:
+        """The bus values after every active snapshot, in priority order."""
+        out = base.copy()
+        overrides = intensity_overrides or {}
+        for snap in sorted(self.active.values(), key=lambda s: (self.specs[s.name].priority, s.order)):
+            spec = self.specs[snap.name]
+            w = self.weight(snap.name, overrides.get(snap.name))
+            if w <= 0.0:
+                continue
+            for bus, o in spec.buses.items():
+                b = self.bus_index[bus]
+                if spec.mode == "override":
+                    _lerp(out.volume_db, b, o.volume_db, w)
+                    _lerp(out.lowpass_oct, b, None if o.lowpass_hz is None else math.log2(o.lowpass_hz), w)
+                    _lerp(out.highpass_oct, b, None if o.highpass_hz is None else math.log2(o.highpass_hz), w)
+                    _lerp(out.pitch_st, b, o.pitch_semitones, w)
+                    for j, name in enumerate(DYNAMICS):
+                        _lerp(out.dynamics[:, j], b, getattr(o, name), w)
+                    for target, db in o.sends.items():
+                        _lerp(out.sends_db[b], self.send_slot[bus][target], db, w)
+                    if o.sidechain_depth_db is not None:
+                        out.sidechain_db[b] += w * (o.sidechain_depth_db - out.sidechain_db[b])
+                else:
+                    _add(out.volume_db, b, o.volume_db, w)
+                    _add(out.lowpass_oct, b, o.lowpass_octaves, w)
+                    _add(out.highpass_oct, b, o.highpass_octaves, w)
+                    _add(out.pitch_st, b, o.pitch_semitones, w)
+                    for j, name in enumerate(DYNAMICS):
+                        _add(out.dynamics[:, j], b, getattr(o, name), w)
+                    for target, db in o.sends.items():
+                        _add(out.sends_db[b], self.send_slot[bus][target], db, w)
+                    if o.sidechain_depth_db is not None:
+                        out.sidechain_db[b] += w * o.sidechain_depth_db
+        return out
+
+    def levels(self) -> dict[str, float]:
+        """Weight of each active snapshot in percent (for reports and telemetry)."""
+        return {name: round(self.weight(name) * 100.0, 2) for name in self.active}
+
+
+def _lerp(values: np.ndarray, b: int, target: float | None, w: float) -> None:
+    if target is not None:
+        values[b] += w * (target - values[b])
+
+
+def _add(values: np.ndarray, b: int, offset: float | None, w: float) -> None:
+    if offset is not None:
+        values[b] += w * offset

@@ -1,0 +1,339 @@
+"""The voice pool: instance rows, limits, stealing and virtual voices.
+
+Every playing sound instance owns a row of the parameter arrays, real or
+virtual.  At most `max_voices` rows are *real* (rendered); the rest are
+*virtual*: the kernel only advances their read position, so one that becomes
+real again resumes where it would have been, with a short fade-in.
+
+Once per block (`assign`), every instance's audibility is computed the way the
+engine hears it (volume x fade x sound and category modifiers x distance x bus
+gains down the tree) and instances are ranked by priority, then audibility.
+The top `max_voices` audible ones are real; the others go virtual.  A small
+hysteresis keeps two similar sounds from swapping every block.
+
+Limits act when a sound is played: per sound, per category and globally
+(`max_instances`).  The policy chooses a victim (oldest, quietest, lowest
+priority, furthest) that is stopped with a short fade, or refuses the new one.
+
+Control side.  The audibility pass is jitted (nogil) because it runs over every
+instance (10,000 in the benchmark) once per block; it reuses the kernel's own
+distance law so both sides agree.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from gamemix.core.dsp.spatial import distance_gain
+from gamemix.core.arrays import (
+    ENDED, FREE, LF_ENDED, LF_X, LF_Y, LF_Z, PLAYING, SM_GAIN, STOPPING, VF_FADE, VF_FADE_TARGET,
+    VF_FADE_STEP, VF_MAX_DIST, VF_MIN_DIST, VF_ROLLOFF, VF_VFADE, VF_VFADE_STEP,
+    VF_VFADE_TARGET, VF_VOLUME, VF_X, VF_Y, VF_Z, VI_BLOCKS, VI_BUS, VI_CAT, VI_MODEL,
+    VI_POS, VI_SNAP, VI_SOUND, VI_SPATIAL, VI_STATE, VI_TO_VIRTUAL, VIRTUAL, Params,
+)
+
+HYSTERESIS_DB = 3.0   # a real voice keeps its place against one up to this much louder
+
+
+@dataclass
+class VoiceStats:
+    """Counters for the render report and telemetry."""
+
+    plays: int = 0
+    refused: int = 0
+    steals: int = 0
+    virtualizations: int = 0
+    devirtualizations: int = 0
+    ended: int = 0
+    peak_real: int = 0
+    peak_virtual: int = 0
+
+
+@njit(cache=True, nogil=True)
+def audibility_all(vi, vf, lf, sound_mod, cat_gain, bus_gain, out, out_own):
+    """out[v] = the total gain instance v would have now (0 for free rows), in one pass;
+    out_own[v] = the same without the category gains (ducking, HDR), which HDR measures."""
+    for v in range(vi.shape[0]):
+        state = vi[v, VI_STATE]
+        if state == FREE or state == ENDED:
+            out[v] = 0.0
+            out_own[v] = 0.0
+            continue
+        g = vf[v, VF_VOLUME] * sound_mod[vi[v, VI_SOUND], SM_GAIN]
+        g *= bus_gain[vi[v, VI_BUS]] * max(vf[v, VF_FADE], vf[v, VF_FADE_TARGET])
+        if vi[v, VI_SPATIAL] != 0:
+            dx = vf[v, VF_X] - lf[LF_X]
+            dy = vf[v, VF_Y] - lf[LF_Y]
+            dz = vf[v, VF_Z] - lf[LF_Z]
+            d = math.sqrt(dx * dx + dy * dy + dz * dz)
+            g *= distance_gain(vi[v, VI_MODEL], d, vf[v, VF_MIN_DIST], vf[v, VF_MAX_DIST], vf[v, VF_ROLLOFF])
+        if not math.isfinite(g):
+            g = 0.0
+        out_own[v] = g
+        out[v] = g * cat_gain[vi[v, VI_CAT]]
+
+
+@njit(cache=True, nogil=True)
+def eligible(vi, audibility, threshold, excluded, score):
+    """score[v] = 0 for instances that may be real (playing or virtual, audible, not excluded),
+    -inf for the others; returns how many may be real."""
+    count = 0
+    for v in range(vi.shape[0]):
+        state = vi[v, VI_STATE]
+        if (state != PLAYING and state != VIRTUAL) or audibility[v] < threshold or excluded[v]:
+            score[v] = -np.inf
+        else:
+            score[v] = 0.0
+            count += 1
+    return count
+
+
+@njit(cache=True, nogil=True)
+def rank_scores(vi, audibility, priority, hysteresis_db, score):
+    """score[v] = priority x 1000 + audibility in dB (+ hysteresis if real) where `eligible`
+    left 0.  Only needed when more instances may be real than there are voices."""
+    for v in range(vi.shape[0]):
+        if score[v] != 0.0:
+            continue
+        db = 20.0 * math.log10(max(audibility[v], 1e-15))
+        if vi[v, VI_STATE] == PLAYING and vi[v, VI_TO_VIRTUAL] == 0:
+            db += hysteresis_db
+        score[v] = priority[v] * 1000.0 + min(max(db, -300.0), 300.0)
+
+
+@njit(cache=True, nogil=True)
+def plan(vi, score, cutoff, ties, to_virtual, to_real):
+    """Which rows change side this block, in one pass over the rows.
+
+    An instance is wanted real if its score is above `cutoff` (-inf: every one that may be
+    real), or equal to it while `ties` places are left (in row order).  Fills to_virtual with
+    the real rows not wanted and to_real with the wanted rows that are virtual or fading to
+    virtual; returns (their counts, the real rows kept)."""
+    nv = 0
+    nr = 0
+    kept = 0
+    for v in range(vi.shape[0]):
+        state = vi[v, VI_STATE]
+        if state != PLAYING and state != VIRTUAL:
+            continue
+        want = score[v] > cutoff
+        if not want and score[v] == cutoff and ties > 0:
+            want = True
+            ties -= 1
+        leaving = vi[v, VI_TO_VIRTUAL] != 0
+        if state == PLAYING and not leaving:
+            if want:
+                kept += 1
+            else:
+                to_virtual[nv] = v
+                nv += 1
+        elif want:
+            to_real[nr] = v
+            nr += 1
+    return nv, nr, kept
+
+
+@njit(cache=True, nogil=True)
+def categories_playing(vi, out):
+    """out[c] = True when a row of category c is PLAYING (out is cleared first)."""
+    out[:] = False
+    for v in range(vi.shape[0]):
+        if vi[v, VI_STATE] == PLAYING:
+            out[vi[v, VI_CAT]] = True
+
+
+@njit(cache=True, nogil=True)
+def census(vi):
+    """(stopping, real, virtual) row counts."""
+    stopping = 0
+    real = 0
+    virtual = 0
+    for v in range(vi.shape[0]):
+        state = vi[v, VI_STATE]
+        if state == STOPPING:
+            stopping += 1
+            real += 1
+        elif state == PLAYING:
+            real += 1
+        elif state == VIRTUAL:
+            virtual += 1
+    return stopping, real, virtual
+
+
+@njit(cache=True, nogil=True)
+def decide(vi, vf, lf, sound_mod, cat_gain, bus_gain, priority, threshold, hysteresis_db, excluded, max_voices,
+           audibility, own_gain, score, to_virtual, to_real):
+    """The whole real/virtual decision in one call: audibility, who may be real, the cut at
+    the voice budget (scores are ranked only when there are more candidates than voices), and
+    the rows that change side (see `plan`).
+
+    Returns (to-virtual count, to-real count, real rows kept, budget, real rows, virtual rows),
+    the last two counted before any change.
+    """
+    audibility_all(vi, vf, lf, sound_mod, cat_gain, bus_gain, audibility, own_gain)
+    n = eligible(vi, audibility, threshold, excluded, score)
+    stopping, real, virtual = census(vi)
+    budget = max(max_voices - stopping, 0)
+    cutoff = -np.inf
+    ties = 0
+    if n > budget:      # exactly `budget` wanted: those above the budget-th best score, then ties
+        rank_scores(vi, audibility, priority, hysteresis_db, score)
+        cutoff = np.inf if budget == 0 else -np.partition(-score, budget - 1)[budget - 1]
+        ties = budget - np.count_nonzero(score > cutoff)
+    nv, nr, kept = plan(vi, score, cutoff, ties, to_virtual, to_real)
+    return nv, nr, kept, budget, real, virtual
+
+
+class VoicePool:
+    """Rows of the parameter arrays, who owns them, and which are real."""
+
+    def __init__(self, params: Params, sample_rate: int, block_size: int, threshold_db: float,
+                 virtual_fade_ms: float, steal_fade_ms: float):
+        cap = params.max_instances
+        self.params = params
+        self.block_size = block_size
+        self.sample_rate = sample_rate
+        self.threshold = 10.0 ** (threshold_db / 20.0)
+        self.virtual_fade_samples = max(virtual_fade_ms * 1e-3 * sample_rate, block_size)
+        self.steal_fade = steal_fade_ms * 1e-3
+        self.priority = np.zeros(cap, dtype=np.float64)
+        self.started = np.zeros(cap, dtype=np.int64)       # play order, for 'oldest'
+        self.free = list(range(cap - 1, -1, -1))
+        self.audibility = np.zeros(cap, dtype=np.float64)
+        self.own_gain = np.zeros(cap, dtype=np.float64)   # audibility before category gains
+        self.score = np.zeros(cap, dtype=np.float64)
+        self._to_virtual = np.zeros(cap, dtype=np.int64)
+        self._to_real = np.zeros(cap, dtype=np.int64)
+        self.no_exclusions = np.zeros(cap, dtype=np.bool_)
+        self.stats = VoiceStats()
+        self._order = 0
+
+    # ------------------------------------------------------------ allocation
+    def live(self) -> np.ndarray:
+        """Mask of rows holding an instance that still counts against limits."""
+        s = self.params.vi[:, VI_STATE]
+        return (s == PLAYING) | (s == VIRTUAL)
+
+    def make_room(self, mask: np.ndarray, limit: int | None, policy: str, priority: float,
+                  distance: float, what: str) -> str | None:
+        """Enforce `limit` on the rows in `mask`: steal one or refuse.
+
+        Returns None if the new instance may play, else the reason it is refused.
+        """
+        if limit is None:
+            return None
+        rows = np.flatnonzero(mask & self.live())
+        if len(rows) < limit:
+            return None
+        victim = self._victim(rows, policy, priority, distance)
+        if victim is None:
+            return f"{what} limit of {limit} reached (policy {policy})"
+        self.stop(int(victim), self.steal_fade)
+        self.stats.steals += 1
+        return None
+
+    def _victim(self, rows, policy, priority, distance):
+        if policy == "refuse":
+            return None
+        if policy == "oldest":
+            return rows[np.argmin(self.started[rows])]
+        if policy == "quietest":
+            return rows[np.argmin(self.audibility[rows])]
+        if policy == "lowest_priority":
+            lowest = self.priority[rows].min()
+            if priority < lowest:
+                return None     # the new sound is the least important: it is the one dropped
+            candidates = rows[self.priority[rows] == lowest]
+            return candidates[np.argmin(self.started[candidates])]
+        # furthest
+        vf, lf = self.params.vf, self.params.lf
+        d = np.linalg.norm(vf[rows, VF_X:VF_Z + 1] - lf[LF_X:LF_Z + 1], axis=1)
+        if distance > d.max():
+            return None
+        return rows[np.argmax(d)]
+
+    def allocate(self, priority: float) -> int:
+        """Take a free row for a new instance (the caller fills it); it starts virtual,
+        and `assign` makes it real, from its first sample, in the same block."""
+        v = self.free.pop()
+        self.priority[v] = priority
+        self.started[v] = self._order
+        self._order += 1
+        self.stats.plays += 1
+        return v
+
+    def stop(self, v: int, fade: float) -> None:
+        """Stop an instance: a real one fades out over `fade` s (at least one block), a virtual one ends."""
+        vi, vf = self.params.vi, self.params.vf
+        if vi[v, VI_STATE] == VIRTUAL:
+            vi[v, VI_STATE] = ENDED
+            self.params.lf[LF_ENDED] += 1.0
+            return
+        samples = max(fade * self.sample_rate, self.block_size)
+        vf[v, VF_FADE_TARGET] = 0.0
+        vf[v, VF_FADE_STEP] = max(vf[v, VF_FADE], 1e-9) / samples
+        vi[v, VI_STATE] = STOPPING
+
+    def reclaim(self) -> list[int]:
+        """Free the rows marked ENDED (the kernel counts them, so most blocks skip the scan); returns them."""
+        vi, lf = self.params.vi, self.params.lf
+        if lf[LF_ENDED] == 0.0:
+            return []
+        lf[LF_ENDED] = 0.0
+        ended = np.flatnonzero(vi[:, VI_STATE] == ENDED)
+        vi[ended, VI_STATE] = FREE
+        vi[ended, VI_TO_VIRTUAL] = 0
+        self.free.extend(int(v) for v in ended)
+        self.stats.ended += len(ended)
+        return [int(v) for v in ended]
+
+    # ------------------------------------------------------------ real / virtual
+    def assign(self, bus_gain: np.ndarray, hdr_inaudible: np.ndarray | None = None) -> None:
+        """Rank every instance and move voices between real and virtual (once per block)."""
+        p = self.params
+        excluded = self.no_exclusions if hdr_inaudible is None else hdr_inaudible
+        nv, nr, kept, budget, real, virtual = decide(
+            p.vi, p.vf, p.lf, p.sound_mod, p.cat_gain, bus_gain, self.priority, self.threshold, HYSTERESIS_DB,
+            excluded, p.max_voices, self.audibility, self.own_gain, self.score, self._to_virtual, self._to_real)
+        self._virtualize(self._to_virtual[:nv])
+        moved = self._devirtualize(self._to_real[:nr], budget - kept)
+        self.stats.peak_real = max(self.stats.peak_real, real + moved)
+        self.stats.peak_virtual = max(self.stats.peak_virtual, virtual - moved)
+
+    def _virtualize(self, rows: np.ndarray) -> None:
+        if len(rows) == 0:
+            return
+        vi, vf = self.params.vi, self.params.vf
+        vi[rows, VI_TO_VIRTUAL] = 1
+        vf[rows, VF_VFADE_TARGET] = 0.0
+        vf[rows, VF_VFADE_STEP] = 1.0 / self.virtual_fade_samples
+        self.stats.virtualizations += len(rows)
+
+    def _devirtualize(self, rows: np.ndarray, room: int) -> int:
+        """Make `rows` real (fading to-virtual ones back up), at most `room` virtual ones; returns
+        how many virtual rows became real."""
+        if len(rows) == 0:
+            return 0
+        vi, vf, gain = self.params.vi, self.params.vf, self.params.gain
+        leaving = rows[vi[rows, VI_TO_VIRTUAL] != 0]
+        vi[leaving, VI_TO_VIRTUAL] = 0        # still real: just fade back up
+        vf[leaving, VF_VFADE_TARGET] = 1.0
+        rows = rows[vi[rows, VI_STATE] == VIRTUAL][:max(room, 0)]
+        if len(rows) == 0:
+            return 0
+        fresh = rows[(vi[rows, VI_BLOCKS] == 0) & (vi[rows, VI_POS] == 0)]
+        resumed = rows[(vi[rows, VI_BLOCKS] != 0) | (vi[rows, VI_POS] != 0)]
+        # a sound starting at full volume from its first sample needs no ramp (a fade-in ramps itself)
+        vi[fresh, VI_SNAP] = vf[fresh, VF_FADE] >= 1.0
+        vf[fresh, VF_VFADE] = 1.0
+        vf[resumed, VF_VFADE] = 0.0
+        gain[resumed] = 0.0
+        vf[rows, VF_VFADE_TARGET] = 1.0
+        vf[rows, VF_VFADE_STEP] = 1.0 / self.virtual_fade_samples
+        vi[rows, VI_STATE] = PLAYING
+        self.stats.devirtualizations += len(resumed)
+        return len(rows)

@@ -1,0 +1,199 @@
+"""The parameter arrays: the only thing the control side and the kernels share.
+
+Everything the engine needs per block lives in arrays preallocated when a scene
+loads.  The control side (mixer) writes *targets*; the kernels read them, ramp
+the audible values towards them and write back their state (positions, current
+gains, voice states).  Per-voice and per-bus scalars are rows of small 2-D
+arrays indexed by the named field constants below (module-level ints, which
+Numba folds to constants); sample buffers are separate contiguous arrays.
+
+Shared by both sides; nothing here runs per block.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+# Fixed-point read positions: 32 integer bits . 32 fraction bits (int64).
+FRAC_BITS = 32
+FRAC_ONE = 1 << FRAC_BITS
+MIN_PITCH = 1.0 / 64.0
+MAX_PITCH = 16.0
+MAX_OUT = 8      # output channels the arrays are sized for (7.1)
+MAX_SRC = 2      # source channels per voice (mono or stereo)
+
+# voice states (VI_STATE).  PLAYING and STOPPING are real (rendered); VIRTUAL
+# voices only advance their read position; ENDED is set by the kernel and
+# reclaimed by the control side.
+FREE, PLAYING, STOPPING, ENDED, VIRTUAL = 0, 1, 2, 3, 4
+
+# per-voice integer fields: vi[v, FIELD]
+VI_STATE = 0     # FREE / PLAYING / STOPPING / ENDED (kernel sets ENDED)
+VI_BUS = 1       # index of the bus the voice sums into
+VI_LANE0 = 2     # first lane of the clip
+VI_LANE1 = 3     # second lane (stereo) or -1
+VI_LOOP = 4      # 1 = loop the clip
+VI_POS = 5       # read position, fixed point 32.32, relative to the lane start
+VI_SPATIAL = 6   # 1 = 3D (distance, pan from position), 0 = 2D
+VI_MODEL = 7     # distance model, see DIST_*
+VI_SNAP = 8      # 1 = first block: start at the target gain instead of ramping from 0
+VI_BLOCKS = 9    # blocks rendered since start (the kernel counts)
+VI_SOUND = 10    # index of the sound (row of sound_mod)
+VI_CAT = 11      # index of the category (entry of cat_gain)
+VI_TO_VIRTUAL = 12  # 1 = fading out to become VIRTUAL (kernel switches when the fade ends)
+VI_NFIELDS = 13
+
+# per-voice float fields: vf[v, FIELD]
+VF_X, VF_Y, VF_Z = 0, 1, 2             # emitter position, m
+VF_VX, VF_VY, VF_VZ = 3, 4, 5          # emitter velocity, m/s
+VF_VOLUME = 6                          # linear gain (sound volume x play volume x randomization)
+VF_PITCH = 7                           # playback-rate ratio before Doppler
+VF_MIN_DIST = 8
+VF_MAX_DIST = 9
+VF_ROLLOFF = 10
+VF_DOPPLER = 11                        # per-sound Doppler scale
+VF_PAN = 12                            # 2D pan, -1 .. 1
+VF_FADE = 13                           # current fade gain 0..1 (kernel moves it)
+VF_FADE_TARGET = 14
+VF_FADE_STEP = 15                      # fade change per sample (>= 0)
+VF_DIST_GAIN = 16                      # out: distance gain of the last block
+VF_AUDIBILITY = 17                     # out: total gain of the last block (for ranking)
+VF_VFADE = 18                          # real/virtual transition fade 0..1 (kernel moves it)
+VF_VFADE_TARGET = 19
+VF_VFADE_STEP = 20
+VF_NFIELDS = 21
+
+# per-sound modifiers (game-parameter curves): sound_mod[sound, SM_*]
+SM_GAIN = 0          # linear gain multiplier
+SM_PITCH = 1         # playback-rate multiplier
+SM_NFIELDS = 2
+
+# distance models (VI_MODEL), OpenAL clamped variants
+DIST_NONE, DIST_INVERSE, DIST_LINEAR, DIST_EXPONENTIAL = 0, 1, 2, 3
+DIST_MODELS = {"none": DIST_NONE, "inverse": DIST_INVERSE, "linear": DIST_LINEAR,
+               "exponential": DIST_EXPONENTIAL}
+
+# per-bus float fields: bf[b, FIELD]
+BF_GAIN = 0          # current fader gain (linear) at the end of the last block
+BF_TARGET = 1        # target fader gain
+BF_STEP = 2          # fader change per sample towards the target (> 0)
+BF_PEAK = 3          # out: peak of the last block, post-fader
+BF_SUMSQ = 4         # out: sum of squares of the last block, post-fader (all channels)
+BF_PITCH = 5         # playback-rate multiplier for voices on this bus (product down the tree)
+BF_NFIELDS = 6
+
+# per-bus filter cutoffs, Hz: filt[b, FIELD] (see dsp/filters.py)
+FL_LP = 0            # low-pass cutoff at the end of the last block
+FL_LP_TARGET = 1     # low-pass cutoff to reach by the end of this block
+FL_HP = 2
+FL_HP_TARGET = 3
+FL_NFIELDS = 4
+
+# per-bus integer fields: bi[b, FIELD]; slots are -1 where the bus lacks that stage
+BI_PARENT = 0        # parent bus index, -1 for master
+BI_REVERB = 1        # reverb slot: the bus is an effect return (dsp/reverb.py)
+BI_MASKER = 2        # unmasking masker slot: this bus is cut where it masks a target (dsp/unmasking.py)
+BI_TARGET = 3        # unmasking target slot: this bus is analysed for the maskers
+BI_LEVEL_METER = 4   # meter slot measuring the bus before its loudness-management gain
+BI_NFIELDS = 5
+
+MAX_SENDS = 4        # post-fader sends per bus: send_bus[b, k] (-1 unused), send_gain[b, k, SG_*]
+SG_GAIN = 0          # current linear gain (end of the last block)
+SG_TARGET = 1        # target linear gain (reached by the end of this block)
+SG_NFIELDS = 2
+
+# listener / global floats: lf[FIELD]
+LF_X, LF_Y, LF_Z = 0, 1, 2
+LF_FX, LF_FY, LF_FZ = 3, 4, 5          # forward
+LF_UX, LF_UY, LF_UZ = 6, 7, 8          # up
+LF_VX, LF_VY, LF_VZ = 9, 10, 11        # velocity
+LF_SPEED_OF_SOUND = 12
+LF_DOPPLER_FACTOR = 13
+LF_CEILING = 14                        # linear output ceiling
+LF_SAMPLE_RATE = 15
+LF_ENDED = 16                          # rows marked ENDED since the control side last reclaimed (> 0: look)
+LF_NFIELDS = 17
+
+
+class FxArrays(NamedTuple):
+    """The arrays of the buses' processing chains (the kernels take them as one named tuple)."""
+
+    send_bus: np.ndarray     # (buses, MAX_SENDS) int64, target bus or -1; used slots first
+    send_gain: np.ndarray    # (buses, MAX_SENDS, SG_NFIELDS)
+    rv_p: np.ndarray         # reverbs, see dsp/reverb.py
+    rv_line: np.ndarray
+    rv_ap: np.ndarray
+    rv_pre: np.ndarray
+    rv_i: np.ndarray
+    rv_tmp: np.ndarray
+    sc: np.ndarray           # sidechain keys, see dsp/sidechain.py
+    sc_f: np.ndarray
+    sc_out: np.ndarray
+    lv: np.ndarray           # loudness management, see dsp/leveler.py
+    comp: np.ndarray         # compressors, see dsp/compressor.py
+    um_bp: np.ndarray        # unmasking, see dsp/unmasking.py
+    um_t: np.ndarray
+    um_p: np.ndarray
+    um_ma: np.ndarray
+    um_cut: np.ndarray
+    um_eq: np.ndarray
+    lim: np.ndarray          # the master's limiter, see dsp/limiter.py
+    lim_line: np.ndarray
+    lim_rmin: np.ndarray
+    lim_env: np.ndarray
+    lim_coef: np.ndarray
+    lim_tp: np.ndarray
+    meters: tuple            # dsp/bs1770.MeterBank: slot b meters bus b, then one slot per loudness target
+
+
+def allocate_fx(n_buses: int, channels: int, sample_rate: float, n_reverbs: int = 0, n_targets: int = 0,
+                n_maskers: int = 0, n_levelers: int = 0) -> FxArrays:
+    """Every processing array of a scene, sized once at load."""
+    from gamemix.core.dsp import bs1770, compressor, leveler, limiter, reverb, sidechain, unmasking
+    return FxArrays(np.full((n_buses, MAX_SENDS), -1, dtype=np.int64),
+                    np.zeros((n_buses, MAX_SENDS, SG_NFIELDS), dtype=np.float64),
+                    *reverb.allocate(n_reverbs, sample_rate), np.zeros(reverb.LINES),
+                    *sidechain.allocate(n_buses), leveler.allocate(n_buses), compressor.allocate(n_buses),
+                    *unmasking.allocate(n_targets, n_maskers, sample_rate), *limiter.allocate(channels, sample_rate),
+                    bs1770.allocate(n_buses + n_levelers, channels, sample_rate))
+
+
+class Params:
+    """All arrays of one loaded scene, allocated once."""
+
+    def __init__(self, max_voices: int, n_buses: int, channels: int, block_size: int,
+                 max_instances: int | None = None, n_sounds: int = 1, n_categories: int = 1,
+                 sample_rate: float = 48000.0, fx_sizes: dict | None = None):
+        self.max_voices = max_voices
+        self.max_instances = max_instances = max(max_instances or max_voices, max_voices)
+        self.channels = channels
+        self.block_size = block_size
+        # one row per instance, real or virtual: the engine renders at most max_voices of them
+        self.vi = np.zeros((max_instances, VI_NFIELDS), dtype=np.int64)
+        self.vf = np.zeros((max_instances, VF_NFIELDS), dtype=np.float64)
+        self.gain = np.zeros((max_instances, MAX_SRC, MAX_OUT), dtype=np.float32)  # current, per src->out
+        self.sound_mod = np.ones((max(n_sounds, 1), SM_NFIELDS), dtype=np.float64)
+        self.cat_gain = np.ones(max(n_categories, 1), dtype=np.float64)
+        self.bf = np.zeros((n_buses, BF_NFIELDS), dtype=np.float64)
+        self.bi = np.full((n_buses, BI_NFIELDS), -1, dtype=np.int64)
+        self.bus_order = np.zeros(n_buses, dtype=np.int64)  # leaves first, master last
+        self.bus_buf = np.zeros((n_buses, channels, block_size), dtype=np.float32)
+        self.filt = np.zeros((n_buses, FL_NFIELDS), dtype=np.float64)
+        self.filt[:, [FL_LP, FL_LP_TARGET]] = 1e9          # open (clamped to 0.49 fs by the kernel)
+        self.filt[:, [FL_HP, FL_HP_TARGET]] = 10.0
+        self.filt_state = np.zeros((n_buses, channels, 4), dtype=np.float64)
+        # one 1-D buffer per source channel: views of a 2-D array measured 40 % slower in the resampler
+        self.scratch0 = np.zeros(block_size, dtype=np.float32)
+        self.scratch1 = np.zeros(block_size, dtype=np.float32)
+        self.target = np.zeros((MAX_SRC, MAX_OUT), dtype=np.float32)
+        self.ramp = (np.arange(block_size) / block_size).astype(np.float32)  # i / n, for gain ramps
+        self.fx = allocate_fx(n_buses, channels, sample_rate, **(fx_sizes or {}))
+        self.lf = np.zeros(LF_NFIELDS, dtype=np.float64)
+        self.lf[[LF_FZ, LF_UY]] = (-1.0, 1.0)
+        self.lf[LF_SPEED_OF_SOUND] = 343.3
+        self.lf[LF_DOPPLER_FACTOR] = 1.0
+        self.lf[LF_CEILING] = 1.0
+        self.vi[:, VI_LANE1] = -1
+        self.bf[:, BF_PITCH] = 1.0

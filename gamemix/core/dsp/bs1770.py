@@ -1,0 +1,306 @@
+"""HOT PATH.  Loudness meters after ITU-R BS.1770-4 and EBU R128 / Tech 3341 / Tech 3342.
+
+A bank of meter slots (one per bus, one for the output, one before each
+loudness-managed gain), each fed a block at a time by `meter_block`, in the
+standard's steps:
+
+1. K-weighting per channel: the high-shelf pre-filter then the RLB high-pass
+   (two biquads, designed for the actual sample rate in `k_weighting`);
+2. mean square per channel, weighted (1.0 for L R C, 1.41 for surrounds, 0
+   for LFE) and summed, accumulated over 100 ms steps;
+3. every 100 ms step: momentary loudness (last 4 steps, 400 ms), short-term
+   (last 30, 3 s), L = -0.691 + 10 log10(energy);
+4. integrated: the 400 ms blocks every 100 ms (75 % overlap) above the
+   absolute gate (-70 LUFS), then above the relative gate (their mean - 10 LU);
+5. loudness range (Tech 3342): the 3 s short-term values every 100 ms above
+   -70 LUFS and then above their mean - 20 LU; LRA = 95th - 10th percentile;
+6. true peak: 4x oversampled (dsp/truepeak.py), and the sample peak.
+
+Integrated loudness and LRA cover a whole session in O(1) memory: each
+400 ms block and each short-term value lands in a histogram of 0.01 LU bins
+from -70 to +10 LUFS that keeps, per bin, the count and the energy sum, so
+the gated mean energy is exact except within the one bin the relative gate
+falls in.  Only complete windows count (as in pyloudnorm and libebur128).
+
+Non-finite samples count as silence.  A reset requested by the control side
+(flags[m] = 1) clears the slot at its next block, on the audio thread that
+owns the state.  Readings live in out[m, LM_*]: loudness in LUFS (-inf until it
+exists), LRA in LU, peaks linear.
+"""
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+from gamemix.core.dsp import truepeak
+from gamemix.core.dsp.truepeak import CHUNK, chunk_peaks, design, load
+
+# out[m, FIELD]
+LM_MOMENTARY = 0
+LM_SHORT_TERM = 1
+LM_INTEGRATED = 2
+LM_LRA = 3
+LM_MAX_MOMENTARY = 4
+LM_MAX_SHORT_TERM = 5
+LM_TRUE_PEAK = 6          # linear, max since reset
+LM_TRUE_PEAK_BLOCK = 7    # linear, max of the last block
+LM_SAMPLE_PEAK = 8        # linear, max since reset
+LM_NFIELDS = 9
+
+# acc[m, FIELD]: the running state of a slot
+AC_SUM = 0                # weighted energy of the current 100 ms step
+AC_COUNT = 1              # samples in it
+AC_STEPS = 2              # 100 ms steps completed since reset
+AC_GATE_N = 3             # 400 ms blocks above the absolute gate
+AC_GATE_E = 4             # their energy sum
+AC_ST_N = 5               # short-term values above the absolute gate
+AC_ST_E = 6
+AC_NFIELDS = 7
+
+RING = 30                 # 100 ms steps kept: the short-term window
+BIN = 0.01                # histogram bin width, LU
+LOW = -70.0               # absolute gate, LUFS
+HIGH = 10.0
+NBINS = int(round((HIGH - LOW) / BIN))
+TP_OVERSAMPLE = 4
+TP_TAPS = 12
+MAX_CHANNELS = 8
+
+LAYOUT_WEIGHTS = {
+    "mono": (1.0,),
+    "stereo": (1.0, 1.0),
+    "5.1": (1.0, 1.0, 1.0, 0.0, 1.41, 1.41),
+    "7.1": (1.0, 1.0, 1.0, 0.0, 1.41, 1.41, 1.41, 1.41),
+}
+
+
+class MeterBank(NamedTuple):
+    """Every array of a bank of meter slots (the kernels take them as one named tuple)."""
+
+    coef: np.ndarray      # [b0 b1 b2 a1 a2] of the pre-filter then the RLB filter (10)
+    weight: np.ndarray    # per channel
+    step: np.ndarray      # [samples per 100 ms step]
+    kstate: np.ndarray    # (m, channels, 4) biquad states
+    ring: np.ndarray      # (m, RING) step energies
+    acc: np.ndarray       # (m, AC_NFIELDS)
+    hist: np.ndarray      # (m, 2, NBINS, 2): [momentary blocks | short-term values] x [count, energy]
+    tp_coef: np.ndarray   # (TP_OVERSAMPLE - 1, TP_TAPS), see dsp/truepeak.py
+    tp: np.ndarray        # (m, channels + 2, TP_TAPS - 1 + CHUNK) detector states, see truepeak.allocate
+    energy: np.ndarray    # (CHUNK,) scratch: each sample's weighted energy summed over the channels
+    flags: np.ndarray     # (m,) int64: 1 = reset at the next block
+    out: np.ndarray       # (m, LM_NFIELDS) readings
+
+
+def k_weighting(sample_rate: float) -> np.ndarray:
+    """The two K-weighting biquads for this rate, as [b0 b1 b2 a1 a2] x 2.
+
+    The analog prototypes' parameters fitted to BS.1770's 48 kHz
+    coefficients (as libebur128 does), re-discretised by the bilinear
+    transform for any rate; at 48 kHz they reproduce the standard's table."""
+    f0, gain_db, q = 1681.974450955533, 3.999843853973347, 0.7071752369554196
+    k = math.tan(math.pi * f0 / sample_rate)
+    vh = 10.0 ** (gain_db / 20.0)
+    vb = vh ** 0.4996667741545416
+    a0 = 1.0 + k / q + k * k
+    pre = [(vh + vb * k / q + k * k) / a0, 2.0 * (k * k - vh) / a0, (vh - vb * k / q + k * k) / a0,
+           2.0 * (k * k - 1.0) / a0, (1.0 - k / q + k * k) / a0]
+    f0, q = 38.13547087602444, 0.5003270373238773
+    k = math.tan(math.pi * f0 / sample_rate)
+    a0 = 1.0 + k / q + k * k
+    rlb = [1.0, -2.0, 1.0, 2.0 * (k * k - 1.0) / a0, (1.0 - k / q + k * k) / a0]
+    return np.array(pre + rlb)
+
+
+def allocate(n_meters: int, channels: int, sample_rate: float, layout: str = "stereo") -> MeterBank:
+    """A bank of n_meters slots for `channels`-channel signals at this rate."""
+    weights = np.zeros(MAX_CHANNELS)
+    w = LAYOUT_WEIGHTS.get(layout, (1.0,) * channels)
+    weights[:len(w)] = w
+    n = max(n_meters, 1)
+    bank = MeterBank(k_weighting(sample_rate), weights[:channels].copy(),
+                     np.array([int(round(0.1 * sample_rate))], dtype=np.int64),
+                     np.zeros((n, channels, 4)), np.zeros((n, RING)), np.zeros((n, AC_NFIELDS)),
+                     np.zeros((n, 2, NBINS, 2)), design(TP_OVERSAMPLE, TP_TAPS),
+                     np.stack([truepeak.allocate(channels, TP_TAPS)] * n), np.zeros(CHUNK),
+                     np.zeros(n, dtype=np.int64), np.zeros((n, LM_NFIELDS)))
+    for m in range(n):
+        clear(bank, m)
+    return bank
+
+
+@njit(cache=True, nogil=True)
+def _clear(m, bank):
+    bank.kstate[m] = 0.0
+    bank.ring[m] = 0.0
+    bank.acc[m] = 0.0
+    bank.hist[m] = 0.0
+    bank.tp[m] = 0.0
+    for f in range(LM_NFIELDS):
+        bank.out[m, f] = -math.inf if f < LM_TRUE_PEAK else 0.0
+    bank.out[m, LM_LRA] = 0.0
+
+
+def clear(bank: MeterBank, m: int) -> None:
+    """Reset slot m now (control side, only while no block is being metered)."""
+    _clear(m, bank)
+
+
+@njit(cache=True, nogil=True)
+def _k_weight(x, at, k, coef, z, w, energy):
+    """energy[i] += w y^2 for the K-weighted y of x[at + i], i < k: the two biquads in direct
+    form II transposed, their state z[0:4] carried from chunk to chunk."""
+    b0, b1, b2, a1, a2 = coef[0], coef[1], coef[2], coef[3], coef[4]
+    c0, c1, c2, d1, d2 = coef[5], coef[6], coef[7], coef[8], coef[9]
+    s0, s1, s2, s3 = z[0], z[1], z[2], z[3]
+    for i in range(k):
+        v = x[at + i]
+        u = b0 * v + s0
+        s0 = b1 * v - a1 * u + s1
+        s1 = b2 * v - a2 * u
+        y = c0 * u + s2
+        s2 = c1 * u - d1 * y + s3
+        s3 = c2 * u - d2 * y
+        energy[i] += w * y * y
+    z[0], z[1], z[2], z[3] = s0, s1, s2, s3
+
+
+@njit(cache=True, nogil=True, inline="always")
+def loudness(energy):
+    """LUFS of a weighted mean-square energy (BS.1770 eq. 2)."""
+    return -0.691 + 10.0 * math.log10(energy) if energy > 0.0 else -math.inf
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bin(lufs):
+    return min(int((lufs - LOW) / BIN), NBINS - 1)
+
+
+@njit(cache=True, nogil=True)
+def _gated_mean(h, n, e, offset):
+    """Loudness of the values in histogram h above (their mean energy e/n) + offset LU."""
+    if n <= 0.0:
+        return -math.inf, 0
+    gate = loudness(e / n) + offset
+    first = max(_bin(gate), 0) if gate > LOW else 0
+    cnt = 0.0
+    tot = 0.0
+    for j in range(first, NBINS):
+        cnt += h[j, 0]
+        tot += h[j, 1]
+    return (loudness(tot / cnt) if cnt > 0.0 else -math.inf), first
+
+
+@njit(cache=True, nogil=True)
+def _percentile(h, first, total, q):
+    """Lower edge of the bin holding the q-quantile of the counts from bin `first` on."""
+    want = q * (total - 1.0)
+    seen = 0.0
+    for j in range(first, NBINS):
+        seen += h[j, 0]
+        if seen > want:
+            return LOW + (j + 0.5) * BIN
+    return HIGH
+
+
+@njit(cache=True, nogil=True)
+def _end_step(m, bank):
+    """Close a 100 ms step: update momentary, short-term, integrated, LRA and their maxima."""
+    acc = bank.acc[m]
+    out = bank.out[m]
+    steps = int(acc[AC_STEPS])
+    bank.ring[m, steps % RING] = acc[AC_SUM] / acc[AC_COUNT]
+    steps += 1
+    acc[AC_STEPS] = steps
+    acc[AC_SUM] = 0.0
+    acc[AC_COUNT] = 0.0
+    if steps >= 4:
+        out[LM_INTEGRATED] = _window(m, bank, steps, 4, 0, LM_MOMENTARY, LM_MAX_MOMENTARY, AC_GATE_N, -10.0)[0]
+    if steps >= RING:
+        h = bank.hist[m, 1]
+        first = _window(m, bank, steps, RING, 1, LM_SHORT_TERM, LM_MAX_SHORT_TERM, AC_ST_N, -20.0)[1]
+        total = 0.0
+        for j in range(first, NBINS):
+            total += h[j, 0]
+        if total > 0.0:
+            out[LM_LRA] = _percentile(h, first, total, 0.95) - _percentile(h, first, total, 0.10)
+
+
+@njit(cache=True, nogil=True)
+def _window(m, bank, steps, length, kind, reading, maximum, count, gate):
+    """Loudness of the last `length` steps into out[reading] and its maximum; above the
+    absolute gate, into histogram `kind` (with count and energy at acc[count], acc[count + 1]).
+    Returns the gated loudness of that histogram with the relative gate `gate` LU, and its first bin."""
+    acc = bank.acc[m]
+    out = bank.out[m]
+    e = 0.0
+    for k in range(length):
+        e += bank.ring[m, (steps - 1 - k) % RING]
+    e /= length
+    lufs = loudness(e)
+    out[reading] = lufs
+    out[maximum] = max(out[maximum], lufs)
+    if lufs > LOW:
+        j = _bin(lufs)
+        bank.hist[m, kind, j, 0] += 1.0
+        bank.hist[m, kind, j, 1] += e
+        acc[count] += 1.0
+        acc[count + 1] += e
+    return _gated_mean(bank.hist[m, kind], acc[count], acc[count + 1], gate)
+
+
+@njit(cache=True, nogil=True)
+def meter_block(m, buf, n, bank):
+    """Meter the first n samples of buf (channels, >= n) into slot m."""
+    if bank.flags[m] != 0:
+        _clear(m, bank)
+        bank.flags[m] = 0
+    for start in range(0, n, CHUNK):
+        _meter_chunk(m, buf, start, min(CHUNK, n - start), bank)
+
+
+@njit(cache=True, nogil=True)
+def _meter_chunk(m, buf, start, k, bank):
+    """Meter buf[:, start:start + k] (k <= CHUNK): peaks, K-weighted energy, then the steps it closes."""
+    channels = bank.kstate.shape[1]
+    tp = bank.tp[m]
+    energy = bank.energy
+    at = tp.shape[1] - CHUNK
+    sample_peak = bank.out[m, LM_SAMPLE_PEAK]
+    for i in range(k):
+        energy[i] = 0.0
+    for c in range(channels):
+        load(tp, c, buf[c], start, k)
+        x = tp[c]
+        for i in range(k):
+            sample_peak = max(sample_peak, abs(x[at + i]))
+        _k_weight(x, at, k, bank.coef, bank.kstate[m, c], bank.weight[c], energy)
+    tp_block = chunk_peaks(tp, bank.tp_coef, channels, k)
+    acc = bank.acc[m]
+    step = bank.step[0]
+    for i in range(k):
+        acc[AC_SUM] += energy[i]
+        acc[AC_COUNT] += 1.0
+        if acc[AC_COUNT] >= step:
+            _end_step(m, bank)
+    out = bank.out[m]
+    out[LM_SAMPLE_PEAK] = sample_peak
+    out[LM_TRUE_PEAK_BLOCK] = tp_block if start == 0 else max(out[LM_TRUE_PEAK_BLOCK], tp_block)
+    out[LM_TRUE_PEAK] = max(out[LM_TRUE_PEAK], tp_block, sample_peak)
+
+
+def read(bank: MeterBank, m: int) -> dict:
+    """Slot m's readings with None where a value does not exist yet (control side)."""
+    out = bank.out[m]
+
+    def lufs(v):
+        return round(float(v), 3) if math.isfinite(v) else None
+
+    def db(v):
+        return round(20.0 * math.log10(v), 3) if v > 0.0 else None
+
+    return {"momentary_lufs": lufs(out[LM_MOMENTARY]), "short_term_lufs": lufs(out[LM_SHORT_TERM]),
+            "integrated_lufs": lufs(out[LM_INTEGRATED]), "lra_lu": round(float(out[LM_LRA]), 3),
+            "max_momentary_lufs": lufs(out[LM_MAX_MOMENTARY]), "max_short_term_lufs": lufs(out[LM_MAX_SHORT_TERM]),
+            "true_peak_dbtp": db(out[LM_TRUE_PEAK]), "sample_peak_dbfs": db(out[LM_SAMPLE_PEAK])}

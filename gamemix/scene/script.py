@@ -1,0 +1,115 @@
+"""Render scripts: a timeline of protocol messages for offline rendering.
+
+A script is YAML (recordings from the live server are written in the same
+format): a list of entries, each a protocol message plus *when* it takes
+effect: `at` (seconds; the message applies at the first block starting at or
+after that time) or `block` (the exact block index, as recordings store it).
+Entries keep their order within a block.
+
+Control side.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from gamemix.errors import LocatedError, Problem
+from gamemix.scene.located_yaml import LocatedYaml, pydantic_problems
+from gamemix.protocol.messages import MESSAGE_TYPES, parse_message
+
+SCRIPT_KEYS = {"version", "duration", "seed", "messages"}
+
+
+@dataclass(frozen=True)
+class TimedMessage:
+    """A validated message, the block it applies in, and where it was written."""
+
+    block: int
+    message: Any
+    where: str
+
+
+@dataclass
+class Script:
+    """A whole script: its messages in application order and how long to render."""
+
+    messages: list[TimedMessage]
+    duration: float | None
+    seed: int | None
+
+    def blocks(self, sample_rate: int, block_size: int) -> int:
+        """Blocks to render: the script's duration, or 2 s past its last message."""
+        if self.duration is not None:
+            return math.ceil(self.duration * sample_rate / block_size)
+        last = max((m.block for m in self.messages), default=0)
+        return last + 1 + math.ceil(2.0 * sample_rate / block_size)
+
+
+def load_script(path: str | Path, sample_rate: int, block_size: int) -> Script:
+    """Read and validate a script; LocatedError lists every bad entry."""
+    doc = LocatedYaml.load(path)
+    return script_from_doc(doc, sample_rate, block_size)
+
+
+def script_from_doc(doc: LocatedYaml, sample_rate: int, block_size: int) -> Script:
+    """Validate a parsed script document (see module docstring)."""
+    raw = doc.data
+    if not isinstance(raw, dict):
+        raise LocatedError([doc.problem((), "a script is a mapping with a 'messages' list")])
+    problems: list[Problem] = [doc.problem((k,), "unknown key (script keys: " + ", ".join(sorted(SCRIPT_KEYS)) + ")", key=True)
+                               for k in raw if k not in SCRIPT_KEYS]
+    if raw.get("version", 1) != 1:
+        problems.append(doc.problem(("version",), "unsupported script version (this gamemix reads version 1)"))
+    duration = raw.get("duration")
+    if duration is not None and not (isinstance(duration, (int, float)) and 0 < duration <= 24 * 3600):
+        problems.append(doc.problem(("duration",), "must be a number of seconds > 0 and <= 86400"))
+    seed = raw.get("seed")
+    if seed is not None and not (isinstance(seed, int) and seed >= 0):
+        problems.append(doc.problem(("seed",), "must be a non-negative integer"))
+    entries = raw.get("messages", [])
+    if not isinstance(entries, list):
+        problems.append(doc.problem(("messages",), "must be a list of messages"))
+        entries = []
+    timed = []
+    for i, entry in enumerate(entries):
+        item, entry_problems = _entry(doc, i, entry, sample_rate, block_size)
+        problems += entry_problems
+        if item is not None:
+            timed.append(item)
+    if problems:
+        raise LocatedError(problems)
+    timed.sort(key=lambda m: m.block)  # stable: order kept within a block
+    return Script(timed, float(duration) if duration is not None else None, seed)
+
+
+def _entry(doc, i, entry, sample_rate, block_size):
+    loc = ("messages", i)
+    if not isinstance(entry, dict):
+        return None, [doc.problem(loc, "each message is a mapping with 'type' and 'at' or 'block'")]
+    body = dict(entry)
+    at, block = body.pop("at", None), body.pop("block", None)
+    problems = []
+    if (at is None) == (block is None):
+        problems.append(doc.problem(loc, "give exactly one of 'at' (seconds) or 'block'"))
+    elif at is not None and not (isinstance(at, (int, float)) and math.isfinite(at) and at >= 0):
+        problems.append(doc.problem(loc + ("at",), f"must be a time in seconds >= 0 (got {at!r})"))
+    elif block is not None and not (isinstance(block, int) and block >= 0):
+        problems.append(doc.problem(loc + ("block",), f"must be a block index >= 0 (got {block!r})"))
+    if body.get("type") not in MESSAGE_TYPES:
+        problems.append(doc.problem(loc + ("type",) if "type" in body else loc,
+                                    f"unknown message type {body.get('type')!r} (known: {', '.join(MESSAGE_TYPES)})"))
+        return None, problems
+    try:
+        message = parse_message(body)
+    except ValidationError as exc:
+        return None, problems + pydantic_problems(doc, exc, prefix=loc, union_tag=body.get("type"))
+    if problems:
+        return None, problems
+    index = block if block is not None else math.ceil(at * sample_rate / block_size - 1e-9)
+    line, col = doc.locate(loc)
+    return TimedMessage(index, message, f"{doc.file}:{line}:{col}"), []
