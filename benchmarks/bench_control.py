@@ -31,7 +31,7 @@ import soundfile
 import yaml
 
 from gamemix.control.mixer import Mixer
-from gamemix.scene.model import load_scene
+from gamemix.scene.load import load_scene
 
 
 def build(root: Path, instances: int, voices: int) -> Mixer:

@@ -142,7 +142,7 @@ def gamemix_setup(scene_path: Path, n: int):
     """A fresh Mixer with N instances playing (ids 0..N-1); returns (mixer, rows)."""
     from gamemix.control.mixer import Mixer
     from gamemix.core.arrays import FRAC_BITS, VI_POS
-    from gamemix.scene.model import load_scene
+    from gamemix.scene.load import load_scene
     mixer = Mixer(load_scene(scene_path))
     p0 = positions(n, 0.0).tolist()
     for i in range(n):
@@ -330,7 +330,7 @@ WARMUP_SCRIPT = r"""
 import os, sys, time
 t0 = time.perf_counter()
 import gamemix.control.mixer
-from gamemix.scene.model import load_scene
+from gamemix.scene.load import load_scene
 import numpy as np
 t1 = time.perf_counter()
 m = gamemix.control.mixer.Mixer(load_scene(sys.argv[1]))

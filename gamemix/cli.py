@@ -17,7 +17,7 @@ SHOWCASE = Path(__file__).resolve().parent.parent / "scenes" / "showcase"
 
 def cmd_validate(args) -> int:
     from gamemix.scene.assets import build_bank
-    from gamemix.scene.model import load_scene
+    from gamemix.scene.load import load_scene
     scene = load_scene(args.scene)
     if args.decode:
         build_bank(scene)
@@ -30,7 +30,7 @@ def cmd_schema(args) -> int:
         from gamemix.protocol.wire import protocol_schema
         print(protocol_schema())
         return 0
-    from gamemix.scene.model import json_schema
+    from gamemix.scene.load import json_schema
     print(json_schema())
     return 0
 

@@ -10,7 +10,7 @@ import soundfile
 import yaml
 
 from gamemix.control.mixer import Mixer
-from gamemix.scene.model import load_scene
+from gamemix.scene.load import load_scene
 
 SR = 48000
 BLOCK = 256

@@ -17,7 +17,7 @@ PROGRAM = textwrap.dedent("""
     import sys
     import numpy as np, soundfile, yaml, pathlib
     from numba.core.runtime import rtsys
-    from gamemix.scene.model import load_scene
+    from gamemix.scene.load import load_scene
     from gamemix.control.mixer import Mixer
     root = pathlib.Path(sys.argv[1])
     t = np.arange(48000) / 48000
@@ -55,7 +55,7 @@ PROGRAM = textwrap.dedent("""
             render_block(*arrays, out)
 
     mixer.render(out)  # one control tick: the plays become real
-    args = (mixer.engine.arrays, out)
+    args = (mixer.engine.args, out)
     drive(1, *args)
     counts = []
     for blocks in (1, 3000):
@@ -65,7 +65,7 @@ PROGRAM = textwrap.dedent("""
         counts.append(after.alloc - before.alloc)
     def count(a):
         return sum(count(x) for x in a) if isinstance(a, tuple) else 1
-    arrays = count(mixer.engine.arrays) + 1
+    arrays = count(mixer.engine.args) + 1
     print(counts[1] - counts[0], counts[0], arrays, float(np.abs(out).max()))
 """)
 

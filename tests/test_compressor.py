@@ -20,7 +20,7 @@ def expected_output_db(x, t, r, w):
 
 
 def run(signal, threshold=-20.0, ratio=4.0, knee=0.0, attack=5.0, release=50.0, makeup=0.0, block=256):
-    comp = C.allocate(1)
+    comp = C.allocate(1).params
     C.set_compressor(comp, 0, FS, threshold, ratio, knee, attack, release, makeup)
     ramp = (np.arange(block) / block).astype(np.float32)
     buf = np.zeros((1, 2, block), np.float32)

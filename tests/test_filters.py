@@ -9,7 +9,7 @@ from scipy import signal
 
 from conftest import BLOCK, SR, render_blocks, sine
 from gamemix.core.dsp.filters import filter_bus
-from gamemix.core.arrays import FL_HP_TARGET, FL_LP, FL_LP_TARGET
+from gamemix.core.dsp.filters import FL_HP_TARGET, FL_LP, FL_LP_TARGET
 
 
 def run(x, lp=(1e9, 1e9), hp=(10.0, 10.0), blocks_per_glide=1, n=BLOCK):

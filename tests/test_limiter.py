@@ -12,14 +12,14 @@ CEILING = -1.0
 
 
 def limit(x, ceiling=CEILING, lookahead_ms=1.5, release_ms=50.0, block=256):
-    arrays = L.allocate(2, FS)
-    L.set_limiter(arrays[0], arrays[3], FS, ceiling, lookahead_ms, release_ms)
+    st = L.allocate(1, 2, FS)
+    L.set_limiter(st.params, st.env, FS, ceiling, lookahead_ms, release_ms)
     y = np.array(x, dtype=np.float32)
     for s in range(0, y.shape[1], block):
         chunk = np.ascontiguousarray(y[:, s:s + block])
-        L.limit_block(chunk, chunk.shape[1], 2, *arrays)
+        L.limit_block(chunk, chunk.shape[1], 2, st.params, st.line, st.needed, st.env, st.tp_coef, st.tp)
         y[:, s:s + block] = chunk
-    return y, L.latency(arrays[0])
+    return y, L.latency(st.params)
 
 
 def true_peak_db(y, edge=300):

@@ -203,7 +203,7 @@ def test_hdr_window_attenuates_relative_to_the_loudest_and_releases(dc):
 
 def test_a_scene_reload_keeps_ducks_and_queued_event_actions(dc):
     from gamemix.control.mixer import Mixer
-    from gamemix.scene.model import load_scene
+    from gamemix.scene.load import load_scene
     sounds = {"music": {"files": ["dc.wav"], "loop": True, "category": "music", "pan": -1},
               "line": {"files": ["dc.wav"], "loop": True, "category": "dialogue", "pan": 1},
               "blip": {"files": ["short.wav"], "category": "ui", "pan": 1}}
@@ -233,7 +233,7 @@ def test_a_scene_reload_keeps_ducks_and_queued_event_actions(dc):
 
 def test_a_scene_reload_keeps_the_hdr_window_where_it_is(dc):
     from gamemix.control.mixer import Mixer
-    from gamemix.scene.model import load_scene
+    from gamemix.scene.load import load_scene
     sounds = {"gun": {"files": ["dc.wav"], "loop": True, "loudness_db": 130, "pan": 1},
               "talk": {"files": ["dc.wav"], "loop": True, "loudness_db": 60, "pan": -1}}
     extra = {"hdr": {"window_db": 80, "threshold_db": 70, "release_db_per_s": 100}}

@@ -9,7 +9,7 @@ import pytest
 
 from gamemix.scene.assets import build_bank
 from gamemix.errors import LocatedError
-from gamemix.scene.model import load_scene
+from gamemix.scene.load import load_scene
 
 GOOD = """\
 version: 1

@@ -5,7 +5,7 @@ import pytest
 
 from conftest import BLOCK, SR, render_blocks
 from gamemix.errors import LocatedError
-from gamemix.scene.model import load_scene
+from gamemix.scene.load import load_scene
 
 
 def reverb_scene(scene_dir, send_db=-6.0, decay=1.0, extra=None):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gamemix.control.mixer import Mixer
-from gamemix.scene.model import load_scene
+from gamemix.scene.load import load_scene
 from gamemix.scene.script import load_script
 
 SHOWCASE = Path(__file__).resolve().parent.parent / "scenes" / "showcase"

@@ -29,17 +29,17 @@ def band_db(x, lo, hi):
 
 def run(masker, target, margin=0.0, depth=9.0, attack=20.0, release=300.0):
     """Process (masker, target) mono signals as centre stereo buses; return masker out and cuts per block."""
-    arrays = U.allocate(1, 1, FS)
-    U.set_masker(arrays[2], 0, 0, FS, depth, margin, -60.0, attack, release)
+    st, _ = U.allocate(1, 1, 1, FS)
+    U.set_masker(st.maskers, 0, 0, FS, depth, margin, -60.0, attack, release)
     out = np.zeros_like(masker)
     cuts = []
     for s in range(0, masker.size - BLOCK + 1, BLOCK):
         t = np.ascontiguousarray(np.stack([target[s:s + BLOCK]] * 2).astype(np.float32))
-        U.analyse_target(0, t, BLOCK, 2, arrays[0], arrays[1])
+        U.analyse_target(0, t, BLOCK, 2, st.bands, st.targets)
         m = np.ascontiguousarray(np.stack([masker[s:s + BLOCK]] * 2).astype(np.float32))
-        U.unmask_block(0, m, BLOCK, 2, *arrays)
+        U.unmask_block(0, m, BLOCK, 2, st.bands, st.targets, st.maskers, st.masker_bands, st.cuts, st.bells)
         out[s:s + BLOCK] = m[0]
-        cuts.append(arrays[4][0, 0].copy())
+        cuts.append(st.cuts[0, 0].copy())
     return out, np.array(cuts)
 
 

@@ -32,39 +32,26 @@ from gamemix.scene.assets import ClipBank, build_bank
 from gamemix.control.ducking import Ducker
 from gamemix.core.engine import Engine
 from gamemix.errors import CommandError
+from gamemix.units import FLOOR_DB, db_to_gain, db_to_gain_array, gain_to_db, semitones_to_ratio
 from gamemix.control.events import Scheduler
 from gamemix.control.hdr import HdrWindow
 from gamemix.control.parameters import GameParameters, MappedValues
 from gamemix.core.arrays import (
-    BF_GAIN, BF_PITCH, BF_STEP, BF_TARGET, BI_PARENT, FL_HP, FL_HP_TARGET, FL_LP, FL_LP_TARGET, LF_SAMPLE_RATE, DIST_MODELS, FRAC_ONE, LF_CEILING,
+    BF_GAIN, BF_GAIN_STEP, BF_GAIN_TARGET, BF_PITCH, LF_SAMPLE_RATE, DIST_MODELS, FRAC_ONE, LF_CEILING,
     LF_DOPPLER_FACTOR, LF_FX, LF_SPEED_OF_SOUND, LF_UX, LF_VX, LF_X, PLAYING, SM_GAIN,
     SM_PITCH, STOPPING, VF_AUDIBILITY, VF_DOPPLER, VF_FADE, VF_FADE_STEP, VF_FADE_TARGET,
     VF_MAX_DIST, VF_MIN_DIST, VF_PAN, VF_PITCH, VF_ROLLOFF, VF_VFADE, VF_VFADE_TARGET,
     VF_VOLUME, VF_VX, VF_X, VI_BUS, VI_CAT, VI_LANE0, VI_LANE1, VI_LOOP, VI_MODEL, VI_POS,
-    VI_BLOCKS, VI_SOUND, VI_SPATIAL, VI_STATE, VI_TO_VIRTUAL, VF_VFADE_STEP, VIRTUAL, Params,
+    VI_BLOCKS, VI_SOUND, VI_SPATIAL, VI_STATE, VI_TO_VIRTUAL, VF_VFADE_STEP, VIRTUAL, EngineArrays,
 )
-from gamemix.control.chains import BusProcessing, fx_sizes
+from gamemix.core.dsp.filters import FL_HP, FL_HP_TARGET, FL_LP, FL_LP_TARGET
+from gamemix.core import panning
+from gamemix.control.chains import BusChains
 from gamemix.scene.model import Action, Scene
 from gamemix.control.snapshots import BusValues, SnapshotMixer
 from gamemix.control.voices import VoicePool, categories_playing
 
 AUTO_ID_BASE = 1 << 62  # ids the mixer assigns; games use ids below this
-FLOOR_DB = -144.0
-
-
-def db_to_gain(db: float) -> float:
-    """Linear amplitude of a level in dB (at or below -144 dB: 0)."""
-    return 0.0 if db <= FLOOR_DB else 10.0 ** (db / 20.0)
-
-
-def gain_to_db(gain: float) -> float:
-    """Level in dB of a linear amplitude, floored at -144 dB."""
-    return 20.0 * math.log10(gain) if gain > 10.0 ** (FLOOR_DB / 20.0) else FLOOR_DB
-
-
-def semitones_to_ratio(st: float) -> float:
-    """Playback-rate ratio of a pitch offset in semitones."""
-    return 2.0 ** (st / 12.0)
 
 
 @dataclass
@@ -122,15 +109,16 @@ class Mixer:
         self.sound_index = {name: i for i, name in enumerate(self.sound_names)}
         self.cat_names = scene.category_names()
         self.cat_index = {name: i for i, name in enumerate(self.cat_names)}
+        self.chains = BusChains(scene, self.bus_index, self.channels, out.sample_rate)
         # rows beyond max_instances hold stolen or stopped voices while they fade out
-        self.params = Params(out.max_voices, len(self.bus_names), self.channels, out.block_size,
-                             out.max_instances + out.max_voices, len(self.sound_names), len(self.cat_names),
-                             out.sample_rate, fx_sizes(scene))
+        self.params = EngineArrays(out.max_voices, len(self.bus_names), self.channels, out.block_size,
+                                   panning.layout(out.channels).make_panner(), out.max_instances + out.max_voices,
+                                   len(self.sound_names), len(self.cat_names), out.sample_rate, self.chains.stages)
         self.engine = Engine(self.params, self.bank.pool, self.bank.lane_offset, self.bank.lane_length)
         self.voices = VoicePool(self.params, out.sample_rate, out.block_size, out.audibility_threshold_db,
                                 out.virtual_fade_ms, out.steal_fade_ms)
         self.parameters = GameParameters(scene)
-        self.snapshots = SnapshotMixer(scene, self.bus_index)
+        self.snapshots = SnapshotMixer(scene, self.bus_index, self.chains.column)
         self.ducker = Ducker(scene.ducking, self.cat_index, scene.ducking_combine, scene.ducking_floor_db)
         self.hdr = self._make_hdr()
         self.scheduler = Scheduler(out.sample_rate, out.block_size)
@@ -146,7 +134,6 @@ class Mixer:
         self.mapped = MappedValues()
         self._playing = np.zeros(len(self.cat_names), dtype=np.bool_)
         self._last_bus_inputs = None
-        self.processing = BusProcessing(scene, self.bus_index, self.params, out.sample_rate)
         self._init_buses()
         self._init_listener()
 
@@ -162,12 +149,14 @@ class Mixer:
         self.mutes = {n: Glide(0.0 if b.mute else 1.0, 0.0 if b.mute else 1.0) for n, b in scene.buses.items()}
         for name, i in self.bus_index.items():
             parent = scene.bus_parent(name)
-            p.bi[i, BI_PARENT] = -1 if parent is None else self.bus_index[parent]
+            p.bus_parent[i] = -1 if parent is None else self.bus_index[parent]
         p.bus_order[:] = [self.bus_index[n] for n in scene.bus_order()]
         self.bus_values = self._bus_values(MappedValues())
+        self.chains.start(p.meters, self.bus_values.moved)
         p.bf[:, BF_GAIN] = self._write_bus_targets(self.bus_values)
-        p.filt[:, FL_LP] = p.filt[:, FL_LP_TARGET]
-        p.filt[:, FL_HP] = p.filt[:, FL_HP_TARGET]
+        cutoff = p.filters.cutoff
+        cutoff[:, FL_LP] = cutoff[:, FL_LP_TARGET]
+        cutoff[:, FL_HP] = cutoff[:, FL_HP_TARGET]
 
     def _init_listener(self) -> None:
         lf, out, pose = self.params.lf, self.scene.output, self.scene.listener
@@ -206,7 +195,7 @@ class Mixer:
             protocol.SnapshotStart: lambda m: self.snapshot_start(m.name, m.intensity, m.fade),
             protocol.SnapshotStop: lambda m: self.snapshot_stop(m.name, m.fade),
             protocol.SnapshotIntensity: lambda m: self.snapshots.set_intensity(m.name, m.intensity),
-            protocol.ResetMeters: lambda m: self.processing.reset_meters(None if m.bus is None else self._bus(m.bus)),
+            protocol.ResetMeters: lambda m: self.chains.reset_meters(None if m.bus is None else self._bus(m.bus)),
         }
         handler = handlers.get(type(msg))
         if handler is None:
@@ -526,33 +515,33 @@ class Mixer:
     def _bus_values(self, mapped: MappedValues) -> BusValues:
         """Each bus's own values before snapshots: scene, fader, parameter mappings."""
         n = len(self.bus_names)
-        values = BusValues(np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n), None, None, None)
+        values = BusValues(np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n), self.chains.base(mapped.bus_moved))
         for name, b in self.bus_index.items():
             spec = self.scene.buses[name]
             values.volume_db[b] = gain_to_db(self.faders[name].value) + mapped.bus_volume_db.get(name, 0.0)
             values.lowpass_oct[b] = math.log2(min(spec.lowpass_hz, mapped.bus_lowpass_hz.get(name, math.inf)))
             values.highpass_oct[b] = math.log2(max(spec.highpass_hz, mapped.bus_highpass_hz.get(name, 0.0)))
             values.pitch_st[b] = spec.pitch_semitones + mapped.bus_pitch.get(name, 0.0)
-        return self.processing.base(values, mapped.bus_send_db)
+        return values
 
     def _write_bus_targets(self, values: BusValues) -> np.ndarray:
         """Bus fader targets (reached within the block) and pitch; returns the gains."""
         bf = self.params.bf
         mutes = np.array([self.mutes[n].value for n in self.bus_names])
-        gains = np.where(values.volume_db <= FLOOR_DB, 0.0, 10.0 ** (values.volume_db / 20.0)) * mutes
-        bf[:, BF_TARGET] = gains
-        bf[:, BF_STEP] = np.maximum(np.abs(gains - bf[:, BF_GAIN]), 1e-12) / self.block_size
+        gains = db_to_gain_array(values.volume_db) * mutes
+        bf[:, BF_GAIN_TARGET] = gains
+        bf[:, BF_GAIN_STEP] = np.maximum(np.abs(gains - bf[:, BF_GAIN]), 1e-12) / self.block_size
         bf[:, BF_PITCH] = self._tree_product(2.0 ** (values.pitch_st / 12.0))
-        filt = self.params.filt
-        filt[:, FL_LP_TARGET] = 2.0 ** values.lowpass_oct     # the kernel clamps to [10 Hz, 0.49 fs]
-        filt[:, FL_HP_TARGET] = 2.0 ** values.highpass_oct
-        self.processing.write(values)
+        cutoff = self.params.filters.cutoff
+        cutoff[:, FL_LP_TARGET] = 2.0 ** values.lowpass_oct     # the kernel clamps to [10 Hz, 0.49 fs]
+        cutoff[:, FL_HP_TARGET] = 2.0 ** values.highpass_oct
+        self.chains.write(values.moved)
         return gains
 
     def _tree_product(self, per_bus: np.ndarray) -> np.ndarray:
         """For each bus, the product of `per_bus` over it and its ancestors."""
         out = per_bus.copy()
-        parent = self.params.bi[:, BI_PARENT]
+        parent = self.params.bus_parent
         for b in reversed(self.params.bus_order):   # master first: parents before children
             if parent[b] >= 0:
                 out[b] *= out[parent[b]]
@@ -574,7 +563,7 @@ class Mixer:
             return      # cat_gain keeps the 1.0 it was made with
         categories_playing(self.params.vi, self._playing)
         total_db = self.ducker.tick(self.dt, self._playing) + hdr_db
-        self.params.cat_gain[:] = np.where(total_db <= FLOOR_DB, 0.0, 10.0 ** (total_db / 20.0))
+        self.params.cat_gain[:] = db_to_gain_array(total_db)
 
     def render(self, out: np.ndarray) -> None:
         """Tick, render the next block into out (block_size, channels), reclaim ended voices."""
@@ -616,7 +605,7 @@ class Mixer:
             if name in old.bus_index:
                 self.faders[name], self.mutes[name] = old.faders[name], old.mutes[name]
                 self.params.bf[b, BF_GAIN] = old.params.bf[old.bus_index[name], BF_GAIN]
-        self.processing.adopt(old.processing)
+        self.chains.adopt(old.chains)
         for name, value in old.parameters.values.items():
             spec = self.parameters.specs.get(name)
             if spec is not None:

@@ -4,7 +4,8 @@ A parameter has a range, a default and a seek speed: `set` moves its target,
 and each block its value glides towards it at `seek_speed` units per second
 (0 = jumps).  Mappings evaluate a curve of the value and contribute to a
 sound's volume or pitch, a bus's volume, pitch, filter cutoffs or send
-levels, or a snapshot's intensity.  Several mappings on the same property add (dB,
+levels and whatever else the bus's processors let move (gamemix/processors/), or a
+snapshot's intensity.  Several mappings on the same property add (dB,
 semitones) or take the most restrictive cutoff (lowest low-pass, highest
 high-pass); a snapshot's intensity mapping replaces its set intensity.
 
@@ -57,7 +58,8 @@ class MappedValues:
     bus_lowpass_hz: dict[str, float] = field(default_factory=dict)
     bus_highpass_hz: dict[str, float] = field(default_factory=dict)
     snapshot_intensity: dict[str, float] = field(default_factory=dict)
-    bus_send_db: dict[tuple[str, str], float] = field(default_factory=dict)   # (bus, send target) -> dB
+    # processor movables, dB added to the scene's value: (bus, movable, column name or None for all) -> dB
+    bus_moved: dict[tuple[str, str, str | None], float] = field(default_factory=dict)
 
 
 class GameParameters:
@@ -103,12 +105,12 @@ class GameParameters:
                     out.bus_lowpass_hz[m.bus] = min(out.bus_lowpass_hz.get(m.bus, math.inf), y)
                 elif m.property == "highpass_hz":
                     out.bus_highpass_hz[m.bus] = max(out.bus_highpass_hz.get(m.bus, 0.0), y)
-                elif m.property == "send_db":
-                    key = (m.bus, m.send)
-                    out.bus_send_db[key] = out.bus_send_db.get(key, 0.0) + y
-                else:
+                elif m.property in ("volume_db", "pitch_semitones"):
                     table = out.bus_volume_db if m.property == "volume_db" else out.bus_pitch
                     table[m.bus] = table.get(m.bus, 0.0) + y
+                else:
+                    key = (m.bus, m.property, m.send)
+                    out.bus_moved[key] = out.bus_moved.get(key, 0.0) + y
             else:
                 out.snapshot_intensity[m.snapshot] = min(max(y, 0.0), 100.0)
         return out

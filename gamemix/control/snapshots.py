@@ -1,16 +1,18 @@
 """Snapshots: named mix states that fade in and out, stack and blend.
 
-A snapshot holds per-bus overrides (volume, low-pass and high-pass cutoff,
-pitch, send levels, and the dynamics' compressor threshold, sidechain depth,
-unmasking depth, loudness target and limiter ceiling).  Starting one fades its *level* from 0 to 1 over its fade-in time (a
+A snapshot holds per-bus overrides: volume, low-pass and high-pass cutoff,
+pitch, and whatever the bus's processors let move (gamemix/processors/: send
+levels, compressor threshold, sidechain depth, unmasking depth, loudness
+target, limiter ceiling).  Starting one fades its *level* from 0 to 1 over its fade-in time (a
 stopped one fades back over its fade-out time, then leaves the stack); its
 *weight* is curve(level) x intensity.  Active snapshots apply in order of
 priority (lower first; equal priorities in the order they started), each on
 top of the result of the ones before, starting from the buses' own values:
 
 - override: value = value + weight x (snapshot value - value), in the
-  property's domain: dB for volume, octaves (log2 Hz) for cutoffs, semitones
-  for pitch.  At half a linear fade an override is halfway, in those domains.
+  property's domain: dB for volume and the processors' values, octaves (log2
+  Hz) for cutoffs, semitones for pitch.  At half a linear fade an override is
+  halfway, in those domains.
 - blend: value = value + weight x offset (dB, octaves, semitones).
 
 So a higher-priority override wins over everything under it, and blending
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gamemix import processors
 from gamemix.errors import CommandError
 from gamemix.scene.model import Scene
 
@@ -35,10 +38,6 @@ CURVES = {
 }
 
 
-# dynamics values a snapshot can move, in dB: columns of BusValues.dynamics
-DYNAMICS = ("compressor_threshold_db", "unmask_depth_db", "loudness_target_lufs", "limiter_ceiling_dbtp")
-
-
 @dataclass
 class BusValues:
     """Per-bus mix values in their blending domains."""
@@ -47,13 +46,11 @@ class BusValues:
     lowpass_oct: np.ndarray   # log2(Hz)
     highpass_oct: np.ndarray  # log2(Hz)
     pitch_st: np.ndarray
-    dynamics: np.ndarray      # (buses, len(DYNAMICS)), dB; NaN where the bus lacks the processor
-    sends_db: np.ndarray      # (buses, MAX_SENDS), dB, in the order of the bus's `sends`
-    sidechain_db: np.ndarray  # (buses, keys): depth of each fixed-depth sidechain key, dB (NaN: none)
+    moved: dict[str, np.ndarray]   # each processor movable: (buses, its width), dB; NaN where a bus lacks it
 
     def copy(self) -> "BusValues":
         return BusValues(self.volume_db.copy(), self.lowpass_oct.copy(), self.highpass_oct.copy(),
-                         self.pitch_st.copy(), self.dynamics.copy(), self.sends_db.copy(), self.sidechain_db.copy())
+                         self.pitch_st.copy(), {k: v.copy() for k, v in self.moved.items()})
 
 
 @dataclass
@@ -70,10 +67,12 @@ class ActiveSnapshot:
 class SnapshotMixer:
     """The stack of active snapshots and how they shape the buses."""
 
-    def __init__(self, scene: Scene, bus_index: dict[str, int]):
+    def __init__(self, scene: Scene, bus_index: dict[str, int], column):
+        """`column(movable, bus, name)`: the column of a named value (a send's target) of a movable."""
         self.specs = scene.snapshots
         self.bus_index = bus_index
-        self.send_slot = {name: {t: j for j, t in enumerate(bus.sends)} for name, bus in scene.buses.items()}
+        self.column = column
+        self.movables = [m for _, m in processors.movables()]
         self.active: dict[str, ActiveSnapshot] = {}
         self.timeline: list[dict] = []
         self._order = 0
@@ -145,28 +144,24 @@ class SnapshotMixer:
                 continue
             for bus, o in spec.buses.items():
                 b = self.bus_index[bus]
+                step = _lerp if spec.mode == "override" else _add
                 if spec.mode == "override":
                     _lerp(out.volume_db, b, o.volume_db, w)
                     _lerp(out.lowpass_oct, b, None if o.lowpass_hz is None else math.log2(o.lowpass_hz), w)
                     _lerp(out.highpass_oct, b, None if o.highpass_hz is None else math.log2(o.highpass_hz), w)
                     _lerp(out.pitch_st, b, o.pitch_semitones, w)
-                    for j, name in enumerate(DYNAMICS):
-                        _lerp(out.dynamics[:, j], b, getattr(o, name), w)
-                    for target, db in o.sends.items():
-                        _lerp(out.sends_db[b], self.send_slot[bus][target], db, w)
-                    if o.sidechain_depth_db is not None:
-                        out.sidechain_db[b] += w * (o.sidechain_depth_db - out.sidechain_db[b])
                 else:
                     _add(out.volume_db, b, o.volume_db, w)
                     _add(out.lowpass_oct, b, o.lowpass_octaves, w)
                     _add(out.highpass_oct, b, o.highpass_octaves, w)
                     _add(out.pitch_st, b, o.pitch_semitones, w)
-                    for j, name in enumerate(DYNAMICS):
-                        _add(out.dynamics[:, j], b, getattr(o, name), w)
-                    for target, db in o.sends.items():
-                        _add(out.sends_db[b], self.send_slot[bus][target], db, w)
-                    if o.sidechain_depth_db is not None:
-                        out.sidechain_db[b] += w * o.sidechain_depth_db
+                for m in self.movables:
+                    value = getattr(o, m.field)
+                    if isinstance(value, dict):     # named values: one column each
+                        for name, v in value.items():
+                            step(out.moved[m.name][b], self.column(m, bus, name), v, w)
+                    elif value is not None:         # one value for every column of the bus
+                        step(out.moved[m.name], b, value, w)
         return out
 
     def levels(self) -> dict[str, float]:

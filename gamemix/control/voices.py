@@ -28,12 +28,13 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from gamemix.core.dsp.spatial import distance_gain
+from gamemix.core.dsp.distance import distance_gain
+from gamemix.units import FLOOR_GAIN, db_to_gain
 from gamemix.core.arrays import (
     ENDED, FREE, LF_ENDED, LF_X, LF_Y, LF_Z, PLAYING, SM_GAIN, STOPPING, VF_FADE, VF_FADE_TARGET,
     VF_FADE_STEP, VF_MAX_DIST, VF_MIN_DIST, VF_ROLLOFF, VF_VFADE, VF_VFADE_STEP,
     VF_VFADE_TARGET, VF_VOLUME, VF_X, VF_Y, VF_Z, VI_BLOCKS, VI_BUS, VI_CAT, VI_MODEL,
-    VI_POS, VI_SNAP, VI_SOUND, VI_SPATIAL, VI_STATE, VI_TO_VIRTUAL, VIRTUAL, Params,
+    VI_POS, VI_START_AT_TARGET, VI_SOUND, VI_SPATIAL, VI_STATE, VI_TO_VIRTUAL, VIRTUAL, EngineArrays,
 )
 
 HYSTERESIS_DB = 3.0   # a real voice keeps its place against one up to this much louder
@@ -191,13 +192,13 @@ def decide(vi, vf, lf, sound_mod, cat_gain, bus_gain, priority, threshold, hyste
 class VoicePool:
     """Rows of the parameter arrays, who owns them, and which are real."""
 
-    def __init__(self, params: Params, sample_rate: int, block_size: int, threshold_db: float,
+    def __init__(self, params: EngineArrays, sample_rate: int, block_size: int, threshold_db: float,
                  virtual_fade_ms: float, steal_fade_ms: float):
         cap = params.max_instances
         self.params = params
         self.block_size = block_size
         self.sample_rate = sample_rate
-        self.threshold = 10.0 ** (threshold_db / 20.0)
+        self.threshold = max(db_to_gain(threshold_db), FLOOR_GAIN)   # at the floor: only silence is inaudible
         self.virtual_fade_samples = max(virtual_fade_ms * 1e-3 * sample_rate, block_size)
         self.steal_fade = steal_fade_ms * 1e-3
         self.priority = np.zeros(cap, dtype=np.float64)
@@ -328,7 +329,7 @@ class VoicePool:
         fresh = rows[(vi[rows, VI_BLOCKS] == 0) & (vi[rows, VI_POS] == 0)]
         resumed = rows[(vi[rows, VI_BLOCKS] != 0) | (vi[rows, VI_POS] != 0)]
         # a sound starting at full volume from its first sample needs no ramp (a fade-in ramps itself)
-        vi[fresh, VI_SNAP] = vf[fresh, VF_FADE] >= 1.0
+        vi[fresh, VI_START_AT_TARGET] = vf[fresh, VF_FADE] >= 1.0
         vf[fresh, VF_VFADE] = 1.0
         vf[resumed, VF_VFADE] = 0.0
         gain[resumed] = 0.0

@@ -12,8 +12,6 @@ Shared by both sides; nothing here runs per block.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 
 # Fixed-point read positions: 32 integer bits . 32 fraction bits (int64).
@@ -38,7 +36,7 @@ VI_LOOP = 4      # 1 = loop the clip
 VI_POS = 5       # read position, fixed point 32.32, relative to the lane start
 VI_SPATIAL = 6   # 1 = 3D (distance, pan from position), 0 = 2D
 VI_MODEL = 7     # distance model, see DIST_*
-VI_SNAP = 8      # 1 = first block: start at the target gain instead of ramping from 0
+VI_START_AT_TARGET = 8  # 1 = first block: start at the target gain instead of ramping from 0
 VI_BLOCKS = 9    # blocks rendered since start (the kernel counts)
 VI_SOUND = 10    # index of the sound (row of sound_mod)
 VI_CAT = 11      # index of the category (entry of cat_gain)
@@ -77,32 +75,14 @@ DIST_MODELS = {"none": DIST_NONE, "inverse": DIST_INVERSE, "linear": DIST_LINEAR
 
 # per-bus float fields: bf[b, FIELD]
 BF_GAIN = 0          # current fader gain (linear) at the end of the last block
-BF_TARGET = 1        # target fader gain
-BF_STEP = 2          # fader change per sample towards the target (> 0)
+BF_GAIN_TARGET = 1   # fader gain to reach
+BF_GAIN_STEP = 2     # fader change per sample towards the target (> 0)
 BF_PEAK = 3          # out: peak of the last block, post-fader
 BF_SUMSQ = 4         # out: sum of squares of the last block, post-fader (all channels)
 BF_PITCH = 5         # playback-rate multiplier for voices on this bus (product down the tree)
 BF_NFIELDS = 6
 
-# per-bus filter cutoffs, Hz: filt[b, FIELD] (see dsp/filters.py)
-FL_LP = 0            # low-pass cutoff at the end of the last block
-FL_LP_TARGET = 1     # low-pass cutoff to reach by the end of this block
-FL_HP = 2
-FL_HP_TARGET = 3
-FL_NFIELDS = 4
-
-# per-bus integer fields: bi[b, FIELD]; slots are -1 where the bus lacks that stage
-BI_PARENT = 0        # parent bus index, -1 for master
-BI_REVERB = 1        # reverb slot: the bus is an effect return (dsp/reverb.py)
-BI_MASKER = 2        # unmasking masker slot: this bus is cut where it masks a target (dsp/unmasking.py)
-BI_TARGET = 3        # unmasking target slot: this bus is analysed for the maskers
-BI_LEVEL_METER = 4   # meter slot measuring the bus before its loudness-management gain
-BI_NFIELDS = 5
-
-MAX_SENDS = 4        # post-fader sends per bus: send_bus[b, k] (-1 unused), send_gain[b, k, SG_*]
-SG_GAIN = 0          # current linear gain (end of the last block)
-SG_TARGET = 1        # target linear gain (reached by the end of this block)
-SG_NFIELDS = 2
+MAX_SENDS = 4        # post-fader sends per bus (dsp/mixing.py, SendStage)
 
 # listener / global floats: lf[FIELD]
 LF_X, LF_Y, LF_Z = 0, 1, 2
@@ -117,59 +97,24 @@ LF_ENDED = 16                          # rows marked ENDED since the control sid
 LF_NFIELDS = 17
 
 
-class FxArrays(NamedTuple):
-    """The arrays of the buses' processing chains (the kernels take them as one named tuple)."""
+class EngineArrays:
+    """Every array of one loaded scene, allocated once: the voices' and buses' fields, the block's
+    working buffers, the listener, the panner the layout chose and the buses' chain of stages.
 
-    send_bus: np.ndarray     # (buses, MAX_SENDS) int64, target bus or -1; used slots first
-    send_gain: np.ndarray    # (buses, MAX_SENDS, SG_NFIELDS)
-    rv_p: np.ndarray         # reverbs, see dsp/reverb.py
-    rv_line: np.ndarray
-    rv_ap: np.ndarray
-    rv_pre: np.ndarray
-    rv_i: np.ndarray
-    rv_tmp: np.ndarray
-    sc: np.ndarray           # sidechain keys, see dsp/sidechain.py
-    sc_f: np.ndarray
-    sc_out: np.ndarray
-    lv: np.ndarray           # loudness management, see dsp/leveler.py
-    comp: np.ndarray         # compressors, see dsp/compressor.py
-    um_bp: np.ndarray        # unmasking, see dsp/unmasking.py
-    um_t: np.ndarray
-    um_p: np.ndarray
-    um_ma: np.ndarray
-    um_cut: np.ndarray
-    um_eq: np.ndarray
-    lim: np.ndarray          # the master's limiter, see dsp/limiter.py
-    lim_line: np.ndarray
-    lim_rmin: np.ndarray
-    lim_env: np.ndarray
-    lim_coef: np.ndarray
-    lim_tp: np.ndarray
-    meters: tuple            # dsp/bs1770.MeterBank: slot b meters bus b, then one slot per loudness target
+    `stages` are the states of the optional processors (core/chain.py), allocated by their
+    registry entries for this scene; the always-present stages (filters, fader, levels, meter)
+    are allocated here."""
 
-
-def allocate_fx(n_buses: int, channels: int, sample_rate: float, n_reverbs: int = 0, n_targets: int = 0,
-                n_maskers: int = 0, n_levelers: int = 0) -> FxArrays:
-    """Every processing array of a scene, sized once at load."""
-    from gamemix.core.dsp import bs1770, compressor, leveler, limiter, reverb, sidechain, unmasking
-    return FxArrays(np.full((n_buses, MAX_SENDS), -1, dtype=np.int64),
-                    np.zeros((n_buses, MAX_SENDS, SG_NFIELDS), dtype=np.float64),
-                    *reverb.allocate(n_reverbs, sample_rate), np.zeros(reverb.LINES),
-                    *sidechain.allocate(n_buses), leveler.allocate(n_buses), compressor.allocate(n_buses),
-                    *unmasking.allocate(n_targets, n_maskers, sample_rate), *limiter.allocate(channels, sample_rate),
-                    bs1770.allocate(n_buses + n_levelers, channels, sample_rate))
-
-
-class Params:
-    """All arrays of one loaded scene, allocated once."""
-
-    def __init__(self, max_voices: int, n_buses: int, channels: int, block_size: int,
+    def __init__(self, max_voices: int, n_buses: int, channels: int, block_size: int, panner,
                  max_instances: int | None = None, n_sounds: int = 1, n_categories: int = 1,
-                 sample_rate: float = 48000.0, fx_sizes: dict | None = None):
+                 sample_rate: float = 48000.0, stages: tuple = ()):
+        from gamemix.core import chain
+        from gamemix.core.dsp import bs1770, filters, mixing
         self.max_voices = max_voices
         self.max_instances = max_instances = max(max_instances or max_voices, max_voices)
         self.channels = channels
         self.block_size = block_size
+        self.panner = panner
         # one row per instance, real or virtual: the engine renders at most max_voices of them
         self.vi = np.zeros((max_instances, VI_NFIELDS), dtype=np.int64)
         self.vf = np.zeros((max_instances, VF_NFIELDS), dtype=np.float64)
@@ -177,19 +122,14 @@ class Params:
         self.sound_mod = np.ones((max(n_sounds, 1), SM_NFIELDS), dtype=np.float64)
         self.cat_gain = np.ones(max(n_categories, 1), dtype=np.float64)
         self.bf = np.zeros((n_buses, BF_NFIELDS), dtype=np.float64)
-        self.bi = np.full((n_buses, BI_NFIELDS), -1, dtype=np.int64)
+        self.bus_parent = np.full(n_buses, -1, dtype=np.int64)
         self.bus_order = np.zeros(n_buses, dtype=np.int64)  # leaves first, master last
         self.bus_buf = np.zeros((n_buses, channels, block_size), dtype=np.float32)
-        self.filt = np.zeros((n_buses, FL_NFIELDS), dtype=np.float64)
-        self.filt[:, [FL_LP, FL_LP_TARGET]] = 1e9          # open (clamped to 0.49 fs by the kernel)
-        self.filt[:, [FL_HP, FL_HP_TARGET]] = 10.0
-        self.filt_state = np.zeros((n_buses, channels, 4), dtype=np.float64)
         # one 1-D buffer per source channel: views of a 2-D array measured 40 % slower in the resampler
         self.scratch0 = np.zeros(block_size, dtype=np.float32)
         self.scratch1 = np.zeros(block_size, dtype=np.float32)
         self.target = np.zeros((MAX_SRC, MAX_OUT), dtype=np.float32)
         self.ramp = (np.arange(block_size) / block_size).astype(np.float32)  # i / n, for gain ramps
-        self.fx = allocate_fx(n_buses, channels, sample_rate, **(fx_sizes or {}))
         self.lf = np.zeros(LF_NFIELDS, dtype=np.float64)
         self.lf[[LF_FZ, LF_UY]] = (-1.0, 1.0)
         self.lf[LF_SPEED_OF_SOUND] = 343.3
@@ -197,3 +137,14 @@ class Params:
         self.lf[LF_CEILING] = 1.0
         self.vi[:, VI_LANE1] = -1
         self.bf[:, BF_PITCH] = 1.0
+        self.filters = filters.allocate(n_buses, channels)
+        self.meters = bs1770.MeterStage(bs1770.allocate(n_buses, channels, sample_rate))
+        self.chain = chain.build((self.filters, mixing.FaderStage(self.bf), mixing.LevelsStage(self.bf),
+                                  self.meters) + tuple(stages))
+
+    def stage(self, state_class: type):
+        """The state of one stage of the chain, by its class."""
+        for st in self.chain:
+            if type(st) is state_class:
+                return st
+        raise KeyError(state_class.__name__)

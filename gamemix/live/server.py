@@ -50,7 +50,8 @@ from gamemix.protocol import wire
 from gamemix.errors import CommandError, LocatedError
 from gamemix.control.mixer import Mixer
 from gamemix.core.arrays import BF_PEAK, BF_SUMSQ
-from gamemix.scene.model import load_scene, safe_path
+from gamemix.scene.load import load_scene
+from gamemix.scene.paths import safe_path
 
 
 SWITCH_INTERVAL_S = 0.0005
@@ -425,7 +426,7 @@ class Server:
             "voices": {"real": m.active_voices(), "virtual": m.virtual_voices(), **vars(m.stats)},
             "instances": len(m.instances),
             "buses": {n: {"volume_db": round(float(m.bus_values.volume_db[i]), 3)} for n, i in m.bus_index.items()},
-            "loudness": m.processing.readings(),
+            "loudness": m.chains.readings(),
             "snapshots": m.snapshots.levels(),
             "parameters": dict(m.parameters.values),
             "server": vars(self.stats),
@@ -437,7 +438,7 @@ class Server:
         m = self.mixer
         bf = m.params.bf
         n = m.block_size * m.channels
-        readings = m.processing.readings()
+        readings = m.chains.readings()
         buses = {name: {"peak_dbfs": _db(bf[i, BF_PEAK]), "rms_dbfs": _db(np.sqrt(bf[i, BF_SUMSQ] / n)),
                         **readings.get(name, {})}
                  for name, i in m.bus_index.items()}

@@ -22,7 +22,8 @@ import numpy as np
 from gamemix.errors import CommandError
 from gamemix.control.mixer import Mixer
 from gamemix.core.arrays import BF_PEAK, BF_SUMSQ
-from gamemix.scene.model import Scene, load_scene
+from gamemix.scene.load import load_scene
+from gamemix.scene.model import Scene
 from gamemix.scene.script import Script, load_script
 from gamemix.io.wavfile import WavWriter
 
@@ -124,7 +125,7 @@ def _report(scene: Scene, mixer: Mixer, tally: LevelTally, nblocks: int, seed: i
         "master": tally.bus(master),
         "buses": {name: tally.bus(i) for i, name in enumerate(mixer.bus_names)},
         "voices": dataclasses.asdict(mixer.stats),
-        "loudness": mixer.processing.readings(),
+        "loudness": mixer.chains.readings(),
         "snapshots": {"events": mixer.snapshots.timeline, "levels": snapshot_levels},
         "errors": errors + [dict(e, where="event action") for e in mixer.action_errors],
     }

@@ -34,6 +34,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from gamemix.core import chain
 from gamemix.core.dsp import truepeak
 from gamemix.core.dsp.truepeak import CHUNK, chunk_peaks, design, load
 
@@ -304,3 +305,18 @@ def read(bank: MeterBank, m: int) -> dict:
             "integrated_lufs": lufs(out[LM_INTEGRATED]), "lra_lu": round(float(out[LM_LRA]), 3),
             "max_momentary_lufs": lufs(out[LM_MAX_MOMENTARY]), "max_short_term_lufs": lufs(out[LM_MAX_SHORT_TERM]),
             "true_peak_dbtp": db(out[LM_TRUE_PEAK]), "sample_peak_dbfs": db(out[LM_SAMPLE_PEAK])}
+
+
+class MeterStage(NamedTuple):
+    """The chain's meter stage: slot b of `bank` meters bus b after its fader and limiter."""
+
+    bank: MeterBank
+
+
+@njit(cache=True, nogil=True)
+def meter_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
+    """The chain's meter stage (core/chain.py)."""
+    meter_block(b, bus_buf[b], n, st.bank)
+
+
+chain.register(MeterStage, meter_stage, chain.METER)

@@ -10,14 +10,18 @@ release time constants (alpha = exp(-1 / (tau fs))); then make-up gain.
 Smoothing the gain reduction, not the level, keeps the attack and release
 times independent of the threshold and ratio.
 
-Arrays: comp[b, CP_*] float64, parameters written by the control side and the
-detector state the kernel keeps.  A make-up change ramps across a block.
+Arrays (CompressorStage): params[b, CP_*] float64, the parameters the control
+side writes and the detector state the kernel keeps.  A make-up change ramps
+across a block.
 """
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
+
+from gamemix.core import chain
 
 CP_ENABLED = 0
 CP_THRESHOLD = 1     # dB
@@ -34,8 +38,14 @@ CP_NFIELDS = 10
 LN10_20 = math.log(10.0) / 20.0
 
 
-def allocate(n_buses: int) -> np.ndarray:
-    return np.zeros((n_buses, CP_NFIELDS))
+class CompressorStage(NamedTuple):
+    """Every bus's compressor: params (buses, CP_NFIELDS); CP_ENABLED = 0 where a bus has none."""
+
+    params: np.ndarray
+
+
+def allocate(n_buses: int) -> CompressorStage:
+    return CompressorStage(np.zeros((n_buses, CP_NFIELDS)))
 
 
 def set_compressor(comp: np.ndarray, b: int, sample_rate: float, threshold_db: float, ratio: float,
@@ -96,3 +106,12 @@ def compress_block(b, bus_buf, n, channels, comp, ramp):
     row[CP_REDUCTION] = y
     row[CP_MAKEUP_NOW] = row[CP_MAKEUP]
     row[CP_MAX_REDUCTION] = worst
+
+
+@njit(cache=True, nogil=True)
+def compressor_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
+    """The chain's compressor stage (core/chain.py)."""
+    compress_block(b, bus_buf, n, channels, st.params, ramp)
+
+
+chain.register(CompressorStage, compressor_stage, chain.COMPRESSOR)

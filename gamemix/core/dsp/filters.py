@@ -16,21 +16,44 @@ A stage whose cutoff sits at its open end (low-pass at 0.49 fs, high-pass at
 the open filter's would be (low-pass state = the input, high-pass state = 0),
 so engaging it makes no step.
 
-State per bus and channel (float64): [lp ic1, lp ic2, hp ic1, hp ic2].
-Parameters per bus (float64, see FL_* in params): current and target cutoff
-of each stage, in Hz.
+Arrays (FilterStage): cutoff[b, FL_*] (float64) the current and target cutoff
+of each stage in Hz, written by the control side; state[b, c, 0:4] (float64)
+[lp ic1, lp ic2, hp ic1, hp ic2] per bus and channel.
 """
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
-from gamemix.core.arrays import FL_HP, FL_HP_TARGET, FL_LP, FL_LP_TARGET
+from gamemix.core import chain
+
+# per-bus cutoffs, Hz: cutoff[b, FIELD]
+FL_LP = 0            # low-pass cutoff at the end of the last block
+FL_LP_TARGET = 1     # low-pass cutoff to reach by the end of this block
+FL_HP = 2
+FL_HP_TARGET = 3
+FL_NFIELDS = 4
 
 SUB = 16                 # samples per coefficient update
 K = math.sqrt(2.0)       # 1 / Q for a Butterworth response
 HP_OPEN = 10.0
+
+
+class FilterStage(NamedTuple):
+    """Every bus's low-pass and high-pass: cutoffs (buses, FL_NFIELDS) and state (buses, channels, 4)."""
+
+    cutoff: np.ndarray
+    state: np.ndarray
+
+
+def allocate(n_buses: int, channels: int) -> FilterStage:
+    """Filters for n_buses buses, all open (a low-pass above the clamp, a high-pass at its floor)."""
+    cutoff = np.zeros((n_buses, FL_NFIELDS), dtype=np.float64)
+    cutoff[:, [FL_LP, FL_LP_TARGET]] = 1e9          # open (clamped to 0.49 fs by the kernel)
+    cutoff[:, [FL_HP, FL_HP_TARGET]] = HP_OPEN
+    return FilterStage(cutoff, np.zeros((n_buses, channels, 4), dtype=np.float64))
 
 
 def lp_open(sample_rate: float) -> float:
@@ -71,8 +94,8 @@ def _clamp(fc, lo, hi):
 
 
 @njit(cache=True, nogil=True)
-def filter_stage(bus_buf, b, channels, n, state, params, cur_f, tgt_f, s, highpass, sample_rate):
-    """Glide one stage of bus b from its current cutoff to its target across the block."""
+def filter_section(bus_buf, b, channels, n, state, params, cur_f, tgt_f, s, highpass, sample_rate):
+    """Glide one section (the low-pass or the high-pass) of bus b from its current cutoff to its target across the block."""
     top = 0.49 * sample_rate
     f0 = _clamp(params[b, cur_f], HP_OPEN, top)
     f1 = _clamp(params[b, tgt_f], HP_OPEN, top)
@@ -100,5 +123,14 @@ def filter_stage(bus_buf, b, channels, n, state, params, cur_f, tgt_f, s, highpa
 @njit(cache=True, nogil=True)
 def filter_bus(bus_buf, b, channels, n, state, params, sample_rate):
     """Low-pass then high-pass bus b in place (each bypassed while open)."""
-    filter_stage(bus_buf, b, channels, n, state, params, FL_LP, FL_LP_TARGET, 0, False, sample_rate)
-    filter_stage(bus_buf, b, channels, n, state, params, FL_HP, FL_HP_TARGET, 2, True, sample_rate)
+    filter_section(bus_buf, b, channels, n, state, params, FL_LP, FL_LP_TARGET, 0, False, sample_rate)
+    filter_section(bus_buf, b, channels, n, state, params, FL_HP, FL_HP_TARGET, 2, True, sample_rate)
+
+
+@njit(cache=True, nogil=True)
+def filter_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
+    """The chain's filter stage (core/chain.py)."""
+    filter_bus(bus_buf, b, channels, n, st.state, st.cutoff, sample_rate)
+
+
+chain.register(FilterStage, filter_stage, chain.FILTERS)

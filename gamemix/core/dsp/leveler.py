@@ -1,7 +1,7 @@
 """HOT PATH.  Loudness management: a slow, bounded gain that holds a bus at a loudness target.
 
-A bus with a `loudness` target is metered (BS.1770, dsp/bs1770.py) just
-*before* this gain, which comes before the bus's fader: the measurement is of
+A bus with a `loudness` target is metered (BS.1770, dsp/bs1770.py, by a
+meter of its own) just *before* this gain, which comes before the bus's fader: the measurement is of
 the mix itself, so the loop is open, and the fader (and the snapshots that
 move it, such as a pause menu pulling everything down) still acts on top of
 the managed level instead of being slowly undone by it: the gain the bus needs is simply target - measured, clamped to
@@ -17,14 +17,19 @@ measurement is the integrated (since reset), short-term (3 s) or momentary
 -70 LUFS gate) the gain holds.  Time constants: the meter's window plus
 |error| / max_slew seconds to correct an error.
 
-Arrays: lv[b, LV_*] float64, params written by the control side and the
-gain state the kernel keeps.
+Arrays (LevelerStage): params[b, LV_*] float64, what the control side writes
+and the gain state the kernel keeps; meter, a BS.1770 meter bank with one
+slot per managed bus (LV_SLOT).
 """
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
+
+from gamemix.core import chain
+from gamemix.core.dsp import bs1770
 
 LV_ENABLED = 0
 LV_TARGET = 1       # LUFS
@@ -33,7 +38,7 @@ LV_TOLERANCE = 3    # LU
 LV_MAX_BOOST = 4    # dB >= 0
 LV_MAX_CUT = 5      # dB >= 0
 LV_SLEW = 6         # dB per sample
-LV_SLOT = 7         # meter slot that measures the bus before this gain
+LV_SLOT = 7         # slot of `meter` that measures the bus before this gain
 LV_GAIN = 8         # state: applied gain, dB
 LV_CORRECTING = 9   # state: 1 while moving towards the target
 LV_WANTED = 10      # out: the gain the measurement asks for, dB
@@ -45,8 +50,17 @@ SETTLED_DB = 0.05
 LN10_20 = math.log(10.0) / 20.0
 
 
-def allocate(n_buses: int) -> np.ndarray:
-    return np.zeros((n_buses, LV_NFIELDS), dtype=np.float64)
+class LevelerStage(NamedTuple):
+    """Every bus's loudness management: params (buses, LV_NFIELDS), LV_ENABLED = 0 where a bus has
+    none; meter, one slot per managed bus."""
+
+    params: np.ndarray
+    meter: bs1770.MeterBank
+
+
+def allocate(n_buses: int, n_managed: int, channels: int, sample_rate: float) -> LevelerStage:
+    return LevelerStage(np.zeros((n_buses, LV_NFIELDS), dtype=np.float64),
+                        bs1770.allocate(n_managed, channels, sample_rate))
 
 
 def set_target(lv: np.ndarray, b: int, slot: int, sample_rate: float, target_lufs: float, measure: str,
@@ -98,3 +112,19 @@ def leveler_block(b, bus_buf, n, channels, lv, measured, ramp):
         x = bus_buf[b, c]
         for i in range(n):
             x[i] *= a + d * ramp[i]
+
+
+@njit(cache=True, nogil=True)
+def leveler_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
+    """The chain's loudness stage (core/chain.py): meter bus b, then apply its managed gain."""
+    if st.params[b, LV_ENABLED] == 0.0:
+        return
+    slot = int(st.params[b, LV_SLOT])
+    bs1770.meter_block(slot, bus_buf[b], n, st.meter)
+    measure = int(st.params[b, LV_MEASURE])
+    field = bs1770.LM_INTEGRATED if measure == MEASURE_INTEGRATED else (
+        bs1770.LM_SHORT_TERM if measure == MEASURE_SHORT_TERM else bs1770.LM_MOMENTARY)
+    leveler_block(b, bus_buf, n, channels, st.params, st.meter.out[slot, field], ramp)
+
+
+chain.register(LevelerStage, leveler_stage, chain.LOUDNESS)

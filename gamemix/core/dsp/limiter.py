@@ -21,15 +21,19 @@ limiter aims MARGIN_DB under the ceiling, and clamps samples to the ceiling
 as a last resort.
 Non-finite input counts as silence.
 
-Arrays (allocate()): lim[LM_*] float64 parameters and state; line (channels,
-MAXLEN) the delay line; rmin (MAXLEN,) recent r; env (MAXLEN,) recent
-envelope values; tp_coef, tp the detector (truepeak.allocate).
+Arrays (LimiterStage): slot[b] >= 0 for the bus it limits (master); params[LM_*]
+float64 parameters and state; line (channels, MAXLEN) the delay line; needed
+(MAXLEN,) the gain r each recent stretch needs; env (MAXLEN,) recent envelope
+values; tp_coef, tp the detector (truepeak.allocate).
 """
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
+
+from gamemix.core import chain
 
 from gamemix.core.dsp import truepeak
 from gamemix.core.dsp.truepeak import CHUNK, chunk_peaks, design, load
@@ -58,14 +62,26 @@ LM_CEILING_DB = 11   # the ceiling as set, dBTP
 LM_NFIELDS = 12
 
 
-def allocate(channels: int, sample_rate: float):
-    """(lim, line, rmin, env, tp_coef, tp), disabled until set_limiter."""
+class LimiterStage(NamedTuple):
+    """The limiter and the bus it limits (slot[b] >= 0); see the module docstring."""
+
+    slot: np.ndarray
+    params: np.ndarray
+    line: np.ndarray
+    needed: np.ndarray
+    env: np.ndarray
+    tp_coef: np.ndarray
+    tp: np.ndarray
+
+
+def allocate(n_buses: int, channels: int, sample_rate: float) -> LimiterStage:
+    """A limiter on no bus, disabled until set_limiter."""
     maxlen = int(MAX_LOOKAHEAD_S * sample_rate) + DETECTOR_DELAY + 2 * SPREAD + 4
-    lim = np.zeros(LM_NFIELDS)
-    lim[LM_MIN_GAIN] = 1.0
-    lim[LM_HOLD] = 1.0
-    return (lim, np.zeros((channels, maxlen)), np.ones(maxlen), np.ones(maxlen), design(OVERSAMPLE, TAPS, 8.0),
-            truepeak.allocate(channels, TAPS))
+    params = np.zeros(LM_NFIELDS)
+    params[LM_MIN_GAIN] = 1.0
+    params[LM_HOLD] = 1.0
+    return LimiterStage(np.full(n_buses, -1, dtype=np.int64), params, np.zeros((channels, maxlen)), np.ones(maxlen),
+                        np.ones(maxlen), design(OVERSAMPLE, TAPS, 8.0), truepeak.allocate(channels, TAPS))
 
 
 def set_limiter(lim: np.ndarray, env: np.ndarray, sample_rate: float, ceiling_dbtp: float,
@@ -95,9 +111,9 @@ def latency(lim: np.ndarray) -> int:
 
 
 @njit(cache=True, nogil=True)
-def _hold(rmin, pos, size, window, lim, r):
+def _hold(needed, pos, size, window, lim, r):
     """Push r; return the minimum of the last `window` values (rescans only when the minimum expires)."""
-    rmin[pos] = r
+    needed[pos] = r
     hold = lim[LM_HOLD]
     age = lim[LM_HOLD_AGE] + 1.0
     if r <= hold:
@@ -108,8 +124,8 @@ def _hold(rmin, pos, size, window, lim, r):
         age = 0.0
         k = pos
         for j in range(window):
-            if rmin[k] < hold:
-                hold = rmin[k]
+            if needed[k] < hold:
+                hold = needed[k]
                 age = j
             k = k - 1 if k > 0 else size - 1
     lim[LM_HOLD] = hold
@@ -118,16 +134,16 @@ def _hold(rmin, pos, size, window, lim, r):
 
 
 @njit(cache=True, nogil=True)
-def limit_block(buf, n, channels, lim, line, rmin, env, tp_coef, tp):
+def limit_block(buf, n, channels, lim, line, needed, env, tp_coef, tp):
     """Limit buf (channels, >= n) in place."""
     if lim[LM_ENABLED] == 0.0:
         return
     for start in range(0, n, CHUNK):
-        _limit_chunk(buf, start, min(CHUNK, n - start), channels, lim, line, rmin, env, tp_coef, tp)
+        _limit_chunk(buf, start, min(CHUNK, n - start), channels, lim, line, needed, env, tp_coef, tp)
 
 
 @njit(cache=True, nogil=True)
-def _limit_chunk(buf, start, k, channels, lim, line, rmin, env, tp_coef, tp):
+def _limit_chunk(buf, start, k, channels, lim, line, needed, env, tp_coef, tp):
     """Limit buf[:, start:start + k] (k <= CHUNK) in place: the detector over the chunk first,
     then sample by sample the hold, envelope, smoothing and the delayed output."""
     for c in range(channels):
@@ -150,7 +166,7 @@ def _limit_chunk(buf, start, k, channels, lim, line, rmin, env, tp_coef, tp):
             line[c, pos] = x if math.isfinite(x) else 0.0
         peak = peaks[i - start]
         r = ceiling / peak if peak > ceiling else 1.0
-        hold = _hold(rmin, pos, size, look + 2 * SPREAD, lim, r)
+        hold = _hold(needed, pos, size, look + 2 * SPREAD, lim, r)
         e = hold if hold < e else hold + (e - hold) * release
         old = pos - look
         if old < 0:
@@ -178,3 +194,14 @@ def _limit_chunk(buf, start, k, channels, lim, line, rmin, env, tp_coef, tp):
     lim[LM_SUM] = total
     lim[LM_POS] = pos
     lim[LM_MIN_GAIN] = lowest
+
+
+@njit(cache=True, nogil=True)
+def limiter_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
+    """The chain's limiter stage (core/chain.py): only the bus it limits."""
+    if st.slot[b] < 0:
+        return
+    limit_block(bus_buf[b], n, channels, st.params, st.line, st.needed, st.env, st.tp_coef, st.tp)
+
+
+chain.register(LimiterStage, limiter_stage, chain.LIMITER)

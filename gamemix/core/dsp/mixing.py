@@ -8,8 +8,13 @@ params.Params.ramp) rather than converting the loop counter to float, which
 AVX2 cannot do for 64-bit integers and which would keep the loop scalar.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
+
+from gamemix.core import chain
+from gamemix.core.arrays import BF_GAIN, BF_GAIN_STEP, BF_GAIN_TARGET, BF_PEAK, BF_SUMSQ
 
 
 @njit(cache=True, nogil=True)
@@ -96,3 +101,81 @@ def write_output(master, out, n, channels, ceiling):
             if not (x == x):
                 x = np.float32(0.0)
             out[i, c] = min(max(x, -c32), c32)
+
+
+# ----------------------------------------------------------------------------------------------
+# Chain stages (core/chain.py): the bus fader, the block's levels, post-fader sends.
+
+class FaderStage(NamedTuple):
+    """The bus faders: bf[b, BF_GAIN] (gain at the end of the last block), BF_GAIN_TARGET, BF_GAIN_STEP."""
+
+    bf: np.ndarray
+
+
+@njit(cache=True, nogil=True)
+def fader_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
+    """Bus b times its fader gain, slewed towards the target at BF_GAIN_STEP per sample, ramped."""
+    bf = st.bf
+    g0 = bf[b, BF_GAIN]
+    g1 = seek(g0, bf[b, BF_GAIN_TARGET], bf[b, BF_GAIN_STEP] * n)
+    for c in range(channels):
+        scale_ramped(bus_buf[b, c], g0, g1, ramp, n)
+    bf[b, BF_GAIN] = g1
+
+
+class LevelsStage(NamedTuple):
+    """Writes bf[b, BF_PEAK] and bf[b, BF_SUMSQ] (the block after the fader and limiter)."""
+
+    bf: np.ndarray
+
+
+@njit(cache=True, nogil=True)
+def levels_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
+    """Peak and sum of squares of bus b's block, over all channels."""
+    peak = 0.0
+    sumsq = 0.0
+    for c in range(channels):
+        p, s = peak_and_sumsq(bus_buf[b, c], n)
+        peak = max(peak, p)
+        sumsq += s
+    st.bf[b, BF_PEAK] = peak
+    st.bf[b, BF_SUMSQ] = sumsq
+
+
+# per send slot: gain[b, k, SG_*]
+SG_GAIN = 0          # current linear gain (end of the last block)
+SG_TARGET = 1        # target linear gain (reached by the end of this block)
+SG_NFIELDS = 2
+
+
+class SendStage(NamedTuple):
+    """Post-fader sends: bus[b, k] the bus send k of bus b feeds (-1 unused; used slots first),
+    gain[b, k, SG_*] its gain."""
+
+    bus: np.ndarray
+    gain: np.ndarray
+
+
+def allocate_sends(n_buses: int, max_sends: int) -> SendStage:
+    return SendStage(np.full((n_buses, max_sends), -1, dtype=np.int64),
+                     np.zeros((n_buses, max_sends, SG_NFIELDS), dtype=np.float64))
+
+
+@njit(cache=True, nogil=True)
+def send_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
+    """Add bus b's post-fader signal into its send targets, each send's gain ramped."""
+    for k in range(st.bus.shape[1]):
+        dst = st.bus[b, k]
+        if dst < 0:
+            break
+        g0 = st.gain[b, k, SG_GAIN]
+        g1 = st.gain[b, k, SG_TARGET]
+        if g0 != 0.0 or g1 != 0.0:
+            for c in range(channels):
+                add_ramped_to_bus(bus_buf[b, c], bus_buf, dst, c, g0, g1, ramp, n)
+        st.gain[b, k, SG_GAIN] = g1
+
+
+chain.register(FaderStage, fader_stage, chain.FADER)
+chain.register(LevelsStage, levels_stage, chain.LEVELS)
+chain.register(SendStage, send_stage, chain.SENDS)

@@ -15,15 +15,19 @@ Line lengths are mutually prime (no common echoes), scaled by `size` and the
 sample rate.  Parameters change between blocks without clicks: the decay
 gains move, the line lengths only change when a scene is reloaded.
 
-Arrays per reverb r: rv_p[r, RV_*] params, rv_line[r, 8, MAXLEN] delay lines,
-rv_ap[r, 4, AP_MAX] diffusers, rv_pre[r, PRE_MAX] pre-delay (float32), and
-rv_i[r, ...] write positions (int64).
+Arrays (ReverbStage): slot[b] the reverb of bus b (-1: not a return); per
+reverb r: params[r, RV_*], lines[r, 8, MAXLEN] delay lines, diffusers[r, 4,
+AP_MAX], predelay[r, PRE_MAX] (float32), positions[r, RI_*] write positions
+(int64); tmp, float64 scratch of LINES.
 """
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
+
+from gamemix.core import chain
 
 LINES = 8
 BASE_MS = (29.9, 33.4, 38.9, 42.8, 46.9, 50.0, 54.5, 58.3)   # at size 1
@@ -41,28 +45,40 @@ RV_APLEN0 = RV_LEN0 + LINES         # diffuser lengths, samples
 RV_LP0 = RV_APLEN0 + 4              # state: low-pass memory per line
 RV_NFIELDS = RV_LP0 + LINES
 
-# rv_i[r, FIELD]
+# positions[r, FIELD]
 RI_LINE0 = 0                        # write position per line
 RI_AP0 = LINES                      # write position per diffuser
 RI_PRE = LINES + 4
 RI_NFIELDS = LINES + 5
 
 
-def allocate(n_reverbs: int, sample_rate: float):
-    """(rv_p, rv_line, rv_ap, rv_pre, rv_i) sized for the largest room at this rate."""
+class ReverbStage(NamedTuple):
+    """The scene's reverbs and which bus each returns on; see the module docstring."""
+
+    slot: np.ndarray
+    params: np.ndarray
+    lines: np.ndarray
+    diffusers: np.ndarray
+    predelay: np.ndarray
+    positions: np.ndarray
+    tmp: np.ndarray
+
+
+def allocate(n_buses: int, n_reverbs: int, sample_rate: float) -> ReverbStage:
+    """n_reverbs reverbs (at least one slot) sized for the largest room at this rate, on no bus yet."""
     n = max(n_reverbs, 1)
     maxlen = int(max(BASE_MS) * 1e-3 * MAX_SIZE * sample_rate) + 2
     ap_max = int(max(AP_MS) * 1e-3 * MAX_SIZE * sample_rate) + 2
     pre_max = int(MAX_PREDELAY_S * sample_rate) + 2
-    return (np.zeros((n, RV_NFIELDS)), np.zeros((n, LINES, maxlen), np.float32),
-            np.zeros((n, 4, ap_max), np.float32), np.zeros((n, pre_max), np.float32),
-            np.zeros((n, RI_NFIELDS), np.int64))
+    return ReverbStage(np.full(n_buses, -1, dtype=np.int64), np.zeros((n, RV_NFIELDS)),
+                       np.zeros((n, LINES, maxlen), np.float32), np.zeros((n, 4, ap_max), np.float32),
+                       np.zeros((n, pre_max), np.float32), np.zeros((n, RI_NFIELDS), np.int64), np.zeros(LINES))
 
 
-def set_reverb(rv_p: np.ndarray, r: int, sample_rate: float, decay_s: float, size: float, damping: float,
+def set_reverb(params: np.ndarray, r: int, sample_rate: float, decay_s: float, size: float, damping: float,
                predelay_ms: float) -> None:
     """Control side: configure reverb r (lengths from size; gains from the decay time)."""
-    row = rv_p[r]
+    row = params[r]
     row[RV_ENABLED] = 1.0
     row[RV_DAMP] = min(max(damping, 0.0), 0.95)
     row[RV_PRE] = min(round(predelay_ms * 1e-3 * sample_rate), int(MAX_PREDELAY_S * sample_rate))
@@ -92,12 +108,12 @@ def _hadamard8(v):
 
 
 @njit(cache=True, nogil=True)
-def reverb_block(r, buf, n, channels, rv_p, rv_line, rv_ap, rv_pre, rv_i, tmp):
+def reverb_block(r, buf, n, channels, params, lines, diffusers, predelay, positions, tmp):
     """Replace buf (channels, >= n) with the reverb of its mono sum.  tmp: float64 scratch of LINES."""
-    p = rv_p[r]
+    p = params[r]
     if p[RV_ENABLED] == 0.0:
         return
-    pre_len = rv_pre.shape[1]
+    pre_len = predelay.shape[1]
     damp = p[RV_DAMP]
     scale = 1.0 / channels
     for i in range(n):
@@ -108,28 +124,28 @@ def reverb_block(r, buf, n, channels, rv_p, rv_line, rv_ap, rv_pre, rv_i, tmp):
         if not math.isfinite(x):
             x = 0.0
         # pre-delay
-        w = rv_i[r, RI_PRE]
-        rv_pre[r, w] = x
+        w = positions[r, RI_PRE]
+        predelay[r, w] = x
         rd = w - int(p[RV_PRE])
         if rd < 0:
             rd += pre_len
-        x = rv_pre[r, rd]
-        rv_i[r, RI_PRE] = w + 1 if w + 1 < pre_len else 0
+        x = predelay[r, rd]
+        positions[r, RI_PRE] = w + 1 if w + 1 < pre_len else 0
         # diffusers: Schroeder all-passes
         for j in range(4):
             length = int(p[RV_APLEN0 + j])
-            w = rv_i[r, RI_AP0 + j]
-            d = rv_ap[r, j, w]
+            w = positions[r, RI_AP0 + j]
+            d = diffusers[r, j, w]
             v = x + AP_GAIN * d
             y = d - AP_GAIN * v
-            rv_ap[r, j, w] = v
-            rv_i[r, RI_AP0 + j] = w + 1 if w + 1 < length else 0
+            diffusers[r, j, w] = v
+            positions[r, RI_AP0 + j] = w + 1 if w + 1 < length else 0
             x = y
         # the network
         left = 0.0
         right = 0.0
         for k in range(LINES):
-            out = rv_line[r, k, rv_i[r, RI_LINE0 + k]]
+            out = lines[r, k, positions[r, RI_LINE0 + k]]
             lp = out + (p[RV_LP0 + k] - out) * damp
             p[RV_LP0 + k] = lp
             tmp[k] = lp * p[RV_GAIN0 + k]
@@ -141,9 +157,9 @@ def reverb_block(r, buf, n, channels, rv_p, rv_line, rv_ap, rv_pre, rv_i, tmp):
         _hadamard8(tmp)
         for k in range(LINES):
             length = int(p[RV_LEN0 + k])
-            w = rv_i[r, RI_LINE0 + k]
-            rv_line[r, k, w] = tmp[k] + x
-            rv_i[r, RI_LINE0 + k] = w + 1 if w + 1 < length else 0
+            w = positions[r, RI_LINE0 + k]
+            lines[r, k, w] = tmp[k] + x
+            positions[r, RI_LINE0 + k] = w + 1 if w + 1 < length else 0
         left *= 0.5
         right *= 0.5
         if channels == 1:
@@ -153,3 +169,15 @@ def reverb_block(r, buf, n, channels, rv_p, rv_line, rv_ap, rv_pre, rv_i, tmp):
             buf[1, i] = right
             for c in range(2, channels):
                 buf[c, i] = 0.0
+
+
+@njit(cache=True, nogil=True)
+def reverb_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
+    """The chain's reverb stage (core/chain.py): only on effect returns."""
+    r = st.slot[b]
+    if r < 0:
+        return
+    reverb_block(r, bus_buf[b], n, channels, st.params, st.lines, st.diffusers, st.predelay, st.positions, st.tmp)
+
+
+chain.register(ReverbStage, reverb_stage, chain.REVERB)

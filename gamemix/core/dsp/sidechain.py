@@ -20,22 +20,25 @@ is playing.  Each ducked bus has up to MAX_KEYS keys.  Per key and per sample:
 Several keys on one bus: the deepest wins (as `ducking_combine: deepest`).
 The gain is applied per sample from the smoothed dB value, so it cannot click.
 
-Arrays: sc[b, k, SC_*] float64 (params and state of key k of bus b; SC_KEY < 0
-marks an unused slot; used slots come first), sc_f[b, k, c, 4] the band
-filters' state, sc_out[b] = the bus's attenuation at the end of the last
-block, dB >= 0 (telemetry).
+Arrays (SidechainStage): keys[b, k, SC_*] float64 (params and state of key k of
+bus b; SC_KEY < 0 marks an unused slot; used slots come first),
+band_state[b, k, c, 4] the band filters' state, duck[b] = the bus's
+attenuation at the end of the last block, dB >= 0 (telemetry).
 """
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
+
+from gamemix.core import chain
 
 MAX_KEYS = 4
 RMS_TIME_S = 0.010
 LN10_20 = math.log(10.0) / 20.0
 
-# sc[b, k, FIELD]
+# keys[b, k, FIELD]
 SC_KEY = 0          # key bus index, -1 = unused slot
 SC_THRESHOLD = 1    # dBFS RMS
 SC_DEPTH = 2        # fixed attenuation, dB >= 0 (ratio mode when SC_RATIO > 1)
@@ -53,16 +56,25 @@ SC_HOLD_LEFT = 17   # state: samples of hold left
 SC_ATT = 18         # state: smoothed attenuation, dB >= 0
 SC_NFIELDS = 19
 
-MAX_CHANNELS = 8    # band-filter state per key channel: sc_f[b, k, c, 0:4] = hp ic1, ic2, lp ic1, ic2
+MAX_CHANNELS = 8    # band-filter state per key channel: band_state[b, k, c, 0:4] = hp ic1, ic2, lp ic1, ic2
 
 SVF_K = math.sqrt(2.0)
 
 
-def allocate(n_buses: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(sc, sc_f, sc_out) for a scene with n_buses buses, every key slot unused."""
-    sc = np.zeros((n_buses, MAX_KEYS, SC_NFIELDS), dtype=np.float64)
-    sc[:, :, SC_KEY] = -1.0
-    return sc, np.zeros((n_buses, MAX_KEYS, MAX_CHANNELS, 4)), np.zeros(n_buses, dtype=np.float64)
+class SidechainStage(NamedTuple):
+    """Every bus's sidechain keys: keys (buses, MAX_KEYS, SC_NFIELDS), band_state (buses, MAX_KEYS,
+    MAX_CHANNELS, 4), duck (buses,)."""
+
+    keys: np.ndarray
+    band_state: np.ndarray
+    duck: np.ndarray
+
+
+def allocate(n_buses: int) -> SidechainStage:
+    """Sidechain state for a scene with n_buses buses, every key slot unused."""
+    keys = np.zeros((n_buses, MAX_KEYS, SC_NFIELDS), dtype=np.float64)
+    keys[:, :, SC_KEY] = -1.0
+    return SidechainStage(keys, np.zeros((n_buses, MAX_KEYS, MAX_CHANNELS, 4)), np.zeros(n_buses, dtype=np.float64))
 
 
 def _svf(fc: float, sample_rate: float) -> tuple[float, float, float]:
@@ -75,11 +87,11 @@ def _coef(ms: float, sample_rate: float) -> float:
     return math.exp(-1.0 / (ms * 1e-3 * sample_rate)) if ms > 0 else 0.0
 
 
-def set_key(sc: np.ndarray, b: int, k: int, key_bus: int, sample_rate: float, threshold_db: float,
+def set_key(keys: np.ndarray, b: int, k: int, key_bus: int, sample_rate: float, threshold_db: float,
             depth_db: float | None, ratio: float | None, range_db: float, attack_ms: float, hold_ms: float,
             release_ms: float, band: tuple[float, float] | None) -> None:
     """Control side: configure key slot k of bus b (state is kept, so a reload does not jump)."""
-    row = sc[b, k]
+    row = keys[b, k]
     row[SC_KEY] = key_bus
     row[SC_THRESHOLD] = threshold_db
     row[SC_DEPTH] = -depth_db if depth_db is not None else 0.0
@@ -139,15 +151,15 @@ def _smooth(row, wanted):
 
 
 @njit(cache=True, nogil=True)
-def sidechain_block(b, bus_buf, n, channels, sc, sc_f, sc_out):
+def sidechain_block(b, bus_buf, n, channels, keys, band_state, duck):
     """Duck bus b in place by its keys' signals over the first n samples of bus_buf."""
-    if sc[b, 0, SC_KEY] < 0.0:
+    if keys[b, 0, SC_KEY] < 0.0:
         return
     total = 0.0
     for i in range(n):
         total = 0.0
         for k in range(MAX_KEYS):
-            row = sc[b, k]
+            row = keys[b, k]
             key = int(row[SC_KEY])
             if key < 0:
                 break
@@ -157,7 +169,7 @@ def sidechain_block(b, bus_buf, n, channels, sc, sc_f, sc_out):
                 if not math.isfinite(x):
                     x = 0.0
                 if row[SC_BAND] != 0.0:
-                    x = _band(x, row, sc_f[b, k, c])
+                    x = _band(x, row, band_state[b, k, c])
                 sq += x * x
             ms = sq + (row[SC_MS] - sq) * row[SC_RMS]
             row[SC_MS] = ms
@@ -166,4 +178,13 @@ def sidechain_block(b, bus_buf, n, channels, sc, sc_f, sc_out):
         g = math.exp(-total * LN10_20)
         for c in range(channels):
             bus_buf[b, c, i] *= g
-    sc_out[b] = total
+    duck[b] = total
+
+
+@njit(cache=True, nogil=True)
+def sidechain_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
+    """The chain's sidechain stage (core/chain.py)."""
+    sidechain_block(b, bus_buf, n, channels, st.keys, st.band_state, st.duck)
+
+
+chain.register(SidechainStage, sidechain_stage, chain.SIDECHAIN)

@@ -32,16 +32,24 @@ graphic-equaliser design (Valimaki & Liski 2017), an interaction matrix B
 allocation) is inverted once, and the bells get B^-1 @ cuts, so the cascade's
 response at every band centre is the cut the rule asked for.
 
-Arrays (allocate()): um_bp[k] analysis band-pass coefficients, bell
-tangents and the row k of B^-1; um_t[t, k, 5] target analysis state;
-um_p[m, UP_*] masker parameters; um_ma[m, k, 5] masker analysis state; um_cut[m, 0, k] the cut at band k's centre in dB
-(telemetry) and um_cut[m, 1, k] bell k's gain; um_eq[m, k, c, 2] bell states.
+Arrays (allocate(), shared by the two stages): bands[k] analysis band-pass
+coefficients, bell tangents and the row k of B^-1; targets[t, k, 5] each
+target's analysis state; maskers[m, UP_*] masker parameters;
+masker_bands[m, k, 5] each masker's analysis state; cuts[m, 0, k] the cut at
+band k's centre in dB (telemetry) and cuts[m, 1, k] bell k's gain;
+bells[m, k, c, 2] bell states.  Two stages of the chain use them:
+UnmaskStage cuts a masker bus (slot[b] = its masker index) before its
+dynamics, UnmaskAnalysisStage analyses a target bus (slot[b] = its target
+index) after its fader, as heard.
 """
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
+
+from gamemix.core import chain
 
 BANDS = (250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0)
 NB = len(BANDS)
@@ -61,9 +69,9 @@ UP_ATTACK = 5       # per-SUB coefficients
 UP_RELEASE = 6
 UP_NFIELDS = 7
 
-# um_bp[k, FIELD]
+# bands[k, FIELD]
 BP_A1, BP_A2, BP_A3, BP_K, BP_G, BP_SMOOTH = 0, 1, 2, 3, 4, 5
-BP_INV = 6           # um_bp[k, BP_INV + j] = (B^-1)[k, j]
+BP_INV = 6           # bands[k, BP_INV + j] = (B^-1)[k, j]
 REFERENCE_CUT_DB = 6.0
 
 
@@ -97,8 +105,29 @@ def interaction(sample_rate: float) -> np.ndarray:
     return b
 
 
-def allocate(n_targets: int, n_maskers: int, sample_rate: float):
-    """(um_bp, um_t, um_p, um_ma, um_cut, um_eq) for this many target and masker slots."""
+class UnmaskStage(NamedTuple):
+    """The chain's unmasking cut: slot[b] = bus b's masker index (-1: none); see the module docstring."""
+
+    slot: np.ndarray
+    bands: np.ndarray
+    targets: np.ndarray
+    maskers: np.ndarray
+    masker_bands: np.ndarray
+    cuts: np.ndarray
+    bells: np.ndarray
+
+
+class UnmaskAnalysisStage(NamedTuple):
+    """The chain's analysis of unmasking targets: slot[b] = bus b's target index (-1: none)."""
+
+    slot: np.ndarray
+    bands: np.ndarray
+    targets: np.ndarray
+
+
+def allocate(n_buses: int, n_targets: int, n_maskers: int, sample_rate: float) -> tuple[UnmaskStage,
+                                                                                        UnmaskAnalysisStage]:
+    """Both stages, sharing their arrays, for this many target and masker slots (none assigned yet)."""
     bp = np.zeros((NB, BP_INV + NB))
     for k, fc in enumerate(BANDS):
         g = math.tan(math.pi * min(fc, 0.45 * sample_rate) / sample_rate)
@@ -107,14 +136,16 @@ def allocate(n_targets: int, n_maskers: int, sample_rate: float):
         bp[k, :BP_INV] = (a1, g * a1, g * g * a1, kq, g, math.exp(-1.0 / (SMOOTH_S * sample_rate)))
     bp[:, BP_INV:] = np.linalg.inv(interaction(sample_rate))
     nt, nm = max(n_targets, 1), max(n_maskers, 1)
-    return (bp, np.zeros((nt, NB, ENERGY + 1)), np.zeros((nm, UP_NFIELDS)), np.zeros((nm, NB, ENERGY + 1)),
-            np.zeros((nm, 2, NB)), np.zeros((nm, NB, MAX_CHANNELS, 2)))
+    targets = np.zeros((nt, NB, ENERGY + 1))
+    cut = UnmaskStage(np.full(n_buses, -1, dtype=np.int64), bp, targets, np.zeros((nm, UP_NFIELDS)),
+                      np.zeros((nm, NB, ENERGY + 1)), np.zeros((nm, 2, NB)), np.zeros((nm, NB, MAX_CHANNELS, 2)))
+    return cut, UnmaskAnalysisStage(np.full(n_buses, -1, dtype=np.int64), bp, targets)
 
 
-def set_masker(um_p: np.ndarray, m: int, target_slot: int, sample_rate: float, max_depth_db: float,
+def set_masker(maskers: np.ndarray, m: int, target_slot: int, sample_rate: float, max_depth_db: float,
                margin_db: float, floor_db: float, attack_ms: float, release_ms: float) -> None:
     """Control side: configure masker slot m against target slot target_slot."""
-    row = um_p[m]
+    row = maskers[m]
     row[UP_ENABLED] = 1.0
     row[UP_TARGET] = target_slot
     row[UP_DEPTH] = max_depth_db
@@ -157,9 +188,9 @@ def _analyse(buf, start, count, channels, bp, state):
 
 
 @njit(cache=True, nogil=True)
-def analyse_target(t, buf, n, channels, um_bp, um_t):
+def analyse_target(t, buf, n, channels, bands, targets):
     """Measure target slot t's bands over the first n samples of buf (channels, >= n)."""
-    _analyse(buf, 0, n, channels, um_bp, um_t[t])
+    _analyse(buf, 0, n, channels, bands, targets[t])
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -192,42 +223,64 @@ def _bell(x, a1, a2, a3, m1, st):
 
 
 @njit(cache=True, nogil=True)
-def unmask_block(m, buf, n, channels, um_bp, um_t, um_p, um_ma, um_cut, um_eq):
+def unmask_block(m, buf, n, channels, bands, targets, maskers, masker_bands, cuts, bells):
     """Cut masker slot m's bus (buf, in place) where it masks its target."""
-    p = um_p[m]
+    p = maskers[m]
     if p[UP_ENABLED] == 0.0:
         return
-    target = um_t[int(p[UP_TARGET])]
+    target = targets[int(p[UP_TARGET])]
     start = 0
     while start < n:
         count = min(SUB, n - start)
-        _analyse(buf, start, count, channels, um_bp, um_ma[m])
+        _analyse(buf, start, count, channels, bands, masker_bands[m])
         for k in range(NB):
-            want = _wanted(k, p, target, um_ma[m])
-            cut = um_cut[m, 0, k]
+            want = _wanted(k, p, target, masker_bands[m])
+            cut = cuts[m, 0, k]
             a = p[UP_ATTACK] if want > cut else p[UP_RELEASE]
             new = want + (cut - want) * a
-            um_cut[m, 0, k] = new if new >= 1e-4 or want > 0.0 else 0.0
+            cuts[m, 0, k] = new if new >= 1e-4 or want > 0.0 else 0.0
         for k in range(NB):
             gain = 0.0
             for j in range(NB):
-                gain += um_bp[k, BP_INV + j] * um_cut[m, 0, j]
+                gain += bands[k, BP_INV + j] * cuts[m, 0, j]
             gain = min(max(gain, 0.0), 2.0 * p[UP_DEPTH])
-            before = um_cut[m, 1, k]
-            um_cut[m, 1, k] = gain
+            before = cuts[m, 1, k]
+            cuts[m, 1, k] = gain
             if gain == 0.0 and before == 0.0:
-                um_eq[m, k, :, :] = 0.0          # bypassed: wake from rest
+                bells[m, k, :, :] = 0.0          # bypassed: wake from rest
                 continue
             big_a = 10.0 ** (-gain / 40.0)
-            g = um_bp[k, BP_G]
+            g = bands[k, BP_G]
             kk = 1.0 / (Q_BAND * big_a)
             a1 = 1.0 / (1.0 + g * (g + kk))
             a2 = g * a1
             a3 = g * a2
             m1 = kk * (big_a * big_a - 1.0)
             for c in range(channels):
-                st = um_eq[m, k, c]
+                st = bells[m, k, c]
                 for i in range(start, start + count):
                     x = np.float64(buf[c, i])
                     buf[c, i] = _bell(x if math.isfinite(x) else 0.0, a1, a2, a3, m1, st)
         start += count
+
+
+@njit(cache=True, nogil=True)
+def unmask_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
+    """The chain's unmasking cut (core/chain.py): only on masker buses."""
+    m = st.slot[b]
+    if m < 0:
+        return
+    unmask_block(m, bus_buf[b], n, channels, st.bands, st.targets, st.maskers, st.masker_bands, st.cuts, st.bells)
+
+
+@njit(cache=True, nogil=True)
+def analysis_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
+    """The chain's analysis of unmasking targets (core/chain.py): only on target buses."""
+    t = st.slot[b]
+    if t < 0:
+        return
+    analyse_target(t, bus_buf[b], n, channels, st.bands, st.targets)
+
+
+chain.register(UnmaskStage, unmask_stage, chain.UNMASK)
+chain.register(UnmaskAnalysisStage, analysis_stage, chain.ANALYSIS)

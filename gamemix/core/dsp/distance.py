@@ -1,11 +1,10 @@
-"""HOT PATH.  Distance attenuation, panning and Doppler for point emitters.
+"""HOT PATH.  Point emitters: distance attenuation, the listener's frame and Doppler.
 
 Distance models follow the OpenAL 1.1 specification's clamped variants
-(section 3.4): the distance is clamped to [reference, max] first.  Panning to
-stereo is constant power: the emitter's lateral direction in the listener's
-frame, p = sin(azimuth) in [-1, 1], maps to the angle theta = (p + 1) pi / 4 and
-the gains (cos theta, sin theta), so the centre is -3.01 dB on each side and
-L^2 + R^2 = 1 everywhere.  Doppler is the OpenAL 1.1 formula (section 3.5.2).
+(section 3.4): the distance is clamped to [reference, max] first.  The
+listener's frame is OpenAL's: right = forward x up, then up re-made
+orthogonal to forward.  Doppler is the OpenAL 1.1 formula (section 3.5.2).
+Panning is the layout's panner's (core/panning/).
 """
 
 import math
@@ -34,34 +33,6 @@ def distance_gain(model, d, ref, dmax, rolloff):
 
 
 @njit(cache=True, nogil=True)
-def pan_gains(p):
-    """Constant-power (left, right) gains for a pan position p in [-1, 1]."""
-    p = min(max(p, -1.0), 1.0)
-    theta = (p + 1.0) * (math.pi / 4.0)
-    return math.cos(theta), math.sin(theta)
-
-
-@njit(cache=True, nogil=True)
-def balance_gains(p):
-    """(left, right) gains of a stereo source's balance p in [-1, 1]: unity at centre, constant
-    power towards a side (the pan law scaled by sqrt 2, capped at unity)."""
-    gl, gr = pan_gains(p)
-    return min(1.0, math.sqrt(2.0) * gl), min(1.0, math.sqrt(2.0) * gr)
-
-
-@njit(cache=True, nogil=True)
-def point_source(dx, dy, dz, rx, ry, rz, model, ref, dmax, rolloff):
-    """(distance, distance gain, left, right) of a point emitter at (dx, dy, dz) from the listener,
-    (rx, ry, rz) being the listener's unit right vector: distance model, then constant-power pan
-    from the lateral direction."""
-    d = math.sqrt(dx * dx + dy * dy + dz * dz)
-    gain = distance_gain(model, d, ref, dmax, rolloff)
-    lateral = (dx * rx + dy * ry + dz * rz) / d if d > 1e-9 else 0.0
-    gl, gr = pan_gains(lateral)
-    return d, gain, gl, gr
-
-
-@njit(cache=True, nogil=True)
 def listener_right(lf_fx, lf_fy, lf_fz, lf_ux, lf_uy, lf_uz):
     """Unit 'right' vector of the listener: forward x up, normalised (OpenAL frame)."""
     rx = lf_fy * lf_uz - lf_fz * lf_uy
@@ -71,6 +42,18 @@ def listener_right(lf_fx, lf_fy, lf_fz, lf_ux, lf_uy, lf_uz):
     if not norm > 1e-12:
         return 1.0, 0.0, 0.0
     return rx / norm, ry / norm, rz / norm
+
+
+@njit(cache=True, nogil=True)
+def listener_front_up(lf_fx, lf_fy, lf_fz, rx, ry, rz):
+    """Unit 'front' (forward, normalised) and 'up' (right x front, so orthogonal to both) vectors
+    of the listener, given its unit right vector."""
+    norm = math.sqrt(lf_fx * lf_fx + lf_fy * lf_fy + lf_fz * lf_fz)
+    if not norm > 1e-12:
+        fx, fy, fz = 0.0, 0.0, -1.0
+    else:
+        fx, fy, fz = lf_fx / norm, lf_fy / norm, lf_fz / norm
+    return fx, fy, fz, ry * fz - rz * fy, rz * fx - rx * fz, rx * fy - ry * fx
 
 
 @njit(cache=True, nogil=True)

@@ -1,0 +1,90 @@
+"""HOT PATH.  The buses' processing chain: stages in a fixed order behind one interface.
+
+Every bus runs the same chain once per block, in this order (the numbers are
+each stage's `order`; a new stage picks a number between two of them):
+
+    REVERB 10       an effect return's reverb replaces its input     (dsp/reverb.py)
+    FILTERS 20      low-pass then high-pass                           (dsp/filters.py)
+    UNMASK 30       cut where the bus masks a priority bus            (dsp/unmasking.py)
+    SIDECHAIN 40    duck by other buses' signals                      (dsp/sidechain.py)
+    COMPRESSOR 50   compressor                                        (dsp/compressor.py)
+    LOUDNESS 60     meter, then the loudness-management gain          (dsp/leveler.py)
+    FADER 70        the bus fader, ramped                             (dsp/mixing.py)
+    LIMITER 80      true-peak limiter                                 (dsp/limiter.py)
+    LEVELS 90       peak and energy of the block                      (dsp/mixing.py)
+    METER 100       BS.1770 meter                                     (dsp/bs1770.py)
+    ANALYSIS 110    band analysis of an unmasking target              (dsp/unmasking.py)
+    SENDS 120       post-fader sends into other buses                 (dsp/mixing.py)
+
+A stage is a NamedTuple of arrays (its parameters and state, allocated once
+when a scene loads) whose class is registered here with its block kernel:
+
+    class CompressorStage(NamedTuple):
+        params: np.ndarray
+
+    @njit(cache=True, nogil=True)
+    def compressor_stage(st, b, bus_buf, n, channels, ramp, sample_rate): ...
+
+    chain.register(CompressorStage, compressor_stage, chain.COMPRESSOR)
+
+Every kernel takes (its state, bus index b, bus_buf (buses, channels, frames),
+frames n, channels, ramp (i / n), sample rate) and works on bus b in place,
+doing nothing for a bus that lacks the stage (its own arrays say so).  The
+engine gets the chain as one tuple of stage states in order (`build`), and
+`process_bus` walks it with `literal_unroll`: Numba compiles the walk once
+for the tuple's types and resolves each call at compile time from the
+state's class (`run_stage`), so there is no dispatch at run time and a new
+stage needs no edit here or in the engine.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from numba import literal_unroll, njit
+from numba.extending import overload
+
+REVERB, FILTERS, UNMASK, SIDECHAIN, COMPRESSOR, LOUDNESS = 10, 20, 30, 40, 50, 60
+FADER, LIMITER, LEVELS, METER, ANALYSIS, SENDS = 70, 80, 90, 100, 110, 120
+
+_KERNELS: dict[type, Callable] = {}
+_ORDER: dict[type, int] = {}
+
+
+def register(state_class: type, kernel: Callable, order: int) -> None:
+    """Declare a stage: its state's class, its block kernel and its place in the chain."""
+    if any(o == order and c is not state_class for c, o in _ORDER.items()):
+        raise ValueError(f"chain order {order} is taken")
+    _KERNELS[state_class] = kernel
+    _ORDER[state_class] = order
+
+
+def build(states) -> tuple:
+    """The chain the engine runs: one state per registered stage, sorted by order."""
+    by_class = {type(s): s for s in states}
+    missing = [c.__name__ for c in _ORDER if c not in by_class]
+    unknown = [c.__name__ for c in by_class if c not in _ORDER]
+    if missing or unknown:
+        raise ValueError(f"chain needs every registered stage once (missing {missing}, unregistered {unknown})")
+    return tuple(by_class[c] for c in sorted(_ORDER, key=_ORDER.get))
+
+
+def run_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
+    """Run stage `st` on bus b (resolved at compile time from the state's class)."""
+
+
+@overload(run_stage)
+def _run_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
+    kernel = _KERNELS[st.instance_class]
+
+    def impl(st, b, bus_buf, n, channels, ramp, sample_rate):
+        kernel(st, b, bus_buf, n, channels, ramp, sample_rate)
+    return impl
+
+
+@njit(cache=True, nogil=True)
+def process_bus(b, chain, bus_buf, ramp, n, channels, sample_rate):
+    """Bus b's whole chain, in place."""
+    for st in literal_unroll(chain):
+        run_stage(st, b, bus_buf, n, channels, ramp, sample_rate)
+

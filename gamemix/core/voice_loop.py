@@ -1,0 +1,160 @@
+"""HOT PATH.  The voice loop: every real voice into its bus, every virtual one moved on.
+
+Per voice, in one loop (`render_voices`): its fades move; its gain is
+volume x fades x the sound's and category's modifiers; a 3D voice gets its
+distance gain (dsp/distance.py), its direction in the listener's frame and
+Doppler, and the layout's panner (core/panning/) turns the direction (or a 2D
+voice's pan) into one gain per output channel; its lanes go through the
+resampler (dsp/playback.py) into scratch and are added into its bus with each
+gain ramped from the last block's value (dsp/mixing.py).
+
+The per-voice steps are written out here, and the helpers they call take
+numbers, not arrays: Numba reference-counts every array a function receives,
+which per voice added up to half of the block at 1,024 voices.
+"""
+
+import math
+
+from numba import njit
+
+from gamemix.core.arrays import (
+    BF_PITCH, ENDED, LF_DOPPLER_FACTOR, LF_SPEED_OF_SOUND, LF_VX, LF_VY, LF_VZ, LF_X, LF_Y, LF_Z, MAX_PITCH,
+    MIN_PITCH, PLAYING, SM_GAIN, SM_PITCH, STOPPING, VF_AUDIBILITY, VF_DIST_GAIN, VF_DOPPLER, VF_FADE,
+    VF_FADE_STEP, VF_FADE_TARGET, VF_MAX_DIST, VF_MIN_DIST, VF_PAN, VF_PITCH, VF_ROLLOFF, VF_VFADE,
+    VF_VFADE_STEP, VF_VFADE_TARGET, VF_VOLUME, VF_VX, VF_VY, VF_VZ, VF_X, VF_Y, VF_Z, VI_BLOCKS, VI_BUS,
+    VI_CAT, VI_LANE0, VI_LANE1, VI_LOOP, VI_MODEL, VI_POS, VI_SOUND, VI_SPATIAL, VI_START_AT_TARGET,
+    VI_STATE, VI_TO_VIRTUAL, VIRTUAL,
+)
+from gamemix.core.dsp.distance import distance_gain, doppler_ratio
+from gamemix.core.dsp.mixing import add_ramped_to_bus, add_ramped_to_pair, seek
+from gamemix.core.dsp.playback import advance, pitch_to_step, read_lane
+from gamemix.core.panning import balance_gains, direction_gains, pan_gains
+
+
+@njit(cache=True, nogil=True, inline="always")
+def clamp_pitch(ratio):
+    """A playback rate within [MIN_PITCH, MAX_PITCH]; 1 for a NaN or infinity."""
+    return min(max(ratio, MIN_PITCH), MAX_PITCH) if math.isfinite(ratio) else 1.0
+
+
+@njit(cache=True, nogil=True)
+def mix_source(scratch, s, v, gain, target, bus_buf, bus, ramp, n, channels):
+    """Add source channel s of voice v into its bus, each output's gain ramped to its target."""
+    for c in range(channels):
+        g0 = gain[v, s, c]
+        g1 = target[s, c]
+        if g0 != 0.0 or g1 != 0.0:
+            add_ramped_to_bus(scratch, bus_buf, bus, c, g0, g1, ramp, n)
+        gain[v, s, c] = g1
+
+
+@njit(cache=True, nogil=True)
+def render_voices(pool, lane_off, lane_len, vi, vf, gain, bf, sound_mod, cat_gain, lf, frame, panner,
+                  bus_buf, scratch0, scratch1, target, ramp, n, channels):
+    """Render every real voice into its bus and move every virtual one on; return how many ended.
+
+    `frame` is the listener's (right, front, up) unit vectors, nine numbers; the gains for each
+    output channel come from the layout's `panner` (core/panning/).
+
+    The per-voice steps are written out in this loop, and the helpers it calls
+    take numbers, not arrays: every array argument of a helper inlined per
+    voice cost an NRT incref/decref pair, ~4 ns each, ~150 ns a voice in all
+    (half of the block at 1,024 voices) when each step was a function.
+    """
+    ended = 0
+    for v in range(vi.shape[0]):
+        state = vi[v, VI_STATE]
+        if state != PLAYING and state != STOPPING and state != VIRTUAL:
+            continue
+        # fades: the user's (fade-in, stop) and the real/virtual transition, each a linear slew
+        fade = seek(vf[v, VF_FADE], vf[v, VF_FADE_TARGET], vf[v, VF_FADE_STEP] * n)
+        vfade = seek(vf[v, VF_VFADE], vf[v, VF_VFADE_TARGET], vf[v, VF_VFADE_STEP] * n)
+        vf[v, VF_FADE] = fade
+        vf[v, VF_VFADE] = vfade
+        sound = vi[v, VI_SOUND]
+        ratio = vf[v, VF_PITCH] * sound_mod[sound, SM_PITCH] * bf[vi[v, VI_BUS], BF_PITCH]
+        if state == VIRTUAL:    # no DSP: the position moves on as if it played
+            step = pitch_to_step(clamp_pitch(ratio))
+            pos, done = advance(lane_len[vi[v, VI_LANE0]], vi[v, VI_LOOP], vi[v, VI_POS], step, n)
+            vi[v, VI_POS] = pos
+            if done or fade <= 0.0 and vf[v, VF_FADE_TARGET] <= 0.0:
+                vi[v, VI_STATE] = ENDED
+                ended += 1
+            continue
+
+        # gain targets, source channel -> output channel
+        volume = vf[v, VF_VOLUME] * (fade * vfade) * sound_mod[sound, SM_GAIN] * cat_gain[vi[v, VI_CAT]]
+        stereo_source = vi[v, VI_LANE1] >= 0
+        for s in range(target.shape[0]):    # a loop: slice assignment costs ~10 ns a voice here
+            for c in range(target.shape[1]):
+                target[s, c] = 0.0
+        dist = 1.0
+        if vi[v, VI_SPATIAL] != 0:
+            dx = vf[v, VF_X] - lf[LF_X]
+            dy = vf[v, VF_Y] - lf[LF_Y]
+            dz = vf[v, VF_Z] - lf[LF_Z]
+            d = math.sqrt(dx * dx + dy * dy + dz * dz)
+            dist = distance_gain(vi[v, VI_MODEL], d, vf[v, VF_MIN_DIST], vf[v, VF_MAX_DIST], vf[v, VF_ROLLOFF])
+            x = y = z = 0.0
+            if d > 1e-9:    # the direction in the listener's frame (a source at the listener has none)
+                x = (dx * frame[0] + dy * frame[1] + dz * frame[2]) / d
+                y = (dx * frame[6] + dy * frame[7] + dz * frame[8]) / d
+                z = (dx * frame[3] + dy * frame[4] + dz * frame[5]) / d
+            ratio *= doppler_ratio(dx, dy, dz, d, vf[v, VF_VX], vf[v, VF_VY], vf[v, VF_VZ],
+                                   lf[LF_VX], lf[LF_VY], lf[LF_VZ], lf[LF_SPEED_OF_SOUND],
+                                   lf[LF_DOPPLER_FACTOR] * vf[v, VF_DOPPLER])
+            g = direction_gains(panner, x, y, z)
+            level = volume * dist
+            for c in range(len(g)):
+                target[0, c] = level * g[c]
+        elif stereo_source:
+            left, right = balance_gains(panner, vf[v, VF_PAN])
+            for c in range(len(left)):
+                target[0, c] = volume * left[c]
+                target[1, c] = volume * right[c]
+        else:
+            g = pan_gains(panner, vf[v, VF_PAN])
+            for c in range(len(g)):
+                target[0, c] = volume * g[c]
+        audibility = volume * dist
+        finite = math.isfinite(audibility)
+        for s in range(2 if stereo_source else 1):
+            for c in range(channels):
+                finite = finite and math.isfinite(target[s, c])
+        if not finite:  # a bad value slipped into the arrays: silence this voice, not the bus
+            audibility = 0.0
+            target[:, :] = 0.0
+        vf[v, VF_DIST_GAIN] = dist
+        vf[v, VF_AUDIBILITY] = audibility
+        if vi[v, VI_START_AT_TARGET] != 0:
+            gain[v, :, :] = target[:, :]
+            vi[v, VI_START_AT_TARGET] = 0
+
+        # read each lane through the resampler, add it into the bus with the gains ramped
+        step = pitch_to_step(clamp_pitch(ratio))
+        pos0 = vi[v, VI_POS]
+        bus = vi[v, VI_BUS]
+        lane = vi[v, VI_LANE0]
+        pos, done = read_lane(pool, lane_off[lane], lane_len[lane], vi[v, VI_LOOP], pos0, step, scratch0, n)
+        if channels == 2:   # the common case, a mono lane onto a stereo bus, in one pass
+            add_ramped_to_pair(scratch0, bus_buf, bus, gain[v, 0, 0], target[0, 0], gain[v, 0, 1], target[0, 1],
+                               ramp, n)
+            gain[v, 0, 0] = target[0, 0]
+            gain[v, 0, 1] = target[0, 1]
+        else:
+            mix_source(scratch0, 0, v, gain, target, bus_buf, bus, ramp, n, channels)
+        if stereo_source:
+            lane = vi[v, VI_LANE1]
+            read_lane(pool, lane_off[lane], lane_len[lane], vi[v, VI_LOOP], pos0, step, scratch1, n)
+            mix_source(scratch1, 1, v, gain, target, bus_buf, bus, ramp, n, channels)
+        vi[v, VI_POS] = pos
+        vi[v, VI_BLOCKS] += 1
+
+        if done or (state == STOPPING and fade <= 0.0):
+            vi[v, VI_STATE] = ENDED
+            ended += 1
+        elif vi[v, VI_TO_VIRTUAL] != 0 and vfade <= 0.0:
+            vi[v, VI_STATE] = VIRTUAL
+            vi[v, VI_TO_VIRTUAL] = 0
+            gain[v, :, :] = 0.0
+    return ended

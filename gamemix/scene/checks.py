@@ -1,0 +1,212 @@
+"""Cross-references a scene's field types cannot express, checked on the raw YAML data.
+
+Every name a scene uses (a sound's bus, a snapshot's bus, a mapping's
+parameter, an event's sound, ...) must be defined; the bus graph
+(scene/graph.py, built once) must be a tree whose processors' references can
+be processed in some order; each processor checks its own settings (its
+registry entry's `check`); snapshots and mappings may only move what the
+bus has.  The checks read the raw data, tolerant of wrong types, so a
+file's type errors (from pydantic) and its reference errors are reported
+together.  Audio files must exist inside the scene's folder.
+
+Control side.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gamemix import processors
+from gamemix.errors import Problem
+from gamemix.scene.graph import BusGraph
+from gamemix.scene.located_yaml import LocatedYaml
+from gamemix.scene.model import MAPPABLE
+from gamemix.scene.paths import safe_path
+
+
+def reference_problems(doc: LocatedYaml, raw: dict) -> list[Problem]:
+    """Every cross-reference problem of a scene document (see the module docstring)."""
+    buses = raw.get("buses") if isinstance(raw.get("buses"), dict) else {"master": {}}
+    graph = BusGraph(buses, processors.REGISTRY)
+    names = _Names(buses, _section(raw, "categories", dict), _section(raw, "sounds", dict),
+                   _section(raw, "snapshots", dict), _section(raw, "parameters", dict))
+    problems = graph.tree_problems(doc) + graph.reference_problems(doc)
+    for name, spec in graph.raw.items():
+        for p in processors.REGISTRY:
+            problems += p.check(doc, name, spec)
+    if not problems:
+        problems += graph.order_problems(doc)
+    for check in (_category_problems, _sound_problems, _ducking_problems, _snapshot_problems,
+                  _parameter_problems, _mapping_problems, _event_problems, _hdr_problems):
+        problems += check(doc, raw, names)
+    return problems
+
+
+def _section(raw: dict, key: str, kind: type):
+    value = raw.get(key)
+    return value if isinstance(value, kind) else kind()
+
+
+class _Names:
+    """The names a scene defines, for reference checks."""
+
+    def __init__(self, buses, categories, sounds, snapshots, parameters):
+        self.buses, self.sounds, self.snapshots, self.parameters = buses, sounds, snapshots, parameters
+        self.categories = list(categories) + [b for b in buses if b not in categories]
+
+    def check(self, doc, loc, kind: str, value) -> list[Problem]:
+        known = {"bus": self.buses, "category": self.categories, "sound": self.sounds,
+                 "snapshot": self.snapshots, "parameter": self.parameters}[kind]
+        if isinstance(value, str) and value not in known:
+            listing = ", ".join(list(known)[:20]) or "none defined"
+            return [doc.problem(loc, f"unknown {kind} {value!r} (known: {listing})")]
+        return []
+
+
+def _category_problems(doc, raw, names) -> list[Problem]:
+    problems = []
+    for name, cat in _section(raw, "categories", dict).items():
+        if isinstance(cat, dict):
+            problems += names.check(doc, ("categories", name, "bus"), "bus", cat.get("bus"))
+    return problems
+
+
+def _sound_problems(doc, raw, names) -> list[Problem]:
+    problems = []
+    for name, sound in names.sounds.items():
+        if not isinstance(sound, dict):
+            continue
+        problems += names.check(doc, ("sounds", name, "bus"), "bus", sound.get("bus"))
+        problems += names.check(doc, ("sounds", name, "category"), "category", sound.get("category"))
+        weights, files = sound.get("weights"), sound.get("files")
+        if isinstance(weights, list) and isinstance(files, list) and len(weights) != len(files):
+            problems.append(doc.problem(("sounds", name, "weights"),
+                                        f"needs one weight per file ({len(files)} files, {len(weights)} weights)"))
+    return problems
+
+
+def _ducking_problems(doc, raw, names) -> list[Problem]:
+    problems = []
+    for i, rule in enumerate(_section(raw, "ducking", list)):
+        for key in ("when", "duck"):
+            values = rule.get(key) if isinstance(rule, dict) else None
+            for j, value in enumerate(values if isinstance(values, list) else []):
+                problems += names.check(doc, ("ducking", i, key, j), "category", value)
+    return problems
+
+
+def _named_columns(names, bus: str) -> dict[str, list[str]]:
+    """For each dict-valued movable (sends), the names it takes on `bus` (raw data)."""
+    spec = names.buses.get(bus)
+    spec = spec if isinstance(spec, dict) else {}
+    return {m.name: p.columns(m, spec) for p, m in processors.movables() if m.per == "send"}
+
+
+def _snapshot_problems(doc, raw, names) -> list[Problem]:
+    problems = []
+    per_send = [m for _, m in processors.movables() if m.per == "send"]
+    for name, snap in names.snapshots.items():
+        overrides = snap.get("buses") if isinstance(snap, dict) else None
+        for bus, o in (overrides if isinstance(overrides, dict) else {}).items():
+            problems += names.check(doc, ("snapshots", name, "buses", bus), "bus", bus)
+            columns = _named_columns(names, bus)
+            for m in per_send:
+                given = o.get(m.field) if isinstance(o, dict) else None
+                for target in given if isinstance(given, dict) else {}:
+                    if target not in columns[m.name]:
+                        problems.append(doc.problem(("snapshots", name, "buses", bus, m.field, target),
+                                                    f"bus {bus!r} has no send to {target!r}"))
+    return problems
+
+
+def _parameter_problems(doc, raw, names) -> list[Problem]:
+    problems = []
+    for name, par in names.parameters.items():
+        if not isinstance(par, dict):
+            continue
+        lo, hi, default = par.get("min", 0.0), par.get("max", 1.0), par.get("default")
+        if isinstance(lo, (int, float)) and isinstance(hi, (int, float)):
+            if lo >= hi:
+                problems.append(doc.problem(("parameters", name, "max"), "must be greater than min"))
+            elif isinstance(default, (int, float)) and not lo <= default <= hi:
+                problems.append(doc.problem(("parameters", name, "default"), f"must lie in [{lo}, {hi}]"))
+    return problems
+
+
+def _mapping_problems(doc, raw, names) -> list[Problem]:
+    problems = []
+    for i, m in enumerate(_section(raw, "mappings", list)):
+        if not isinstance(m, dict):
+            continue
+        problems += names.check(doc, ("mappings", i, "parameter"), "parameter", m.get("parameter"))
+        targets = [k for k in ("sound", "bus", "snapshot") if m.get(k) is not None]
+        if len(targets) != 1:
+            problems.append(doc.problem(("mappings", i), "name exactly one target: sound, bus or snapshot"))
+            continue
+        kind = targets[0]
+        problems += names.check(doc, ("mappings", i, kind), kind, m.get(kind))
+        prop = m.get("property")
+        if isinstance(prop, str) and prop not in MAPPABLE[kind]:
+            problems.append(doc.problem(("mappings", i, "property"),
+                                        f"a {kind} mapping sets one of: {', '.join(MAPPABLE[kind])}"))
+        per_send = kind == "bus" and prop in {m.name for _, m in processors.movables() if m.per == "send"}
+        if per_send != (m.get("send") is not None):
+            problems.append(doc.problem(("mappings", i), f"property {prop} and `send` go together" if per_send
+                                        else "`send` goes with property send_db"))
+        elif per_send and isinstance(m.get("bus"), str) and m.get("send") not in _named_columns(names, m["bus"])[prop]:
+            problems.append(doc.problem(("mappings", i, "send"), f"bus {m.get('bus')!r} has no send to {m.get('send')!r}"))
+    return problems
+
+
+_ACTION_NEEDS = {"play": ("sound",), "stop": (), "snapshot_start": ("snapshot",),
+                 "snapshot_stop": ("snapshot",), "set_parameter": ("parameter", "value")}
+
+
+def _event_problems(doc, raw, names) -> list[Problem]:
+    problems = []
+    for name, actions in _section(raw, "events", dict).items():
+        for i, act in enumerate(actions if isinstance(actions, list) else []):
+            if not isinstance(act, dict):
+                continue
+            loc = ("events", name, i)
+            kind = act.get("action")
+            for key in _ACTION_NEEDS.get(kind, ()):
+                if act.get(key) is None:
+                    problems.append(doc.problem(loc, f"a {kind} action needs '{key}'"))
+            if kind == "stop" and (act.get("sound") is None) == (act.get("category") is None):
+                problems.append(doc.problem(loc, "a stop action names exactly one of 'sound' or 'category'"))
+            for key in ("sound", "category", "snapshot", "parameter"):
+                problems += names.check(doc, loc + (key,), key, act.get(key))
+    return problems
+
+
+def _hdr_problems(doc, raw, names) -> list[Problem]:
+    hdr = raw.get("hdr")
+    cats = hdr.get("categories") if isinstance(hdr, dict) else None
+    problems = []
+    for j, value in enumerate(cats if isinstance(cats, list) else []):
+        problems += names.check(doc, ("hdr", "categories", j), "category", value)
+    return problems
+
+
+def file_problems(doc: LocatedYaml, raw: dict, folder: Path) -> list[Problem]:
+    problems = []
+    sounds = raw.get("sounds") if isinstance(raw.get("sounds"), dict) else {}
+    for name, sound in sounds.items():
+        files = sound.get("files") if isinstance(sound, dict) else None
+        if not isinstance(files, list):
+            continue
+        for i, rel in enumerate(files):
+            if not isinstance(rel, str):
+                continue
+            loc = ("sounds", name, "files", i)
+            try:
+                path = safe_path(folder, rel)
+            except ValueError as exc:
+                problems.append(doc.problem(loc, str(exc)))
+                continue
+            if not path.is_file():
+                problems.append(doc.problem(loc, f"audio file not found: {rel}"))
+    return problems
+
+
