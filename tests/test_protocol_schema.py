@@ -1,24 +1,26 @@
 """`gamemix schema --protocol`: the JSON Schema of the wire frames, checked against real frames.
 
 jsonschema is not a dependency, so `check` below validates the subset of draft 2020-12
-that pydantic emits; it fails on any assertion keyword it does not know, so a constraint
-is never silently skipped.
+that msgspec and pydantic emit; it fails on any assertion keyword it does not know, so a
+constraint is never silently skipped.
 """
 
 import json
 import math
 
 import msgpack
+import msgspec
 import numpy as np
 import pytest
 import yaml
 
-from gamemix.protocol import messages as protocol
-
-from gamemix.protocol import wire
 from gamemix.cli import main
-from gamemix.live.client import Client
+from gamemix.client import Client
 from gamemix.live.server import Server, ServerConfig
+from gamemix.live.telemetry import PUBLISHED
+from gamemix.protocol import messages as protocol
+from gamemix.protocol import wire
+from gamemix.protocol.schema import protocol_schema
 
 ANNOTATIONS = {"title", "description", "default", "discriminator", "$schema", "$defs", "examples"}
 ASSERTIONS = {"$ref", "type", "const", "enum", "anyOf", "oneOf", "properties", "required", "additionalProperties",
@@ -88,7 +90,7 @@ def check(schema, value, root, path="$") -> list[str]:
 
 @pytest.fixture(scope="module")
 def schema():
-    return json.loads(wire.protocol_schema())
+    return json.loads(protocol_schema(PUBLISHED))
 
 
 def frame(data: bytes):
@@ -121,18 +123,24 @@ def test_schema_names_every_message_type_the_wire_accepts(schema):
     request = schema["$defs"]["Request"]
     mapping = request["discriminator"]["mapping"]
     assert request["discriminator"]["propertyName"] == "type"
-    assert set(mapping) == set(wire.COMMAND_TYPES)                     # wire.py's own table of types
-    assert wire.STREAM_TYPES <= set(mapping) and set(protocol.MESSAGE_TYPES) <= set(mapping)
-    assert sorted(b["$ref"] for b in request["oneOf"]) == sorted(mapping.values())
+    assert set(mapping) == set(protocol.KINDS)                         # the protocol's one table of kinds
+    assert protocol.STREAM_KINDS < set(mapping) and protocol.MIXER_KINDS < set(mapping)
+    assert sorted(b["$ref"] for b in request["anyOf"]) == sorted(mapping.values())
     for kind, ref in mapping.items():
         branch = schema["$defs"][ref[len("#/$defs/"):]]
-        fields = set(wire.COMMAND_TYPES[kind].model_fields)
-        assert set(branch["properties"]) == fields | {"v", "rid"}, kind
-        assert branch["properties"]["type"]["const"] == kind
+        fields = {f.name for f in msgspec.structs.fields(protocol.KINDS[kind])}
+        assert set(branch["properties"]) == fields | {"type"}, kind
+        assert branch["properties"]["type"]["enum"] == [kind]
+        assert branch["properties"]["v"]["const"] == protocol.PROTOCOL_VERSION
         assert {"type", "v"} <= set(branch["required"]) and "rid" not in branch["required"]
         assert branch["additionalProperties"] is False
     published = schema["$defs"]["Published"]["discriminator"]["mapping"]
     assert set(published) == {"telemetry", "reload"}
+
+
+def test_the_client_has_a_method_for_every_message_kind():
+    missing = [kind for kind in protocol.KINDS if not callable(getattr(Client, kind, None))]
+    assert missing == []
 
 
 def _client_frames() -> tuple[list[bytes], list[bytes]]:
@@ -178,8 +186,8 @@ def _client_frames() -> tuple[list[bytes], list[bytes]]:
     client.emitters([5, 6], [(0, 0, 1), (1, 0, 0)], velocities=np.zeros((2, 3)))
     client.listener((0, 1.8, 0), forward=(0, 0, -1))
     client.stream_parameter("rain", 0.2)
-    client.send_stream({"type": "bus_mute", "bus": "music", "mute": True})
-    client.send_stream({"type": "snapshot_intensity", "name": "combat", "intensity": 75.0})
+    client.bus_mute("music", True)
+    client.snapshot_intensity("combat", 75.0)
     client.close()
     return sent, replies
 
@@ -191,8 +199,8 @@ def test_frames_the_client_sends_validate_and_decode(schema):
         assert check(schema, frame(data), schema) == [], frame(data)
         assert check(schema["$defs"]["Request"], frame(data), schema) == []
         msg, _ = wire.decode(data)                                      # and the server accepts it
-        kinds.add(msg.type)
-    assert kinds == set(wire.COMMAND_TYPES)                            # the client covers every kind
+        kinds.add(protocol.kind_of(msg))
+    assert kinds == set(protocol.KINDS)                                # the client covers every kind
     for data in replies:
         assert check(schema["$defs"]["Reply"], frame(data), schema) == []
 
@@ -231,15 +239,20 @@ def nest(value, levels):
     return value
 
 
-def test_frames_nested_deeper_than_eight_levels_are_bad_frames():
-    assert wire.decode(wire.encode({"type": "ping", "rid": nest(1, 7)}))[1] == nest(1, 7)    # 8 levels: the limit
-    for frame in ({"type": "ping", "rid": nest(1, 8)},
-                  {"type": "emitter", "id": 1, "position": [0, 0, 0], "rid": nest(1, 8)},       # the fast path's kind
+def test_a_frame_nested_anywhere_the_types_do_not_nest_is_refused():
+    """The message types bound the nesting: a list where a number or an id belongs is a bad value at
+    the first level, whatever lies inside; a nesting too deep even to read is a bad frame."""
+    for frame in ({"type": "ping", "rid": nest(1, 1)},
+                  {"type": "emitter", "id": 1, "position": [0, 0, 0], "rid": nest(1, 8)},
                   {"type": "emitters", "ids": [1], "positions": [nest(0.0, 7)] * 3},
                   {"type": "play", "sound": "tone", "position": nest(0.0, 12)}):
         with pytest.raises(wire.WireError) as refused:
             wire.decode(wire.encode(frame))
-        assert refused.value.code == "bad_frame", frame
+        assert refused.value.code == "bad_value", frame
+    deep = b"\x84\xa1v\x01\xa4type\xa4ping\xa3rid\x01\xa2zz" + b"\x91" * 100_000 + b"\x01"
+    with pytest.raises(wire.WireError) as refused:
+        wire.decode(deep)
+    assert refused.value.code in ("bad_frame", "unknown_field")
 
 
 def test_numbers_are_strict_but_an_int_is_a_float():
@@ -286,11 +299,9 @@ def test_error_replies_and_published_frames_validate(schema, scene_dir):
         for volume, ok in ((-3, True), ("loud", False)):                 # a good edit, then a broken one
             doc["buses"]["music"]["volume_db"] = volume
             path.write_text(yaml.safe_dump(doc))
-            server._scene_mtime = -1.0
-            server._check_scene_file()
-            identity, data = server.outbox.pop()
-            reload = frame(data)
-            assert identity is None and reload["type"] == "reload" and reload["ok"] is ok
+            server.reloader._mtime = -1.0
+            reload = frame(server.reloader.check_file())
+            assert reload["type"] == "reload" and reload["ok"] is ok
             assert check(schema["$defs"]["Published"], reload, schema) == []
     finally:
         server.stop()

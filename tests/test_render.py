@@ -102,7 +102,7 @@ def test_messages_take_effect_at_the_block_that_starts_at_or_after_them(project)
 @pytest.mark.parametrize("fmt, subtype, tolerance", [("float", "FLOAT", 0.0), ("pcm24", "PCM_24", 2 ** -23),
                                                      ("pcm16", "PCM_16", 2 ** -15)])
 def test_wav_writer_round_trips_through_libsndfile(tmp_path, fmt, subtype, tolerance):
-    from gamemix.io.wavfile import WavWriter
+    from gamemix.io.wav import WavWriter
     rng = np.random.default_rng(2)
     x = np.clip(rng.standard_normal((1000, 2)) * 0.3, -1, 1).astype(np.float32)
     with WavWriter(tmp_path / "x.wav", 44100, 2, fmt) as w:

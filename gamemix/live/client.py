@@ -1,4 +1,4 @@
-"""A small typed client for games and tools (`gamemix.live.client.Client`).
+"""A small typed client for games and tools (`gamemix.client.Client`).
 
 Commands go over a DEALER socket to the server's ROUTER and wait for their
 reply (with a timeout); each carries a request id so late replies from a
@@ -7,13 +7,17 @@ messages go over PUSH.  A message over the frame limit is refused before it
 is sent (CommandFailed 'too_large').  Telemetry arrives on SUB.  After a timeout the command
 socket is rebuilt, so a client survives a server restart.
 
+There is one method per message kind of the protocol (protocol/messages.py,
+named like the kind), each building that kind's struct, so a field the
+protocol does not have is a TypeError here, not a refusal later.
+
     with Client() as mix:
         shot = mix.play("gunshot", position=(3, 0, -2))
         mix.emitter(shot, (2.5, 0, -2))
         mix.event("dialogue_started", id=7)
         mix.set_parameter("rain", 0.8)
 
-Edge.
+Edge.  Imports nothing of the mixer (no NumPy, no Numba).
 """
 
 from __future__ import annotations
@@ -21,8 +25,11 @@ from __future__ import annotations
 import itertools
 from typing import Any, Iterable
 
+import msgspec
 import zmq
 
+from gamemix.live import config
+from gamemix.protocol import messages as m
 from gamemix.protocol import wire
 
 
@@ -37,8 +44,8 @@ class CommandFailed(Exception):
 class Client:
     """Connection to a running `gamemix serve`."""
 
-    def __init__(self, commands: str = "tcp://127.0.0.1:5560", streams: str = "tcp://127.0.0.1:5561",
-                 telemetry: str = "tcp://127.0.0.1:5562", timeout: float = 2.0,
+    def __init__(self, commands: str = config.COMMANDS, streams: str = config.STREAMS,
+                 telemetry: str = config.TELEMETRY, timeout: float = config.CLIENT_TIMEOUT_S,
                  curve: tuple[bytes, bytes, bytes] | None = None):
         """`curve` = (server public key, client public key, client secret key) for remote servers."""
         self.endpoints = (commands, streams, telemetry)
@@ -48,7 +55,7 @@ class Client:
         self._rid = itertools.count(1)
         self._dealer = self._socket(zmq.DEALER, commands)
         self._push = self._socket(zmq.PUSH, streams)
-        self._push.setsockopt(zmq.SNDHWM, 100000)
+        self._push.setsockopt(zmq.SNDHWM, config.CLIENT_STREAM_HWM)
         self._sub = None
 
     def _socket(self, kind: int, endpoint: str) -> zmq.Socket:
@@ -61,10 +68,14 @@ class Client:
         return sock
 
     # ------------------------------------------------------------ commands
-    def request(self, message: dict[str, Any]) -> dict:
-        """Send a command and wait for its reply's data; CommandFailed or TimeoutError."""
+    def request(self, message: m.Message | dict[str, Any]) -> dict:
+        """Send a command (a message struct, or a dict with its `type`) and wait for its reply's data;
+        CommandFailed or TimeoutError."""
         rid = next(self._rid)
-        self._dealer.send(_frame({**message, "rid": rid}))
+        if isinstance(message, m.Message):
+            self._dealer.send(_frame(msgspec.structs.replace(message, rid=rid)))
+        else:
+            self._dealer.send(_frame({**message, "rid": rid}))
         while self._dealer.poll(self.timeout_ms):
             reply = wire.decode_map(self._dealer.recv())
             if reply.get("rid") != rid:
@@ -78,74 +89,82 @@ class Client:
         raise TimeoutError(f"no reply from {self.endpoints[0]} within {self.timeout_ms} ms")
 
     def ping(self) -> dict:
-        return self.request({"type": "ping"})
+        """Liveness: {'version': protocol version, 'block': blocks rendered}."""
+        return self.request(m.Ping())
 
     def query(self) -> dict:
-        return self.request({"type": "query"})
+        """The mixer's state (docs/protocol.md, query)."""
+        return self.request(m.Query())
 
     def load_scene(self, file: str | None = None) -> dict:
-        return self.request({"type": "load_scene", **({"file": file} if file else {})})
+        """Reload the scene, or load another scene file inside its folder."""
+        return self.request(m.LoadScene(file=file))
 
     def play(self, sound: str, id: int | None = None, position=None, velocity=None, volume_db: float = 0.0,
              pitch_semitones: float = 0.0, fade_in: float = 0.0) -> int:
         """Start a sound; returns its instance id."""
-        msg = {"type": "play", "sound": sound, "volume_db": volume_db, "pitch_semitones": pitch_semitones,
-               "fade_in": fade_in}
-        msg.update({k: v for k, v in (("id", id), ("position", _vec(position)), ("velocity", _vec(velocity)))
-                    if v is not None})
-        return self.request(msg)["id"]
+        return self.request(m.Play(sound=sound, id=id, position=_vec(position), velocity=_vec(velocity),
+                                   volume_db=float(volume_db), pitch_semitones=float(pitch_semitones),
+                                   fade_in=float(fade_in)))["id"]
 
     def event(self, name: str, id: int | None = None, position=None, velocity=None) -> dict:
         """Post an event; returns {'id': ..., 'refused': [...]}."""
-        msg = {"type": "event", "name": name}
-        msg.update({k: v for k, v in (("id", id), ("position", _vec(position)), ("velocity", _vec(velocity)))
-                    if v is not None})
-        return self.request(msg)
+        return self.request(m.Event(name=name, id=id, position=_vec(position), velocity=_vec(velocity)))
 
     def stop(self, id: int, fade: float = 0.0) -> None:
-        self.request({"type": "stop", "id": id, "fade": fade})
+        """Stop an instance, fading out over `fade` seconds."""
+        self.request(m.Stop(id=id, fade=float(fade)))
 
     def set_parameter(self, name: str, value: float) -> None:
-        self.request({"type": "set_parameter", "name": name, "value": value})
+        """Set a game parameter (it glides at its seek speed)."""
+        self.request(m.SetParameter(name=name, value=float(value)))
 
     def reset_meters(self, bus: str | None = None) -> None:
         """Restart the loudness meters of one bus, or of all (e.g. when a level starts)."""
-        self.request({"type": "reset_meters"} if bus is None else {"type": "reset_meters", "bus": bus})
+        self.request(m.ResetMeters(bus=bus))
 
     def snapshot_start(self, name: str, intensity: float | None = None, fade: float | None = None) -> None:
-        msg = {"type": "snapshot_start", "name": name}
-        msg.update({k: v for k, v in (("intensity", intensity), ("fade", fade)) if v is not None})
-        self.request(msg)
+        """Start a snapshot, optionally at an intensity (%) and with a fade other than its own."""
+        self.request(m.SnapshotStart(name=name, intensity=_float(intensity), fade=_float(fade)))
 
     def snapshot_stop(self, name: str, fade: float | None = None) -> None:
-        self.request({"type": "snapshot_stop", "name": name, **({"fade": fade} if fade is not None else {})})
+        """Fade a snapshot out."""
+        self.request(m.SnapshotStop(name=name, fade=_float(fade)))
+
+    def snapshot_intensity(self, name: str, intensity: float) -> None:
+        """Set an active snapshot's intensity (%)."""
+        self.request(m.SnapshotIntensity(name=name, intensity=float(intensity)))
 
     def bus_volume(self, bus: str, volume_db: float, fade: float = 0.0) -> None:
-        self.request({"type": "bus_volume", "bus": bus, "volume_db": volume_db, "fade": fade})
+        """Move a bus fader to `volume_db` over `fade` seconds."""
+        self.request(m.BusVolume(bus=bus, volume_db=float(volume_db), fade=float(fade)))
+
+    def bus_mute(self, bus: str, mute: bool, fade: float = 0.0) -> None:
+        """Mute or unmute a bus, over `fade` seconds."""
+        self.request(m.BusMute(bus=bus, mute=bool(mute), fade=float(fade)))
 
     # ------------------------------------------------------------ streams (no reply)
-    def send_stream(self, message: dict[str, Any]) -> None:
+    def send_stream(self, message: m.Message | dict[str, Any]) -> None:
         """Send a stream message (no reply); CommandFailed('too_large') for a frame over the limit."""
         self._push.send(_frame(message))
 
     def emitter(self, id: int, position, velocity=None) -> None:
-        msg = {"type": "emitter", "id": id, "position": _vec(position)}
-        if velocity is not None:
-            msg["velocity"] = _vec(velocity)
-        self.send_stream(msg)
+        """Move an instance (a stream message)."""
+        self.send_stream(m.Emitter(id=id, position=_vec(position), velocity=_vec(velocity)))
 
     def emitters(self, ids: Iterable[int], positions, velocities=None) -> None:
-        msg = {"type": "emitters", "ids": [int(i) for i in ids], "positions": [_vec(p) for p in positions]}
-        if velocities is not None:
-            msg["velocities"] = [_vec(v) for v in velocities]
-        self.send_stream(msg)
+        """Move many instances at once (a stream message; what a game sends every frame)."""
+        self.send_stream(m.Emitters(ids=[int(i) for i in ids], positions=[_vec(p) for p in positions],
+                                    velocities=None if velocities is None else [_vec(v) for v in velocities]))
 
     def listener(self, position, forward=(0, 0, -1), up=(0, 1, 0), velocity=(0, 0, 0)) -> None:
-        self.send_stream({"type": "listener", "position": _vec(position), "forward": _vec(forward),
-                          "up": _vec(up), "velocity": _vec(velocity)})
+        """Set the listener pose (a stream message)."""
+        self.send_stream(m.Listener(position=_vec(position), forward=_vec(forward), up=_vec(up),
+                                    velocity=_vec(velocity)))
 
     def stream_parameter(self, name: str, value: float) -> None:
-        self.send_stream({"type": "set_parameter", "name": name, "value": value})
+        """Set a game parameter without waiting for a reply (a stream message)."""
+        self.send_stream(m.SetParameter(name=name, value=float(value)))
 
     # ------------------------------------------------------------ telemetry
     def telemetry(self, timeout: float = 1.0) -> dict | None:
@@ -170,14 +189,18 @@ class Client:
         self.close()
 
 
-def _frame(message: dict[str, Any]) -> bytes:
+def _frame(message: m.Message | dict[str, Any]) -> bytes:
     """The encoded message, refused here if it is over the frame limit: the server's ZeroMQ socket
     would cut the connection on it, so the caller would see only a timeout."""
-    frame = wire.encode(message)
+    frame = wire.encode_message(message) if isinstance(message, m.Message) else wire.encode(message)
     if len(frame) > wire.MAX_FRAME_BYTES:
         raise CommandFailed("too_large", f"frame of {len(frame)} bytes exceeds the limit of {wire.MAX_FRAME_BYTES}")
     return frame
 
 
 def _vec(v):
-    return None if v is None else [float(x) for x in v]
+    return None if v is None else tuple(float(x) for x in v)
+
+
+def _float(x):
+    return None if x is None else float(x)

@@ -1,176 +1,235 @@
-"""Protocol messages: what a game sends to the mixer, version 1.
+"""Protocol messages, version 1: every kind a client sends, one msgspec Struct each, in one registry.
 
-One pydantic model per message kind, discriminated by `type`.  The same
-models are read from render scripts (gamemix.scene.script) and, in the live server,
-from msgpack frames, so a recorded game session replays to the same samples.
-Positions are metres in the game's world frame (OpenAL convention: right-handed,
-+Y up); velocities m/s; times seconds; levels dB.  NaN and Inf are refused.
+The same structs are decoded straight from msgpack frames (protocol/wire.py)
+and converted from render scripts (scene/script.py), so a recorded game
+session replays to the same samples.  Positions are metres in the game's world
+frame (OpenAL convention: right-handed, +Y up); velocities m/s; times seconds;
+levels dB.  Numbers are strict: a float field takes an int or a float, an int
+field only an int, a bool field only a bool; NaN and infinities are refused
+(every float has finite bounds, which NaN fails).
 
-Control side.  docs/protocol.md lists every field with unit and range.
+`KINDS` is the one list of message kinds: each struct's `tag` is its `type`
+on the wire, and its class flags say where it may travel (`stream`: also on
+the fire-and-forget socket; `mixer`: carried out by the mixer, and so allowed
+in render scripts; the rest are the server's own commands).  The envelope
+fields `v` (the protocol version, required on the wire) and `rid` (a request
+id echoed in the reply) are part of every struct.
+
+Control side; imports nothing of the mixer, so the protocol can be
+reimplemented (bindings/c) without it.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Optional, Union
+import re
+import sys
+from typing import Annotated, ClassVar, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, TypeAdapter, model_validator
+import msgspec
 
 PROTOCOL_VERSION = 1
+MAX_BATCH = 65536           # ids in one `emitters` message
 
-# Numbers and flags are strict: a float takes an int or a float, an int only an int, a bool
-# only a bool, so a string, a bool or 5.0 where an id belongs is a sender's bug, refused.
-Finite = Annotated[float, Strict(), Field(allow_inf_nan=False)]
-Coordinate = Annotated[float, Strict(), Field(allow_inf_nan=False, ge=-1e7, le=1e7)]
+_FMAX = sys.float_info.max
+Finite = Annotated[float, msgspec.Meta(ge=-_FMAX, le=_FMAX, description="a finite number")]
+Coordinate = Annotated[float, msgspec.Meta(ge=-1e7, le=1e7, description="metres (or m/s), within 1e7")]
 Vec3 = tuple[Coordinate, Coordinate, Coordinate]
-Seconds = Annotated[float, Strict(), Field(ge=0.0, le=3600.0, allow_inf_nan=False)]
-Decibels = Annotated[float, Strict(), Field(ge=-144.0, le=24.0, allow_inf_nan=False)]
-Name = Annotated[str, Field(min_length=1, max_length=128)]
-InstanceId = Annotated[int, Strict(), Field(ge=0, lt=2**63)]
-Flag = Annotated[bool, Strict()]
+Seconds = Annotated[float, msgspec.Meta(ge=0.0, le=3600.0)]
+Decibels = Annotated[float, msgspec.Meta(ge=-144.0, le=24.0)]
+Semitones = Annotated[float, msgspec.Meta(ge=-48.0, le=48.0)]
+Percent = Annotated[float, msgspec.Meta(ge=0.0, le=100.0)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+InstanceId = Annotated[int, msgspec.Meta(ge=0, le=2 ** 63 - 1)]
+RequestId = Union[int, Annotated[str, msgspec.Meta(max_length=128)], None]
 
 
-class Message(BaseModel):
-    """Base of every message: unknown fields are errors."""
+class Message(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, frozen=True, kw_only=True,
+              omit_defaults=True):
+    """Base of every message: its envelope; unknown fields are errors."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    v: int = 0                  # protocol version; the wire requires PROTOCOL_VERSION (scripts omit it)
+    rid: RequestId = None       # request id, echoed in the reply (ignored on the stream socket)
+
+    stream: ClassVar[bool] = True       # may also be sent on the stream socket
+    mixer: ClassVar[bool] = True        # carried out by the mixer (and allowed in render scripts)
 
 
-class Play(Message):
+class Play(Message, tag="play"):
     """Start a sound.  `id` names the instance for later stop/emitter messages;
     without one the mixer assigns an id (returned in the reply)."""
 
-    type: Literal["play"] = "play"
     sound: Name
     id: Optional[InstanceId] = None
     position: Optional[Vec3] = None
     velocity: Optional[Vec3] = None
     volume_db: Decibels = 0.0
-    pitch_semitones: Annotated[float, Strict(), Field(ge=-48, le=48, allow_inf_nan=False)] = 0.0
+    pitch_semitones: Semitones = 0.0
     fade_in: Seconds = 0.0
 
 
-class Stop(Message):
+class Stop(Message, tag="stop"):
     """Stop an instance, fading out over `fade` seconds (0 = one block)."""
 
-    type: Literal["stop"] = "stop"
     id: InstanceId
     fade: Seconds = 0.0
 
 
-class Emitter(Message):
+class Emitter(Message, tag="emitter"):
     """Move a playing instance (a 3D emitter)."""
 
-    type: Literal["emitter"] = "emitter"
     id: InstanceId
     position: Vec3
     velocity: Optional[Vec3] = None
 
 
-class Emitters(Message):
+class Emitters(Message, tag="emitters"):
     """Move many instances at once (what a game sends every frame): `ids[k]` moves to
     `positions[k]` with `velocities[k]`.  Unknown ids are skipped and counted in the reply."""
 
-    type: Literal["emitters"] = "emitters"
-    ids: list[InstanceId] = Field(max_length=65536)
-    positions: list[Vec3] = Field(max_length=65536)
-    velocities: Optional[list[Vec3]] = Field(None, max_length=65536)
+    ids: Annotated[list[InstanceId], msgspec.Meta(max_length=MAX_BATCH)]
+    positions: Annotated[list[Vec3], msgspec.Meta(max_length=MAX_BATCH)]
+    velocities: Optional[Annotated[list[Vec3], msgspec.Meta(max_length=MAX_BATCH)]] = None
 
-    @model_validator(mode="after")
-    def _same_lengths(self) -> "Emitters":
-        if len(self.positions) != len(self.ids) or (self.velocities is not None and len(self.velocities) != len(self.ids)):
+    def __post_init__(self):
+        if len(self.positions) != len(self.ids) or (self.velocities is not None
+                                                    and len(self.velocities) != len(self.ids)):
             raise ValueError("ids, positions and velocities must have the same length")
-        return self
 
 
-class Listener(Message):
+class Listener(Message, tag="listener"):
     """Set the listener pose; forward and up need not be unit length."""
 
-    type: Literal["listener"] = "listener"
     position: Vec3 = (0.0, 0.0, 0.0)
     forward: Vec3 = (0.0, 0.0, -1.0)
     up: Vec3 = (0.0, 1.0, 0.0)
     velocity: Vec3 = (0.0, 0.0, 0.0)
 
 
-class BusVolume(Message):
+class BusVolume(Message, tag="bus_volume"):
     """Set a bus fader, reaching `volume_db` after `fade` seconds (0 = one block)."""
 
-    type: Literal["bus_volume"] = "bus_volume"
     bus: Name
     volume_db: Decibels
     fade: Seconds = 0.0
 
 
-class BusMute(Message):
+class BusMute(Message, tag="bus_mute"):
     """Mute or unmute a bus (ramped over `fade` seconds, at least one block)."""
 
-    type: Literal["bus_mute"] = "bus_mute"
     bus: Name
-    mute: Flag
+    mute: bool
     fade: Seconds = 0.0
 
 
-class Event(Message):
+class Event(Message, tag="event"):
     """Post a scene event (its actions run; delayed ones later).  `id` names the
     event instance so `emitter` and `stop` can address all the sounds it plays."""
 
-    type: Literal["event"] = "event"
     name: Name
     id: Optional[InstanceId] = None
     position: Optional[Vec3] = None
     velocity: Optional[Vec3] = None
 
 
-class SetParameter(Message):
+class SetParameter(Message, tag="set_parameter"):
     """Set a game parameter; it glides to the value at its seek speed."""
 
-    type: Literal["set_parameter"] = "set_parameter"
     name: Name
     value: Finite
 
 
-Percent = Annotated[float, Strict(), Field(ge=0.0, le=100.0, allow_inf_nan=False)]
-
-
-class SnapshotStart(Message):
+class SnapshotStart(Message, tag="snapshot_start"):
     """Start a snapshot (fade in over `fade` s, default its own), optionally at an intensity (%)."""
 
-    type: Literal["snapshot_start"] = "snapshot_start"
     name: Name
     intensity: Optional[Percent] = None
     fade: Optional[Seconds] = None
 
 
-class SnapshotStop(Message):
+class SnapshotStop(Message, tag="snapshot_stop"):
     """Fade a snapshot out (over `fade` s, default its own)."""
 
-    type: Literal["snapshot_stop"] = "snapshot_stop"
     name: Name
     fade: Optional[Seconds] = None
 
 
-class SnapshotIntensity(Message):
+class SnapshotIntensity(Message, tag="snapshot_intensity"):
     """Set an active snapshot's intensity (%)."""
 
-    type: Literal["snapshot_intensity"] = "snapshot_intensity"
     name: Name
     intensity: Percent
 
 
-class ResetMeters(Message):
+class ResetMeters(Message, tag="reset_meters"):
     """Restart the loudness meters (integrated, LRA, maxima) of one bus, or of all: a new level starts."""
 
-    type: Literal["reset_meters"] = "reset_meters"
     bus: Optional[Name] = None
+    stream: ClassVar[bool] = False
 
 
-MESSAGE_CLASSES = (Play, Stop, Emitter, Emitters, Listener, BusVolume, BusMute, Event, SetParameter,
-                   SnapshotStart, SnapshotStop, SnapshotIntensity, ResetMeters)
-AnyMessage = Annotated[Union[MESSAGE_CLASSES], Field(discriminator="type")]
-MESSAGE_ADAPTER: TypeAdapter = TypeAdapter(AnyMessage)
-MESSAGE_TYPES = tuple(cls.model_fields["type"].default for cls in MESSAGE_CLASSES)
+class Ping(Message, tag="ping"):
+    """Liveness check; the reply carries the protocol version and the server's block index."""
+
+    stream: ClassVar[bool] = False
+    mixer: ClassVar[bool] = False
 
 
-def parse_message(data: dict):
-    """Validate one decoded message; raises pydantic.ValidationError naming the field."""
-    return MESSAGE_ADAPTER.validate_python(data)
+class Query(Message, tag="query"):
+    """Ask for the mixer's state: voices, buses, snapshots, parameters, instances."""
+
+    stream: ClassVar[bool] = False
+    mixer: ClassVar[bool] = False
+
+
+class LoadScene(Message, tag="load_scene"):
+    """Reload the scene (or another scene file inside its folder), keeping what still exists."""
+
+    file: Optional[Name] = None
+    stream: ClassVar[bool] = False
+    mixer: ClassVar[bool] = False
+
+
+MESSAGES: tuple[type[Message], ...] = (Play, Stop, Emitter, Emitters, Listener, BusVolume, BusMute, Event,
+                                       SetParameter, SnapshotStart, SnapshotStop, SnapshotIntensity, ResetMeters,
+                                       Ping, Query, LoadScene)
+KINDS: dict[str, type[Message]] = {cls.__struct_config__.tag: cls for cls in MESSAGES}
+STREAM_KINDS = frozenset(kind for kind, cls in KINDS.items() if cls.stream)
+MIXER_KINDS = frozenset(kind for kind, cls in KINDS.items() if cls.mixer)
+AnyMessage = Union[MESSAGES]
+MixerMessage = Union[tuple(cls for cls in MESSAGES if cls.mixer)]
+
+Kind = Literal[tuple(KINDS)]
+
+
+def kind_of(message: Message) -> str:
+    """The `type` of a message."""
+    return type(message).__struct_config__.tag
+
+
+def fields_of(message: Message) -> dict:
+    """A message's own fields as plain values (no envelope, no defaults), for recordings and replies."""
+    data = msgspec.to_builtins(message)
+    data.pop("v", None)
+    data.pop("rid", None)
+    return data
+
+
+_AT = re.compile(r"^(.*?)(?: - at `\$\.?(.*)`)?$", re.S)
+_UNKNOWN = re.compile(r"^Object contains unknown field `(.*)`$")
+_MISSING = re.compile(r"^Object missing required field `(.*)`$")
+_BOUND = re.compile(r"^Expected `float` (>=|<=|>|<) (\S+)$")
+
+
+def explain(exc: msgspec.ValidationError) -> tuple[str, str, str]:
+    """(problem, field, message) of a message's validation error: problem is 'unknown_field',
+    'missing' or 'bad_value'; field the dotted path ('' for the message itself)."""
+    detail, field = _AT.match(str(exc)).groups()
+    unknown, missing = _UNKNOWN.match(detail), _MISSING.match(detail)
+    if unknown:
+        return "unknown_field", unknown.group(1), "unknown field"
+    if missing:
+        return "missing", missing.group(1), "required field is missing"
+    bound = _BOUND.match(detail)
+    if bound:     # NaN and infinities fail a bound too: say what is wanted
+        return "bad_value", field or "", f"must be a finite number {bound.group(1)} {float(bound.group(2)):g}"
+    return "bad_value", field or "", detail[:1].lower() + detail[1:]

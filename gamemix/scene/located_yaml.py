@@ -8,6 +8,7 @@ Duplicate mapping keys, which PyYAML silently overwrites, are reported too.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -25,6 +26,14 @@ def dotted(path: Sequence[Any]) -> str:
         else:
             out += ("." if out else "") + str(part)
     return out
+
+
+def parse_dotted(text: str) -> tuple:
+    """The inverse of `dotted`: `a.b[2].c` to ('a', 'b', 2, 'c'); '' to ()."""
+    out: list = []
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", text):
+        out.append(int(part[1:-1]) if part.startswith("[") else part)
+    return tuple(out)
 
 
 class LocatedYaml:

@@ -1,10 +1,11 @@
 """Render scripts: a timeline of protocol messages for offline rendering.
 
 A script is YAML (recordings from the live server are written in the same
-format): a list of entries, each a protocol message plus *when* it takes
-effect: `at` (seconds; the message applies at the first block starting at or
-after that time) or `block` (the exact block index, as recordings store it).
-Entries keep their order within a block.
+format): a list of entries, each a protocol message the mixer carries out
+(protocol/messages.py, converted with the same strict rules as the wire)
+plus *when* it takes effect: `at` (seconds; the message applies at the first
+block starting at or after that time) or `block` (the exact block index, as
+recordings store it).  Entries keep their order within a block.
 
 Control side.
 """
@@ -16,13 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+import msgspec
 
 from gamemix.errors import LocatedError, Problem
-from gamemix.scene.located_yaml import LocatedYaml, pydantic_problems
-from gamemix.protocol.messages import MESSAGE_TYPES, parse_message
+from gamemix.protocol.messages import MIXER_KINDS, MixerMessage, explain
+from gamemix.scene.located_yaml import LocatedYaml, parse_dotted
 
 SCRIPT_KEYS = {"version", "duration", "seed", "messages"}
+ENVELOPE = ("v", "rid")       # the wire's envelope: not part of a script
 
 
 @dataclass(frozen=True)
@@ -100,16 +102,30 @@ def _entry(doc, i, entry, sample_rate, block_size):
         problems.append(doc.problem(loc + ("at",), f"must be a time in seconds >= 0 (got {at!r})"))
     elif block is not None and not (isinstance(block, int) and block >= 0):
         problems.append(doc.problem(loc + ("block",), f"must be a block index >= 0 (got {block!r})"))
-    if body.get("type") not in MESSAGE_TYPES:
+    known = sorted(MIXER_KINDS)
+    kind = body.get("type")
+    if not isinstance(kind, str) or kind not in MIXER_KINDS:
         problems.append(doc.problem(loc + ("type",) if "type" in body else loc,
-                                    f"unknown message type {body.get('type')!r} (known: {', '.join(MESSAGE_TYPES)})"))
+                                    f"unknown message type {kind!r} (known: {', '.join(known)})"))
         return None, problems
+    for key in ENVELOPE:
+        if key in body:
+            problems.append(doc.problem(loc + (key,), f"{key!r} belongs to the wire's envelope, not to a script",
+                                        key=True))
     try:
-        message = parse_message(body)
-    except ValidationError as exc:
-        return None, problems + pydantic_problems(doc, exc, prefix=loc, union_tag=body.get("type"))
+        message = msgspec.convert(body, MixerMessage, strict=True)
+    except msgspec.ValidationError as exc:
+        return None, problems + [_located(doc, loc, exc)]
     if problems:
         return None, problems
     index = block if block is not None else math.ceil(at * sample_rate / block_size - 1e-9)
     line, col = doc.locate(loc)
     return TimedMessage(index, message, f"{doc.file}:{line}:{col}"), []
+
+
+def _located(doc: LocatedYaml, loc: tuple, exc: msgspec.ValidationError) -> Problem:
+    """A message's validation error, located at the field it names."""
+    problem, field, detail = explain(exc)
+    if problem == "unknown_field":
+        detail = "unknown key (not part of the message; check the spelling)"
+    return doc.problem(loc + parse_dotted(field), detail, key=problem == "unknown_field")
