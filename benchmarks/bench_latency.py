@@ -98,7 +98,7 @@ def write_scene(folder: Path) -> Path:
 
 def server_delays(scene: Path, buffer: int, ahead: int, trials: int) -> tuple[list[float], dict]:
     """Delay from a `play` posted over loopback to its onset in the capture."""
-    from gamemix.live.client import Client
+    from gamemix.client import Client
     from gamemix.live.server import Server, ServerConfig
     any_port = "tcp://127.0.0.1:*"
     config = ServerConfig(scene=scene, commands=any_port, streams=any_port, telemetry=any_port, output="device",

@@ -38,7 +38,7 @@ import numpy as np
 import soundfile
 import yaml
 
-from gamemix.live.client import Client
+from gamemix.client import Client
 
 VOICES = 256
 
@@ -62,7 +62,8 @@ def start(folder: Path, output: list[str]):
     server = subprocess.Popen([sys.executable, "-m", "gamemix", "serve", str(folder / "scene.yaml"), *output,
                                "--commands", ends[0], "--streams", ends[1], "--telemetry", ends[2]],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    server.stdout.readline()                               # "gamemix serving ..."
+    while "serving" not in server.stdout.readline():       # "gamemix: serving ...": ready
+        pass
     client = Client(*ends, timeout=10.0)
     rng = np.random.default_rng(0)
     for i in range(VOICES):

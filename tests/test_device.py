@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from conftest import sine
-from gamemix.io.portaudio import AudioOutput, DeviceError, NullOutput
+from gamemix.io.null import NullOutput
+from gamemix.io.portaudio import AudioOutput, DeviceError
 from gamemix.io.ring import BlockRing
 from pulse import Capture, pulse_null_sink
 
@@ -112,7 +113,7 @@ def test_a_late_block_is_counted_as_an_xrun(sink, ahead):
 
 def test_sound_posted_over_the_socket_arrives_with_its_pitch_level_and_pan(sink, scene_dir, capsys):
     import pyaudio
-    from gamemix.live.client import Client
+    from gamemix.client import Client
     from gamemix.live.server import Server, ServerConfig
     scene_dir.audio("tone.wav", sine(1000.0, 1.0, amp=0.5))
     scene = scene_dir.scene({"tone": {"files": ["tone.wav"], "loop": True, "spatial": {"max_distance": 100}}})

@@ -10,9 +10,10 @@ import zmq
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from gamemix.protocol import wire
-from gamemix.live.client import Client, CommandFailed
+from gamemix.client import Client, CommandFailed
 from gamemix.offline.render import render
-from gamemix.live.server import Server, ServerConfig, is_loopback
+from gamemix.live.curve import is_loopback
+from gamemix.live.server import Server, ServerConfig
 
 ANY_PORT = "tcp://127.0.0.1:*"
 
@@ -38,7 +39,7 @@ def served(scene, tmp_path):
     client = Client(server.bound["commands"], server.bound["streams"], server.bound["telemetry"], timeout=2.0)
     yield server, client
     client.close()
-    if server._running.is_set():
+    if server.running:
         server.stop()
 
 
@@ -212,7 +213,7 @@ def test_fuzzed_commands_always_get_a_reply(fuzz_server, frame):
     assert sock.poll(3000), frame
     reply = wire.decode_map(sock.recv())
     assert isinstance(reply["ok"], bool)
-    assert server._running.is_set() and server._net_thread.is_alive()
+    assert server.running and server.network.alive()
 
 
 @pytest.fixture(scope="module")
@@ -281,7 +282,7 @@ def test_thousands_of_malformed_commands_each_get_an_error_and_mixing_goes_on(se
     raw.close(linger=0)
     assert sum(codes.values()) == len(frames)
     assert {"bad_frame", "bad_value", "unknown_type"} <= set(codes), codes
-    assert server._net_thread.is_alive() and server.mixer.block_index > block
+    assert server.network.alive() and server.mixer.block_index > block
     assert client.ping()["version"] == 1
 
 
@@ -341,7 +342,7 @@ def test_a_fresh_server_process_is_on_time_from_its_first_block(scene):
                              "--duration", "1.5", "--commands", ANY_PORT, "--streams", ANY_PORT,
                              "--telemetry", ANY_PORT], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    stopped = result.stdout.strip().splitlines()[-1]          # "stopped: N blocks, X xruns"
+    stopped = result.stderr.strip().splitlines()[-1]          # "gamemix: stopped: N blocks, X xruns"
     blocks, xruns = (int(word) for word in stopped.split() if word.isdigit())
     assert blocks > 200 and xruns <= 1, stopped       # 1: a scheduling hiccup of this shared VM, not a late start
 

@@ -1,0 +1,115 @@
+"""What the live server says about the mix: telemetry frames, `query` replies, and their schema.
+
+Telemetry is published on the PUB socket every few blocks (about
+--telemetry-hz per second): per-bus levels and loudness, each bus processor's
+figures (the registry's `readings`), voices, snapshots and the audio
+thread's health.  `query` returns the same state and more, on request.  The
+models below describe the frames for `gamemix schema --protocol`; the frames
+themselves are built by `telemetry` and `query`.
+
+Control side of the live server: runs on the render thread between blocks.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+import numpy as np
+from pydantic import Field, create_model
+
+from gamemix import processors
+from gamemix.core.arrays import BF_PEAK, BF_SUMSQ
+from gamemix.protocol.messages import PROTOCOL_VERSION
+from gamemix.protocol.schema import ErrorBody, Frame
+from gamemix.units import level_db
+
+
+class BusMeters(Frame):
+    """One bus's post-fader levels and loudness (BS.1770-4); null = not measured yet or silence."""
+
+    peak_dbfs: Optional[float] = Field(description="sample peak of the last block, dBFS")
+    rms_dbfs: Optional[float] = Field(description="RMS of the last block over all channels, dBFS")
+    momentary_lufs: Optional[float] = Field(description="momentary loudness (400 ms), LUFS")
+    short_term_lufs: Optional[float] = Field(description="short-term loudness (3 s), LUFS")
+    integrated_lufs: Optional[float] = Field(description="integrated loudness since the start, LUFS")
+    lra_lu: float = Field(description="loudness range (EBU Tech 3342), LU")
+    max_momentary_lufs: Optional[float] = Field(description="highest momentary loudness since the start, LUFS")
+    max_short_term_lufs: Optional[float] = Field(description="highest short-term loudness since the start, LUFS")
+    true_peak_dbtp: Optional[float] = Field(description="highest true peak since the start, dBTP")
+    sample_peak_dbfs: Optional[float] = Field(description="highest sample peak since the start, dBFS")
+
+
+BusLevel = create_model(
+    "BusLevel", __base__=BusMeters, __module__=__name__,
+    __doc__=("One bus's levels, loudness and processors' figures; the processor fields appear only on buses "
+             "that have that processor (gamemix/processors/)."),
+    **{r.name: (r.type, Field(None, description=r.description)) for r in processors.readings()})
+
+
+class VoiceCounts(Frame):
+    real: int = Field(ge=0, description="voices rendered (playing or fading out)")
+    virtual: int = Field(ge=0, description="voices tracked but not rendered")
+
+
+class Telemetry(Frame):
+    """Published on the PUB socket every few blocks (about --telemetry-hz per second)."""
+
+    v: Literal[1] = Field(description="protocol version")
+    type: Literal["telemetry"]
+    block: int = Field(ge=0, description="blocks rendered so far")
+    time_s: float = Field(description="mixer time at the end of the last rendered block, seconds")
+    buses: dict[str, BusLevel]
+    voices: VoiceCounts
+    snapshots: dict[str, float] = Field(description="weight of each active snapshot, percent")
+    xruns: int = Field(ge=0, description="output underruns since start")
+    cpu_load: float = Field(description="median render time per block / block period (1.0 = no headroom)")
+    stream_drops: int = Field(ge=0, description="stream frames dropped, plus unknown ids in stream poses, since start")
+
+
+class Reload(Frame):
+    """Published on the PUB socket after `--watch` reloaded (or failed to reload) the scene."""
+
+    v: Literal[1] = Field(description="protocol version")
+    type: Literal["reload"]
+    ok: bool
+    error: Optional[ErrorBody] = Field(description="why the edit was refused (the old scene keeps playing)")
+
+
+PUBLISHED = (Telemetry, Reload)
+
+
+def telemetry(mixer, output_stats: dict, stream_drops: int) -> dict[str, Any]:
+    """One telemetry frame: levels, voices, audio-thread health."""
+    m = mixer
+    bf = m.params.bf
+    n = m.block_size * m.channels
+    readings = m.chains.readings()
+    buses = {name: {"peak_dbfs": level_db(bf[i, BF_PEAK], 2), "rms_dbfs": level_db(np.sqrt(bf[i, BF_SUMSQ] / n), 2),
+                    **readings.get(name, {})}
+             for name, i in m.bus_index.items()}
+    return {"type": "telemetry", "block": m.block_index, "time_s": round(m.block_index * m.dt, 4),
+            "buses": buses, "voices": {"real": m.active_voices(), "virtual": m.virtual_voices()},
+            "snapshots": m.snapshots.levels(), "xruns": output_stats.get("xruns", 0),
+            "cpu_load": output_stats.get("cpu_load", 0.0), "stream_drops": stream_drops}
+
+
+def query(mixer, server_stats: dict, output_stats: dict) -> dict[str, Any]:
+    """The state a `query` command returns."""
+    m = mixer
+    return {
+        "block": m.block_index,
+        "time_s": round(m.block_index * m.dt, 6),
+        "voices": {"real": m.active_voices(), "virtual": m.virtual_voices(), **vars(m.stats)},
+        "instances": len(m.instances),
+        "buses": {n: {"volume_db": round(float(m.bus_values.volume_db[i]), 3)} for n, i in m.bus_index.items()},
+        "loudness": m.chains.readings(),
+        "snapshots": m.snapshots.levels(),
+        "parameters": dict(m.parameters.values),
+        "server": server_stats,
+        "output": output_stats,
+    }
+
+
+def ping(mixer) -> dict[str, Any]:
+    """The reply to `ping`."""
+    return {"version": PROTOCOL_VERSION, "block": mixer.block_index}
