@@ -67,13 +67,13 @@ def test_stopping_an_event_instance_cancels_its_delayed_actions(dc):
 
 def test_weighted_random_container_follows_its_weights(dc):
     mixer = dc.mixer({"s": {"files": ["dc.wav", "short.wav"], "weights": [3, 1]}})
-    picks = [mixer._choose_variant("s", mixer.scene.sounds["s"]) for _ in range(4000)]
+    picks = [mixer.instances.choose_variant("s", mixer.scene.sounds["s"]) for _ in range(4000)]
     assert np.mean(picks) == pytest.approx(0.25, abs=0.03)
 
 
 def test_random_no_repeat_never_repeats(dc):
     mixer = dc.mixer({"s": {"files": ["dc.wav", "short.wav", "dc.wav"], "mode": "random_no_repeat"}})
-    picks = [mixer._choose_variant("s", mixer.scene.sounds["s"]) for _ in range(500)]
+    picks = [mixer.instances.choose_variant("s", mixer.scene.sounds["s"]) for _ in range(500)]
     assert all(a != b for a, b in zip(picks, picks[1:])) and set(picks) == {0, 1, 2}
 
 

@@ -1,0 +1,141 @@
+"""The buses, control side: faders and mutes that glide, and the targets written for the kernels.
+
+Each block a bus's values are its fader (in dB), what game-parameter
+mappings add, its filters and pitch, and what its processors let move
+(gamemix/processors/); snapshots then shape them (control/snapshots.py); the
+result is written as targets the kernels reach within the block: the fader
+gain (times the mute), the filters' cutoffs, the pitch multiplier down the
+tree, and the processors' values (control/chains.py).  Only when something
+they depend on moved: otherwise last block's targets stand, already reached.
+
+Control side.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from gamemix.core.arrays import BF_GAIN, BF_GAIN_STEP, BF_GAIN_TARGET, BF_PITCH
+from gamemix.core.dsp.filters import FL_HP, FL_HP_TARGET, FL_LP, FL_LP_TARGET
+from gamemix.control.snapshots import BusValues
+from gamemix.errors import CommandError
+from gamemix.units import db_to_gain, db_to_gain_array, gain_to_db
+
+
+@dataclass
+class Glide:
+    """A control value moving linearly to a target (bus faders, mutes)."""
+
+    value: float
+    target: float
+    rate: float = math.inf   # units per second
+
+    def set(self, target: float, seconds: float, min_seconds: float) -> None:
+        self.target = target
+        self.rate = abs(target - self.value) / max(seconds, min_seconds)
+
+    def tick(self, dt: float) -> float:
+        step = self.rate * dt
+        self.value = min(self.value + step, self.target) if self.value < self.target else max(self.value - step, self.target)
+        return self.value
+
+
+class Buses:
+    """Faders, mutes and the per-bus targets of one loaded scene; see the module docstring."""
+
+    def __init__(self, scene, arrays, chains, bus_index: dict[str, int], dt: float):
+        self.scene, self.arrays, self.chains, self.bus_index, self.dt = scene, arrays, chains, bus_index, dt
+        self.names = list(bus_index)
+        self.faders = {n: Glide(db_to_gain(b.volume_db), db_to_gain(b.volume_db)) for n, b in scene.buses.items()}
+        self.mutes = {n: Glide(0.0 if b.mute else 1.0, 0.0 if b.mute else 1.0) for n, b in scene.buses.items()}
+        for name, i in bus_index.items():
+            parent = scene.bus_parent(name)
+            arrays.bus_parent[i] = -1 if parent is None else bus_index[parent]
+        arrays.bus_order[:] = [bus_index[n] for n in scene.bus_order()]
+        self._last_inputs = None
+
+    def start(self, values: BusValues) -> None:
+        """The scene's values as where every ramp starts: the first block does not fade them in."""
+        self.values = values
+        self.chains.start(self.arrays.meters, values.moved)
+        self.arrays.bf[:, BF_GAIN] = self.write(values)
+        cutoff = self.arrays.filters.cutoff
+        cutoff[:, FL_LP] = cutoff[:, FL_LP_TARGET]
+        cutoff[:, FL_HP] = cutoff[:, FL_HP_TARGET]
+
+    def index(self, bus: str) -> int:
+        """A bus's index; CommandError 'unknown_bus' naming the buses if there is none."""
+        i = self.bus_index.get(bus)
+        if i is None:
+            raise CommandError("unknown_bus", f"unknown bus {bus!r} (buses: {', '.join(self.names)})")
+        return i
+
+    def set_volume(self, bus: str, volume_db: float, fade: float) -> None:
+        """Move a bus fader to `volume_db` over `fade` seconds (at least one block)."""
+        self.index(bus)
+        self.faders[bus].set(db_to_gain(volume_db), fade, self.dt)
+
+    def set_mute(self, bus: str, mute: bool, fade: float) -> None:
+        """Mute or unmute a bus, ramped like a fader move."""
+        self.index(bus)
+        self.mutes[bus].set(0.0 if mute else 1.0, fade, self.dt)
+
+    def glide(self) -> None:
+        """Move every fader and mute one block towards its target."""
+        for g in (*self.faders.values(), *self.mutes.values()):
+            g.tick(self.dt)
+
+    def changed(self, parameter_values: dict, snapshots) -> bool:
+        """Whether anything the bus values depend on moved since the last call that said so: faders,
+        mutes, parameter values (through their mappings) and the snapshot stack."""
+        inputs = (tuple(g.value for g in self.faders.values()), tuple(g.value for g in self.mutes.values()),
+                  tuple(parameter_values.values()),
+                  tuple((s.name, s.level, s.intensity, s.order) for s in snapshots.active.values()))
+        if inputs == self._last_inputs:
+            return False
+        self._last_inputs = inputs
+        return True
+
+    def own_values(self, mapped) -> BusValues:
+        """Each bus's own values before snapshots: scene, fader, parameter mappings."""
+        n = len(self.names)
+        values = BusValues(np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n), self.chains.base(mapped.bus_moved))
+        for name, b in self.bus_index.items():
+            spec = self.scene.buses[name]
+            values.volume_db[b] = gain_to_db(self.faders[name].value) + mapped.bus_volume_db.get(name, 0.0)
+            values.lowpass_oct[b] = math.log2(min(spec.lowpass_hz, mapped.bus_lowpass_hz.get(name, math.inf)))
+            values.highpass_oct[b] = math.log2(max(spec.highpass_hz, mapped.bus_highpass_hz.get(name, 0.0)))
+            values.pitch_st[b] = spec.pitch_semitones + mapped.bus_pitch.get(name, 0.0)
+        return values
+
+    def write(self, values: BusValues) -> np.ndarray:
+        """Bus fader targets (reached within the block), pitch, cutoffs and the processors' values;
+        returns the fader gains."""
+        self.values = values
+        bf = self.arrays.bf
+        mutes = np.array([self.mutes[n].value for n in self.names])
+        gains = db_to_gain_array(values.volume_db) * mutes
+        bf[:, BF_GAIN_TARGET] = gains
+        bf[:, BF_GAIN_STEP] = np.maximum(np.abs(gains - bf[:, BF_GAIN]), 1e-12) / self.arrays.block_size
+        bf[:, BF_PITCH] = self.tree_product(2.0 ** (values.pitch_st / 12.0))
+        cutoff = self.arrays.filters.cutoff
+        cutoff[:, FL_LP_TARGET] = 2.0 ** values.lowpass_oct     # the kernel clamps to [10 Hz, 0.49 fs]
+        cutoff[:, FL_HP_TARGET] = 2.0 ** values.highpass_oct
+        self.chains.write(values.moved)
+        return gains
+
+    def tree_product(self, per_bus: np.ndarray) -> np.ndarray:
+        """For each bus, the product of `per_bus` over it and its ancestors."""
+        out = per_bus.copy()
+        parent = self.arrays.bus_parent
+        for b in reversed(self.arrays.bus_order):   # master first: parents before children
+            if parent[b] >= 0:
+                out[b] *= out[parent[b]]
+        return out
+
+    def heard(self) -> np.ndarray:
+        """Each bus's gain down the tree as the last block ended."""
+        return self.tree_product(self.arrays.bf[:, BF_GAIN])

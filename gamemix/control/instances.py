@@ -1,0 +1,296 @@
+"""Instances: what a game's id names, and the voices it started.
+
+A `play` or an `event` creates an *instance*; it may hold several voices (an
+event's play actions), all moved by `emitter` and stopped by `stop`
+together.  Each voice owns a row of the engine's arrays (control/voices.py
+hands them out).  Starting a voice applies the sound's, its category's and
+the global limits (stealing or refusing, control/voices.py), chooses the
+file from the sound's container (random with weights, random without
+repeat, or in sequence, from the mixer's seeded generator) and fills the
+row: bus, lanes, volume and pitch with their random ranges, pan, the 3D
+settings, the fade-in.
+
+`Instances` is the table of ids: it hands out ids the game did not choose
+(from AUTO_ID_BASE up), finds the rows of many ids at once (a frame's
+batch of poses, looked up in C for one-voice instances), and forgets an
+instance once it has no voice and no queued event action.
+
+Control side.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gamemix.core.arrays import (
+    DIST_MODELS, LF_X, VF_DOPPLER, VF_FADE, VF_FADE_STEP, VF_FADE_TARGET, VF_MAX_DIST, VF_MIN_DIST, VF_PAN,
+    VF_PITCH, VF_ROLLOFF, VF_VFADE, VF_VFADE_TARGET, VF_VOLUME, VF_VX, VF_X, VI_BUS, VI_CAT, VI_LANE0, VI_LANE1,
+    VI_LOOP, VI_MODEL, VI_SOUND, VI_SPATIAL, VI_STATE, VIRTUAL,
+)
+from gamemix.errors import CommandError
+from gamemix.units import db_to_gain, semitones_to_ratio
+
+AUTO_ID_BASE = 1 << 62  # ids the mixer assigns; games use ids below this
+
+
+@dataclass
+class Instance:
+    """What the game's id names: one or more voices sharing a pose.
+
+    While it has voices, its pose lives in their rows of the arrays; `position`
+    and `velocity` hold it only while it has none (an event waiting on a
+    delayed play)."""
+
+    rows: list[int] = field(default_factory=list)
+    position: tuple = (0.0, 0.0, 0.0)
+    velocity: tuple = (0.0, 0.0, 0.0)
+
+    def pose(self, vf: np.ndarray) -> tuple[tuple, tuple]:
+        """(position, velocity) now: from its first voice if it has one."""
+        if self.rows:
+            r = self.rows[0]
+            return tuple(vf[r, VF_X:VF_X + 3]), tuple(vf[r, VF_VX:VF_VX + 3])
+        return self.position, self.velocity
+
+
+class Instances:
+    """The game's ids, their voices, and how voices start; see the module docstring."""
+
+    def __init__(self, scene, arrays, voices, bank, rng, sound_index: dict[str, int], cat_index: dict[str, int],
+                 bus_index: dict[str, int]):
+        self.scene, self.arrays, self.voices, self.bank, self.rng = scene, arrays, voices, bank, rng
+        self.sound_index, self.cat_index, self.bus_index = sound_index, cat_index, bus_index
+        self.cat_names = list(cat_index)
+        self.sample_rate = scene.output.sample_rate
+        self.groups: dict[int, Instance] = {}
+        self.single_row: dict[int, int] = {}   # id -> row of instances with exactly one voice (fast path)
+        self.row_instance = np.full(arrays.max_instances, -1, dtype=np.int64)
+        self.rating = np.full(arrays.max_instances, np.nan)   # HDR loudness rating per row
+        self.last_variant: dict[str, int] = {}
+        self.next_auto_id = AUTO_ID_BASE
+
+    # ------------------------------------------------------------ the table
+    def __len__(self) -> int:
+        return len(self.groups)
+
+    def __contains__(self, instance: int) -> bool:
+        return instance in self.groups
+
+    def __iter__(self):
+        return iter(self.groups)
+
+    def get(self, instance: int) -> Instance | None:
+        return self.groups.get(instance)
+
+    def items(self):
+        return self.groups.items()
+
+    def group(self, instance: int) -> Instance:
+        """The instance with this id; CommandError 'unknown_instance' if there is none."""
+        group = self.groups.get(instance)
+        if group is None:
+            raise CommandError("unknown_instance", f"no playing instance with id {instance}")
+        return group
+
+    def new(self, instance: int | None, position, velocity) -> Instance:
+        """A new, voiceless instance at a pose; CommandError 'duplicate_id' if the id is taken."""
+        if instance is not None and instance in self.groups:
+            raise CommandError("duplicate_id", f"instance id {instance} is already playing")
+        return Instance(position=tuple(position) if position is not None else (0.0, 0.0, 0.0),
+                        velocity=tuple(velocity) if velocity is not None else (0.0, 0.0, 0.0))
+
+    def register(self, instance: int | None, group: Instance) -> int:
+        """Enter `group` under `instance` (or the next id of the mixer's own); returns the id."""
+        if instance is None:
+            instance, self.next_auto_id = self.next_auto_id, self.next_auto_id + 1
+        self.groups[instance] = group
+        for v in group.rows:
+            self.row_instance[v] = instance
+        self.reindex(instance)
+        return instance
+
+    def reindex(self, instance: int) -> None:
+        """Keep `single_row` true after an instance's voices changed."""
+        group = self.groups.get(instance)
+        if group is not None and len(group.rows) == 1:
+            self.single_row[instance] = group.rows[0]
+        else:
+            self.single_row.pop(instance, None)
+
+    def add_voice(self, instance: int, row: int) -> None:
+        """A voice started later for a registered instance (an event's delayed play)."""
+        self.row_instance[row] = instance
+        self.reindex(instance)
+
+    def reap(self, ended_rows, pending_for) -> None:
+        """Forget the rows the kernel ended, and instances left with no voice and no queued action."""
+        for v in ended_rows:
+            instance = int(self.row_instance[v])
+            self.row_instance[v] = -1
+            group = self.groups.get(instance)
+            if group is None:
+                continue
+            group.rows.remove(v)
+            if not group.rows and pending_for(instance) == 0:
+                del self.groups[instance]
+            self.reindex(instance)
+
+    # ------------------------------------------------------------ starting a voice
+    def start_voice(self, group: Instance, sound: str, volume_db: float, pitch_st: float, fade_in: float) -> int:
+        """Start one voice of `sound` in `group` (limits and stealing apply); returns its row."""
+        spec = self.scene.sounds[sound]
+        s, c = self.sound_index[sound], self.cat_index[self.scene.sound_category(sound)]
+        priority = self.scene.sound_priority(sound)
+        group.position, group.velocity = group.pose(self.arrays.vf)
+        self._make_room(sound, s, c, priority, group.position)
+        variant = self.bank.variants[sound][self.choose_variant(sound, spec)]
+        v = self.voices.allocate(priority)
+        self._fill_row(v, sound, spec, s, c, variant, group, volume_db, pitch_st, fade_in)
+        group.rows.append(v)
+        return v
+
+    def _make_room(self, sound: str, s: int, c: int, priority: int, position) -> None:
+        vi, out = self.arrays.vi, self.scene.output
+        spec = self.scene.sounds[sound]
+        category = self.scene.categories.get(self.cat_names[c])
+        distance = float(np.linalg.norm(np.subtract(position, self.arrays.lf[LF_X:LF_X + 3]))) if spec.spatial else 0.0
+        checks = [(vi[:, VI_SOUND] == s, spec.max_instances, spec.steal, f"sound {sound!r}")]
+        if category is not None:
+            checks.append((vi[:, VI_CAT] == c, category.max_instances, category.steal, f"category {self.cat_names[c]!r}"))
+        checks.append((np.ones(len(vi), dtype=bool), out.max_instances, out.steal, "global"))
+        for mask, limit, policy, what in checks:
+            reason = self.voices.make_room(mask, limit, policy, priority, distance, what)
+            if reason is None and not self.voices.free:
+                reason = "no free row while stolen voices fade out"
+            if reason is not None:
+                self.voices.stats.refused += 1
+                raise CommandError("voice_limit", f"{sound!r} refused: {reason}")
+
+    def choose_variant(self, name: str, spec) -> int:
+        """Index of the file to play from a sound's container, per its mode and weights."""
+        n = len(spec.files)
+        last = self.last_variant.get(name, -1)
+        if n == 1:
+            choice = 0
+        elif spec.mode == "sequence":
+            choice = (last + 1) % n
+        else:
+            weights = np.asarray(spec.weights if spec.weights else [1.0] * n, dtype=float)
+            if spec.mode == "random_no_repeat" and last >= 0:
+                weights[last] = 0.0
+            choice = int(self.rng.choice(n, p=weights / weights.sum()))
+        self.last_variant[name] = choice
+        return choice
+
+    def _fill_row(self, v, sound, spec, s, c, variant, group: Instance, volume_db, pitch_st, fade_in) -> None:
+        a = self.arrays
+        vi, vf = a.vi, a.vf
+        volume = spec.volume_db + volume_db
+        if spec.volume_random_db:
+            volume += self.rng.uniform(*spec.volume_random_db)
+        pitch = spec.pitch_semitones + pitch_st
+        if spec.pitch_random_semitones:
+            pitch += self.rng.uniform(*spec.pitch_random_semitones)
+        vi[v, :] = 0
+        vf[v, :] = 0.0
+        a.gain[v] = 0.0
+        vi[v, VI_SOUND], vi[v, VI_CAT] = s, c
+        vi[v, VI_BUS] = self.bus_index[self.scene.sound_bus(sound)]
+        vi[v, VI_LANE0] = variant.lanes[0]
+        vi[v, VI_LANE1] = variant.lanes[1] if len(variant.lanes) > 1 else -1
+        vi[v, VI_LOOP] = int(spec.loop)
+        vf[v, VF_VOLUME] = db_to_gain(volume)
+        vf[v, VF_PITCH] = semitones_to_ratio(pitch)
+        vf[v, VF_PAN] = spec.pan
+        if spec.spatial is not None:
+            sp = spec.spatial
+            vi[v, VI_SPATIAL] = 1
+            vi[v, VI_MODEL] = DIST_MODELS[sp.rolloff]
+            vf[v, VF_MIN_DIST], vf[v, VF_MAX_DIST] = sp.min_distance, sp.max_distance
+            vf[v, VF_ROLLOFF], vf[v, VF_DOPPLER] = sp.rolloff_factor, sp.doppler
+            vf[v, VF_X:VF_X + 3] = group.position
+            vf[v, VF_VX:VF_VX + 3] = group.velocity
+        vf[v, VF_FADE_TARGET] = 1.0
+        if fade_in > 0.0:
+            vf[v, VF_FADE_STEP] = 1.0 / (fade_in * self.sample_rate)
+        else:
+            vf[v, VF_FADE] = 1.0
+        vf[v, VF_VFADE] = vf[v, VF_VFADE_TARGET] = 1.0
+        self.rating[v] = np.nan if spec.loudness_db is None else spec.loudness_db
+        vi[v, VI_STATE] = VIRTUAL   # `assign` makes it real, from its first sample, before the next block
+
+    # ------------------------------------------------------------ moving and stopping
+    def stop(self, instance: int, fade: float, scheduler) -> None:
+        """Stop every voice of an instance, fading over `fade` seconds (at least one block), and drop
+        its queued event actions."""
+        group = self.group(instance)
+        for v in list(group.rows):
+            self.voices.stop(v, fade)
+        scheduler.cancel(instance)
+
+    def stop_matching(self, sound: str | None, category: str | None, fade: float) -> int:
+        """Stop every live voice of a sound or a category; returns how many."""
+        vi = self.arrays.vi
+        if sound is not None:
+            mask = vi[:, VI_SOUND] == self.sound_index[sound]
+        else:
+            mask = vi[:, VI_CAT] == self.cat_index[category]
+        rows = np.flatnonzero(mask & self.voices.live())
+        for v in rows:
+            self.voices.stop(int(v), fade)
+        return len(rows)
+
+    def move(self, instance: int, position, velocity=None) -> None:
+        """Move every voice of an instance; velocity (m/s) drives Doppler."""
+        group = self.group(instance)
+        group.position = tuple(position)
+        if velocity is not None:
+            group.velocity = tuple(velocity)
+        vf = self.arrays.vf
+        vf[group.rows, VF_X:VF_X + 3] = position
+        if velocity is not None:
+            vf[group.rows, VF_VX:VF_VX + 3] = velocity
+
+    def move_many(self, ids, positions, velocities=None) -> int:
+        """Move many instances in one call (vectorised); returns how many ids were unknown.
+
+        Positions (and velocities) are validated as a whole before anything
+        moves: a NaN or Inf anywhere refuses the batch.
+        """
+        pos = np.asarray(positions, dtype=np.float64).reshape(-1, 3)
+        vel = None if velocities is None else np.asarray(velocities, dtype=np.float64).reshape(-1, 3)
+        if len(pos) != len(ids) or (vel is not None and len(vel) != len(ids)):
+            raise CommandError("bad_value", "ids, positions and velocities must have the same length")
+        if not np.isfinite(pos).all() or (vel is not None and not np.isfinite(vel).all()):
+            raise CommandError("bad_value", "positions and velocities must be finite")
+        id_list = ids.tolist() if isinstance(ids, np.ndarray) else list(ids)
+        # one-voice instances (the common case) are looked up in C, without a Python loop
+        rows = np.fromiter(map(self.single_row.get, id_list, itertools.repeat(-1)), np.int64, len(id_list))
+        src = np.flatnonzero(rows >= 0)
+        rows, unknown = rows[src], 0
+        extra_rows, extra_src = [], []
+        missing = np.ones(len(id_list), dtype=bool)
+        missing[src] = False
+        for k in np.flatnonzero(missing).tolist():
+            group = self.groups.get(id_list[k])
+            if group is None:
+                unknown += 1
+            elif group.rows:
+                extra_rows += group.rows
+                extra_src += [k] * len(group.rows)
+            else:
+                group.position = tuple(pos[k])
+                if vel is not None:
+                    group.velocity = tuple(vel[k])
+        if extra_rows:
+            rows = np.concatenate([rows, extra_rows]).astype(np.int64)
+            src = np.concatenate([src, extra_src]).astype(np.int64)
+        vf = self.arrays.vf
+        vf[rows, VF_X:VF_X + 3] = pos[src]
+        if vel is not None:
+            vf[rows, VF_VX:VF_VX + 3] = vel[src]
+        return unknown
+

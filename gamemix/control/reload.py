@@ -1,0 +1,74 @@
+"""Hot reload: a new scene's mixer takes over the state of the one it replaces.
+
+Kept: the block count, the listener pose, faders and mutes of buses that
+still exist (with their current gains, so nothing jumps), the processors'
+state (control/chains.py), parameter values (clamped to new ranges), active
+snapshots that still exist, and every instance whose sound still exists:
+same id, pose, read position (clamped to the new file), fades and current
+gains, so a voice goes on seamlessly and ramps to the new scene's values;
+the envelopes of ducking rules on the same categories and the HDR window's
+top; event actions still queued (and the event instances waiting on them).
+Random draws are made anew from the new mixer's seed.
+
+Control side: runs on the render thread at a block start, between blocks.
+"""
+
+from __future__ import annotations
+
+from gamemix.control.instances import Instance
+from gamemix.core.arrays import (
+    BF_GAIN, FRAC_ONE, LF_VX, LF_X, PLAYING, VF_FADE, VF_FADE_STEP, VF_FADE_TARGET, VF_VFADE, VF_VFADE_STEP,
+    VF_VFADE_TARGET, VI_BLOCKS, VI_LANE0, VI_POS, VI_SOUND, VI_STATE, VI_TO_VIRTUAL, VIRTUAL,
+)
+from gamemix.errors import CommandError
+
+
+def adopt(new, old) -> None:
+    """Carry over into mixer `new` the state of mixer `old` (see the module docstring)."""
+    new.block_index = old.block_index
+    new.instances.next_auto_id = max(new.instances.next_auto_id, old.instances.next_auto_id)
+    new.params.lf[LF_X:LF_VX + 3] = old.params.lf[LF_X:LF_VX + 3]
+    for name, b in new.bus_index.items():
+        if name in old.bus_index:
+            new.buses.faders[name], new.buses.mutes[name] = old.buses.faders[name], old.buses.mutes[name]
+            new.params.bf[b, BF_GAIN] = old.params.bf[old.bus_index[name], BF_GAIN]
+    new.chains.adopt(old.chains)
+    for name, value in old.parameters.values.items():
+        spec = new.parameters.specs.get(name)
+        if spec is not None:
+            new.parameters.values[name] = min(max(value, spec.min), spec.max)
+            new.parameters.targets[name] = min(max(old.parameters.targets[name], spec.min), spec.max)
+    for name, snap in old.snapshots.active.items():
+        if name in new.snapshots.specs:
+            new.snapshots.active[name] = snap
+    new.ducker.adopt(old.ducker)
+    if new.hdr is not None and old.hdr is not None:
+        new.hdr.top_db = max(old.hdr.top_db, new.hdr.spec.threshold_db)
+    new.scheduler.adopt(old.scheduler)
+    for instance, group in old.instances.items():
+        _adopt_instance(new, old, instance, group)
+
+
+def _adopt_instance(new, old, instance: int, group: Instance) -> None:
+    """Restart each voice of an old instance whose sound still exists, where it was."""
+    position, velocity = group.pose(old.params.vf)
+    new_group = Instance(position=position, velocity=velocity)
+    ovi, ovf, ogain = old.params.vi, old.params.vf, old.params.gain
+    vi, vf, gain = new.params.vi, new.params.vf, new.params.gain
+    for v in group.rows:
+        sound = old.sound_names[ovi[v, VI_SOUND]]
+        if sound not in new.scene.sounds or ovi[v, VI_STATE] not in (PLAYING, VIRTUAL):
+            continue
+        try:
+            nv = new.instances.start_voice(new_group, sound, 0.0, 0.0, 0.0)
+        except CommandError:
+            continue
+        length = int(new.bank.lane_length[vi[nv, VI_LANE0]])
+        vi[nv, VI_POS] = min(int(ovi[v, VI_POS]), (length - 1) * FRAC_ONE)
+        for f in (VF_FADE, VF_FADE_TARGET, VF_FADE_STEP, VF_VFADE, VF_VFADE_TARGET, VF_VFADE_STEP):
+            vf[nv, f] = ovf[v, f]
+        for f in (VI_STATE, VI_TO_VIRTUAL, VI_BLOCKS):
+            vi[nv, f] = ovi[v, f]
+        gain[nv] = ogain[v]
+    if new_group.rows or new.scheduler.pending_for(instance):
+        new.instances.register(instance, new_group)
