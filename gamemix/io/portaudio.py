@@ -1,4 +1,4 @@
-"""Audio output through PortAudio (PyAudio), and a device-free stand-in.
+"""Audio output through PortAudio (PyAudio).
 
 Thread model (see docs/architecture.md), by `ahead`, the blocks rendered
 ahead of the device:
@@ -33,12 +33,12 @@ Edge.
 
 from __future__ import annotations
 
-import statistics
 import threading
 import time
 
 import numpy as np
 
+from gamemix.io.base import Timing
 from gamemix.io.ring import BlockRing
 
 
@@ -76,29 +76,6 @@ def find_device(pa, device, want_output: bool = True) -> int | None:
     raise DeviceError(f"no audio device {device!r} (devices: {names}); use --output null to run without one")
 
 
-class _Timing:
-    """Render-time statistics shared by the outputs."""
-
-    def __init__(self, period: float):
-        self.period = period
-        self.render_ns: list[int] = []
-        self.blocks = 0
-
-    def time(self, render_block, out) -> None:
-        t0 = time.perf_counter_ns()
-        render_block(out)
-        self.render_ns.append(time.perf_counter_ns() - t0)
-        if len(self.render_ns) > 4096:
-            del self.render_ns[:2048]
-        self.blocks += 1
-
-    def stats(self) -> dict:
-        recent = self.render_ns[-512:] or [0]
-        median_us = statistics.median(recent) / 1e3
-        return {"blocks": self.blocks, "render_us_median": median_us, "render_us_max": max(recent) / 1e3,
-                "cpu_load": median_us / (self.period * 1e6)}
-
-
 class AudioOutput:
     """Plays blocks from `render_block(out)` through a PortAudio output stream."""
 
@@ -108,7 +85,7 @@ class AudioOutput:
         self.render_block = render_block
         self.channels, self.sample_rate, self.block_size = channels, sample_rate, block_size
         self.ring = BlockRing(max(ahead, 1), block_size, channels)
-        self.timing = _Timing(block_size / sample_rate)
+        self.timing = Timing(block_size / sample_rate)
         self.ahead = max(ahead, 0)
         self.ring_empty = 0   # blocks of silence written because the render thread was late
         self.underflows = 0   # writes that found the device buffer already empty
@@ -203,61 +180,3 @@ class AudioOutput:
         return {**self.timing.stats(), "xruns": self.ring_empty + self.underflows, "ring_empty": self.ring_empty,
                 "underflows": self.underflows, "played": self.played, "ring_fill": self.ring.fill_level(),
                 "latency_ms": (self._stream.get_output_latency() + self.ahead * self.timing.period) * 1e3}
-
-
-class NullOutput:
-    """The device output's design without a device: the same render-ahead ring, emptied by a
-    thread at the real-time pace instead of PortAudio; an empty ring at a deadline is an xrun."""
-
-    def __init__(self, render_block, channels: int, sample_rate: int, block_size: int, device=None, ahead: int = 3,
-                 device_buffer: int = 0):
-        self.render_block = render_block
-        self.ring = BlockRing(max(ahead, 1), block_size, channels)
-        self.timing = _Timing(block_size / sample_rate)
-        self.xruns = 0
-        self.played = 0
-        self._space = threading.Event()
-        self._running = threading.Event()
-        self._render_thread = threading.Thread(target=self._render_loop, name="gamemix-render", daemon=True)
-        self._clock_thread = threading.Thread(target=self._clock_loop, name="gamemix-clock", daemon=True)
-
-    def start(self) -> None:
-        self._running.set()
-        self._render_thread.start()
-        self._clock_thread.start()
-
-    def stop(self) -> None:
-        self._running.clear()
-        self._space.set()
-        self._render_thread.join(timeout=2.0)
-        self._clock_thread.join(timeout=2.0)
-
-    def _render_loop(self) -> None:
-        while self._running.is_set():
-            while self.ring.free() > 0 and self._running.is_set():
-                self.timing.time(self.render_block, self.ring.write_slot())
-                self.ring.commit()
-            self._space.wait(self.timing.period)
-            self._space.clear()
-
-    def _clock_loop(self) -> None:
-        deadline = time.perf_counter() + self.ring.slots * self.timing.period   # let the ring fill first
-        while self._running.is_set():
-            wait = deadline - time.perf_counter()
-            if wait > 0:
-                time.sleep(wait)
-            if self.ring.read_slot() is None:
-                self.xruns += 1
-            else:
-                self.ring.release()
-                self._space.set()
-            self.played += 1
-            deadline += self.timing.period
-
-    @property
-    def late(self) -> int:
-        return self.xruns
-
-    def stats(self) -> dict:
-        return {**self.timing.stats(), "xruns": self.xruns, "played": self.played, "ring_fill": self.ring.fill_level(),
-                "latency_ms": self.ring.slots * self.timing.period * 1e3}

@@ -1,22 +1,85 @@
-"""Headless live output: blocks rendered at the real-time pace into a WAV file.
+"""WAV files: a writer whose bytes depend only on the samples, a real-time file output, a file input.
 
-`gamemix serve --output FILE.wav` uses it where there is no audio device: a
-thread renders one block per block period (sleeping to the next deadline, so
-games and tests see real-time behaviour) and appends it to the file.  Same
-interface as the device outputs: start(), stop(), stats().
+`WavWriter`: libsndfile (soundfile) stamps the wall-clock time into the PEAK
+chunk of float WAV files, so two renders of the same samples would differ as
+files.  This writer emits only RIFF, `fmt ` (and `fact` for float) and `data`:
+32-bit IEEE float (format 3, WAVE_FORMAT_EXTENSIBLE is not needed for mono or
+stereo) or 16/24-bit PCM, little-endian, patched with the final sizes at close.
 
-Edge.
+`FileOutput` (`gamemix serve --output FILE.wav`) is the headless live output:
+a thread renders one block per block period (sleeping to the next deadline,
+so games and tests see real-time behaviour) and appends it to the file.
+
+`WavInput` reads a recording block by block as an input (io/base.py), at the
+mixer's rate and channel count, so a microphone can be replaced by a file.
+
+Edge: file input and output.
 """
 
 from __future__ import annotations
 
+import struct
 import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
-from gamemix.io.wavfile import WavWriter
+from gamemix.io.base import Timing
+
+FORMATS = {"float": (3, 32), "pcm24": (1, 24), "pcm16": (1, 16)}
+
+
+class WavWriter:
+    """Write (frames, channels) float32 blocks to a WAV file; use as a context manager."""
+
+    def __init__(self, path: str | Path, sample_rate: int, channels: int, fmt: str = "float"):
+        self.tag, self.bits = FORMATS[fmt]
+        self.channels = channels
+        self.sample_rate = sample_rate
+        self.frames = 0
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.file = open(path, "wb")
+        self.file.write(self._header())
+
+    def _header(self) -> bytes:
+        block_align = self.channels * self.bits // 8
+        data_bytes = self.frames * block_align
+        fmt = struct.pack("<HHIIHH", self.tag, self.channels, self.sample_rate,
+                          self.sample_rate * block_align, block_align, self.bits)
+        chunks = b"fmt " + struct.pack("<I", len(fmt)) + fmt
+        if self.tag == 3:
+            chunks += b"fact" + struct.pack("<II", 4, self.frames)
+        size = 4 + len(chunks) + 8 + data_bytes
+        return b"RIFF" + struct.pack("<I", size) + b"WAVE" + chunks + b"data" + struct.pack("<I", data_bytes)
+
+    def write(self, block: np.ndarray) -> None:
+        """Append frames; float samples are clipped to [-1, 1] for the PCM formats."""
+        block = np.asarray(block, dtype=np.float32).reshape(-1, self.channels)
+        self.frames += len(block)
+        if self.tag == 3:
+            self.file.write(block.astype("<f4").tobytes())
+            return
+        full = float(2 ** (self.bits - 1))
+        ints = np.clip(np.round(block.astype(np.float64) * full), -full, full - 1).astype("<i4")
+        if self.bits == 16:
+            self.file.write(ints.astype("<i2").tobytes())
+        else:
+            self.file.write(ints.view(np.uint8).reshape(-1, 4)[:, :3].tobytes())
+
+    def close(self) -> None:
+        """Patch the sizes into the header and close."""
+        if self.file.closed:
+            return
+        self.file.seek(0)
+        self.file.write(self._header())
+        self.file.close()
+
+    def __enter__(self) -> "WavWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 class FileOutput:
@@ -28,9 +91,8 @@ class FileOutput:
         self.period = block_size / sample_rate
         self.block = np.zeros((block_size, channels), dtype=np.float32)
         self.writer = WavWriter(self.path, sample_rate, channels)
-        self.blocks = 0
+        self.timing = Timing(self.period)
         self.late = 0          # blocks that finished after their deadline (the file analogue of an xrun)
-        self.render_ns: list[int] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="gamemix-render", daemon=True)
 
@@ -45,13 +107,8 @@ class FileOutput:
     def _run(self) -> None:
         deadline = time.perf_counter()
         while not self._stop.is_set():
-            t0 = time.perf_counter_ns()
-            self.render_block(self.block)
-            self.render_ns.append(time.perf_counter_ns() - t0)
-            if len(self.render_ns) > 4096:
-                del self.render_ns[:2048]
+            self.timing.time(self.render_block, self.block)
             self.writer.write(self.block)
-            self.blocks += 1
             deadline += self.period
             wait = deadline - time.perf_counter()
             if wait > 0:
@@ -62,6 +119,62 @@ class FileOutput:
 
     def stats(self) -> dict:
         """Blocks written, late blocks (as xruns), render time per block and CPU load."""
-        times = np.asarray(self.render_ns[-512:] or [0]) / 1e3
-        return {"blocks": self.blocks, "xruns": self.late, "render_us_median": float(np.median(times)),
-                "render_us_max": float(times.max()), "cpu_load": float(np.median(times) / (self.period * 1e6))}
+        return {**self.timing.stats(), "xruns": self.late}
+
+
+class WavInput:
+    """A sound file as an input: `read` gives its next block (silence after its end).
+
+    Any file libsndfile reads; resampled to `sample_rate` with soxr when its rate differs, and
+    mixed or spread to `channels` (a mono file feeds every channel; more channels than asked are
+    averaged down).  Decoded in chunks as it is read, so memory stays at a chunk."""
+
+    CHUNK = 1 << 16
+
+    def __init__(self, path: str | Path, sample_rate: int, channels: int, block_size: int):
+        import soundfile
+        import soxr
+        self.path = Path(path)
+        self.sample_rate, self.channels, self.block_size = sample_rate, channels, block_size
+        self._file = soundfile.SoundFile(str(self.path))
+        self._resampler = (soxr.ResampleStream(self._file.samplerate, sample_rate, self._file.channels,
+                                               dtype="float32", quality="VHQ")
+                           if self._file.samplerate != sample_rate else None)
+        self._buffer = np.zeros((0, channels), dtype=np.float32)
+        self._done = False
+        self.blocks = 0
+        self.frames = 0
+
+    def _refill(self) -> None:
+        data = self._file.read(self.CHUNK, dtype="float32", always_2d=True)
+        last = len(data) < self.CHUNK
+        if self._resampler is not None:
+            data = self._resampler.resample_chunk(data, last=last)
+        self._done = last
+        if data.shape[1] != self.channels:
+            data = np.repeat(data.mean(axis=1, keepdims=True, dtype=np.float32), self.channels, axis=1)
+        self._buffer = np.concatenate([self._buffer, np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)])
+
+    def read(self, out: np.ndarray) -> int:
+        """Fill out (block_size, channels) with the next block; returns the frames taken from the file."""
+        while len(self._buffer) < len(out) and not self._done:
+            self._refill()
+        n = min(len(out), len(self._buffer))
+        out[:n] = self._buffer[:n]
+        out[n:] = 0.0
+        self._buffer = self._buffer[n:]
+        self.blocks += 1
+        self.frames += n
+        return n
+
+    def stats(self) -> dict:
+        return {"blocks": self.blocks, "frames": self.frames, "overruns": 0}
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> "WavInput":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
