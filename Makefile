@@ -17,6 +17,7 @@ demo: $(VENV)/.installed
 	$(PY) -m gamemix demo --out-dir out
 
 test: $(VENV)/.installed
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q tests
 
 bench: $(VENV)/.installed bench-packages

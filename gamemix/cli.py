@@ -1,18 +1,23 @@
-"""The `gamemix` command line: validate, schema, render, demo, meter.
+"""The `gamemix` command line: validate, schema, render, demo, meter, serve, keys.
 
 Edge: turns arguments into calls and errors into exit codes; no logic of its own.
+Diagnostics go to the `gamemix` logger (stderr); results go to stdout.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 
+from gamemix import __version__
 from gamemix.errors import LocatedError
+from gamemix.live import config
 
-SHOWCASE = Path(__file__).resolve().parent.parent / "scenes" / "showcase"
+SHOWCASE = Path(__file__).resolve().parent / "showcase"     # package data: works from an installed wheel
+log = logging.getLogger("gamemix")
 
 
 def cmd_validate(args) -> int:
@@ -27,8 +32,9 @@ def cmd_validate(args) -> int:
 
 def cmd_schema(args) -> int:
     if args.protocol:
-        from gamemix.protocol.wire import protocol_schema
-        print(protocol_schema())
+        from gamemix.live.telemetry import PUBLISHED
+        from gamemix.protocol.schema import protocol_schema
+        print(protocol_schema(PUBLISHED))
         return 0
     from gamemix.scene.load import json_schema
     print(json_schema())
@@ -65,33 +71,28 @@ def cmd_serve(args) -> int:
     import signal
     import threading
     from gamemix.live.server import Server, ServerConfig
-    config = ServerConfig(scene=Path(args.scene), commands=args.commands, streams=args.streams,
-                          telemetry=args.telemetry, output=args.output, device=args.device, ahead=args.ahead,
-                          device_buffer=args.device_buffer,
-                          telemetry_hz=args.telemetry_hz, record=Path(args.record) if args.record else None,
-                          watch=args.watch, seed=args.seed,
-                          curve_secret=Path(args.curve_secret) if args.curve_secret else None,
-                          curve_clients=Path(args.curve_clients) if args.curve_clients else None)
+    server_config = ServerConfig(scene=Path(args.scene), commands=args.commands, streams=args.streams,
+                                 telemetry=args.telemetry, output=args.output, device=args.device, ahead=args.ahead,
+                                 device_buffer=args.device_buffer,
+                                 telemetry_hz=args.telemetry_hz, record=Path(args.record) if args.record else None,
+                                 watch=args.watch, seed=args.seed,
+                                 curve_secret=Path(args.curve_secret) if args.curve_secret else None,
+                                 curve_clients=Path(args.curve_clients) if args.curve_clients else None)
     done = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: done.set())
     signal.signal(signal.SIGTERM, lambda *_: done.set())
-    print(f"gamemix: loading {args.scene} (the first run on a machine also compiles the audio kernels, "
-          f"about half a minute)", flush=True)
-    with Server(config) as server:
-        print(f"gamemix serving {args.scene}: commands {args.commands}, streams {args.streams}, "
-              f"telemetry {args.telemetry}, output {args.output}", flush=True)
+    log.info("loading %s (the first run on a machine also compiles the audio kernels, about half a minute)",
+             args.scene)
+    with Server(server_config) as server:
         done.wait(args.duration if args.duration else None)
-        stats = server._output.stats()
-    print(f"stopped: {stats.get('blocks', 0)} blocks, {stats.get('xruns', 0)} xruns")
+        stats = server.output_stats()
+    log.info("stopped: %d blocks, %d xruns", stats.get("blocks", 0), stats.get("xruns", 0))
     return 0
 
 
 def cmd_keys(args) -> int:
-    import zmq.auth
-    folder = Path(args.folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in ("server", "client"):
-        public, secret = zmq.auth.create_certificates(str(folder), name)
+    from gamemix.live.curve import make_keys
+    for name, public, secret in make_keys(Path(args.folder)):
         print(f"{name}: public {public}, secret {secret}")
     print("serve with --curve-secret server.key_secret --curve-clients DIR (holding client.key)")
     return 0
@@ -112,6 +113,9 @@ _non_negative, _positive = _count(0), _count(1)
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gamemix", description="Game-audio mixing middleware.")
+    parser.add_argument("--version", action="version", version=f"gamemix {__version__}")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="diagnostics shown on stderr (default INFO)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("validate", help="check a scene file and report every error with its location")
@@ -141,17 +145,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="run the live mixer: ZeroMQ in, audio out")
     p.add_argument("scene")
-    p.add_argument("--commands", default="tcp://127.0.0.1:5560", help="ROUTER endpoint for commands")
-    p.add_argument("--streams", default="tcp://127.0.0.1:5561", help="PULL endpoint for poses and streams")
-    p.add_argument("--telemetry", default="tcp://127.0.0.1:5562", help="PUB endpoint for telemetry")
+    p.add_argument("--commands", default=config.COMMANDS, help="ROUTER endpoint for commands")
+    p.add_argument("--streams", default=config.STREAMS, help="PULL endpoint for poses and streams")
+    p.add_argument("--telemetry", default=config.TELEMETRY, help="PUB endpoint for telemetry")
     p.add_argument("--output", default="device", help="'device' (PortAudio), 'null', or a .wav file (headless)")
     p.add_argument("--device", default=None, help="PortAudio output device name or index")
     p.add_argument("--ahead", type=_non_negative, default=0,
                    help="blocks rendered ahead of the device by a render thread of their own; 0 (default) renders "
                         "each block just before the device takes it: the least latency")
-    p.add_argument("--device-buffer", type=_positive, default=1024,
+    p.add_argument("--device-buffer", type=_positive, default=config.DEVICE_BUFFER,
                    help="PortAudio frames per buffer (the device's latency is a few of these)")
-    p.add_argument("--telemetry-hz", type=float, default=30.0)
+    p.add_argument("--telemetry-hz", type=float, default=config.TELEMETRY_HZ)
     p.add_argument("--record", default=None, help="write every applied message, with its block, to this script")
     p.add_argument("--watch", action="store_true", help="reload the scene when its file changes")
     p.add_argument("--seed", type=int, default=0)
@@ -171,8 +175,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _configure_logging(level: str) -> None:
+    """The `gamemix` logger writes `gamemix: message` lines to stderr (once per process)."""
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("gamemix: %(message)s"))
+        log.addHandler(handler)
+    log.setLevel(level)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _configure_logging(args.log_level)
     try:
         return args.func(args)
     except LocatedError as exc:

@@ -25,7 +25,7 @@ from gamemix.core.arrays import BF_PEAK, BF_SUMSQ
 from gamemix.scene.load import load_scene
 from gamemix.scene.model import Scene
 from gamemix.scene.script import Script, load_script
-from gamemix.io.wavfile import WavWriter
+from gamemix.io.wav import WavWriter
 
 SNAPSHOT_SAMPLE_S = 0.1   # how often the report samples snapshot levels
 
