@@ -149,7 +149,7 @@ def gamemix_setup(scene_path: Path, n: int):
         mixer.play(f"clip{i % NCLIPS:02d}", i, position=p0[i])
     rows = np.array([mixer.instances[i].rows[0] for i in range(n)], dtype=np.int64)
     # per-emitter start offset: the fixed-point read position, written directly
-    mixer.params.vi[rows, VI_POS] = start_offsets(n) << FRAC_BITS
+    mixer.arrays.vi[rows, VI_POS] = start_offsets(n) << FRAC_BITS
     return mixer, rows
 
 
@@ -157,7 +157,7 @@ def gamemix_run(scene_path: Path, n: int, pos_all: np.ndarray, push: str) -> dic
     """push = 'vf' (vectorised write into params.vf) or 'emit' (set_emitter per emitter)."""
     from gamemix.core.arrays import VF_X
     mixer, rows = gamemix_setup(scene_path, n)
-    vf = mixer.params.vf
+    vf = mixer.arrays.vf
     blocks = len(pos_all)
     out = np.zeros((BLOCK, 2), np.float32)
     sumsq = 0.0
@@ -195,7 +195,7 @@ def gamemix_profile(scene_path: Path, n: int, pos_all: np.ndarray) -> dict:
     """One run with Mixer.render taken apart: control tick, kernel, reap (CPU-apportioned, us/block)."""
     from gamemix.core.arrays import VF_X
     mixer, rows = gamemix_setup(scene_path, n)
-    vf = mixer.params.vf
+    vf = mixer.arrays.vf
     blocks = len(pos_all)
     out = np.zeros((BLOCK, 2), np.float32)
     pc = time.perf_counter_ns

@@ -79,10 +79,10 @@ def test_output_is_finite_whatever_the_arrays_hold(dc_mixer_session, values):
     mixer = dc_mixer_session
     v = mixer.rows_of(1)[0]
     x, y, z, vol = values
-    mixer.params.vf[v, [VF_X, VF_Y, VF_Z, VF_VOLUME]] = (x, y, z, vol)
+    mixer.arrays.vf[v, [VF_X, VF_Y, VF_Z, VF_VOLUME]] = (x, y, z, vol)
     out = render_blocks(mixer, 2)
     assert np.all(np.isfinite(out)) and np.abs(out).max() <= 1.0
-    mixer.params.vf[v, [VF_X, VF_Y, VF_Z, VF_VOLUME]] = (0.0, 0.0, -2.0, 1.0)
+    mixer.arrays.vf[v, [VF_X, VF_Y, VF_Z, VF_VOLUME]] = (0.0, 0.0, -2.0, 1.0)
     out = render_blocks(mixer, 2)
     assert np.all(np.isfinite(out))  # and it recovers once the values are sane again
     assert np.abs(out[-1]).max() > 0.0

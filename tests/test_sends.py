@@ -34,7 +34,7 @@ def stems(mixer, blocks):
     for _ in range(blocks):
         mixer.render(block)
         out.append(block[:, 0].copy())
-        rooms.append(mixer.params.bus_buf[room, 0, :BLOCK].astype(np.float64))
+        rooms.append(mixer.arrays.bus_buf[room, 0, :BLOCK].astype(np.float64))
     return np.concatenate(out).astype(np.float64), np.concatenate(rooms)
 
 

@@ -105,7 +105,7 @@ def test_stream_poses_take_effect_and_bad_ones_are_counted(served):
     client.send_stream({"type": "emitter", "id": 1, "position": [float("inf"), 0, 0]})
     client.send_stream({"type": "ping"})                       # not a stream message
     from gamemix.core.arrays import VF_X
-    assert wait_for(lambda: server.mixer.params.vf[server.mixer.rows_of(1)[0], VF_X] == 5.0)
+    assert wait_for(lambda: server.mixer.arrays.vf[server.mixer.rows_of(1)[0], VF_X] == 5.0)
     assert wait_for(lambda: server.stats.stream_drops == 2)
 
 
@@ -301,7 +301,7 @@ def test_thousands_of_malformed_stream_frames_are_counted_and_poses_still_apply(
     from gamemix.core.arrays import VF_X
     assert wait_for(lambda: server.stats.stream_drops - drops == len(frames), timeout=10.0), \
         server.stats.stream_drops - drops
-    assert wait_for(lambda: server.mixer.params.vf[server.mixer.rows_of(1)[0], VF_X] == 4.0)
+    assert wait_for(lambda: server.mixer.arrays.vf[server.mixer.rows_of(1)[0], VF_X] == 4.0)
     raw.close(linger=0)
     assert client.ping()
 

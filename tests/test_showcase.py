@@ -29,7 +29,7 @@ def run():
         mixer.render(block)
         out[b * 256:(b + 1) * 256] = block
         for name in stems:
-            stems[name][b * 256:(b + 1) * 256] = mixer.params.bus_buf[mixer.bus_index[name]].T
+            stems[name][b * 256:(b + 1) * 256] = mixer.arrays.bus_buf[mixer.bus_index[name]].T
         virtual_seen = max(virtual_seen, mixer.virtual_voices())
     return mixer, out, stems, virtual_seen
 

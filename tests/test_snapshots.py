@@ -20,7 +20,7 @@ def make(scene_dir, snapshots, music_db=0.0):
 
 
 def music_db(mixer):
-    return 20 * np.log10(mixer.params.bf[mixer.bus_index["music"], BF_GAIN])
+    return 20 * np.log10(mixer.arrays.bf[mixer.bus_index["music"], BF_GAIN])
 
 
 def test_override_is_halfway_in_db_at_half_the_fade(scene_dir):

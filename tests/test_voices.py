@@ -158,7 +158,7 @@ def test_batched_emitters_move_known_ids_and_refuse_nan_whole(scene_dir):
     mixer.post_event("pair", 2, position=(0, 0, -1))       # one id, two voices
     unknown = mixer.set_emitters([1, 2, 99], [(1, 0, 0), (2, 0, 0), (3, 0, 0)])
     assert unknown == 1
-    vf = mixer.params.vf
+    vf = mixer.arrays.vf
     assert vf[mixer.rows_of(1), VF_X].tolist() == [1.0]
     assert vf[mixer.rows_of(2), VF_X].tolist() == [2.0, 2.0]
     with pytest.raises(CommandError) as info:

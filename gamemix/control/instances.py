@@ -82,6 +82,9 @@ class Instances:
     def __iter__(self):
         return iter(self.groups)
 
+    def __getitem__(self, instance: int) -> Instance:
+        return self.groups[instance]
+
     def get(self, instance: int) -> Instance | None:
         return self.groups.get(instance)
 

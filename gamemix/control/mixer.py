@@ -66,11 +66,11 @@ class Mixer:
         self.cat_index = {name: i for i, name in enumerate(self.cat_names)}
         self.chains = BusChains(scene, self.bus_index, self.channels, out.sample_rate)
         # rows beyond max_instances hold stolen or stopped voices while they fade out
-        self.params = EngineArrays(out.max_voices, len(self.bus_names), self.channels, out.block_size,
+        self.arrays = EngineArrays(out.max_voices, len(self.bus_names), self.channels, out.block_size,
                                    layout.make_panner(), out.max_instances + out.max_voices,
                                    len(self.sound_names), len(self.cat_names), out.sample_rate, self.chains.stages)
-        self.engine = Engine(self.params, self.bank.pool, self.bank.lane_offset, self.bank.lane_length)
-        self.voices = VoicePool(self.params, out.sample_rate, out.block_size, out.audibility_threshold_db,
+        self.engine = Engine(self.arrays, self.bank.pool, self.bank.lane_offset, self.bank.lane_length)
+        self.voices = VoicePool(self.arrays, out.sample_rate, out.block_size, out.audibility_threshold_db,
                                 out.virtual_fade_ms, out.steal_fade_ms)
         self.parameters = GameParameters(scene)
         self.snapshots = SnapshotMixer(scene, self.bus_index, self.chains.column)
@@ -78,13 +78,13 @@ class Mixer:
         self.hdr = self._make_hdr()
         self.scheduler = Scheduler(out.sample_rate, out.block_size)
         self.rng = np.random.Generator(np.random.PCG64(seed))
-        self.instances = Instances(scene, self.params, self.voices, self.bank, self.rng, self.sound_index,
+        self.instances = Instances(scene, self.arrays, self.voices, self.bank, self.rng, self.sound_index,
                                    self.cat_index, self.bus_index)
         self.block_index = 0
         self.action_errors: list[dict] = []
         self.mapped = MappedValues()
         self._playing = np.zeros(len(self.cat_names), dtype=np.bool_)
-        self.buses = Buses(scene, self.params, self.chains, self.bus_index, self.dt)
+        self.buses = Buses(scene, self.arrays, self.chains, self.bus_index, self.dt)
         self.buses.start(self.buses.own_values(MappedValues()))
         self._init_listener()
         self.handlers = {
@@ -117,7 +117,7 @@ class Mixer:
 
     # ----------------------------------------------------------- set-up
     def _init_listener(self) -> None:
-        lf, out, pose = self.params.lf, self.scene.output, self.scene.listener
+        lf, out, pose = self.arrays.lf, self.scene.output, self.scene.listener
         lf[LF_X:LF_X + 3] = pose.position
         lf[LF_FX:LF_FX + 3] = pose.forward
         lf[LF_UX:LF_UX + 3] = pose.up
@@ -208,7 +208,7 @@ class Mixer:
         f, u = np.asarray(forward, float), np.asarray(up, float)
         if not np.linalg.norm(np.cross(f, u)) > 1e-9:
             raise CommandError("bad_value", "listener forward and up must be non-zero and not parallel")
-        lf = self.params.lf
+        lf = self.arrays.lf
         lf[LF_X:LF_X + 3] = position
         lf[LF_FX:LF_FX + 3] = f
         lf[LF_UX:LF_UX + 3] = u
@@ -254,7 +254,7 @@ class Mixer:
         self._category_gains(hdr_db)   # after ranking: a sound starting this block ducks this block
 
     def _apply_sound_mappings(self) -> None:
-        mod = self.params.sound_mod
+        mod = self.arrays.sound_mod
         mod[:, SM_GAIN] = 1.0
         mod[:, SM_PITCH] = 1.0
         for name, db in self.mapped.sound_volume_db.items():
@@ -268,7 +268,7 @@ class Mixer:
         if self.hdr is None:
             return zero, None
         attenuation, below = self.hdr.tick(self.dt, self.instances.rating, self.voices.own_gain,
-                                           self.params.vi[:, VI_CAT], self.voices.live())
+                                           self.arrays.vi[:, VI_CAT], self.voices.live())
         zero[self.hdr.categories] = attenuation
         return zero, below
 
@@ -276,9 +276,9 @@ class Mixer:
         """Ducking (from the categories playing now) and HDR, as a gain per category."""
         if not self.ducker.states and self.hdr is None:
             return      # cat_gain keeps the 1.0 it was made with
-        categories_playing(self.params.vi, self._playing)
+        categories_playing(self.arrays.vi, self._playing)
         total_db = self.ducker.tick(self.dt, self._playing) + hdr_db
-        self.params.cat_gain[:] = db_to_gain_array(total_db)
+        self.arrays.cat_gain[:] = db_to_gain_array(total_db)
 
     def render(self, out: np.ndarray) -> None:
         """Tick, render the next block into out (block_size, channels), reclaim ended voices."""
@@ -298,12 +298,12 @@ class Mixer:
     # ----------------------------------------------------------- queries
     def active_voices(self) -> int:
         """Voices being rendered (playing or fading out)."""
-        states = self.params.vi[:, VI_STATE]
+        states = self.arrays.vi[:, VI_STATE]
         return int(np.count_nonzero((states == PLAYING) | (states == STOPPING)))
 
     def virtual_voices(self) -> int:
         """Instances tracked without being rendered."""
-        return int(np.count_nonzero(self.params.vi[:, VI_STATE] == VIRTUAL))
+        return int(np.count_nonzero(self.arrays.vi[:, VI_STATE] == VIRTUAL))
 
     def rows_of(self, instance: int) -> list[int]:
         """Parameter-array rows of an instance's voices."""
@@ -311,12 +311,12 @@ class Mixer:
 
     def audibility(self, instance: int) -> float:
         """Total gain the first voice of an instance had in the last block."""
-        return float(self.params.vf[self.rows_of(instance)[0], VF_AUDIBILITY])
+        return float(self.arrays.vf[self.rows_of(instance)[0], VF_AUDIBILITY])
 
     def position_frames(self, instance: int) -> float:
         """Read position of an instance's first voice, in frames of its clip."""
-        return self.params.vi[self.rows_of(instance)[0], VI_POS] / FRAC_ONE
+        return self.arrays.vi[self.rows_of(instance)[0], VI_POS] / FRAC_ONE
 
     def state_of(self, instance: int) -> str:
         """'real' or 'virtual' (of its first voice)."""
-        return "virtual" if self.params.vi[self.rows_of(instance)[0], VI_STATE] == VIRTUAL else "real"
+        return "virtual" if self.arrays.vi[self.rows_of(instance)[0], VI_STATE] == VIRTUAL else "real"

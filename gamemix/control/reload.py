@@ -27,11 +27,11 @@ def adopt(new, old) -> None:
     """Carry over into mixer `new` the state of mixer `old` (see the module docstring)."""
     new.block_index = old.block_index
     new.instances.next_auto_id = max(new.instances.next_auto_id, old.instances.next_auto_id)
-    new.params.lf[LF_X:LF_VX + 3] = old.params.lf[LF_X:LF_VX + 3]
+    new.arrays.lf[LF_X:LF_VX + 3] = old.arrays.lf[LF_X:LF_VX + 3]
     for name, b in new.bus_index.items():
         if name in old.bus_index:
             new.buses.faders[name], new.buses.mutes[name] = old.buses.faders[name], old.buses.mutes[name]
-            new.params.bf[b, BF_GAIN] = old.params.bf[old.bus_index[name], BF_GAIN]
+            new.arrays.bf[b, BF_GAIN] = old.arrays.bf[old.bus_index[name], BF_GAIN]
     new.chains.adopt(old.chains)
     for name, value in old.parameters.values.items():
         spec = new.parameters.specs.get(name)
@@ -51,10 +51,10 @@ def adopt(new, old) -> None:
 
 def _adopt_instance(new, old, instance: int, group: Instance) -> None:
     """Restart each voice of an old instance whose sound still exists, where it was."""
-    position, velocity = group.pose(old.params.vf)
+    position, velocity = group.pose(old.arrays.vf)
     new_group = Instance(position=position, velocity=velocity)
-    ovi, ovf, ogain = old.params.vi, old.params.vf, old.params.gain
-    vi, vf, gain = new.params.vi, new.params.vf, new.params.gain
+    ovi, ovf, ogain = old.arrays.vi, old.arrays.vf, old.arrays.gain
+    vi, vf, gain = new.arrays.vi, new.arrays.vf, new.arrays.gain
     for v in group.rows:
         sound = old.sound_names[ovi[v, VI_SOUND]]
         if sound not in new.scene.sounds or ovi[v, VI_STATE] not in (PLAYING, VIRTUAL):

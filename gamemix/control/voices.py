@@ -192,10 +192,10 @@ def decide(vi, vf, lf, sound_mod, cat_gain, bus_gain, priority, threshold, hyste
 class VoicePool:
     """Rows of the parameter arrays, who owns them, and which are real."""
 
-    def __init__(self, params: EngineArrays, sample_rate: int, block_size: int, threshold_db: float,
+    def __init__(self, arrays: EngineArrays, sample_rate: int, block_size: int, threshold_db: float,
                  virtual_fade_ms: float, steal_fade_ms: float):
-        cap = params.max_instances
-        self.params = params
+        cap = arrays.max_instances
+        self.arrays = arrays
         self.block_size = block_size
         self.sample_rate = sample_rate
         self.threshold = max(db_to_gain(threshold_db), FLOOR_GAIN)   # at the floor: only silence is inaudible
@@ -216,7 +216,7 @@ class VoicePool:
     # ------------------------------------------------------------ allocation
     def live(self) -> np.ndarray:
         """Mask of rows holding an instance that still counts against limits."""
-        s = self.params.vi[:, VI_STATE]
+        s = self.arrays.vi[:, VI_STATE]
         return (s == PLAYING) | (s == VIRTUAL)
 
     def make_room(self, mask: np.ndarray, limit: int | None, policy: str, priority: float,
@@ -251,7 +251,7 @@ class VoicePool:
             candidates = rows[self.priority[rows] == lowest]
             return candidates[np.argmin(self.started[candidates])]
         # furthest
-        vf, lf = self.params.vf, self.params.lf
+        vf, lf = self.arrays.vf, self.arrays.lf
         d = np.linalg.norm(vf[rows, VF_X:VF_Z + 1] - lf[LF_X:LF_Z + 1], axis=1)
         if distance > d.max():
             return None
@@ -269,10 +269,10 @@ class VoicePool:
 
     def stop(self, v: int, fade: float) -> None:
         """Stop an instance: a real one fades out over `fade` s (at least one block), a virtual one ends."""
-        vi, vf = self.params.vi, self.params.vf
+        vi, vf = self.arrays.vi, self.arrays.vf
         if vi[v, VI_STATE] == VIRTUAL:
             vi[v, VI_STATE] = ENDED
-            self.params.lf[LF_ENDED] += 1.0
+            self.arrays.lf[LF_ENDED] += 1.0
             return
         samples = max(fade * self.sample_rate, self.block_size)
         vf[v, VF_FADE_TARGET] = 0.0
@@ -281,7 +281,7 @@ class VoicePool:
 
     def reclaim(self) -> list[int]:
         """Free the rows marked ENDED (the kernel counts them, so most blocks skip the scan); returns them."""
-        vi, lf = self.params.vi, self.params.lf
+        vi, lf = self.arrays.vi, self.arrays.lf
         if lf[LF_ENDED] == 0.0:
             return []
         lf[LF_ENDED] = 0.0
@@ -295,7 +295,7 @@ class VoicePool:
     # ------------------------------------------------------------ real / virtual
     def assign(self, bus_gain: np.ndarray, hdr_inaudible: np.ndarray | None = None) -> None:
         """Rank every instance and move voices between real and virtual (once per block)."""
-        p = self.params
+        p = self.arrays
         excluded = self.no_exclusions if hdr_inaudible is None else hdr_inaudible
         nv, nr, kept, budget, real, virtual = decide(
             p.vi, p.vf, p.lf, p.sound_mod, p.cat_gain, bus_gain, self.priority, self.threshold, HYSTERESIS_DB,
@@ -308,7 +308,7 @@ class VoicePool:
     def _virtualize(self, rows: np.ndarray) -> None:
         if len(rows) == 0:
             return
-        vi, vf = self.params.vi, self.params.vf
+        vi, vf = self.arrays.vi, self.arrays.vf
         vi[rows, VI_TO_VIRTUAL] = 1
         vf[rows, VF_VFADE_TARGET] = 0.0
         vf[rows, VF_VFADE_STEP] = 1.0 / self.virtual_fade_samples
@@ -319,7 +319,7 @@ class VoicePool:
         how many virtual rows became real."""
         if len(rows) == 0:
             return 0
-        vi, vf, gain = self.params.vi, self.params.vf, self.params.gain
+        vi, vf, gain = self.arrays.vi, self.arrays.vf, self.arrays.gain
         leaving = rows[vi[rows, VI_TO_VIRTUAL] != 0]
         vi[leaving, VI_TO_VIRTUAL] = 0        # still real: just fade back up
         vf[leaving, VF_VFADE_TARGET] = 1.0

@@ -1,1 +1,7 @@
-"""core"""
+"""HOT PATH only: the engine's arrays and the Numba kernels that render a block.
+
+arrays.py (the layout both sides share), engine.py (one call per block),
+voice_loop.py, chain.py (the buses' stages), panning/ (one panner per
+layout), dsp/ (the kernels).  Nothing here knows scenes, names or messages:
+it sees integers and floats in arrays (import rules in pyproject.toml).
+"""

@@ -1,1 +1,1 @@
-"""Edge: audio in and out (PortAudio devices, headless outputs)."""
+"""Edge: audio in and out behind one small interface (base.py): PortAudio, a null clock, WAV files."""

@@ -1,1 +1,2 @@
-"""live"""
+"""Edge: the live mixer over ZeroMQ (server.py and its parts) and the client games use (client.py).
+config.py is the one home of the defaults both sides share."""

@@ -191,7 +191,7 @@ class Server:
         vectorised batch; later poses of an id overwrite earlier ones, so the newest wins."""
         vel = None
         if any(v is not None for v in velocities):
-            current = self.mixer.params.vf
+            current = self.mixer.arrays.vf
             vel = [v if v is not None else self._velocity_of(i, current) for i, v in zip(ids, velocities)]
         self.stats.stream_drops += self.mixer.set_emitters(ids, positions, vel)
         if self.recorder is not None:

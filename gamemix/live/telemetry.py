@@ -81,7 +81,7 @@ PUBLISHED = (Telemetry, Reload)
 def telemetry(mixer, output_stats: dict, stream_drops: int) -> dict[str, Any]:
     """One telemetry frame: levels, voices, audio-thread health."""
     m = mixer
-    bf = m.params.bf
+    bf = m.arrays.bf
     n = m.block_size * m.channels
     readings = m.chains.readings()
     buses = {name: {"peak_dbfs": level_db(bf[i, BF_PEAK], 2), "rms_dbfs": level_db(np.sqrt(bf[i, BF_SUMSQ] / n), 2),

@@ -81,8 +81,8 @@ def render(scene: Scene | str | Path, script: Script | str | Path, out_path: str
             mixer.render(block)
             out.write(block)
             for i, stem in stems:
-                stem.write(mixer.params.bus_buf[i].T)
-            tally.add(mixer.params.bf, block.size)
+                stem.write(mixer.arrays.bus_buf[i].T)
+            tally.add(mixer.arrays.bf, block.size)
             if b % levels_every == 0 and mixer.snapshots.active:
                 snapshot_levels.append({"t": round(b * mixer.dt, 4), **mixer.snapshots.levels()})
     report = _report(scene, mixer, tally, nblocks, seed, errors, snapshot_levels)

@@ -42,7 +42,9 @@ class Movable:
     "send", one per send (a snapshot gives {target bus: dB}, a mapping names
     its `send`); "key", one per sidechain key (a snapshot or mapping value
     moves every fixed-depth key).  [lo, hi] is the range of a snapshot's
-    value or offset."""
+    value or offset.  `setting`: for a one-per-bus value, the field of the
+    processor's settings that is its value in the scene (the default `base`
+    reads it)."""
 
     name: str
     lo: float
@@ -50,6 +52,7 @@ class Movable:
     description: str
     override: str | None = None
     per: str | None = None
+    setting: str | None = None
 
     @property
     def field(self) -> str:
@@ -116,8 +119,19 @@ class Processor:
         raise KeyError(name)
 
     def base(self, moved: dict[str, np.ndarray]) -> None:
-        """Write the scene's own values of this processor's movables into `moved` (NaN where a bus
-        lacks the processor)."""
+        """Write the scene's own values of this processor's movables into `moved` (its arrays start
+        as NaN: where a bus lacks the processor).  The default: each one-per-bus movable's `setting`."""
+        for m in self.movables:
+            if m.setting is not None:
+                for name, spec in self.specs.items():
+                    moved[m.name][self.bus_index[name], 0] = getattr(spec, m.setting)
+
+    @staticmethod
+    def given(moved: dict[str, np.ndarray], movable: Movable) -> tuple[np.ndarray, np.ndarray]:
+        """(mask of the buses that have a value of a one-per-bus movable this block, those values)."""
+        value = moved[movable.name][:, 0]
+        has = np.isfinite(value)
+        return has, value[has]
 
     def start(self, moved: dict[str, np.ndarray]) -> None:
         """At load, before the first write: make the scene's values the current state as well as the

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Optional
 
-import numpy as np
 from pydantic import Field
 
 from gamemix.core.dsp import compressor
@@ -23,7 +22,7 @@ class CompressorSettings(Strict):
     makeup_db: float = Field(0.0, ge=-24.0, le=24.0, allow_inf_nan=False)
 
 
-THRESHOLD = Movable("compressor_threshold_db", -120.0, 24.0, "the compressor's threshold")
+THRESHOLD = Movable("compressor_threshold_db", -120.0, 24.0, "the compressor's threshold", setting="threshold_db")
 
 
 class Compressor(Processor):
@@ -41,16 +40,10 @@ class Compressor(Processor):
             compressor.set_compressor(self.state.params, bus_index[name], sample_rate, c.threshold_db, c.ratio,
                                       c.knee_db, c.attack_ms, c.release_ms, c.makeup_db)
 
-    def base(self, moved):
-        for name, c in self.specs.items():
-            moved[THRESHOLD.name][self.bus_index[name], 0] = c.threshold_db
-
     def write(self, moved):
-        if not self.specs:
-            return
-        value = moved[THRESHOLD.name][:, 0]
-        has = np.isfinite(value)
-        self.state.params[has, compressor.CP_THRESHOLD] = value[has]
+        if self.specs:
+            has, value = self.given(moved, THRESHOLD)
+            self.state.params[has, compressor.CP_THRESHOLD] = value
 
     def read(self, b):
         return {"compressor_gr_db": -round(float(self.state.params[b, compressor.CP_MAX_REDUCTION]), 2)}

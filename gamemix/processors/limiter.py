@@ -20,7 +20,8 @@ class LimiterSettings(Strict):
     release_ms: Milliseconds = 50.0
 
 
-CEILING = Movable("limiter_ceiling_dbtp", -24.0, 24.0, "the limiter's ceiling (held at or below 0 dBTP)")
+CEILING = Movable("limiter_ceiling_dbtp", -24.0, 24.0, "the limiter's ceiling (held at or below 0 dBTP)",
+                  setting="ceiling_dbtp")
 
 
 class Limiter(Processor):
@@ -44,10 +45,6 @@ class Limiter(Processor):
         if raw.get("limiter") is not None and name != "master":
             return [doc.problem(("buses", name, "limiter"), "only master has a limiter")]
         return []
-
-    def base(self, moved):
-        for name, lm in self.specs.items():
-            moved[CEILING.name][self.bus_index[name], 0] = lm.ceiling_dbtp
 
     def write(self, moved):
         ceiling = moved[CEILING.name][self.master, 0]

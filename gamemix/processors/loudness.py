@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-import numpy as np
 from pydantic import Field
 
 from gamemix.core.dsp import leveler
@@ -24,7 +23,7 @@ class LoudnessTarget(Strict):
     max_slew_db_per_s: float = Field(1.0, gt=0.0, le=100.0, allow_inf_nan=False)
 
 
-TARGET = Movable("loudness_target_lufs", -70.0, 70.0, "the loudness target")
+TARGET = Movable("loudness_target_lufs", -70.0, 70.0, "the loudness target", setting="target_lufs")
 
 
 class Loudness(Processor):
@@ -43,16 +42,10 @@ class Loudness(Processor):
             leveler.set_target(self.state.params, bus_index[name], slot, sample_rate, lt.target_lufs, lt.measure,
                                lt.tolerance_lu, lt.max_boost_db, lt.max_cut_db, lt.max_slew_db_per_s)
 
-    def base(self, moved):
-        for name, lt in self.specs.items():
-            moved[TARGET.name][self.bus_index[name], 0] = lt.target_lufs
-
     def write(self, moved):
-        if not self.specs:
-            return
-        value = moved[TARGET.name][:, 0]
-        has = np.isfinite(value)
-        self.state.params[has, leveler.LV_TARGET] = value[has]
+        if self.specs:
+            has, value = self.given(moved, TARGET)
+            self.state.params[has, leveler.LV_TARGET] = value
 
     def read(self, b):
         return {"loudness_gain_db": round(float(self.state.params[b, leveler.LV_GAIN]), 2)}

@@ -24,7 +24,7 @@ class Unmask(Strict):
     release_ms: Milliseconds = 300.0
 
 
-DEPTH = Movable("unmask_depth_db", -24.0, 24.0, "the unmasking cut's max depth")
+DEPTH = Movable("unmask_depth_db", -24.0, 24.0, "the unmasking cut's max depth", setting="max_depth_db")
 
 
 class Unmasking(Processor):
@@ -51,17 +51,10 @@ class Unmasking(Processor):
         unmask = raw.get("unmask")
         return [(("unmask", "target"), unmask.get("target"))] if isinstance(unmask, dict) else []
 
-    def base(self, moved):
-        for name, u in self.specs.items():
-            moved[DEPTH.name][self.bus_index[name], 0] = u.max_depth_db
-
     def write(self, moved):
-        if not self.specs:
-            return
-        value = moved[DEPTH.name][:, 0]
-        maskers = self.cut.slot
-        has = np.isfinite(value) & (maskers >= 0)
-        self.cut.maskers[maskers[has], unmasking.UP_DEPTH] = np.maximum(value[has], 0.0)
+        if self.specs:
+            has, value = self.given(moved, DEPTH)       # only buses with an unmasking cut have a value
+            self.cut.maskers[self.cut.slot[has], unmasking.UP_DEPTH] = np.maximum(value, 0.0)
 
     def read(self, b):
         cuts = self.cut.cuts[self.cut.slot[b], 0]

@@ -4,7 +4,7 @@ Every gain the listener can hear change is ramped linearly across a block from
 its value at the end of the previous block, so no change (a volume jump, a stop,
 a pan sweep) produces a step: the largest sample-to-sample change a gain jump
 of g can add is g / block_size.  Ramps read a table `ramp[i] = i / n` (see
-params.Params.ramp) rather than converting the loop counter to float, which
+core/arrays.EngineArrays.ramp) rather than converting the loop counter to float, which
 AVX2 cannot do for 64-bit integers and which would keep the loop scalar.
 """
 
