@@ -138,8 +138,10 @@ class EngineArrays:
         self.vi[:, VI_LANE1] = -1
         self.bf[:, BF_PITCH] = 1.0
         self.filters = filters.allocate(n_buses, channels)
-        self.meters = bs1770.MeterStage(bs1770.allocate(n_buses, channels, sample_rate))
-        self.chain = chain.build((self.filters, mixing.FaderStage(self.bf), mixing.LevelsStage(self.bf),
+        every = np.zeros(n_buses, dtype=np.int64)           # the stages every bus has
+        self.meters = bs1770.MeterStage(np.arange(n_buses, dtype=np.int64),
+                                        bs1770.allocate(n_buses, channels, sample_rate))
+        self.chain = chain.build((self.filters, mixing.FaderStage(every, self.bf), mixing.LevelsStage(every, self.bf),
                                   self.meters) + tuple(stages))
 
     def stage(self, state_class: type):

@@ -20,6 +20,7 @@ A stage is a NamedTuple of arrays (its parameters and state, allocated once
 when a scene loads) whose class is registered here with its block kernel:
 
     class CompressorStage(NamedTuple):
+        slot: np.ndarray        # slot[b] >= 0: bus b has a compressor
         params: np.ndarray
 
     @njit(cache=True, nogil=True)
@@ -27,14 +28,20 @@ when a scene loads) whose class is registered here with its block kernel:
 
     chain.register(CompressorStage, compressor_stage, chain.COMPRESSOR)
 
-Every kernel takes (its state, bus index b, bus_buf (buses, channels, frames),
-frames n, channels, ramp (i / n), sample rate) and works on bus b in place,
-doing nothing for a bus that lacks the stage (its own arrays say so).  The
-engine gets the chain as one tuple of stage states in order (`build`), and
-`process_bus` walks it with `literal_unroll`: Numba compiles the walk once
-for the tuple's types and resolves each call at compile time from the
-state's class (`run_stage`), so there is no dispatch at run time and a new
-stage needs no edit here or in the engine.
+Every state's first field is `slot`: slot[b] >= 0 when bus b has the stage
+(which of the stage's slots it is, where that matters), so a stage is not
+even called for a bus without it.  Every kernel takes (its state, bus index
+b, bus_buf (buses, channels, frames), frames n, channels, ramp (i / n),
+sample rate) and works on bus b in place.  The engine gets the chain as one
+tuple of stage states in order (`build`), and `mix_buses` walks it for each
+bus with `literal_unroll`: Numba compiles the walk once for the tuple's
+types and resolves each call at compile time from the state's class
+(`run_stage`), so there is no dispatch at run time and a new stage needs no
+edit here or in the engine.  The walk stays inside one function for every
+bus and calls only the stages a bus has: every array a call passes costs a
+reference count (core/voice_loop.py), and passing the whole chain per bus,
+or every stage's state for every bus, cost ~13 us a block on a seven-bus
+scene.
 """
 
 from __future__ import annotations
@@ -83,8 +90,17 @@ def _run_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
 
 
 @njit(cache=True, nogil=True)
-def process_bus(b, chain, bus_buf, ramp, n, channels, sample_rate):
-    """Bus b's whole chain, in place."""
-    for st in literal_unroll(chain):
-        run_stage(st, b, bus_buf, n, channels, ramp, sample_rate)
+def mix_buses(bus_order, bus_parent, chain, bus_buf, ramp, n, channels, sample_rate):
+    """For each bus in order (children, keys and senders first): its chain, in place, then the bus
+    added into its parent (dst[i] += src[i], as dsp/mixing.py's add_into)."""
+    for k in range(bus_order.shape[0]):
+        b = bus_order[k]
+        for st in literal_unroll(chain):
+            if st.slot[b] >= 0:
+                run_stage(st, b, bus_buf, n, channels, ramp, sample_rate)
+        parent = bus_parent[b]
+        if parent >= 0:
+            for c in range(channels):
+                for i in range(n):
+                    bus_buf[parent, c, i] += bus_buf[b, c, i]
 

@@ -26,20 +26,8 @@ from gamemix.core.arrays import (
 )
 from gamemix.core.dsp import bs1770, compressor, filters, leveler, limiter, mixing, reverb, sidechain, unmasking  # noqa: F401  (their stages register)
 from gamemix.core.dsp.distance import listener_front_up, listener_right
-from gamemix.core.dsp.mixing import add_into, write_output
+from gamemix.core.dsp.mixing import write_output
 from gamemix.core.voice_loop import render_voices
-
-
-@njit(cache=True, nogil=True)
-def mix_buses(bus_order, bus_parent, stages, bus_buf, ramp, n, channels, sample_rate):
-    """Run each bus's chain (children, keys and senders first) and sum the bus into its parent."""
-    for k in range(bus_order.shape[0]):
-        b = bus_order[k]
-        chain.process_bus(b, stages, bus_buf, ramp, n, channels, sample_rate)
-        parent = bus_parent[b]
-        if parent >= 0:
-            for c in range(channels):
-                add_into(bus_buf[b, c], bus_buf[parent, c], n)
 
 
 @njit(cache=True, nogil=True)
@@ -55,7 +43,7 @@ def render_block(pool, lane_off, lane_len, vi, vf, gain, bf, bus_parent, bus_ord
     ended = render_voices(pool, lane_off, lane_len, vi, vf, gain, bf, sound_mod, cat_gain, lf, frame, panner,
                           bus_buf, scratch0, scratch1, target, ramp, n, channels)
     lf[LF_ENDED] += ended
-    mix_buses(bus_order, bus_parent, stages, bus_buf, ramp, n, channels, lf[LF_SAMPLE_RATE])
+    chain.mix_buses(bus_order, bus_parent, stages, bus_buf, ramp, n, channels, lf[LF_SAMPLE_RATE])
     master = bus_order[bus_order.shape[0] - 1]
     write_output(bus_buf[master], out, n, channels, lf[LF_CEILING])
 

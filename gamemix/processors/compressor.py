@@ -37,6 +37,7 @@ class Compressor(Processor):
         self.state = compressor.allocate(len(bus_index))
         self.stages = (self.state,)
         for name, c in self.specs.items():
+            self.state.slot[bus_index[name]] = 0
             compressor.set_compressor(self.state.params, bus_index[name], sample_rate, c.threshold_db, c.ratio,
                                       c.knee_db, c.attack_ms, c.release_ms, c.makeup_db)
 

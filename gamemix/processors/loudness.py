@@ -39,6 +39,7 @@ class Loudness(Processor):
         self.slot = {}
         for slot, (name, lt) in enumerate(self.specs.items()):
             self.slot[name] = slot
+            self.state.slot[bus_index[name]] = slot
             leveler.set_target(self.state.params, bus_index[name], slot, sample_rate, lt.target_lufs, lt.measure,
                                lt.tolerance_lu, lt.max_boost_db, lt.max_cut_db, lt.max_slew_db_per_s)
 

@@ -30,6 +30,7 @@ class Sends(Processor):
         self.stages = (self.state,)
         self.slots = {name: {target: k for k, target in enumerate(sends)} for name, sends in self.specs.items()}
         for name, sends in self.specs.items():
+            self.state.slot[bus_index[name]] = 0
             for k, target in enumerate(sends):
                 self.state.bus[bus_index[name], k] = bus_index[target]
 

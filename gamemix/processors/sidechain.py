@@ -52,6 +52,7 @@ class Sidechain(Processor):
         self.stages = (self.state,)
         self.fixed = any(k.ratio is None for keys in self.specs.values() for k in keys)
         for name, keys in self.specs.items():
+            self.state.slot[bus_index[name]] = 0
             for k, key in enumerate(keys):
                 sidechain.set_key(self.state.keys, bus_index[name], k, bus_index[key.key], sample_rate,
                                   key.threshold_db, key.depth_db, key.ratio, key.range_db, key.attack_ms,

@@ -308,8 +308,9 @@ def read(bank: MeterBank, m: int) -> dict:
 
 
 class MeterStage(NamedTuple):
-    """The chain's meter stage: slot b of `bank` meters bus b after its fader and limiter."""
+    """The chain's meter stage: slot b of `bank` meters bus b after its fader and limiter (every bus)."""
 
+    slot: np.ndarray         # slot[b] >= 0: bus b has this stage (core/chain.py)
     bank: MeterBank
 
 

@@ -22,6 +22,7 @@ import numpy as np
 from numba import njit
 
 from gamemix.core import chain
+from gamemix.units import LN10_20
 
 CP_ENABLED = 0
 CP_THRESHOLD = 1     # dB
@@ -35,17 +36,18 @@ CP_REDUCTION = 8     # state: smoothed gain reduction, dB >= 0
 CP_MAX_REDUCTION = 9  # out: largest reduction in the last block, dB
 CP_NFIELDS = 10
 
-LN10_20 = math.log(10.0) / 20.0
 
 
 class CompressorStage(NamedTuple):
     """Every bus's compressor: params (buses, CP_NFIELDS); CP_ENABLED = 0 where a bus has none."""
 
+    slot: np.ndarray         # slot[b] >= 0: bus b has this stage (core/chain.py)
     params: np.ndarray
 
 
 def allocate(n_buses: int) -> CompressorStage:
-    return CompressorStage(np.zeros((n_buses, CP_NFIELDS)))
+    """Compressors for n_buses buses, on none yet (set_compressor and the slot put one on a bus)."""
+    return CompressorStage(np.full(n_buses, -1, dtype=np.int64), np.zeros((n_buses, CP_NFIELDS)))
 
 
 def set_compressor(comp: np.ndarray, b: int, sample_rate: float, threshold_db: float, ratio: float,

@@ -44,6 +44,7 @@ HP_OPEN = 10.0
 class FilterStage(NamedTuple):
     """Every bus's low-pass and high-pass: cutoffs (buses, FL_NFIELDS) and state (buses, channels, 4)."""
 
+    slot: np.ndarray         # slot[b] >= 0: bus b has this stage (core/chain.py)
     cutoff: np.ndarray
     state: np.ndarray
 
@@ -53,7 +54,7 @@ def allocate(n_buses: int, channels: int) -> FilterStage:
     cutoff = np.zeros((n_buses, FL_NFIELDS), dtype=np.float64)
     cutoff[:, [FL_LP, FL_LP_TARGET]] = 1e9          # open (clamped to 0.49 fs by the kernel)
     cutoff[:, [FL_HP, FL_HP_TARGET]] = HP_OPEN
-    return FilterStage(cutoff, np.zeros((n_buses, channels, 4), dtype=np.float64))
+    return FilterStage(np.zeros(n_buses, dtype=np.int64), cutoff, np.zeros((n_buses, channels, 4), dtype=np.float64))
 
 
 def lp_open(sample_rate: float) -> float:
@@ -125,6 +126,10 @@ def filter_bus(bus_buf, b, channels, n, state, params, sample_rate):
     """Low-pass then high-pass bus b in place (each bypassed while open)."""
     filter_section(bus_buf, b, channels, n, state, params, FL_LP, FL_LP_TARGET, 0, False, sample_rate)
     filter_section(bus_buf, b, channels, n, state, params, FL_HP, FL_HP_TARGET, 2, True, sample_rate)
+    for c in range(channels):       # a state that went non-finite starts again from rest, not kept for good
+        for j in range(4):
+            if not math.isfinite(state[b, c, j]):
+                state[b, c, j] = 0.0
 
 
 @njit(cache=True, nogil=True)

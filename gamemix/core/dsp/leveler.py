@@ -29,6 +29,7 @@ import numpy as np
 from numba import njit
 
 from gamemix.core import chain
+from gamemix.units import LN10_20
 from gamemix.core.dsp import bs1770
 
 LV_ENABLED = 0
@@ -47,19 +48,19 @@ LV_NFIELDS = 11
 MEASURE_MOMENTARY, MEASURE_SHORT_TERM, MEASURE_INTEGRATED = 0, 1, 2
 MEASURES = {"momentary": MEASURE_MOMENTARY, "short_term": MEASURE_SHORT_TERM, "integrated": MEASURE_INTEGRATED}
 SETTLED_DB = 0.05
-LN10_20 = math.log(10.0) / 20.0
 
 
 class LevelerStage(NamedTuple):
     """Every bus's loudness management: params (buses, LV_NFIELDS), LV_ENABLED = 0 where a bus has
     none; meter, one slot per managed bus."""
 
+    slot: np.ndarray         # slot[b] >= 0: bus b has this stage (core/chain.py)
     params: np.ndarray
     meter: bs1770.MeterBank
 
 
 def allocate(n_buses: int, n_managed: int, channels: int, sample_rate: float) -> LevelerStage:
-    return LevelerStage(np.zeros((n_buses, LV_NFIELDS), dtype=np.float64),
+    return LevelerStage(np.full(n_buses, -1, dtype=np.int64), np.zeros((n_buses, LV_NFIELDS), dtype=np.float64),
                         bs1770.allocate(n_managed, channels, sample_rate))
 
 

@@ -70,13 +70,6 @@ def scale_ramped(buf, g0, g1, ramp, n):
 
 
 @njit(cache=True, nogil=True)
-def add_into(src, dst, n):
-    """dst[:n] += src[:n]."""
-    for i in range(n):
-        dst[i] += src[i]
-
-
-@njit(cache=True, nogil=True)
 def peak_and_sumsq(buf, n):
     """Peak absolute value and sum of squares of buf[:n] (float64 accumulation)."""
     peak = 0.0
@@ -92,13 +85,14 @@ def peak_and_sumsq(buf, n):
 
 @njit(cache=True, nogil=True)
 def write_output(master, out, n, channels, ceiling):
-    """Interleave the master bus into out (frames, channels); NaN -> 0, clamp to +-ceiling."""
+    """Interleave the master bus into out (frames, channels); NaN and infinities -> 0 (a stage that
+    blew up for a block must not come out as full-scale DC), the rest clamped to +-ceiling."""
     c32 = np.float32(ceiling)
     for c in range(channels):
         src = master[c]
         for i in range(n):
             x = src[i]
-            if not (x == x):
+            if not (x - x == 0.0):          # NaN or +-inf: x - x is NaN
                 x = np.float32(0.0)
             out[i, c] = min(max(x, -c32), c32)
 
@@ -109,6 +103,7 @@ def write_output(master, out, n, channels, ceiling):
 class FaderStage(NamedTuple):
     """The bus faders: bf[b, BF_GAIN] (gain at the end of the last block), BF_GAIN_TARGET, BF_GAIN_STEP."""
 
+    slot: np.ndarray         # slot[b] >= 0: bus b has this stage (core/chain.py)
     bf: np.ndarray
 
 
@@ -126,6 +121,7 @@ def fader_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
 class LevelsStage(NamedTuple):
     """Writes bf[b, BF_PEAK] and bf[b, BF_SUMSQ] (the block after the fader and limiter)."""
 
+    slot: np.ndarray         # slot[b] >= 0: bus b has this stage (core/chain.py)
     bf: np.ndarray
 
 
@@ -152,12 +148,13 @@ class SendStage(NamedTuple):
     """Post-fader sends: bus[b, k] the bus send k of bus b feeds (-1 unused; used slots first),
     gain[b, k, SG_*] its gain."""
 
+    slot: np.ndarray         # slot[b] >= 0: bus b has this stage (core/chain.py)
     bus: np.ndarray
     gain: np.ndarray
 
 
 def allocate_sends(n_buses: int, max_sends: int) -> SendStage:
-    return SendStage(np.full((n_buses, max_sends), -1, dtype=np.int64),
+    return SendStage(np.full(n_buses, -1, dtype=np.int64), np.full((n_buses, max_sends), -1, dtype=np.int64),
                      np.zeros((n_buses, max_sends, SG_NFIELDS), dtype=np.float64))
 
 

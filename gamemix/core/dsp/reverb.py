@@ -162,6 +162,14 @@ def reverb_block(r, buf, n, channels, params, lines, diffusers, predelay, positi
             positions[r, RI_LINE0 + k] = w + 1 if w + 1 < length else 0
         left *= 0.5
         right *= 0.5
+        if not (math.isfinite(left) and math.isfinite(right)):   # blown up: start again from silence
+            lines[r, :, :] = 0.0
+            diffusers[r, :, :] = 0.0
+            predelay[r, :] = 0.0
+            for k in range(LINES):
+                p[RV_LP0 + k] = 0.0
+            left = 0.0
+            right = 0.0
         if channels == 1:
             buf[0, i] = 0.5 * (left + right)
         else:

@@ -33,10 +33,10 @@ import numpy as np
 from numba import njit
 
 from gamemix.core import chain
+from gamemix.units import LN10_20
 
 MAX_KEYS = 4
 RMS_TIME_S = 0.010
-LN10_20 = math.log(10.0) / 20.0
 
 # keys[b, k, FIELD]
 SC_KEY = 0          # key bus index, -1 = unused slot
@@ -65,6 +65,7 @@ class SidechainStage(NamedTuple):
     """Every bus's sidechain keys: keys (buses, MAX_KEYS, SC_NFIELDS), band_state (buses, MAX_KEYS,
     MAX_CHANNELS, 4), duck (buses,)."""
 
+    slot: np.ndarray         # slot[b] >= 0: bus b has this stage (core/chain.py)
     keys: np.ndarray
     band_state: np.ndarray
     duck: np.ndarray
@@ -74,7 +75,8 @@ def allocate(n_buses: int) -> SidechainStage:
     """Sidechain state for a scene with n_buses buses, every key slot unused."""
     keys = np.zeros((n_buses, MAX_KEYS, SC_NFIELDS), dtype=np.float64)
     keys[:, :, SC_KEY] = -1.0
-    return SidechainStage(keys, np.zeros((n_buses, MAX_KEYS, MAX_CHANNELS, 4)), np.zeros(n_buses, dtype=np.float64))
+    return SidechainStage(np.full(n_buses, -1, dtype=np.int64), keys, np.zeros((n_buses, MAX_KEYS, MAX_CHANNELS, 4)),
+                          np.zeros(n_buses, dtype=np.float64))
 
 
 def _svf(fc: float, sample_rate: float) -> tuple[float, float, float]:
@@ -179,6 +181,24 @@ def sidechain_block(b, bus_buf, n, channels, keys, band_state, duck):
         for c in range(channels):
             bus_buf[b, c, i] *= g
     duck[b] = total
+    recover(b, keys, band_state)
+
+
+@njit(cache=True, nogil=True)
+def recover(b, keys, band_state):
+    """A key whose detector or band filters went non-finite starts again from rest."""
+    for k in range(MAX_KEYS):
+        row = keys[b, k]
+        if row[SC_KEY] < 0.0:
+            break
+        fine = math.isfinite(row[SC_MS]) and math.isfinite(row[SC_ATT])
+        for c in range(band_state.shape[2]):
+            for j in range(4):
+                fine = fine and math.isfinite(band_state[b, k, c, j])
+        if not fine:
+            row[SC_MS] = 0.0
+            row[SC_ATT] = 0.0
+            band_state[b, k, :, :] = 0.0
 
 
 @njit(cache=True, nogil=True)

@@ -191,6 +191,17 @@ def _analyse(buf, start, count, channels, bp, state):
 def analyse_target(t, buf, n, channels, bands, targets):
     """Measure target slot t's bands over the first n samples of buf (channels, >= n)."""
     _analyse(buf, 0, n, channels, bands, targets[t])
+    _recover(targets[t])
+
+
+@njit(cache=True, nogil=True)
+def _recover(state):
+    """State that went non-finite (any array of it) starts again from rest instead of staying so."""
+    flat = state.reshape(state.size)        # a view: these states are C-contiguous
+    for i in range(flat.shape[0]):
+        if not math.isfinite(flat[i]):
+            flat[:] = 0.0
+            return
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -262,6 +273,9 @@ def unmask_block(m, buf, n, channels, bands, targets, maskers, masker_bands, cut
                     x = np.float64(buf[c, i])
                     buf[c, i] = _bell(x if math.isfinite(x) else 0.0, a1, a2, a3, m1, st)
         start += count
+    _recover(masker_bands[m])
+    _recover(bells[m])
+    _recover(cuts[m])
 
 
 @njit(cache=True, nogil=True)
