@@ -9,11 +9,24 @@ guard repeats the start of the clip, for a one-shot it is silence.  The pool
 ends with TAIL zeros, as far as the resampler's vector loads reach past an
 index (what they read there is never used).
 
+Memory.  The pool is sized before anything is decoded (from each file's
+frame count, and for a resampled one the most frames soxr can give), and
+each file is decoded and resampled a chunk at a time straight into its
+lanes, so the peak at load is the pool plus one chunk: a 64 MiB file costs
+its decoded size, not several copies of it.  A file two sounds share is
+decoded once.
+
+Numeric hygiene.  NaN and infinities become 0, and samples beyond
+±MAX_SAMPLE (+12 dBFS) are clamped to it, with a located warning: a float
+file with absurd values (±3e38) would otherwise overflow the buses'
+filters and meters.
+
 Control side: runs at load, never per block.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,11 +34,13 @@ import soundfile
 import soxr
 
 from gamemix.core.dsp.playback import WINDOW
-from gamemix.errors import LocatedError
+from gamemix.errors import LocatedError, Problem
 from gamemix.scene.model import Scene
 
 GUARD = 4  # samples after each lane, read by the interpolator past the end
 TAIL = WINDOW  # zeros after the last lane: the resampler's window loads read this far past an index
+MAX_SAMPLE = 4.0  # +12 dBFS: a sample beyond is clamped at load
+CHUNK = 1 << 16   # frames decoded at a time
 
 
 @dataclass(frozen=True)
@@ -39,20 +54,28 @@ class Variant:
 
 @dataclass
 class ClipBank:
-    """All lanes of a scene in one pool, plus each sound's variants."""
+    """All lanes of a scene in one pool, plus each sound's variants and what loading warned about."""
 
     pool: np.ndarray
     lane_offset: np.ndarray  # int64, start of each lane in pool
     lane_length: np.ndarray  # int64, frames of each lane (guard excluded)
     variants: dict[str, list[Variant]] = field(default_factory=dict)
+    warnings: list[Problem] = field(default_factory=list)
 
 
-def decode(path, sample_rate: int) -> np.ndarray:
-    """Decode a file to float32 (frames, channels) at `sample_rate`, NaN/Inf zeroed."""
-    data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
-    if rate != sample_rate and len(data):
-        data = soxr.resample(data, rate, sample_rate, quality="VHQ").astype(np.float32, copy=False)
-    return np.ascontiguousarray(np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0), dtype=np.float32)
+@dataclass
+class _Use:
+    """One file as one sound plays it: where it is, how many lanes, the room reserved for each."""
+
+    sound: str
+    index: int
+    rel: str
+    path: object
+    lanes: int
+    reserve: int
+    rate: int
+    loop: bool
+    mono: bool
 
 
 def build_bank(scene: Scene) -> ClipBank:
@@ -62,52 +85,109 @@ def build_bank(scene: Scene) -> ClipBank:
     keep mono or stereo.  Files with more than two channels are refused.
     """
     rate = scene.output.sample_rate
-    decoded: dict[str, np.ndarray] = {}
-    problems = []
-    plan: list[tuple[str, int, str, np.ndarray, bool]] = []
+    uses, problems = [], []
     for name, sound in scene.sounds.items():
         for i, rel in enumerate(sound.files):
             loc = ("sounds", name, "files", i)
             try:
-                if rel not in decoded:
-                    decoded[rel] = decode(scene.asset_path(rel), rate)
+                path = scene.asset_path(rel)
+                info = soundfile.info(str(path))
             except (ValueError, RuntimeError, OSError, soundfile.LibsndfileError) as exc:
                 problems.append(scene.problem(loc, f"cannot decode {rel}: {exc}"))
                 continue
-            data = decoded[rel]
-            if data.shape[1] > 2:
-                problems.append(scene.problem(loc, f"{rel} has {data.shape[1]} channels; mono or stereo only"))
+            if info.channels > 2:
+                problems.append(scene.problem(loc, f"{rel} has {info.channels} channels; mono or stereo only"))
                 continue
-            if len(data) == 0:
+            if info.frames <= 0:
                 problems.append(scene.problem(loc, f"{rel} has no audio frames"))
                 continue
-            if sound.spatial is not None and data.shape[1] > 1:
-                data = data.mean(axis=1, keepdims=True, dtype=np.float32)
-            plan.append((name, i, rel, data, sound.loop))
+            mono = sound.spatial is not None
+            uses.append(_Use(name, i, rel, path, 1 if mono else info.channels,
+                             _reserve(info.frames, info.samplerate, rate), info.samplerate, sound.loop, mono))
     if problems:
         raise LocatedError(problems)
-    return _pack(plan)
+    return _pack(scene, uses, rate)
 
 
-def _pack(plan) -> ClipBank:
-    """Lay every lane out in one pool with its guard samples."""
-    nlanes = sum(d.shape[1] for _, _, _, d, _ in plan)
-    total = sum((len(d) + GUARD) * d.shape[1] for _, _, _, d, _ in plan)
-    pool = np.zeros(total + TAIL, dtype=np.float32)
-    offset = np.zeros(max(nlanes, 1), dtype=np.int64)
-    length = np.zeros(max(nlanes, 1), dtype=np.int64)
-    bank = ClipBank(pool, offset, length)
+def _reserve(frames: int, rate: int, out_rate: int) -> int:
+    """Room for a file's frames at the output rate: exact without resampling, else the most soxr gives."""
+    return frames if rate == out_rate else math.ceil(frames * out_rate / rate) + 1
+
+
+def _pack(scene: Scene, uses: list[_Use], rate: int) -> ClipBank:
+    """Lay every lane out in one pool with its guard samples, decoding each file into its lanes."""
+    nlanes = sum(u.lanes for u in uses)
+    pool = np.zeros(sum((u.reserve + GUARD) * u.lanes for u in uses) + TAIL, dtype=np.float32)
+    bank = ClipBank(pool, np.zeros(max(nlanes, 1), dtype=np.int64), np.zeros(max(nlanes, 1), dtype=np.int64))
+    decoded: dict[tuple[str, bool], tuple[list[int], int]] = {}     # (file, mono) -> (its lanes, frames)
     lane = pos = 0
-    for name, _, rel, data, loop in plan:
-        lanes = []
-        n = len(data)
-        for ch in range(data.shape[1]):
-            pool[pos:pos + n] = data[:, ch]
-            if loop:
-                pool[pos + n:pos + n + GUARD] = np.resize(data[:, ch], GUARD)
-            offset[lane], length[lane] = pos, n
-            lanes.append(lane)
-            lane += 1
-            pos += n + GUARD
-        bank.variants.setdefault(name, []).append(Variant(tuple(lanes), n, rel))
+    problems = []
+    for u in uses:
+        lanes = list(range(lane, lane + u.lanes))
+        offsets = [pos + k * (u.reserve + GUARD) for k in range(u.lanes)]
+        first = decoded.get((u.rel, u.mono))
+        try:
+            if first is not None:
+                n = first[1]
+                for src, dst in zip(first[0], offsets):
+                    pool[dst:dst + n] = pool[bank.lane_offset[src]:bank.lane_offset[src] + n]
+            else:
+                n, clamped = _decode_into(pool, offsets, u, rate)
+                decoded[(u.rel, u.mono)] = (lanes, n)
+                if clamped:
+                    bank.warnings.append(scene.problem(("sounds", u.sound, "files", u.index),
+                                                       f"{u.rel}: {clamped} samples beyond ±{MAX_SAMPLE:g} "
+                                                       f"(+{20 * math.log10(MAX_SAMPLE):.0f} dBFS) were clamped"))
+        except (ValueError, RuntimeError, OSError, soundfile.LibsndfileError) as exc:
+            problems.append(scene.problem(("sounds", u.sound, "files", u.index), f"cannot decode {u.rel}: {exc}"))
+            continue
+        if n == 0:
+            problems.append(scene.problem(("sounds", u.sound, "files", u.index), f"{u.rel} has no audio frames"))
+            continue
+        for k, off in zip(lanes, offsets):
+            if u.loop:
+                pool[off + n:off + n + GUARD] = np.resize(pool[off:off + n], GUARD)
+            bank.lane_offset[k], bank.lane_length[k] = off, n
+        bank.variants.setdefault(u.sound, []).append(Variant(tuple(lanes), n, u.rel))
+        lane += u.lanes
+        pos += (u.reserve + GUARD) * u.lanes
+    if problems:
+        raise LocatedError(problems)
     return bank
+
+
+def _decode_into(pool: np.ndarray, offsets: list[int], u: _Use, rate: int) -> tuple[int, int]:
+    """Decode `u`'s file chunk by chunk into its lanes at `offsets`; returns (frames, samples clamped)."""
+    def put(start: int, chunk: np.ndarray) -> None:
+        count = min(len(chunk), u.reserve - start)
+        for c, off in enumerate(offsets):
+            pool[off + start:off + start + count] = chunk[:count, c]
+    return _stream(u.path, rate, u.mono, put, u.reserve)
+
+
+def _stream(path, rate: int, mono: bool, put, limit: int | None = None) -> tuple[int, int]:
+    """Read a file a chunk at a time: decode, resample to `rate`, zero NaN/Inf, clamp to ±MAX_SAMPLE,
+    mix to mono if asked, and hand each chunk to put(first frame, chunk); returns (frames, clamped)."""
+    frames = clamped = 0
+    with soundfile.SoundFile(str(path)) as f:
+        resampler = (soxr.ResampleStream(f.samplerate, rate, f.channels, dtype="float32", quality="VHQ")
+                     if f.samplerate != rate else None)
+        while True:
+            data = f.read(CHUNK, dtype="float32", always_2d=True)
+            last = len(data) < CHUNK
+            if resampler is not None:
+                data = resampler.resample_chunk(data, last=last)
+            data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
+            over = np.abs(data) > MAX_SAMPLE
+            if over.any():
+                clamped += int(over.sum())
+                np.clip(data, -MAX_SAMPLE, MAX_SAMPLE, out=data)
+            if mono and data.shape[1] > 1:
+                data = data.mean(axis=1, keepdims=True, dtype=np.float32)
+            if limit is not None:
+                data = data[:max(limit - frames, 0)]
+            if len(data):
+                put(frames, data)
+                frames += len(data)
+            if last:
+                return frames, clamped

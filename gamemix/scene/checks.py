@@ -149,12 +149,25 @@ def _mapping_problems(doc, raw, names) -> list[Problem]:
         if isinstance(prop, str) and prop not in MAPPABLE[kind]:
             problems.append(doc.problem(("mappings", i, "property"),
                                         f"a {kind} mapping sets one of: {', '.join(MAPPABLE[kind])}"))
+        elif isinstance(prop, str):
+            problems += _curve_range_problems(doc, i, m.get("points"), prop, *MAPPABLE[kind][prop])
         per_send = kind == "bus" and prop in {m.name for _, m in processors.movables() if m.per == "send"}
         if per_send != (m.get("send") is not None):
             problems.append(doc.problem(("mappings", i), f"property {prop} and `send` go together" if per_send
                                         else "`send` goes with property send_db"))
         elif per_send and isinstance(m.get("bus"), str) and m.get("send") not in _named_columns(names, m["bus"])[prop]:
             problems.append(doc.problem(("mappings", i, "send"), f"bus {m.get('bus')!r} has no send to {m.get('send')!r}"))
+    return problems
+
+
+def _curve_range_problems(doc, i: int, points, prop: str, lo: float, hi: float) -> list[Problem]:
+    """A curve's every point must give a value `prop` takes: every shape stays between its points."""
+    problems = []
+    for j, point in enumerate(points if isinstance(points, list) else []):
+        y = point[1] if isinstance(point, (list, tuple)) and len(point) == 2 else None
+        if isinstance(y, (int, float)) and not isinstance(y, bool) and not lo <= y <= hi:
+            problems.append(doc.problem(("mappings", i, "points", j, 1),
+                                        f"{prop} takes values in [{lo:g}, {hi:g}]; this point gives {y:g}"))
     return problems
 
 

@@ -1,9 +1,20 @@
-"""YAML loading that remembers where every value came from.
+"""YAML loading that remembers where every value came from, and refuses what would not load in time.
 
 PyYAML's composed node tree keeps line and column marks; pydantic reports
 errors as a path of keys and indexes.  `LocatedYaml.locate(path)` joins the
 two so every validation error can name `file:line:column field.path`.
-Duplicate mapping keys, which PyYAML silently overwrites, are reported too.
+
+Before any value is built, the node tree is walked once (each distinct node
+once, without recursion) and these are refused, each located:
+
+- duplicate mapping keys, which PyYAML silently overwrites;
+- nesting deeper than MAX_DEPTH (a deeper document than that is not a scene
+  or a script; one too deep even for PyYAML's parser is refused at the line
+  where it gave up);
+- more than MAX_NODES values once aliases are expanded: a few hundred bytes
+  of nested aliases (a "billion laughs") expand to billions of values, which
+  validation would walk; an alias that contains itself;
+- numbers written with more than MAX_NUMBER_DIGITS digits.
 """
 
 from __future__ import annotations
@@ -15,6 +26,11 @@ from typing import Any, Sequence
 import yaml
 
 from gamemix.errors import LocatedError, Problem
+
+MAX_DEPTH = 64
+MAX_NODES = 1_000_000
+MAX_NUMBER_DIGITS = 100
+_NUMBER_TAGS = {"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
 
 
 def dotted(path: Sequence[Any]) -> str:
@@ -64,8 +80,9 @@ class LocatedYaml:
         """Parse YAML text; syntax errors and duplicate keys raise LocatedError."""
         loader = yaml.SafeLoader(text)
         try:
+            _check_nesting(text, file)
             root = loader.get_single_node()
-            problems = _duplicate_keys(root, file, ())
+            problems = structure_problems(root, file)
             if problems:
                 raise LocatedError(problems)
             data = loader.construct_document(root) if root is not None else None
@@ -113,21 +130,98 @@ def _child(node: yaml.Node, part: Any, want_key: bool) -> yaml.Node | None:
     return None
 
 
-def _duplicate_keys(node: yaml.Node | None, file: str, path: tuple) -> list[Problem]:
+def _check_nesting(text: str, file: str) -> None:
+    """Refuse nesting deeper than MAX_DEPTH from the parser's events, before the (recursive) composer
+    builds the node tree: a document nested thousands deep never reaches it."""
+    events = yaml.SafeLoader(text)
+    try:
+        depth = 0
+        while not events.check_event(yaml.StreamEndEvent):
+            event = events.get_event()
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark = event.start_mark
+                    raise LocatedError([Problem(file, mark.line + 1, mark.column + 1, "",
+                                                f"nested more than {MAX_DEPTH} levels deep")])
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+    finally:
+        events.dispose()
+
+
+def structure_problems(root: yaml.Node | None, file: str) -> list[Problem]:
+    """Duplicate keys, nesting, alias expansion and overlong numbers (see the module docstring), found
+    in one walk of the node tree that visits each distinct node once and never recurses."""
+    if root is None:
+        return []
     problems: list[Problem] = []
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for k, v in node.value:
-            kv = k.value if isinstance(k, yaml.ScalarNode) else repr(k)
-            if kv in seen:
-                problems.append(Problem(file, k.start_mark.line + 1, k.start_mark.column + 1,
-                                        dotted(path + (kv,)), "duplicate key"))
-            seen.add(kv)
-            problems += _duplicate_keys(v, file, path + (kv,))
-    elif isinstance(node, yaml.SequenceNode):
-        for i, v in enumerate(node.value):
-            problems += _duplicate_keys(v, file, path + (i,))
+    size: dict[int, int] = {}           # id(node) -> values below it, aliases expanded (memoised)
+    depth: dict[int, int] = {}          # id(node) -> levels below it
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, tuple, bool]] = [(root, (), False)]
+    while stack:
+        node, path, done = stack.pop()
+        key = id(node)
+        if done:
+            on_path.discard(key)
+            kids = _children(node)
+            size[key] = 1 + sum(size.get(id(k), 0) for _, k in kids)
+            depth[key] = 1 + max((depth.get(id(k), 0) for _, k in kids), default=0)
+            continue
+        if key in size:
+            continue                                    # an alias to a node already measured
+        if key in on_path:
+            problems.append(_at(file, node, dotted(path), "an alias refers to a node that contains it"))
+            return problems
+        on_path.add(key)
+        if isinstance(node, yaml.MappingNode):
+            problems += _duplicates(node, file, path)
+        elif isinstance(node, yaml.ScalarNode) and node.tag in _NUMBER_TAGS and len(node.value) > MAX_NUMBER_DIGITS:
+            problems.append(_at(file, node, dotted(path), f"a number of {len(node.value)} characters "
+                                                          f"(at most {MAX_NUMBER_DIGITS})"))
+        stack.append((node, path, True))
+        for part, child in _children(node):
+            stack.append((child, path + (part,), False))
+    if depth[id(root)] > MAX_DEPTH:
+        deepest = _deepest(root, depth)
+        problems.append(_at(file, deepest, "", f"nested {depth[id(root)]} levels deep (at most {MAX_DEPTH})"))
+    if size[id(root)] > MAX_NODES:
+        problems.append(_at(file, root, "", f"{size[id(root)]:,} values once its aliases are expanded "
+                                            f"(at most {MAX_NODES:,}): a document that small cannot mean that many"))
     return problems
+
+
+def _children(node: yaml.Node) -> list[tuple[Any, yaml.Node]]:
+    if isinstance(node, yaml.MappingNode):
+        return [(k.value if isinstance(k, yaml.ScalarNode) else "?", v) for k, v in node.value] + \
+               [("?", k) for k, _ in node.value if not isinstance(k, yaml.ScalarNode)]
+    if isinstance(node, yaml.SequenceNode):
+        return list(enumerate(node.value))
+    return []
+
+
+def _duplicates(node: yaml.MappingNode, file: str, path: tuple) -> list[Problem]:
+    problems, seen = [], set()
+    for k, _ in node.value:
+        kv = k.value if isinstance(k, yaml.ScalarNode) else repr(k)
+        if kv in seen:
+            problems.append(_at(file, k, dotted(path + (kv,)), "duplicate key"))
+        seen.add(kv)
+    return problems
+
+
+def _deepest(node: yaml.Node, depth: dict[int, int]) -> yaml.Node:
+    """Follow the deepest branch down to a leaf (to locate a nesting problem)."""
+    while True:
+        kids = _children(node)
+        if not kids:
+            return node
+        node = max((k for _, k in kids), key=lambda k: depth.get(id(k), 0))
+
+
+def _at(file: str, node: yaml.Node, path: str, message: str) -> Problem:
+    return Problem(file, node.start_mark.line + 1, node.start_mark.column + 1, path, message)
 
 
 def pydantic_problems(doc: LocatedYaml, exc: Any, prefix: Sequence[Any] = (),

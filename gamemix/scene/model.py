@@ -182,11 +182,15 @@ class Parameter(Strict):
         0.0, description="units per second the value glides at; 0 = jumps")
 
 
-# what a mapping can drive, by kind of target: a bus's own settings and what its processors let move
-MAPPABLE = {"sound": ("volume_db", "pitch_semitones"),
-            "bus": ("volume_db", "pitch_semitones", "lowpass_hz", "highpass_hz") + tuple(
-                m.name for _, m in processors.movables()),
-            "snapshot": ("intensity",)}
+# what a mapping can drive, by kind of target, and the range of values each takes (a curve's every
+# point must lie in it: the curves never leave the range of their points): a sound's volume and
+# pitch offsets, a bus's own settings and what its processors let move, a snapshot's intensity
+MAPPABLE: dict[str, dict[str, tuple[float, float]]] = {
+    "sound": {"volume_db": (-144.0, 24.0), "pitch_semitones": (-48.0, 48.0)},
+    "bus": {"volume_db": (-144.0, 24.0), "pitch_semitones": (-24.0, 24.0), "lowpass_hz": (10.0, 96000.0),
+            "highpass_hz": (10.0, 96000.0), **{m.name: (m.lo, m.hi) for _, m in processors.movables()}},
+    "snapshot": {"intensity": (0.0, 100.0)},
+}
 MAPPING_PROPERTIES = tuple(dict.fromkeys(p for props in MAPPABLE.values() for p in props))
 
 

@@ -20,11 +20,10 @@ from typing import Any
 import msgspec
 
 from gamemix.errors import LocatedError, Problem
-from gamemix.protocol.messages import MIXER_KINDS, MixerMessage, explain
+from gamemix.protocol.messages import ENVELOPE, MIXER_KINDS, MixerMessage, explain
 from gamemix.scene.located_yaml import LocatedYaml, parse_dotted
 
 SCRIPT_KEYS = {"version", "duration", "seed", "messages"}
-ENVELOPE = ("v", "rid")       # the wire's envelope: not part of a script
 
 
 @dataclass(frozen=True)
@@ -73,7 +72,8 @@ def script_from_doc(doc: LocatedYaml, sample_rate: int, block_size: int) -> Scri
     seed = raw.get("seed")
     if seed is not None and not (isinstance(seed, int) and seed >= 0):
         problems.append(doc.problem(("seed",), "must be a non-negative integer"))
-    entries = raw.get("messages", [])
+    entries = raw.get("messages")
+    entries = [] if entries is None else entries      # a recording of a session in which nothing was sent
     if not isinstance(entries, list):
         problems.append(doc.problem(("messages",), "must be a list of messages"))
         entries = []
