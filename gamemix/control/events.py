@@ -3,7 +3,8 @@
 An event's actions (play, stop, snapshot start/stop, set a parameter) run in
 order; an action with a `delay` is scheduled for the first block starting at
 or after that many seconds later.  The scheduler is a heap keyed by block, so
-delayed actions from many events interleave exactly as authored.
+delayed actions from many events interleave exactly as authored; it counts
+the actions waiting per event instance, so asking costs O(1).
 
 Control side.
 """
@@ -37,29 +38,38 @@ class Scheduler:
         self.block_size = block_size
         self._heap: list[tuple[int, int, Pending]] = []
         self._seq = itertools.count()
+        self._waiting: dict[int, int] = {}        # event instance -> actions queued for it
 
     def schedule(self, now_block: int, action: Action, group: int) -> Pending:
         """Queue `action` to run `action.delay` seconds after the start of block `now_block`."""
         block = now_block + math.ceil(action.delay * self.sample_rate / self.block_size - 1e-9)
         item = Pending(block, next(self._seq), action, group)
         heapq.heappush(self._heap, (item.block, item.seq, item))
+        self._waiting[group] = self._waiting.get(group, 0) + 1
         return item
 
     def due(self, block: int) -> list[Pending]:
         """Pop every action due at or before `block`, in order."""
         out = []
         while self._heap and self._heap[0][0] <= block:
-            out.append(heapq.heappop(self._heap)[2])
+            item = heapq.heappop(self._heap)[2]
+            left = self._waiting[item.group] - 1
+            if left:
+                self._waiting[item.group] = left
+            else:
+                del self._waiting[item.group]
+            out.append(item)
         return out
 
     def pending_for(self, group: int) -> int:
         """How many actions are still queued for an event instance."""
-        return sum(1 for _, _, p in self._heap if p.group == group)
+        return self._waiting.get(group, 0)
 
     def cancel(self, group: int) -> None:
         """Drop every queued action of an event instance (it was stopped)."""
-        self._heap = [item for item in self._heap if item[2].group != group]
-        heapq.heapify(self._heap)
+        if self._waiting.pop(group, 0):
+            self._heap = [item for item in self._heap if item[2].group != group]
+            heapq.heapify(self._heap)
 
     def adopt(self, old: "Scheduler") -> None:
         """After a scene reload: take over the old scene's queued actions, due at the same blocks
@@ -67,6 +77,7 @@ class Scheduler:
         one whose sound or snapshot the new scene lacks is refused when it comes due."""
         self._heap = list(old._heap)
         self._seq = old._seq
+        self._waiting = dict(old._waiting)
 
     def __len__(self) -> int:
         return len(self._heap)

@@ -31,9 +31,8 @@ from gamemix.core.arrays import (
     VI_LOOP, VI_MODEL, VI_SOUND, VI_SPATIAL, VI_STATE, VIRTUAL,
 )
 from gamemix.errors import CommandError
+from gamemix.protocol.messages import AUTO_ID_BASE
 from gamemix.units import db_to_gain, semitones_to_ratio
-
-AUTO_ID_BASE = 1 << 62  # ids the mixer assigns; games use ids below this
 
 
 @dataclass
@@ -99,7 +98,11 @@ class Instances:
         return group
 
     def new(self, instance: int | None, position, velocity) -> Instance:
-        """A new, voiceless instance at a pose; CommandError 'duplicate_id' if the id is taken."""
+        """A new, voiceless instance at a pose; CommandError 'bad_value' for an id in the mixer's own
+        range, 'duplicate_id' if the id is taken."""
+        if instance is not None and not 0 <= instance < AUTO_ID_BASE:
+            raise CommandError("bad_value", f"instance id {instance} is not a game's: games name instances "
+                                            f"with ids from 0 to 2^62 - 1 (the mixer's own start at 2^62)")
         if instance is not None and instance in self.groups:
             raise CommandError("duplicate_id", f"instance id {instance} is already playing")
         return Instance(position=tuple(position) if position is not None else (0.0, 0.0, 0.0),
@@ -122,6 +125,22 @@ class Instances:
             self.single_row[instance] = group.rows[0]
         else:
             self.single_row.pop(instance, None)
+
+    def forget(self, instance: int) -> None:
+        """Drop a voiceless instance from the table (its id is free again)."""
+        self.groups.pop(instance, None)
+        self.single_row.pop(instance, None)
+
+    def discard(self, instance: int) -> None:
+        """Undo an instance that was just made: free the voices it started (none has rendered yet)
+        and forget it."""
+        group = self.groups.get(instance)
+        if group is None:
+            return
+        for v in group.rows:
+            self.row_instance[v] = -1
+            self.voices.release(v)
+        self.forget(instance)
 
     def add_voice(self, instance: int, row: int) -> None:
         """A voice started later for a registered instance (an event's delayed play)."""
@@ -151,7 +170,11 @@ class Instances:
         self._make_room(sound, s, c, priority, group.position)
         variant = self.bank.variants[sound][self.choose_variant(sound, spec)]
         v = self.voices.allocate(priority)
-        self._fill_row(v, sound, spec, s, c, variant, group, volume_db, pitch_st, fade_in)
+        try:
+            self._fill_row(v, sound, spec, s, c, variant, group, volume_db, pitch_st, fade_in)
+        except BaseException:
+            self.voices.release(v)          # a row half filled is not left to play
+            raise
         group.rows.append(v)
         return v
 

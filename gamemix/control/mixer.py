@@ -19,6 +19,8 @@ by design: the live server runs commands on the render thread between blocks.
 
 from __future__ import annotations
 
+import collections
+
 import numpy as np
 
 from gamemix.control import reload
@@ -44,6 +46,9 @@ from gamemix.scene.model import Action, Scene
 from gamemix.units import db_to_gain, db_to_gain_array, semitones_to_ratio
 
 __all__ = ["AUTO_ID_BASE", "Mixer"]
+
+ERRORS_KEPT = 1000          # refused delayed actions kept for the report (the last ones; all are counted)
+MAX_PENDING_ACTIONS = 4096  # delayed event actions waiting at once
 
 
 class Mixer:
@@ -81,7 +86,8 @@ class Mixer:
         self.instances = Instances(scene, self.arrays, self.voices, self.bank, self.rng, self.sound_index,
                                    self.cat_index, self.bus_index)
         self.block_index = 0
-        self.action_errors: list[dict] = []
+        self.action_errors: collections.deque = collections.deque(maxlen=ERRORS_KEPT)   # delayed actions refused
+        self.action_errors_total = 0
         self.mapped = MappedValues()
         self._playing = np.zeros(len(self.cat_names), dtype=np.bool_)
         self.buses = Buses(scene, self.arrays, self.chains, self.bus_index, self.dt)
@@ -154,22 +160,39 @@ class Mixer:
         return self.instances.register(instance, group)
 
     def post_event(self, name: str, instance: int | None = None, position=None, velocity=None) -> dict:
-        """Run an event's actions (delayed ones later); returns {'id': ..., 'refused': [...]}."""
+        """Run an event's actions (delayed ones later); returns {'id': ..., 'refused': [...]}.
+
+        An event that leaves nothing behind (no voice started, no delayed action) is forgotten at
+        once: its id is free again.  An event whose delayed actions would take the queue past
+        MAX_PENDING_ACTIONS is refused ('pending_limit').  If an action fails unexpectedly, the
+        event is undone: the voices it started are freed, its delayed actions dropped, its id
+        forgotten (a voice it stole stays stopped), and the exception goes on to the caller."""
         actions = self.scene.events.get(name)
         if actions is None:
             known = ", ".join(list(self.scene.events)[:20]) or "none defined"
             raise CommandError("unknown_event", f"unknown event {name!r} (known: {known})")
+        delayed = sum(action.delay > 0.0 for action in actions)
+        if len(self.scheduler) + delayed > MAX_PENDING_ACTIONS:
+            raise CommandError("pending_limit", f"event {name!r} refused: {len(self.scheduler)} delayed actions "
+                                                f"are waiting already (at most {MAX_PENDING_ACTIONS})")
         group = self.instances.new(instance, position, velocity)
         instance = self.instances.register(instance, group)
         refused = []
-        for action in actions:
-            if action.delay > 0.0:
-                self.scheduler.schedule(self.block_index, action, instance)
-                continue
-            try:
-                self._run_action(action, instance)
-            except CommandError as exc:
-                refused.append({"code": exc.code, "message": exc.message})
+        try:
+            for action in actions:
+                if action.delay > 0.0:
+                    self.scheduler.schedule(self.block_index, action, instance)
+                    continue
+                try:
+                    self._run_action(action, instance)
+                except CommandError as exc:
+                    refused.append({"code": exc.code, "message": exc.message})
+        except Exception:
+            self.scheduler.cancel(instance)
+            self.instances.discard(instance)
+            raise
+        if not group.rows and not self.scheduler.pending_for(instance):
+            self.instances.forget(instance)
         return {"id": instance, "refused": refused}
 
     def _run_action(self, action: Action, instance: int) -> None:
@@ -242,6 +265,10 @@ class Mixer:
                 self._run_action(pending.action, pending.group)
             except CommandError as exc:
                 self.action_errors.append({"block": self.block_index, "code": exc.code, "message": exc.message})
+                self.action_errors_total += 1
+            group = self.instances.get(pending.group)
+            if group is not None and not group.rows and not self.scheduler.pending_for(pending.group):
+                self.instances.forget(pending.group)      # its last action played nothing: nothing left of it
         self.mapped = self.parameters.tick(self.dt)
         self._apply_sound_mappings()
         self.buses.glide()
@@ -284,6 +311,10 @@ class Mixer:
         """Tick, render the next block into out (block_size, channels), reclaim ended voices."""
         self.tick()
         self.engine.render(out)
+        self.finish_block()
+
+    def finish_block(self) -> None:
+        """After the kernel rendered a block: reclaim the voices it ended; the block count moves on."""
         self._reap()
         self.block_index += 1
 

@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass, field
 
 from gamemix.errors import CommandError
-from gamemix.scene.model import Mapping, Scene
+from gamemix.scene.model import MAPPABLE, Mapping, Scene
 
 SHAPES = {
     "linear": lambda t: t,
@@ -113,4 +113,18 @@ class GameParameters:
                     out.bus_moved[key] = out.bus_moved.get(key, 0.0) + y
             else:
                 out.snapshot_intensity[m.snapshot] = min(max(y, 0.0), 100.0)
-        return out
+        return _clamped(out)
+
+
+def _clamped(out: MappedValues) -> MappedValues:
+    """Sums of several mappings kept in the range of the property they drive (each curve is, by the
+    scene's checks; several adding up may not be)."""
+    for table, kind, prop in ((out.sound_volume_db, "sound", "volume_db"), (out.sound_pitch, "sound", "pitch_semitones"),
+                              (out.bus_volume_db, "bus", "volume_db"), (out.bus_pitch, "bus", "pitch_semitones")):
+        lo, hi = MAPPABLE[kind][prop]
+        for key, y in table.items():
+            table[key] = min(max(y, lo), hi)
+    for key, y in out.bus_moved.items():
+        lo, hi = MAPPABLE["bus"][key[1]]
+        out.bus_moved[key] = min(max(y, lo), hi)
+    return out

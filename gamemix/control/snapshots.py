@@ -21,6 +21,7 @@ snapshots add.  Control side: runs once per block on a handful of buses.
 
 from __future__ import annotations
 
+import collections
 import math
 from dataclasses import dataclass
 
@@ -36,6 +37,9 @@ CURVES = {
     "ease_in": lambda x: x * x,
     "ease_out": lambda x: 1.0 - (1.0 - x) * (1.0 - x),
 }
+
+
+TIMELINE_KEPT = 10_000
 
 
 @dataclass
@@ -74,7 +78,7 @@ class SnapshotMixer:
         self.column = column
         self.movables = [m for _, m in processors.movables()]
         self.active: dict[str, ActiveSnapshot] = {}
-        self.timeline: list[dict] = []
+        self.timeline: collections.deque = collections.deque(maxlen=TIMELINE_KEPT)   # the last starts and stops
         self._order = 0
 
     def start(self, name: str, intensity: float | None = None, fade: float | None = None, when: float = 0.0) -> None:

@@ -267,6 +267,13 @@ class VoicePool:
         self.stats.plays += 1
         return v
 
+    def release(self, v: int) -> None:
+        """Give back a row that was allocated but never rendered (a play undone)."""
+        self.arrays.vi[v, VI_STATE] = FREE
+        self.arrays.vi[v, VI_TO_VIRTUAL] = 0
+        self.free.append(v)
+        self.stats.plays -= 1
+
     def stop(self, v: int, fade: float) -> None:
         """Stop an instance: a real one fades out over `fade` s (at least one block), a virtual one ends."""
         vi, vf = self.arrays.vi, self.arrays.vf

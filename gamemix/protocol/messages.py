@@ -12,8 +12,14 @@ field only an int, a bool field only a bool; NaN and infinities are refused
 on the wire, and its class flags say where it may travel (`stream`: also on
 the fire-and-forget socket; `mixer`: carried out by the mixer, and so allowed
 in render scripts; the rest are the server's own commands).  The envelope
-fields `v` (the protocol version, required on the wire) and `rid` (a request
-id echoed in the reply) are part of every struct.
+fields are part of every struct: `v` (the protocol version, required on the
+wire), `rid` (a request id echoed in the reply) and `t` (the sender's clock
+when it sent the frame, seconds since the Unix epoch: the server drops a
+stream frame older than its age limit or sent before it started, instead of
+playing it late).
+
+Instance ids: a game names its instances with ids below 2^62 (`GameId`); the
+ids from 2^62 up are the ones the mixer hands out, so the two never collide.
 
 Control side; imports nothing of the mixer, so the protocol can be
 reimplemented (bindings/c) without it.
@@ -39,7 +45,10 @@ Decibels = Annotated[float, msgspec.Meta(ge=-144.0, le=24.0)]
 Semitones = Annotated[float, msgspec.Meta(ge=-48.0, le=48.0)]
 Percent = Annotated[float, msgspec.Meta(ge=0.0, le=100.0)]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
-InstanceId = Annotated[int, msgspec.Meta(ge=0, le=2 ** 63 - 1)]
+AUTO_ID_BASE = 1 << 62      # the mixer's own ids start here; a game's are below
+InstanceId = Annotated[int, msgspec.Meta(ge=0, le=2 ** 63 - 1, description="an instance, the game's or the mixer's")]
+GameId = Annotated[int, msgspec.Meta(ge=0, lt=AUTO_ID_BASE, description="an id the game chooses: below 2^62")]
+Clock = Annotated[float, msgspec.Meta(ge=0.0, le=1e11, description="seconds since the Unix epoch")]
 RequestId = Union[int, Annotated[str, msgspec.Meta(max_length=128)], None]
 
 
@@ -49,6 +58,7 @@ class Message(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, froz
 
     v: int = 0                  # protocol version; the wire requires PROTOCOL_VERSION (scripts omit it)
     rid: RequestId = None       # request id, echoed in the reply (ignored on the stream socket)
+    t: Optional[Clock] = None   # when the sender sent it (its wall clock): stale stream frames are dropped
 
     stream: ClassVar[bool] = True       # may also be sent on the stream socket
     mixer: ClassVar[bool] = True        # carried out by the mixer (and allowed in render scripts)
@@ -59,7 +69,7 @@ class Play(Message, tag="play"):
     without one the mixer assigns an id (returned in the reply)."""
 
     sound: Name
-    id: Optional[InstanceId] = None
+    id: Optional[GameId] = None
     position: Optional[Vec3] = None
     velocity: Optional[Vec3] = None
     volume_db: Decibels = 0.0
@@ -126,7 +136,7 @@ class Event(Message, tag="event"):
     event instance so `emitter` and `stop` can address all the sounds it plays."""
 
     name: Name
-    id: Optional[InstanceId] = None
+    id: Optional[GameId] = None
     position: Optional[Vec3] = None
     velocity: Optional[Vec3] = None
 
@@ -206,11 +216,14 @@ def kind_of(message: Message) -> str:
     return type(message).__struct_config__.tag
 
 
+ENVELOPE = ("v", "rid", "t")
+
+
 def fields_of(message: Message) -> dict:
     """A message's own fields as plain values (no envelope, no defaults), for recordings and replies."""
     data = msgspec.to_builtins(message)
-    data.pop("v", None)
-    data.pop("rid", None)
+    for key in ENVELOPE:
+        data.pop(key, None)
     return data
 
 
