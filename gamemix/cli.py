@@ -25,7 +25,8 @@ def cmd_validate(args) -> int:
     from gamemix.scene.load import load_scene
     scene = load_scene(args.scene)
     if args.decode:
-        build_bank(scene)
+        for warning in build_bank(scene).warnings:
+            print(f"warning: {warning}", file=sys.stderr)
     print(f"{args.scene}: ok ({len(scene.buses)} buses, {len(scene.sounds)} sounds)")
     return 0
 
@@ -77,7 +78,8 @@ def cmd_serve(args) -> int:
                                  telemetry_hz=args.telemetry_hz, record=Path(args.record) if args.record else None,
                                  watch=args.watch, seed=args.seed,
                                  curve_secret=Path(args.curve_secret) if args.curve_secret else None,
-                                 curve_clients=Path(args.curve_clients) if args.curve_clients else None)
+                                 curve_clients=Path(args.curve_clients) if args.curve_clients else None,
+                                 max_stream_age=args.max_stream_age, realtime=args.realtime)
     done = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: done.set())
     signal.signal(signal.SIGTERM, lambda *_: done.set())
@@ -162,6 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     p.add_argument("--curve-secret", default=None, help="server secret key file (required beyond loopback)")
     p.add_argument("--curve-clients", default=None, help="folder of authorised client public keys")
+    p.add_argument("--max-stream-age", type=float, default=config.MAX_STREAM_AGE_S,
+                   help="drop stream frames sent longer ago than this (seconds; the sender stamps them)")
+    p.add_argument("--no-realtime", dest="realtime", action="store_false",
+                   help="do not ask for real-time scheduling of the render thread")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("keys", help="make CURVE key pairs for a server and a client")
@@ -198,6 +204,11 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         print(f"gamemix: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:        # a bug, not the input's fault: say so, keep the traceback for --log-level DEBUG
+        log.debug("traceback", exc_info=True)
+        print(f"gamemix: unexpected error: {type(exc).__name__}: {exc} (run with --log-level DEBUG for the "
+              f"traceback, and please report it)", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

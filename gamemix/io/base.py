@@ -14,7 +14,9 @@ Edge.
 
 from __future__ import annotations
 
+import os
 import statistics
+import threading
 import time
 from typing import Callable, Protocol
 
@@ -25,12 +27,37 @@ RenderBlock = Callable[[np.ndarray], None]
 
 class Output(Protocol):
     """Where blocks go.  `start` begins calling `render_block(out)` (out: (block_size, channels)
-    float32) once per block from a thread of the output's own; `stop` ends it; `stats` gives
-    blocks, xruns, render time per block (`render_us_median`, `render_us_max`) and `cpu_load`."""
+    float32) once per block from a thread of the output's own; `stop` ends it; `alive` says whether
+    that thread runs; `stats` gives blocks, xruns, render time per block (`render_us_median`,
+    `render_us_max`), `cpu_load` and the `priority` the thread got (`raise_priority`)."""
 
     def start(self) -> None: ...
     def stop(self) -> None: ...
+    def alive(self) -> bool: ...
     def stats(self) -> dict: ...
+
+
+RT_PRIORITY = 10          # SCHED_FIFO priority asked for (1..99; audio servers use 5..20)
+NICE = -10                # the fallback: a higher share of the CPU than normal threads
+
+
+def raise_priority(realtime: bool = True) -> str:
+    """Give the calling thread real-time scheduling where the OS allows it, else a better nice
+    value, else nothing; returns which it got.  Linux schedules threads as tasks, so both calls
+    with pid 0 / the thread's own id apply to this thread alone.  Quiet when refused (a container
+    without CAP_SYS_NICE, a user without an rtprio limit): the caller reports what it got."""
+    if not realtime:
+        return "normal"
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(RT_PRIORITY))
+        return f"SCHED_FIFO {RT_PRIORITY}"
+    except (AttributeError, OSError):
+        pass
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
+        return f"nice {NICE}"
+    except (AttributeError, OSError):
+        return "normal"
 
 
 class Input(Protocol):

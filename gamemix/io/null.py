@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import time
 
-from gamemix.io.base import Timing
+from gamemix.io.base import Timing, raise_priority
 from gamemix.io.ring import BlockRing
 
 
@@ -17,8 +17,10 @@ class NullOutput:
     thread at the real-time pace instead of PortAudio; an empty ring at a deadline is an xrun."""
 
     def __init__(self, render_block, channels: int, sample_rate: int, block_size: int, device=None, ahead: int = 3,
-                 device_buffer: int = 0):
+                 device_buffer: int = 0, realtime: bool = False):
         self.render_block = render_block
+        self.realtime = realtime
+        self.priority = "normal"
         self.ring = BlockRing(max(ahead, 1), block_size, channels)
         self.timing = Timing(block_size / sample_rate)
         self.xruns = 0
@@ -39,7 +41,11 @@ class NullOutput:
         self._render_thread.join(timeout=2.0)
         self._clock_thread.join(timeout=2.0)
 
+    def alive(self) -> bool:
+        return self._render_thread.is_alive()
+
     def _render_loop(self) -> None:
+        self.priority = raise_priority(self.realtime)
         while self._running.is_set():
             while self.ring.free() > 0 and self._running.is_set():
                 self.timing.time(self.render_block, self.ring.write_slot())
@@ -67,4 +73,4 @@ class NullOutput:
 
     def stats(self) -> dict:
         return {**self.timing.stats(), "xruns": self.xruns, "played": self.played, "ring_fill": self.ring.fill_level(),
-                "latency_ms": self.ring.slots * self.timing.period * 1e3}
+                "latency_ms": self.ring.slots * self.timing.period * 1e3, "priority": self.priority}

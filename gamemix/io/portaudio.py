@@ -38,7 +38,7 @@ import time
 
 import numpy as np
 
-from gamemix.io.base import Timing
+from gamemix.io.base import Timing, raise_priority
 from gamemix.io.ring import BlockRing
 
 
@@ -80,9 +80,11 @@ class AudioOutput:
     """Plays blocks from `render_block(out)` through a PortAudio output stream."""
 
     def __init__(self, render_block, channels: int, sample_rate: int, block_size: int,
-                 device=None, ahead: int = 3, device_buffer: int = 1024):
+                 device=None, ahead: int = 3, device_buffer: int = 1024, realtime: bool = False):
         import pyaudio
         self.render_block = render_block
+        self.realtime = realtime
+        self.priority = "normal"
         self.channels, self.sample_rate, self.block_size = channels, sample_rate, block_size
         self.ring = BlockRing(max(ahead, 1), block_size, channels)
         self.timing = Timing(block_size / sample_rate)
@@ -131,7 +133,11 @@ class AudioOutput:
         self._stream.close()
         self._pa.terminate()
 
+    def alive(self) -> bool:
+        return (self._render_thread if self.ahead else self._device_thread).is_alive()
+
     def _render_loop(self) -> None:
+        self.priority = raise_priority(self.realtime)
         while self._running.is_set():
             while self.ring.free() > 0 and self._running.is_set():
                 self.timing.time(self.render_block, self.ring.write_slot())
@@ -141,7 +147,9 @@ class AudioOutput:
             self._space.clear()
 
     def _device_loop(self) -> None:
+        priority = raise_priority(self.realtime)
         if not self.ahead:
+            self.priority = priority
             return self._render_and_write_loop()
         while self._running.is_set():
             slot = self.ring.read_slot()
@@ -179,4 +187,5 @@ class AudioOutput:
         CPU load, latency (render-ahead + PortAudio's output latency)."""
         return {**self.timing.stats(), "xruns": self.ring_empty + self.underflows, "ring_empty": self.ring_empty,
                 "underflows": self.underflows, "played": self.played, "ring_fill": self.ring.fill_level(),
-                "latency_ms": (self._stream.get_output_latency() + self.ahead * self.timing.period) * 1e3}
+                "latency_ms": (self._stream.get_output_latency() + self.ahead * self.timing.period) * 1e3,
+                "priority": self.priority}

@@ -4,7 +4,9 @@
 chunk of float WAV files, so two renders of the same samples would differ as
 files.  This writer emits only RIFF, `fmt ` (and `fact` for float) and `data`:
 32-bit IEEE float (format 3, WAVE_FORMAT_EXTENSIBLE is not needed for mono or
-stereo) or 16/24-bit PCM, little-endian, patched with the final sizes at close.
+stereo) or 16/24-bit PCM, little-endian.  The sizes in the header are patched
+every `sync_s` seconds of audio as well as at close, so a file whose writer
+was killed (kill -9, a crash) still reads, up to its last second.
 
 `FileOutput` (`gamemix serve --output FILE.wav`) is the headless live output:
 a thread renders one block per block period (sleeping to the next deadline,
@@ -25,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gamemix.io.base import Timing
+from gamemix.io.base import Timing, raise_priority
 
 FORMATS = {"float": (3, 32), "pcm24": (1, 24), "pcm16": (1, 16)}
 
@@ -33,11 +35,13 @@ FORMATS = {"float": (3, 32), "pcm24": (1, 24), "pcm16": (1, 16)}
 class WavWriter:
     """Write (frames, channels) float32 blocks to a WAV file; use as a context manager."""
 
-    def __init__(self, path: str | Path, sample_rate: int, channels: int, fmt: str = "float"):
+    def __init__(self, path: str | Path, sample_rate: int, channels: int, fmt: str = "float", sync_s: float = 1.0):
         self.tag, self.bits = FORMATS[fmt]
         self.channels = channels
         self.sample_rate = sample_rate
         self.frames = 0
+        self.sync_frames = max(1, int(sync_s * sample_rate))
+        self._synced = 0
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.file = open(path, "wb")
         self.file.write(self._header())
@@ -59,13 +63,25 @@ class WavWriter:
         self.frames += len(block)
         if self.tag == 3:
             self.file.write(block.astype("<f4").tobytes())
-            return
-        full = float(2 ** (self.bits - 1))
-        ints = np.clip(np.round(block.astype(np.float64) * full), -full, full - 1).astype("<i4")
-        if self.bits == 16:
-            self.file.write(ints.astype("<i2").tobytes())
         else:
-            self.file.write(ints.view(np.uint8).reshape(-1, 4)[:, :3].tobytes())
+            full = float(2 ** (self.bits - 1))
+            ints = np.clip(np.round(block.astype(np.float64) * full), -full, full - 1).astype("<i4")
+            if self.bits == 16:
+                self.file.write(ints.astype("<i2").tobytes())
+            else:
+                self.file.write(ints.view(np.uint8).reshape(-1, 4)[:, :3].tobytes())
+        if self.frames - self._synced >= self.sync_frames:
+            self.sync()
+
+    def sync(self) -> None:
+        """Write out what is buffered and patch the header with the sizes so far."""
+        self.file.flush()
+        end = self.file.tell()
+        self.file.seek(0)
+        self.file.write(self._header())
+        self.file.seek(end)
+        self.file.flush()
+        self._synced = self.frames
 
     def close(self) -> None:
         """Patch the sizes into the header and close."""
@@ -85,8 +101,11 @@ class WavWriter:
 class FileOutput:
     """Render thread paced in real time, writing every block to a WAV file."""
 
-    def __init__(self, render_block, path: Path, channels: int, sample_rate: int, block_size: int):
+    def __init__(self, render_block, path: Path, channels: int, sample_rate: int, block_size: int,
+                 realtime: bool = False):
         self.render_block = render_block
+        self.realtime = realtime
+        self.priority = "normal"
         self.path = Path(path)
         self.period = block_size / sample_rate
         self.block = np.zeros((block_size, channels), dtype=np.float32)
@@ -104,7 +123,11 @@ class FileOutput:
         self._thread.join(timeout=5.0)
         self.writer.close()
 
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
     def _run(self) -> None:
+        self.priority = raise_priority(self.realtime)
         deadline = time.perf_counter()
         while not self._stop.is_set():
             self.timing.time(self.render_block, self.block)
@@ -119,7 +142,7 @@ class FileOutput:
 
     def stats(self) -> dict:
         """Blocks written, late blocks (as xruns), render time per block and CPU load."""
-        return {**self.timing.stats(), "xruns": self.late}
+        return {**self.timing.stats(), "xruns": self.late, "priority": self.priority}
 
 
 class WavInput:

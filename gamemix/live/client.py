@@ -23,6 +23,7 @@ Edge.  Imports nothing of the mixer (no NumPy, no Numba).
 from __future__ import annotations
 
 import itertools
+import time
 from typing import Any, Iterable
 
 import msgspec
@@ -145,8 +146,15 @@ class Client:
 
     # ------------------------------------------------------------ streams (no reply)
     def send_stream(self, message: m.Message | dict[str, Any]) -> None:
-        """Send a stream message (no reply); CommandFailed('too_large') for a frame over the limit."""
-        self._push.send(_frame(message))
+        """Send a stream message (no reply); CommandFailed('too_large') for a frame over the limit.
+
+        It is stamped with its send time (`t`), so a server that gets it late (it waited in this
+        socket's queue while no server ran) drops it instead of playing it late."""
+        now = time.time()
+        if isinstance(message, m.Message):
+            self._push.send(_frame(msgspec.structs.replace(message, t=now)))
+        else:
+            self._push.send(_frame({"t": now, **message}))
 
     def emitter(self, id: int, position, velocity=None) -> None:
         """Move an instance (a stream message)."""

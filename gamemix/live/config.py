@@ -17,6 +17,7 @@ TELEMETRY_HZ = 30.0
 DEVICE_BUFFER = 1024                   # PortAudio frames per buffer
 CLIENT_TIMEOUT_S = 2.0                 # how long a client waits for a reply
 CLIENT_STREAM_HWM = 100_000            # frames a client's stream socket queues before `send` blocks
+MAX_STREAM_AGE_S = 1.0                 # a stream frame sent longer ago than this is dropped, not played late
 
 
 @dataclass
@@ -37,3 +38,5 @@ class ServerConfig:
     seed: int = 0
     curve_secret: Path | None = None  # server secret key file (zmq.auth format)
     curve_clients: Path | None = None  # folder of authorised client public keys
+    max_stream_age: float = MAX_STREAM_AGE_S
+    realtime: bool = True             # ask for real-time scheduling of the render thread (io/base.py)

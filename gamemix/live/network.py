@@ -4,13 +4,33 @@ ROUTER receives commands (each gets exactly one reply), PULL receives
 streams (poses, parameters, fire-and-forget events), PUB sends telemetry.
 Frames are decoded and validated here (protocol/wire.py): a bad command is
 answered at once with an error, a bad stream frame is counted and dropped.
-Valid messages go, in arrival order, into `inbox`, a deque (append and
-popleft are atomic in CPython, so no lock) that the render thread drains at
-its next block start.  What the render thread queues in `outbox` (replies,
-telemetry) is sent from here; the render thread signals new output through
-an inproc PAIR socket of its own (`Waker`), which wakes this thread's poll at
-once.  `load_scene` commands and `--watch` checks are handed to the
-reloader, which builds the new mixer on this thread.
+The render thread signals new output through an inproc PAIR socket of its
+own (`Waker`), which wakes this thread's poll at once; what it queued in
+`outbox` (replies, telemetry) is sent from here.  `load_scene` commands and
+`--watch` checks are handed to the reloader, which builds the new mixer on
+this thread.
+
+Bounded work.  Every frame costs at most what reading it costs (the decoder
+stops at the first problem).  Valid commands wait in a queue per client
+(at most PENDING_PER_CLIENT each, from at most MAX_CLIENTS clients; beyond,
+`busy` at once) and go into `inbox`, the render thread's queue, in turns, one
+client after another, while it holds fewer than INBOX_LIMIT messages; the
+render thread takes at most MESSAGES_PER_BLOCK of them per block, for at most
+MESSAGES_TIME_S.  So a
+client that floods waits for itself, not the others, and no block does more
+than a bounded amount of control work.  Stream frames are read while `inbox`
+has room; the rest waits in ZeroMQ's queues (backpressure).
+
+Readiness and stale streams.  Until the server is ready (its kernels loaded,
+its output started: `mark_ready`), every command is answered `not_ready` at
+once and every stream frame is dropped: nothing waits to be carried out late.
+A stream frame stamped with its send time (`t`, the client does it) that is
+older than `max_stream_age` seconds, or was sent before the server was ready
+(it waited in the client's queue while no server ran, or while this one
+loaded), is dropped and counted (`stale_drops`), not played late.
+
+Every turn of the loop runs under a guard (live/supervision.py): an
+exception is recorded as a fault and the loop goes on.
 
 Edge.
 """
@@ -24,14 +44,21 @@ from dataclasses import dataclass, field
 
 import zmq
 
+from gamemix.live.curve import enable_curve
 from gamemix.protocol import wire
 from gamemix.protocol.messages import STREAM_KINDS, LoadScene
-from gamemix.live.curve import enable_curve
 
 POLL_MS = 20
-COMMANDS_PER_TURN = 1000
 STREAM_SLICE_S = 0.001     # streams are decoded for at most this long per turn, then the GIL is yielded
 WATCH_EVERY_S = 0.25
+PENDING_PER_CLIENT = 1024  # commands a client may have waiting
+MAX_CLIENTS = 4096         # clients with commands waiting
+INBOX_LIMIT = 512          # messages queued for the render thread (a block's worth: a newcomer waits little)
+MESSAGES_PER_BLOCK = 512   # messages the render thread carries out per block at most
+MESSAGES_TIME_S = 0.001    # and for at most this long (a fifth of a 256-frame block)
+REPLIES_QUEUED = 10_000    # replies waiting for a client that does not read them (beyond: dropped)
+RELOAD_ERRORS_KEPT = 8
+FAULT_PAUSE_S = 0.01       # after a fault in the loop, before the next turn
 
 
 @dataclass
@@ -40,10 +67,18 @@ class ServerStats:
 
     commands: int = 0
     command_errors: int = 0
+    busy: int = 0
     streams: int = 0
     stream_drops: int = 0
+    stale_drops: int = 0
     reloads: int = 0
-    reload_errors: list[str] = field(default_factory=list)
+    reload_failures: int = 0
+    reload_errors: collections.deque = field(default_factory=lambda: collections.deque(maxlen=RELOAD_ERRORS_KEPT))
+
+    def as_dict(self) -> dict:
+        """Plain values (the last reload errors as a list, oldest first)."""
+        return {**{k: v for k, v in vars(self).items() if k != "reload_errors"},
+                "reload_errors": list(self.reload_errors)}
 
 
 class Waker:
@@ -64,13 +99,56 @@ class Waker:
         self.sock.close(linger=0)
 
 
+class Admission:
+    """Commands waiting per client, moved into the render thread's inbox in turns (see the module
+    docstring).  Used by the network thread only."""
+
+    def __init__(self, inbox: collections.deque, per_client: int = PENDING_PER_CLIENT,
+                 clients: int = MAX_CLIENTS, limit: int = INBOX_LIMIT):
+        self.inbox, self.per_client, self.clients, self.limit = inbox, per_client, clients, limit
+        self.waiting: dict[bytes, collections.deque] = {}
+        self.turns: collections.deque = collections.deque()     # clients with commands waiting, in turn order
+
+    def offer(self, identity: bytes, rid, msg) -> bool:
+        """Queue a client's command; False if that client (or the table of clients) is full."""
+        queue = self.waiting.get(identity)
+        if queue is None:
+            if len(self.waiting) >= self.clients:
+                return False
+            queue = self.waiting[identity] = collections.deque()
+            self.turns.append(identity)
+        if len(queue) >= self.per_client:
+            return False
+        queue.append(("cmd", identity, rid, msg))
+        return True
+
+    def feed(self) -> None:
+        """Move waiting commands into the inbox, one client at a time, while it has room."""
+        while self.turns and len(self.inbox) < self.limit:
+            identity = self.turns.popleft()
+            queue = self.waiting[identity]
+            self.inbox.append(queue.popleft())
+            if queue:
+                self.turns.append(identity)
+            else:
+                del self.waiting[identity]
+
+    def has_room(self) -> bool:
+        return len(self.inbox) < self.limit
+
+
 class Network:
     """The sockets and the thread that serves them; see the module docstring."""
 
-    def __init__(self, ctx: zmq.Context, config, stats: ServerStats, reloader):
+    def __init__(self, ctx: zmq.Context, config, stats: ServerStats, reloader, faults, heartbeat,
+                 max_stream_age: float, recorder=None):
         self.ctx, self.config, self.stats, self.reloader = ctx, config, stats, reloader
+        self.faults, self.heartbeat, self.recorder = faults, heartbeat, recorder
+        self.max_stream_age = max_stream_age
+        self.ready_at: float | None = None        # wall clock when the server became ready
         self.inbox: collections.deque = collections.deque()
         self.outbox: collections.deque = collections.deque()
+        self.admission = Admission(self.inbox)
         self.wake_address = f"inproc://gamemix-wake-{id(self)}"
         self._running = threading.Event()
         self._thread: threading.Thread | None = None
@@ -88,6 +166,8 @@ class Network:
         for sock in (self.router, self.pull, self.pub):
             sock.setsockopt(zmq.MAXMSGSIZE, wire.MAX_FRAME_BYTES)
             sock.setsockopt(zmq.LINGER, 0)
+        self.router.setsockopt(zmq.ROUTER_MANDATORY, 0)     # a reply to a client that left is dropped
+        self.router.setsockopt(zmq.SNDHWM, REPLIES_QUEUED)   # replies a client has not read yet, at most
         if cfg.curve_secret is not None:
             self._auth = enable_curve(self.ctx, (self.router, self.pull, self.pub), cfg.curve_secret, cfg.curve_clients)
         self.router.bind(cfg.commands)
@@ -113,6 +193,10 @@ class Network:
         if self._auth is not None:
             self._auth.stop()
 
+    def mark_ready(self) -> None:
+        """From now on commands are carried out and fresh stream frames played."""
+        self.ready_at = time.time()
+
     @property
     def running(self) -> bool:
         """True from start until stop."""
@@ -128,24 +212,37 @@ class Network:
             poller.register(sock, zmq.POLLIN)
         next_watch = time.monotonic()
         while self._running.is_set():
-            events = dict(poller.poll(POLL_MS))
-            if self.router in events:
-                self._receive_commands()
-            if self.pull in events:
-                self._receive_streams()
-                time.sleep(STREAM_SLICE_S / 2)      # let the render thread have the GIL
-            if self._wake in events:
-                while self._wake.poll(0):
-                    self._wake.recv()
-            self.send_outbox()
-            if self.config.watch and time.monotonic() >= next_watch:
-                next_watch = time.monotonic() + WATCH_EVERY_S
-                frame = self.reloader.check_file()
-                if frame is not None:
-                    self.outbox.append((None, frame))
+            self.heartbeat()
+            try:
+                next_watch = self._turn(poller, next_watch)
+            except Exception as exc:          # no input ends this thread
+                self.faults.record("network", exc)
+                time.sleep(FAULT_PAUSE_S)
+
+    def _turn(self, poller: zmq.Poller, next_watch: float) -> float:
+        """One turn of the loop: receive, feed the render thread, send, watch the scene file."""
+        events = dict(poller.poll(POLL_MS))
+        if self.router in events:
+            self._receive_commands()
+        if self.pull in events and self.admission.has_room():
+            self._receive_streams()
+            time.sleep(STREAM_SLICE_S / 2)      # let the render thread have the GIL
+        if self._wake in events:
+            while self._wake.poll(0):
+                self._wake.recv()
+        self.admission.feed()
+        self.send_outbox()
+        if self.recorder is not None:
+            self.recorder.flush()
+        if self.config.watch and time.monotonic() >= next_watch:
+            next_watch = time.monotonic() + WATCH_EVERY_S
+            frame = self.reloader.check_file()
+            if frame is not None:
+                self.outbox.append((None, frame))
+        return next_watch
 
     def _receive_commands(self) -> None:
-        for _ in range(COMMANDS_PER_TURN):
+        for _ in range(PENDING_PER_CLIENT):
             try:
                 identity, *rest = self.router.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
@@ -158,19 +255,28 @@ class Network:
                 self.stats.command_errors += 1
                 self.router.send_multipart([identity, wire.error(exc.rid, exc.code, exc.message, exc.field)])
                 continue
-            if isinstance(msg, LoadScene):
+            if self.ready_at is None:
+                self.router.send_multipart([identity, wire.error(
+                    rid, "not_ready", "the server is loading (the first start on a machine compiles the audio "
+                                      "kernels); nothing was done: send again once a `ready` frame is published "
+                                      "or `ping` answers")])
+            elif isinstance(msg, LoadScene):
                 self.router.send_multipart([identity, self.reloader.load(msg.file, rid)])
-                continue
-            self.inbox.append(("cmd", identity, rid, msg))
+            elif not self.admission.offer(identity, rid, msg):
+                self.stats.busy += 1
+                self.router.send_multipart([identity, wire.error(
+                    rid, "busy", f"too many commands waiting (at most {PENDING_PER_CLIENT} per client, "
+                                 f"{MAX_CLIENTS} clients); wait for replies before sending more")])
 
     def _receive_streams(self) -> None:
-        """Decode stream frames for up to STREAM_SLICE_S, then yield the GIL.
+        """Decode stream frames for up to STREAM_SLICE_S, or until the inbox is full, then yield the GIL.
 
         Backpressure: under a flood the rest waits in ZeroMQ's queue (bounded by
         its high-water mark) instead of starving the render thread of the GIL.
         """
         end = time.perf_counter() + STREAM_SLICE_S
-        while time.perf_counter() < end:
+        now = time.time()
+        while time.perf_counter() < end and self.admission.has_room():
             try:
                 frame = self.pull.recv(zmq.NOBLOCK)
             except zmq.Again:
@@ -179,6 +285,10 @@ class Network:
             try:
                 msg, _ = wire.decode(frame, allowed=STREAM_KINDS)
             except wire.WireError:
+                self.stats.stream_drops += 1
+                continue
+            if self.ready_at is None or msg.t is not None and (msg.t < self.ready_at or now - msg.t > self.max_stream_age):
+                self.stats.stale_drops += 1
                 self.stats.stream_drops += 1
                 continue
             self.inbox.append(("stream", None, None, msg))

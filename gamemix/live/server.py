@@ -3,18 +3,27 @@
 Threads (docs/architecture.md has the whole picture):
 
 - the **network thread** (live/network.py) owns every socket, decodes and
-  validates frames, answers bad commands, queues valid messages in `inbox`
-  and sends what the render thread queued in `outbox`; scene reloads are
-  built there (live/reloader.py);
+  validates frames, answers bad commands, queues valid messages for the
+  render thread (fairly between clients, a bounded number at a time) and
+  sends what the render thread queued in `outbox`; scene reloads are built
+  there (live/reloader.py) and the recording written (live/recorder.py);
 - the **render thread** (the output's, io/) calls `render_block` once per
-  block: it swaps in a reloaded mixer, drains the inbox (commands and streams
-  in their order; consecutive emitter updates are applied as one vectorised
-  batch, so the newest pose wins), runs the mixer's tick and the nogil
-  kernel, and queues replies and telemetry (live/telemetry.py).  So a message
-  that arrives before a block starts takes effect in that block, and nothing
-  on the audio side waits for the network;
+  block: it swaps in a reloaded mixer, carries out up to MESSAGES_PER_BLOCK
+  queued messages, for at most MESSAGES_TIME_S, (commands and streams in their order; consecutive emitter
+  updates as one vectorised batch, so the newest pose wins), runs the
+  mixer's tick and the nogil kernel, and queues replies and telemetry
+  (live/telemetry.py).  So a message that arrives before a block starts
+  takes effect in that block, and nothing on the audio side waits for the
+  network;
 - the **device thread** (io/portaudio.py) only hands finished blocks to
-  PortAudio with blocking writes.
+  PortAudio with blocking writes;
+- the **watchdog** (live/supervision.py) logs the faults the other threads
+  caught and reports a thread that stalls.
+
+No input ends a thread: every stage runs under a guard and a fault is
+recorded, answered or skipped (live/supervision.py).  Before the server is
+ready (kernels loaded, output started) commands are answered `not_ready` and
+streams dropped; a `ready` frame is published when it is.
 
 Security: endpoints bind to loopback unless told otherwise, and binding
 beyond loopback requires CURVE keys (live/curve.py; docs/protocol.md,
@@ -28,9 +37,11 @@ from __future__ import annotations
 import gc
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import msgpack
 import numpy as np
 import zmq
 
@@ -39,9 +50,10 @@ from gamemix.errors import CommandError
 from gamemix.live import telemetry
 from gamemix.live.config import ServerConfig
 from gamemix.live.curve import check_endpoints
-from gamemix.live.network import Network, ServerStats, Waker
+from gamemix.live.network import MESSAGES_PER_BLOCK, MESSAGES_TIME_S, Network, ServerStats, Waker
 from gamemix.live.recorder import Recorder
 from gamemix.live.reloader import SceneReloader
+from gamemix.live.supervision import Faults, Heartbeat, Watchdog
 from gamemix.protocol import messages as protocol
 from gamemix.protocol import wire
 from gamemix.scene.load import load_scene
@@ -49,6 +61,8 @@ from gamemix.scene.load import load_scene
 log = logging.getLogger(__name__)
 
 SWITCH_INTERVAL_S = 0.0005
+RENDER_STALL_BLOCKS = 40         # the render thread is stalled after this many block periods without a block
+NETWORK_STALL_S = 1.0
 
 __all__ = ["Server", "ServerConfig", "ServerStats"]
 
@@ -62,20 +76,33 @@ class Server:
                         config.curve_clients)
         if not config.telemetry_hz > 0:
             raise ValueError(f"telemetry rate must be > 0 Hz, got {config.telemetry_hz}")
+        if not config.max_stream_age > 0:
+            raise ValueError(f"the stream age limit must be > 0 s, got {config.max_stream_age}")
         self.mixer = Mixer(load_scene(Path(config.scene)), seed=config.seed)
+        for warning in self.mixer.bank.warnings:
+            log.warning("%s", warning)
         self.stats = ServerStats()
-        self.recorder = Recorder() if config.record is not None else None
-        self.reloader = SceneReloader(Path(config.scene), config.seed, self.mixer.scene.output, self.stats)
+        self.faults = Faults()
+        self.recorder: Recorder | None = None
+        self.reloader = SceneReloader(Path(config.scene), config.seed, self.mixer.scene.output, self.stats,
+                                      self.faults)
         self._ctx = zmq.Context()
-        self.network = Network(self._ctx, config, self.stats, self.reloader)
+        period = self.mixer.dt
+        self.render_beat = Heartbeat("render", RENDER_STALL_BLOCKS * period)
+        self.network_beat = Heartbeat("network", NETWORK_STALL_S)
+        self.network = Network(self._ctx, config, self.stats, self.reloader, self.faults, self.network_beat,
+                               config.max_stream_age)
         self.inbox, self.outbox = self.network.inbox, self.network.outbox
+        self.watchdog = Watchdog(self.faults, [self.render_beat, self.network_beat],
+                                 lambda frame: self.outbox.append((None, wire.encode(frame))))
         self._telemetry_every = max(1, round(self.mixer.sample_rate / self.mixer.block_size / config.telemetry_hz))
         self._output = None
         self._waker: Waker | None = None
+        self._query: tuple[int, bytes] | None = None      # (block, the encoded query data) shared by a block's queries
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "Server":
-        """Bind the sockets, start the network thread and the audio output.
+        """Bind the sockets, start the network thread and the audio output; ready once it runs.
 
         Python hands the GIL between threads every 5 ms by default, as long as
         a block; the server shortens that to 0.5 ms so a busy network thread
@@ -84,13 +111,15 @@ class Server:
         Python's cycle collector stops the thread that triggers it while it
         walks every tracked object: ~60 ms for the ~130,000 that a loaded scene
         and Numba leave, twelve blocks, due whenever enough new objects survive
-        (a growing --record list, a reload).  Once the server is ready,
-        gc.freeze() moves everything that exists out of the collector's reach,
-        so a collection walks only what came after.  The price: a reference
-        cycle among those objects is never freed (a reloaded-away scene may
-        keep some memory).
+        (a reload).  Once the server is ready, gc.freeze() moves everything that
+        exists out of the collector's reach, so a collection walks only what came
+        after.  The price: a reference cycle among those objects is never freed
+        (a reloaded-away scene may keep some memory).
         """
         sys.setswitchinterval(SWITCH_INTERVAL_S)
+        if self.config.record is not None:
+            self.recorder = Recorder(self.config.record, self.config.seed)
+            self.network.recorder = self.recorder
         self.network.bind()
         self._waker = Waker(self._ctx, self.network.wake_address)
         self.network.start()
@@ -98,9 +127,14 @@ class Server:
         gc.collect()                # the warm-up's mixer and other garbage first: frozen, it would stay
         gc.freeze()
         self._output = self._make_output()
+        self.render_beat()
         self._output.start()
-        log.info("serving %s: commands %s, streams %s, telemetry %s, output %s", self.config.scene,
-                 *self.bound.values(), self.config.output)
+        self.watchdog.start()
+        self.network.mark_ready()
+        self.outbox.append((None, wire.encode(telemetry.ready(self.mixer, self.bound, self.output_stats()))))
+        self._waker.wake()
+        log.info("serving %s: commands %s, streams %s, telemetry %s, output %s (%s)", self.config.scene,
+                 *self.bound.values(), self.config.output, self.output_stats().get("priority", "normal priority"))
         return self
 
     @property
@@ -121,15 +155,16 @@ class Server:
         scratch.render(np.zeros((scratch.block_size, scratch.channels), np.float32))
 
     def stop(self) -> None:
-        """Stop audio and network; write the recording if asked."""
+        """Stop audio and network; write the rest of the recording."""
         if self._output is not None:
             self._output.stop()
+        self.watchdog.stop()
         self.network.stop()
         if self._waker is not None:
             self._waker.close()
         self._ctx.term()
         if self.recorder is not None:
-            self.recorder.write(self.config.record, self.config.seed, self.mixer.block_index * self.mixer.dt)
+            self.recorder.close(self.mixer.block_index * self.mixer.dt)
 
     def __enter__(self) -> "Server":
         return self.start()
@@ -142,15 +177,15 @@ class Server:
         if cfg.output == "null":
             from gamemix.io.null import NullOutput
             return NullOutput(self.render_block, channels=m.channels, sample_rate=m.sample_rate,
-                              block_size=m.block_size, ahead=cfg.ahead)
+                              block_size=m.block_size, ahead=cfg.ahead, realtime=cfg.realtime)
         if cfg.output == "device":
             from gamemix.io.portaudio import AudioOutput
             return AudioOutput(self.render_block, channels=m.channels, sample_rate=m.sample_rate,
                                block_size=m.block_size, device=cfg.device, ahead=cfg.ahead,
-                               device_buffer=cfg.device_buffer)
+                               device_buffer=cfg.device_buffer, realtime=cfg.realtime)
         from gamemix.io.wav import FileOutput
         return FileOutput(self.render_block, Path(cfg.output), channels=m.channels,
-                          sample_rate=m.sample_rate, block_size=m.block_size)
+                          sample_rate=m.sample_rate, block_size=m.block_size, realtime=cfg.realtime)
 
     def output_stats(self) -> dict:
         """The audio output's figures (blocks, xruns, render time, latency); {} before it starts."""
@@ -158,21 +193,52 @@ class Server:
 
     # ------------------------------------------------------------------ render thread
     def render_block(self, out: np.ndarray) -> None:
-        """Called by the output's render thread once per block."""
-        new = self.reloader.take()
-        if new is not None:
-            new.adopt(self.mixer)
-            self.mixer = new
-        self._drain_inbox()
-        self.mixer.render(out)
-        if self.mixer.block_index % self._telemetry_every == 0:
-            self.outbox.append((None, wire.encode(self.telemetry())))
+        """Called by the output's render thread once per block.  Each stage is guarded: a fault is
+        recorded and the block still goes out (with the targets written before, or as silence)."""
+        self.render_beat()
+        mixer = self.mixer
+        try:
+            mixer = self._take_reload()
+            self._drain_inbox(MESSAGES_PER_BLOCK)
+            mixer.tick()
+        except Exception as exc:
+            self.faults.record("control", exc)
+        try:
+            mixer.engine.render(out)
+        except Exception as exc:
+            out[:] = 0.0
+            self.faults.record("kernel", exc)
+        try:
+            mixer.finish_block()
+            if mixer.block_index % self._telemetry_every == 0:
+                self.outbox.append((None, wire.encode(self.telemetry())))
+        except Exception as exc:
+            self.faults.record("after the block", exc)
         if self.outbox:
             self._waker.wake()
 
-    def _drain_inbox(self) -> None:
+    def _take_reload(self) -> Mixer:
+        """Swap in a reloaded mixer (it takes over the running one's state); on a fault keep the old one."""
+        new = self.reloader.take()
+        if new is not None:
+            try:
+                new.adopt(self.mixer)
+            except Exception as exc:
+                self.faults.record("reload", exc)
+                self.outbox.append((None, wire.encode({"type": "reload", "ok": False, "error": {
+                    "code": "internal_error", "message": f"the reloaded scene could not take over: {exc}",
+                    "field": None}})))
+                return self.mixer
+            self.mixer = new
+        return self.mixer
+
+    def _drain_inbox(self, budget: int) -> None:
+        """Carry out queued messages: at most `budget` of them and for at most MESSAGES_TIME_S (a batch
+        of poses costs more than a ping), always at least one; the rest wait for the next block."""
         batch_ids, batch_pos, batch_vel = [], [], []
-        while self.inbox:
+        deadline = time.perf_counter() + MESSAGES_TIME_S
+        while self.inbox and budget > 0 and (budget == MESSAGES_PER_BLOCK or time.perf_counter() < deadline):
+            budget -= 1
             kind, identity, rid, msg = self.inbox.popleft()
             if kind == "stream" and isinstance(msg, protocol.Emitter):
                 batch_ids.append(msg.id)
@@ -189,11 +255,16 @@ class Server:
     def _apply_emitters(self, ids, positions, velocities) -> None:
         """Consecutive single-emitter stream messages (each already validated), applied as one
         vectorised batch; later poses of an id overwrite earlier ones, so the newest wins."""
-        vel = None
-        if any(v is not None for v in velocities):
-            current = self.mixer.arrays.vf
-            vel = [v if v is not None else self._velocity_of(i, current) for i, v in zip(ids, velocities)]
-        self.stats.stream_drops += self.mixer.set_emitters(ids, positions, vel)
+        try:
+            vel = None
+            if any(v is not None for v in velocities):
+                current = self.mixer.arrays.vf
+                vel = [v if v is not None else self._velocity_of(i, current) for i, v in zip(ids, velocities)]
+            self.stats.stream_drops += self.mixer.set_emitters(ids, positions, vel)
+        except Exception as exc:
+            self.stats.stream_drops += len(ids)
+            self.faults.record("command", exc)
+            return
         if self.recorder is not None:
             self.recorder.record(self.mixer.block_index, protocol.Emitters(
                 ids=ids, positions=positions, velocities=None if vel is None else [tuple(v) for v in vel]))
@@ -203,15 +274,18 @@ class Server:
         return group.pose(vf)[1] if group is not None else (0.0, 0.0, 0.0)
 
     def _apply(self, kind: str, identity, rid, msg) -> None:
+        """Carry out one message; a refusal is answered (or counted, on the stream socket), and so is a
+        fault, which the mixer's command undid (control/mixer.py, `Mixer.apply`)."""
         try:
+            reply = data = None
             if not msg.mixer:
-                data = self._server_command(msg)
+                reply = self._server_command(msg, rid)
             else:
                 data = self.mixer.apply(msg)
                 if self.recorder is not None:
                     self.recorder.record(self.mixer.block_index, msg)
             if kind == "cmd":
-                self.outbox.append((identity, wire.ok(rid, data)))
+                self.outbox.append((identity, reply if reply is not None else wire.ok(rid, data)))
             elif isinstance(msg, protocol.Emitters):
                 self.stats.stream_drops += data.get("unknown", 0)
         except CommandError as exc:
@@ -219,17 +293,32 @@ class Server:
                 self.outbox.append((identity, wire.error(rid, exc.code, exc.message)))
             else:
                 self.stats.stream_drops += 1
+        except Exception as exc:
+            self.faults.record("command", exc)
+            if kind == "cmd":
+                self.outbox.append((identity, wire.error(rid, "internal_error", f"{protocol.kind_of(msg)} failed "
+                                                         f"and was undone: {type(exc).__name__}: {exc}")))
+            else:
+                self.stats.stream_drops += 1
 
-    def _server_command(self, msg) -> dict:
+    def _server_command(self, msg, rid) -> bytes:
         if isinstance(msg, protocol.Ping):
-            return telemetry.ping(self.mixer)
-        return self.query()
+            return wire.ok(rid, telemetry.ping(self.mixer))
+        block = self.mixer.block_index
+        if self._query is None or self._query[0] != block:     # once per block, however many ask
+            self._query = (block, msgpack.packb(self.query(), use_bin_type=True))
+        return wire.ok_encoded(rid, self._query[1])
 
     # ------------------------------------------------------------------ state out
     def query(self) -> dict[str, Any]:
         """The state a `query` command returns."""
-        return telemetry.query(self.mixer, vars(self.stats), self.output_stats())
+        return telemetry.query(self.mixer, self.stats.as_dict(), self.output_stats(), self.faults.summary())
 
     def telemetry(self) -> dict[str, Any]:
         """One telemetry frame: levels, voices, audio-thread health."""
-        return telemetry.telemetry(self.mixer, self.output_stats(), self.stats.stream_drops)
+        return telemetry.telemetry(self.mixer, self.output_stats(), self.stats, self.faults.summary())
+
+    def threads_alive(self) -> dict[str, bool]:
+        """Which of the server's threads run (for tests and health checks)."""
+        return {"network": self.network.alive(), "watchdog": self.watchdog.alive(),
+                "render": self._output is not None and self._output.alive()}

@@ -51,6 +51,13 @@ class VoiceCounts(Frame):
     virtual: int = Field(ge=0, description="voices tracked but not rendered")
 
 
+class FaultCounts(Frame):
+    total: int = Field(ge=0, description="faults caught on the server's threads since start (live/supervision.py)")
+    by_stage: dict[str, int] = Field(description="the count per stage: command, control, kernel, network, reload, "
+                                                  "'<thread> stall', ...")
+    last: Optional[str] = Field(description="the last fault's stage and message, or null")
+
+
 class Telemetry(Frame):
     """Published on the PUB socket every few blocks (about --telemetry-hz per second)."""
 
@@ -64,6 +71,30 @@ class Telemetry(Frame):
     xruns: int = Field(ge=0, description="output underruns since start")
     cpu_load: float = Field(description="median render time per block / block period (1.0 = no headroom)")
     stream_drops: int = Field(ge=0, description="stream frames dropped, plus unknown ids in stream poses, since start")
+    stale_drops: int = Field(ge=0, description="of those, stream frames dropped for being stale (sent before the "
+                                               "server was ready, or older than its age limit)")
+    faults: FaultCounts
+
+
+class Ready(Frame):
+    """Published once on the PUB socket when the server is ready: commands are carried out from now on."""
+
+    v: Literal[1] = Field(description="protocol version")
+    type: Literal["ready"]
+    block: int = Field(ge=0, description="blocks rendered so far (0)")
+    sample_rate: int = Field(description="the mixer's sample rate, Hz")
+    block_size: int = Field(description="frames per block")
+    endpoints: dict[str, str] = Field(description="the endpoints bound: commands, streams, telemetry")
+    priority: str = Field(description="the scheduling the render thread got (SCHED_FIFO, a nice value, or normal)")
+
+
+class Fault(Frame):
+    """Published on the PUB socket when a thread of the server stalls (live/supervision.py)."""
+
+    v: Literal[1] = Field(description="protocol version")
+    type: Literal["fault"]
+    stage: str = Field(description="what stalled or failed, e.g. 'render stall'")
+    message: str
 
 
 class Reload(Frame):
@@ -75,10 +106,10 @@ class Reload(Frame):
     error: Optional[ErrorBody] = Field(description="why the edit was refused (the old scene keeps playing)")
 
 
-PUBLISHED = (Telemetry, Reload)
+PUBLISHED = (Telemetry, Ready, Fault, Reload)
 
 
-def telemetry(mixer, output_stats: dict, stream_drops: int) -> dict[str, Any]:
+def telemetry(mixer, output_stats: dict, stats, faults: dict) -> dict[str, Any]:
     """One telemetry frame: levels, voices, audio-thread health."""
     m = mixer
     bf = m.arrays.bf
@@ -90,10 +121,18 @@ def telemetry(mixer, output_stats: dict, stream_drops: int) -> dict[str, Any]:
     return {"type": "telemetry", "block": m.block_index, "time_s": round(m.block_index * m.dt, 4),
             "buses": buses, "voices": {"real": m.active_voices(), "virtual": m.virtual_voices()},
             "snapshots": m.snapshots.levels(), "xruns": output_stats.get("xruns", 0),
-            "cpu_load": output_stats.get("cpu_load", 0.0), "stream_drops": stream_drops}
+            "cpu_load": output_stats.get("cpu_load", 0.0), "stream_drops": stats.stream_drops,
+            "stale_drops": stats.stale_drops, "faults": faults}
 
 
-def query(mixer, server_stats: dict, output_stats: dict) -> dict[str, Any]:
+def ready(mixer, endpoints: dict[str, str], output_stats: dict) -> dict[str, Any]:
+    """The frame published once the server is ready."""
+    return {"type": "ready", "block": mixer.block_index, "sample_rate": mixer.sample_rate,
+            "block_size": mixer.block_size, "endpoints": dict(endpoints),
+            "priority": output_stats.get("priority", "normal")}
+
+
+def query(mixer, server_stats: dict, output_stats: dict, faults: dict) -> dict[str, Any]:
     """The state a `query` command returns."""
     m = mixer
     return {
@@ -107,6 +146,7 @@ def query(mixer, server_stats: dict, output_stats: dict) -> dict[str, Any]:
         "parameters": dict(m.parameters.values),
         "server": server_stats,
         "output": output_stats,
+        "faults": faults,
     }
 
 

@@ -126,7 +126,7 @@ def _report(scene: Scene, mixer: Mixer, tally: LevelTally, nblocks: int, seed: i
         "buses": {name: tally.bus(i) for i, name in enumerate(mixer.bus_names)},
         "voices": dataclasses.asdict(mixer.stats),
         "loudness": mixer.chains.readings(),
-        "snapshots": {"events": mixer.snapshots.timeline, "levels": snapshot_levels},
+        "snapshots": {"events": list(mixer.snapshots.timeline), "levels": snapshot_levels},
         "errors": errors + [dict(e, where="event action") for e in mixer.action_errors],
     }
 
