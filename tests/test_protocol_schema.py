@@ -135,7 +135,7 @@ def test_schema_names_every_message_type_the_wire_accepts(schema):
         assert {"type", "v"} <= set(branch["required"]) and "rid" not in branch["required"]
         assert branch["additionalProperties"] is False
     published = schema["$defs"]["Published"]["discriminator"]["mapping"]
-    assert set(published) == {"telemetry", "reload"}
+    assert set(published) == {"telemetry", "ready", "fault", "reload"}
 
 
 def test_the_client_has_a_method_for_every_message_kind():
@@ -294,6 +294,10 @@ def test_error_replies_and_published_frames_validate(schema, scene_dir):
         assert telemetry["snapshots"]
         assert check(schema["$defs"]["Published"], telemetry, schema) == []
         assert check(schema, telemetry, schema) == []
+        from gamemix.live.telemetry import ready
+        for published in (ready(m, {"commands": "tcp://127.0.0.1:1"}, {"priority": "normal"}),
+                          {"type": "fault", "stage": "render stall", "message": "late"}):
+            assert check(schema["$defs"]["Published"], frame(wire.encode(published)), schema) == []
         assert check(schema["$defs"]["Reply"], frame(wire.ok(7, server.query())), schema) == []
         doc = yaml.safe_load(path.read_text())
         for volume, ok in ((-3, True), ("loud", False)):                 # a good edit, then a broken one
