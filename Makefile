@@ -25,6 +25,7 @@ bench: $(VENV)/.installed bench-packages
 	$(PY) benchmarks/bench_control.py
 	$(PY) benchmarks/bench_dynamics.py
 	$(PY) benchmarks/bench_server.py
+	$(PY) benchmarks/bench_client.py
 
 assets: $(VENV)/.installed
 	@dpkg -s espeak-ng >/dev/null 2>&1 || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq espeak-ng)

@@ -67,7 +67,7 @@ def start(folder: Path, output: list[str]):
     client = Client(*ends, timeout=10.0)
     rng = np.random.default_rng(0)
     for i in range(VOICES):
-        client.play(f"s{i % 8}", id=i, position=tuple(rng.uniform(-50, 50, 3)))
+        client.play(f"s{i % 8}", id=i, position=tuple(rng.uniform(-50, 50, 3)), wait=True)
     return server, client
 
 

@@ -33,9 +33,9 @@ def cmd_validate(args) -> int:
 
 def cmd_schema(args) -> int:
     if args.protocol:
-        from gamemix.live.telemetry import PUBLISHED
+        from gamemix.live.telemetry import PUBLISHED, SENT
         from gamemix.protocol.schema import protocol_schema
-        print(protocol_schema(PUBLISHED))
+        print(protocol_schema(PUBLISHED, SENT))
         return 0
     from gamemix.scene.load import json_schema
     print(json_schema())
@@ -79,17 +79,33 @@ def cmd_serve(args) -> int:
                                  watch=args.watch, seed=args.seed,
                                  curve_secret=Path(args.curve_secret) if args.curve_secret else None,
                                  curve_clients=Path(args.curve_clients) if args.curve_clients else None,
-                                 max_stream_age=args.max_stream_age, realtime=args.realtime)
+                                 max_stream_age=args.max_stream_age, realtime=args.realtime,
+                                 endpoints_file=Path(args.endpoints_file) if args.endpoints_file else None)
     done = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: done.set())
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     log.info("loading %s (the first run on a machine also compiles the audio kernels, about half a minute)",
              args.scene)
     with Server(server_config) as server:
-        done.wait(args.duration if args.duration else None)
+        _serve_until(done, args.duration, args.parent_pid)
         stats = server.output_stats()
     log.info("stopped: %d blocks, %d xruns", stats.get("blocks", 0), stats.get("xruns", 0))
     return 0
+
+
+def _serve_until(done, duration: float | None, parent_pid: int | None) -> None:
+    """Wait for a signal, the end of `duration`, or (with `parent_pid`) the parent's exit: a server that
+    a game spawned stops when the game goes, however it went."""
+    import os
+    import time
+    end = None if duration is None else time.monotonic() + duration
+    while not done.is_set():
+        left = 1.0 if end is None else min(1.0, end - time.monotonic())
+        if left <= 0 or done.wait(left):
+            return
+        if parent_pid is not None and os.getppid() != parent_pid:
+            log.info("the process that started this server (pid %d) is gone: stopping", parent_pid)
+            return
 
 
 def cmd_keys(args) -> int:
@@ -168,6 +184,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="drop stream frames sent longer ago than this (seconds; the sender stamps them)")
     p.add_argument("--no-realtime", dest="realtime", action="store_false",
                    help="do not ask for real-time scheduling of the render thread")
+    p.add_argument("--endpoints-file", default=None,
+                   help="once the sockets are bound, write their endpoints (and the pid) here as JSON")
+    p.add_argument("--parent-pid", type=int, default=None,
+                   help="stop when this process (the game that started the server) exits")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("keys", help="make CURVE key pairs for a server and a client")

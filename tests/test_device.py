@@ -126,7 +126,7 @@ def test_sound_posted_over_the_socket_arrives_with_its_pitch_level_and_pan(sink,
         with Client(server.bound["commands"], server.bound["streams"], server.bound["telemetry"]) as client:
             time.sleep(0.5)
             posted = time.perf_counter()
-            client.play("tone", id=1, position=(1.0, 0.0, 0.0))       # hard right, 1 m: gain 1
+            client.play("tone", id=1, position=(1.0, 0.0, 0.0), wait=True)       # hard right, 1 m: gain 1
             time.sleep(1.0)
             stats = server._output.stats()
         cap.close()

@@ -5,6 +5,7 @@ that msgspec and pydantic emit; it fails on any assertion keyword it does not kn
 constraint is never silently skipped.
 """
 
+import collections
 import json
 import math
 
@@ -17,7 +18,7 @@ import yaml
 from gamemix.cli import main
 from gamemix.client import Client
 from gamemix.live.server import Server, ServerConfig
-from gamemix.live.telemetry import PUBLISHED
+from gamemix.live.telemetry import PUBLISHED, SENT
 from gamemix.protocol import messages as protocol
 from gamemix.protocol import wire
 from gamemix.protocol.schema import protocol_schema
@@ -90,7 +91,7 @@ def check(schema, value, root, path="$") -> list[str]:
 
 @pytest.fixture(scope="module")
 def schema():
-    return json.loads(protocol_schema(PUBLISHED))
+    return json.loads(protocol_schema(PUBLISHED, SENT))
 
 
 def frame(data: bytes):
@@ -147,24 +148,32 @@ def _client_frames() -> tuple[list[bytes], list[bytes]]:
     """Drive gamemix.live.client.Client against a fake server socket; returns (command frames, replies)."""
     sent, replies = [], []
 
+    queue = collections.deque()
+
     class FakeDealer:
-        def send(self, data):
+        def send(self, data, flags=0):
             sent.append(data)
             msg = frame(data)
-            data = {"play": {"id": 5}, "event": {"id": 9, "refused": []}}.get(msg["type"], {})
-            replies.append(wire.ok(msg["rid"], data))
+            data = {"play": {"id": 5}, "event": {"id": 9, "refused": []},
+                    "hello": {"session": 1, "ids": [1 << 40, 2 << 40]}}.get(msg["type"], {})
+            replies.append(wire.ok(msg["rid"], data) if msg["type"] != "seek"
+                           else wire.error(msg["rid"], "unknown_instance", "no instance 5"))
+            queue.append(replies[-1])
+            if msg["type"] == "pause":
+                replies.append(wire.encode({"type": "notify", "id": 5, "event": "paused", "block": 3}))
+                queue.append(replies[-1])
 
         def poll(self, timeout):
-            return 1
+            return len(queue)
 
         def recv(self):
-            return replies[-1]
+            return queue.popleft()
 
         def close(self, linger=None):
             pass
 
     class FakePush(FakeDealer):
-        def send(self, data):
+        def send(self, data, flags=0):
             sent.append(data)
 
     client = Client("inproc://nothing-commands", "inproc://nothing-streams", "inproc://nothing-telemetry")
@@ -174,7 +183,7 @@ def _client_frames() -> tuple[list[bytes], list[bytes]]:
     client.ping()
     client.query()
     client.load_scene("other.yaml")
-    assert client.play("tone", position=(3, 0, -2), fade_in=0.5) == 5
+    assert client.play("tone", position=(3, 0, -2), fade_in=0.5, wait=True) == 5
     client.event("hum", id=9, position=(1, 2, 3))
     client.stop(5, fade=0.25)
     client.set_parameter("rain", 0.8)
@@ -188,6 +197,17 @@ def _client_frames() -> tuple[list[bytes], list[bytes]]:
     client.stream_parameter("rain", 0.2)
     client.bus_mute("music", True)
     client.snapshot_intensity("combat", 75.0)
+    assert client.play("tone", wait=True) == 5
+    client.hello()
+    assert client.play("tone") == (1 << 40) + 1                          # a handle from the session, at once
+    client.set_instance(5, volume_db=-6, pan=0.5, fade=0.1)
+    client.pause(5)
+    client.seek(5, 1.5)
+    client.instance_info(5)
+    client.sound_info("tone")
+    assert client.poll() == [{"id": 5, "event": "paused", "block": 3},
+                             {"id": 5, "event": "refused", "kind": "seek", "code": "unknown_instance",
+                              "message": "no instance 5"}]
     client.close()
     return sent, replies
 

@@ -74,17 +74,17 @@ def test_a_failing_command_is_answered_undone_and_the_mixer_goes_on(served, monk
     monkeypatch.setattr(instances, "_fill_row", broken_fill)
     free_before = len(server.mixer.voices.free)
     with pytest.raises(CommandFailed) as info:
-        client.play("tone", id=1)
+        client.play("tone", id=1, wait=True)
     assert info.value.code == "internal_error" and "injected" in info.value.message
     assert 1 not in server.mixer.instances and len(server.mixer.voices.free) == free_before   # undone
     monkeypatch.undo()
-    assert client.play("tone", id=1) == 1                     # the same id, now fine
+    assert client.play("tone", id=1, wait=True) == 1                     # the same id, now fine
     assert server.faults.counts["command"] == 1 and all_alive(server)
 
 
 def test_a_fault_in_a_blocks_control_work_is_reported_and_the_audio_goes_on(served, tmp_path):
     server, client = served
-    client.play("tone", id=1)
+    client.play("tone", id=1, wait=True)
     assert wait_for(lambda: server.mixer.active_voices() == 1)
     tick = server.mixer.tick
     calls = []
@@ -111,7 +111,7 @@ def test_a_fault_in_a_blocks_control_work_is_reported_and_the_audio_goes_on(serv
 
 def test_a_fault_in_the_kernel_writes_silence_and_the_next_blocks_play(served, tmp_path):
     server, client = served
-    client.play("tone", id=1)
+    client.play("tone", id=1, wait=True)
     assert wait_for(lambda: server.mixer.active_voices() == 1)
     engine = server.mixer.engine
     render = engine.render
@@ -160,7 +160,7 @@ def test_a_stalled_render_thread_is_reported_and_published(served, monkeypatch):
     time.sleep(0.2)
     real = server.mixer.handlers[protocol.SetParameter]
     monkeypatch.setitem(server.mixer.handlers, protocol.SetParameter, lambda m: time.sleep(0.6) or real(m))
-    client.set_parameter("p", 0.5)
+    client.set_parameter("p", 0.5, wait=True)
     kinds = set()
     end = time.monotonic() + 3
     while time.monotonic() < end and "fault" not in kinds:
@@ -179,7 +179,7 @@ def test_a_watched_scene_nested_a_thousand_levels_deep_is_refused_and_the_old_on
                                  output=str(tmp_path / "w.wav"))).start()
     try:
         with Client(*server.bound.values()) as client:
-            client.play("tone", id=1)
+            client.play("tone", id=1, wait=True)
             good = scene.read_text()
             scene.write_text(good + "junk: " + "[" * 1000 + "]" * 1000 + "\n")
             assert wait_for(lambda: server.stats.reload_failures == 1)
@@ -264,13 +264,13 @@ def test_failed_reloads_are_counted_and_only_the_last_few_kept(served, scene):
 def test_ids_in_the_mixers_range_are_refused_so_they_never_collide(served):
     server, client = served
     with pytest.raises(CommandFailed) as info:
-        client.play("tone", id=1 << 62)
+        client.play("tone", id=1 << 62, wait=True)
     assert info.value.code == "bad_value" and info.value.field == "id"
     with pytest.raises(CommandError):
         server.mixer.play("tone", 1 << 62)
-    auto = client.play("tone")
-    assert auto >= 1 << 62 and client.play("tone", id=(1 << 62) - 1) == (1 << 62) - 1
-    client.stop(auto)
+    auto = client.play("tone", wait=True)
+    assert auto >= 1 << 62 and client.play("tone", id=(1 << 62) - 1, wait=True) == (1 << 62) - 1
+    client.stop(auto, wait=True)
 
 
 # ---------------------------------------------------------------------------------------------- 5. validation
@@ -374,9 +374,9 @@ def test_after_kill_9_the_wav_and_the_recording_are_readable_up_to_the_last_seco
             assert line, "the server ended before it served"
         commands = line.split("commands ")[1].split(",")[0]
         with Client(commands, timeout=5.0) as client:
-            client.play("tone", id=1)
+            client.play("tone", id=1, wait=True)
             for k in range(10):
-                client.set_parameter("p", k / 10)
+                client.set_parameter("p", k / 10, wait=True)
             time.sleep(2.6)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
@@ -440,11 +440,11 @@ def test_commands_before_the_server_is_ready_are_answered_not_ready_and_not_carr
         assert wait_for(lambda: server.bound)
         with Client(*server.bound.values(), timeout=3.0) as client:
             with pytest.raises(CommandFailed) as info:
-                client.play("tone", id=3)
+                client.play("tone", id=3, wait=True)
             assert info.value.code == "not_ready"
             release.set()
             starter.join(30)
-            assert client.play("tone", id=4) == 4 and 3 not in server.mixer.instances
+            assert client.play("tone", id=4, wait=True) == 4 and 3 not in server.mixer.instances
     finally:
         release.set()
         starter.join(30)

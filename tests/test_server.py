@@ -55,11 +55,11 @@ def wait_for(predicate, timeout=2.0):
 def test_commands_get_replies_and_errors_name_the_problem(served):
     server, client = served
     assert client.ping()["version"] == 1
-    shot = client.play("tone", position=(2, 0, -1))
+    shot = client.play("tone", position=(2, 0, -1), wait=True)
     assert shot >= 1 << 62                                    # an id the mixer assigned
-    assert client.play("tone", id=5, position=(-2, 0, -1)) == 5
+    assert client.play("tone", id=5, position=(-2, 0, -1), wait=True) == 5
     with pytest.raises(CommandFailed) as info:
-        client.play("nope")
+        client.play("nope", wait=True)
     assert info.value.code == "unknown_sound" and "'nope'" in info.value.message
     with pytest.raises(CommandFailed) as info:
         client.request({"type": "emitter", "id": 5, "position": [float("nan"), 0, 0]})
@@ -68,14 +68,14 @@ def test_commands_get_replies_and_errors_name_the_problem(served):
         client.request({"type": "jump"})
     assert info.value.code == "unknown_type"
     with pytest.raises(CommandFailed) as info:
-        client.event("nothing")
+        client.event("nothing", wait=True)
     assert info.value.code == "unknown_event"
     with pytest.raises(CommandFailed) as info:
-        client.set_parameter("p", 3.0)
+        client.set_parameter("p", 3.0, wait=True)
     assert info.value.code == "out_of_range"
     state = client.query()
     assert state["instances"] == 2 and state["parameters"] == {"p": 0.0}
-    assert client.event("hum", id=9) == {"id": 9, "refused": []}
+    assert client.event("hum", id=9, wait=True) == {"id": 9, "refused": []}
 
 
 def test_malformed_frames_get_an_error_and_the_mixer_keeps_mixing(served):
@@ -99,7 +99,7 @@ def test_malformed_frames_get_an_error_and_the_mixer_keeps_mixing(served):
 
 def test_stream_poses_take_effect_and_bad_ones_are_counted(served):
     server, client = served
-    client.play("tone", id=1, position=(0, 0, -1))
+    client.play("tone", id=1, position=(0, 0, -1), wait=True)
     for x in np.linspace(-5, 5, 50):
         client.emitter(1, (x, 0, -1))
     client.send_stream({"type": "emitter", "id": 1, "position": [float("inf"), 0, 0]})
@@ -111,7 +111,7 @@ def test_stream_poses_take_effect_and_bad_ones_are_counted(served):
 
 def test_telemetry_reports_levels_and_voices(served):
     server, client = served
-    client.play("low", id=3)
+    client.play("low", id=3, wait=True)
     for _ in range(20):
         frame = client.telemetry(timeout=1.0)
         if frame and frame["voices"]["real"] == 1 and frame["buses"]["music"]["peak_dbfs"] is not None:
@@ -122,15 +122,15 @@ def test_telemetry_reports_levels_and_voices(served):
 
 def test_recorded_session_replays_to_the_same_samples(served, scene, tmp_path):
     server, client = served
-    client.play("tone", id=1, position=(3, 0, -1))
+    client.play("tone", id=1, position=(3, 0, -1), wait=True)
     for k in range(30):
         client.emitter(1, (3 - 0.2 * k, 0, -1), velocity=(-10, 0, 0))
         time.sleep(0.003)
     client.emitters([1], [(2.0, 0.0, -1.0)])                 # a batch: the fast path's arrays are recorded too
-    client.event("hum", id=2)
-    client.bus_volume("music", -6, fade=0.1)
+    client.event("hum", id=2, wait=True)
+    client.bus_volume("music", -6, fade=0.1, wait=True)
     time.sleep(0.2)
-    client.stop(1, fade=0.05)
+    client.stop(1, fade=0.05, wait=True)
     time.sleep(0.2)
     server.stop()
     live, _ = soundfile.read(tmp_path / "live.wav", dtype="float32")
@@ -144,7 +144,7 @@ def test_recorded_session_replays_to_the_same_samples(served, scene, tmp_path):
 
 def test_hot_reload_keeps_playing_and_rejects_broken_edits(served, scene):
     server, client = served
-    client.play("low", id=4)
+    client.play("low", id=4, wait=True)
     time.sleep(0.05)
     doc = yaml.safe_load(scene.read_text())
     doc["buses"]["music"]["volume_db"] = -12
@@ -288,7 +288,7 @@ def test_thousands_of_malformed_commands_each_get_an_error_and_mixing_goes_on(se
 
 def test_thousands_of_malformed_stream_frames_are_counted_and_poses_still_apply(served):
     server, client = served
-    client.play("tone", id=1, position=(0, 0, -1))
+    client.play("tone", id=1, position=(0, 0, -1), wait=True)
     frames = malformed_frames(np.random.default_rng(12), 3000)
     frames += [wire.encode({"type": "emitter", "id": 1, "position": [float("nan"), 0.0, 0.0]}),
                wire.encode({"type": "emitter", "id": 999, "position": [1.0, 0.0, 0.0]})]   # unknown id
@@ -317,7 +317,7 @@ def test_a_frame_over_the_size_limit_is_cut_off_and_the_server_goes_on(served, s
     raw.close(linger=0)
     assert wait_for(lambda: server.mixer.block_index > block + 5)
     assert client.ping()["version"] == 1            # other connections are untouched
-    client.play("tone", id=5)
+    client.play("tone", id=5, wait=True)
     assert 5 in server.mixer.instances
 
 

@@ -56,6 +56,7 @@ class Buses:
             arrays.bus_parent[i] = -1 if parent is None else bus_index[parent]
         arrays.bus_order[:] = [bus_index[n] for n in scene.bus_order()]
         self._last_inputs = None
+        self.set_by_game: set[str] = set()      # faders and mutes the game moved (kept through a reload)
 
     def start(self, values: BusValues) -> None:
         """The scene's values as where every ramp starts: the first block does not fade them in."""
@@ -77,11 +78,25 @@ class Buses:
         """Move a bus fader to `volume_db` over `fade` seconds (at least one block)."""
         self.index(bus)
         self.faders[bus].set(db_to_gain(volume_db), fade, self.dt)
+        self.set_by_game.add(bus)
 
     def set_mute(self, bus: str, mute: bool, fade: float) -> None:
         """Mute or unmute a bus, ramped like a fader move."""
         self.index(bus)
         self.mutes[bus].set(0.0 if mute else 1.0, fade, self.dt)
+        self.set_by_game.add(bus)
+
+    def take_over(self, bus: str, old: "Buses", seconds: float) -> None:
+        """After a reload: a fader and mute the game set stay as the game set them; others start
+        where the old ones are and glide to this scene's values over `seconds`."""
+        if bus in old.set_by_game:
+            self.faders[bus], self.mutes[bus] = old.faders[bus], old.mutes[bus]
+            self.set_by_game.add(bus)
+            return
+        for mine, theirs in ((self.faders[bus], old.faders[bus]), (self.mutes[bus], old.mutes[bus])):
+            target = mine.target
+            mine.value = theirs.value
+            mine.set(target, seconds, self.dt)
 
     def glide(self) -> None:
         """Move every fader and mute one block towards its target."""

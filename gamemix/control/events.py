@@ -4,7 +4,9 @@ An event's actions (play, stop, snapshot start/stop, set a parameter) run in
 order; an action with a `delay` is scheduled for the first block starting at
 or after that many seconds later.  The scheduler is a heap keyed by block, so
 delayed actions from many events interleave exactly as authored; it counts
-the actions waiting per event instance, so asking costs O(1).
+the actions waiting per event instance, so asking costs O(1).  It also holds
+messages timed to a sample of the mixer's clock (`at_sample`): due in the
+block that holds the sample, carried out `offset` samples into it.
 
 Control side.
 """
@@ -22,12 +24,14 @@ from gamemix.scene.model import Action
 
 @dataclass(frozen=True)
 class Pending:
-    """A scheduled action: which block, the action, and the event instance it belongs to."""
+    """A scheduled action (an event's Action, or a protocol message timed to a sample): which block,
+    the instance it belongs to, and how many samples into its block it starts."""
 
     block: int
     seq: int
-    action: Action
+    action: Any
     group: int
+    offset: int = 0
 
 
 class Scheduler:
@@ -44,6 +48,13 @@ class Scheduler:
         """Queue `action` to run `action.delay` seconds after the start of block `now_block`."""
         block = now_block + math.ceil(action.delay * self.sample_rate / self.block_size - 1e-9)
         item = Pending(block, next(self._seq), action, group)
+        heapq.heappush(self._heap, (item.block, item.seq, item))
+        self._waiting[group] = self._waiting.get(group, 0) + 1
+        return item
+
+    def schedule_at(self, block: int, offset: int, message, group: int) -> Pending:
+        """Queue a message for `block`, `offset` samples into it."""
+        item = Pending(block, next(self._seq), message, group, offset)
         heapq.heappush(self._heap, (item.block, item.seq, item))
         self._waiting[group] = self._waiting.get(group, 0) + 1
         return item
@@ -82,7 +93,3 @@ class Scheduler:
     def __len__(self) -> int:
         return len(self._heap)
 
-
-def describe(actions: list[Action]) -> list[dict[str, Any]]:
-    """Actions as plain dicts (for replies and reports)."""
-    return [a.model_dump(exclude_none=True) for a in actions]

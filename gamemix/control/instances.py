@@ -15,24 +15,57 @@ settings, the fade-in.
 batch of poses, looked up in C for one-voice instances), and forgets an
 instance once it has no voice and no queued event action.
 
+Instance control (what a game does to a sound once it plays): its volume
+and pitch offsets on top of the sound's (the volume glides, at least a
+block), a 2D sound's pan, a 3D one's pose; pause and resume (each a fade;
+a paused voice holds its place and counts against the limits); seek (the
+voices fade out over a block, jump, and fade back in, so the jump never
+clicks); and what it is doing now (`info`).
+
+Lifecycle notices.  For the instances in `watched`, what happens to them is
+appended to `notices` (bounded): `started` (its first voice started, with
+the sample), `virtual` and `real` (a voice moved between the two), `stolen`
+(a voice limit took a voice of it for a new sound), `paused`, `ended` (the
+instance is gone: its last voice ended), `refused` (a delayed play of its
+event was refused).  The live server sends them to the client that owns
+the instance (live/server.py).
+
 Control side.
 """
 
 from __future__ import annotations
 
+import collections
 import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from gamemix.core.arrays import (
-    DIST_MODELS, LF_X, VF_DOPPLER, VF_FADE, VF_FADE_STEP, VF_FADE_TARGET, VF_MAX_DIST, VF_MIN_DIST, VF_PAN,
-    VF_PITCH, VF_ROLLOFF, VF_VFADE, VF_VFADE_TARGET, VF_VOLUME, VF_VX, VF_X, VI_BUS, VI_CAT, VI_LANE0, VI_LANE1,
-    VI_LOOP, VI_MODEL, VI_SOUND, VI_SPATIAL, VI_STATE, VIRTUAL,
+    DIST_MODELS, FRAC_ONE, LF_X, PAUSED, PLAYING, STOPPING, VF_DOPPLER, VF_FADE, VF_FADE_STEP, VF_FADE_TARGET,
+    VF_MAX_DIST, VF_MIN_DIST, VF_PAN, VF_PITCH, VF_ROLLOFF, VF_VFADE, VF_VFADE_STEP, VF_VFADE_TARGET, VF_VOLUME,
+    VF_VX, VF_X, VI_BUS, VI_CAT, VI_DELAY, VI_LANE0, VI_LANE1, VI_LOOP, VI_LOOPS, VI_MODEL, VI_PAUSE, VI_POS,
+    VI_SOUND, VI_SPATIAL, VI_STATE, VI_TO_VIRTUAL, VIRTUAL,
 )
 from gamemix.errors import CommandError
 from gamemix.protocol.messages import AUTO_ID_BASE
 from gamemix.units import db_to_gain, semitones_to_ratio
+
+
+NOTICES_KEPT = 65536
+
+
+@dataclass(frozen=True)
+class PlayOptions:
+    """How one play starts: offsets on the sound's volume and pitch, its fade-in, a 2D pan, a loop
+    count (None: the sound's own looping), and a start this many samples into the block."""
+
+    volume_db: float = 0.0
+    pitch_semitones: float = 0.0
+    fade_in: float = 0.0
+    pan: float | None = None
+    loops: int | None = None
+    delay: int = 0
 
 
 @dataclass
@@ -63,6 +96,7 @@ class Instances:
         self.scene, self.arrays, self.voices, self.bank, self.rng = scene, arrays, voices, bank, rng
         self.sound_index, self.cat_index, self.bus_index = sound_index, cat_index, bus_index
         self.cat_names = list(cat_index)
+        self.sound_names = list(sound_index)
         self.sample_rate = scene.output.sample_rate
         self.groups: dict[int, Instance] = {}
         self.single_row: dict[int, int] = {}   # id -> row of instances with exactly one voice (fast path)
@@ -70,6 +104,14 @@ class Instances:
         self.rating = np.full(arrays.max_instances, np.nan)   # HDR loudness rating per row
         self.last_variant: dict[str, int] = {}
         self.next_auto_id = AUTO_ID_BASE
+        self.rand_db = np.full(arrays.max_instances, np.nan)   # per row: the volume offset drawn at its play
+        self.rand_st = np.full(arrays.max_instances, np.nan)   # per row: the pitch offset drawn at its play
+        self.glides: dict[int, tuple[float, float]] = {}  # row -> (target gain, change per block)
+        self.seeks: dict[int, int] = {}                  # row -> position it jumps to once faded out
+        self.watched: set[int] = set()
+        self.notices: collections.deque = collections.deque(maxlen=NOTICES_KEPT)
+        self.block_index = 0                             # kept by the mixer, for notices
+        voices.on_switch = self._switched
 
     # ------------------------------------------------------------ the table
     def __len__(self) -> int:
@@ -127,9 +169,11 @@ class Instances:
             self.single_row.pop(instance, None)
 
     def forget(self, instance: int) -> None:
-        """Drop a voiceless instance from the table (its id is free again)."""
-        self.groups.pop(instance, None)
+        """Drop a voiceless instance from the table (its id is free again); `ended` is its last notice."""
+        if self.groups.pop(instance, None) is not None:
+            self.notify(instance, "ended")
         self.single_row.pop(instance, None)
+        self.watched.discard(instance)
 
     def discard(self, instance: int) -> None:
         """Undo an instance that was just made: free the voices it started (none has rendered yet)
@@ -147,21 +191,37 @@ class Instances:
         self.row_instance[row] = instance
         self.reindex(instance)
 
+    def notify(self, instance: int, event: str, **extra) -> None:
+        """A lifecycle notice for a watched instance (see the module docstring)."""
+        if instance in self.watched:
+            self.notices.append({"id": instance, "event": event, "block": self.block_index, **extra})
+
+    def _switched(self, kind: str, rows) -> None:
+        """VoicePool's report of rows gone virtual or real this block, or stolen."""
+        seen = set()
+        for v in rows:
+            instance = int(self.row_instance[v])
+            if instance >= 0 and instance not in seen:
+                seen.add(instance)
+                self.notify(instance, kind)
+
     def reap(self, ended_rows, pending_for) -> None:
         """Forget the rows the kernel ended, and instances left with no voice and no queued action."""
         for v in ended_rows:
             instance = int(self.row_instance[v])
             self.row_instance[v] = -1
+            self.glides.pop(v, None)
+            self.seeks.pop(v, None)
             group = self.groups.get(instance)
             if group is None:
                 continue
             group.rows.remove(v)
             if not group.rows and pending_for(instance) == 0:
-                del self.groups[instance]
+                self.forget(instance)
             self.reindex(instance)
 
     # ------------------------------------------------------------ starting a voice
-    def start_voice(self, group: Instance, sound: str, volume_db: float, pitch_st: float, fade_in: float) -> int:
+    def start_voice(self, group: Instance, sound: str, opts: PlayOptions = PlayOptions()) -> int:
         """Start one voice of `sound` in `group` (limits and stealing apply); returns its row."""
         spec = self.scene.sounds[sound]
         s, c = self.sound_index[sound], self.cat_index[self.scene.sound_category(sound)]
@@ -171,7 +231,7 @@ class Instances:
         variant = self.bank.variants[sound][self.choose_variant(sound, spec)]
         v = self.voices.allocate(priority)
         try:
-            self._fill_row(v, sound, spec, s, c, variant, group, volume_db, pitch_st, fade_in)
+            self._fill_row(v, sound, spec, s, c, variant, group, opts)
         except BaseException:
             self.voices.release(v)          # a row half filled is not left to play
             raise
@@ -211,15 +271,27 @@ class Instances:
         self.last_variant[name] = choice
         return choice
 
-    def _fill_row(self, v, sound, spec, s, c, variant, group: Instance, volume_db, pitch_st, fade_in) -> None:
+    def volume_db(self, v: int, spec, offset_db: float) -> float:
+        """A row's volume: the sound's, the play's (or set_instance's) offset, the random draw."""
+        volume = spec.volume_db + offset_db
+        if not np.isnan(self.rand_db[v]):
+            volume += float(self.rand_db[v])
+        return volume
+
+    def pitch_st(self, v: int, spec, offset_st: float) -> float:
+        """A row's pitch in semitones, made the same way as its volume."""
+        pitch = spec.pitch_semitones + offset_st
+        if not np.isnan(self.rand_st[v]):
+            pitch += float(self.rand_st[v])
+        return pitch
+
+    def _fill_row(self, v, sound, spec, s, c, variant, group: Instance, opts: PlayOptions) -> None:
         a = self.arrays
         vi, vf = a.vi, a.vf
-        volume = spec.volume_db + volume_db
-        if spec.volume_random_db:
-            volume += self.rng.uniform(*spec.volume_random_db)
-        pitch = spec.pitch_semitones + pitch_st
-        if spec.pitch_random_semitones:
-            pitch += self.rng.uniform(*spec.pitch_random_semitones)
+        self.rand_db[v] = self.rng.uniform(*spec.volume_random_db) if spec.volume_random_db else np.nan
+        self.rand_st[v] = self.rng.uniform(*spec.pitch_random_semitones) if spec.pitch_random_semitones else np.nan
+        volume = self.volume_db(v, spec, opts.volume_db)
+        pitch = self.pitch_st(v, spec, opts.pitch_semitones)
         vi[v, :] = 0
         vf[v, :] = 0.0
         a.gain[v] = 0.0
@@ -227,10 +299,13 @@ class Instances:
         vi[v, VI_BUS] = self.bus_index[self.scene.sound_bus(sound)]
         vi[v, VI_LANE0] = variant.lanes[0]
         vi[v, VI_LANE1] = variant.lanes[1] if len(variant.lanes) > 1 else -1
-        vi[v, VI_LOOP] = int(spec.loop)
+        loops = opts.loops if opts.loops is not None else (-1 if spec.loop else 0)
+        vi[v, VI_LOOP] = int(loops != 0)
+        vi[v, VI_LOOPS] = loops
+        vi[v, VI_DELAY] = opts.delay
         vf[v, VF_VOLUME] = db_to_gain(volume)
         vf[v, VF_PITCH] = semitones_to_ratio(pitch)
-        vf[v, VF_PAN] = spec.pan
+        vf[v, VF_PAN] = spec.pan if opts.pan is None else opts.pan
         if spec.spatial is not None:
             sp = spec.spatial
             vi[v, VI_SPATIAL] = 1
@@ -240,8 +315,8 @@ class Instances:
             vf[v, VF_X:VF_X + 3] = group.position
             vf[v, VF_VX:VF_VX + 3] = group.velocity
         vf[v, VF_FADE_TARGET] = 1.0
-        if fade_in > 0.0:
-            vf[v, VF_FADE_STEP] = 1.0 / (fade_in * self.sample_rate)
+        if opts.fade_in > 0.0:
+            vf[v, VF_FADE_STEP] = 1.0 / (opts.fade_in * self.sample_rate)
         else:
             vf[v, VF_FADE] = 1.0
         vf[v, VF_VFADE] = vf[v, VF_VFADE_TARGET] = 1.0
@@ -279,6 +354,97 @@ class Instances:
         vf[group.rows, VF_X:VF_X + 3] = position
         if velocity is not None:
             vf[group.rows, VF_VX:VF_VX + 3] = velocity
+
+    # ------------------------------------------------------------ instance control
+    def set(self, instance: int, volume_db=None, pitch_semitones=None, pan=None, position=None, velocity=None,
+            fade: float = 0.0, block_size: int = 256) -> None:
+        """Change a playing instance (see the module docstring); the volume glides over `fade` s."""
+        group = self.group(instance)
+        a = self.arrays
+        blocks = max(1.0, fade * self.sample_rate / block_size)
+        for v in group.rows:
+            spec = self.scene.sounds[self.sound_names[a.vi[v, VI_SOUND]]]
+            if volume_db is not None:
+                target = db_to_gain(self.volume_db(v, spec, volume_db))
+                self.glides[v] = (target, abs(target - a.vf[v, VF_VOLUME]) / blocks)
+            if pitch_semitones is not None:
+                a.vf[v, VF_PITCH] = semitones_to_ratio(self.pitch_st(v, spec, pitch_semitones))
+            if pan is not None:
+                a.vf[v, VF_PAN] = pan
+        if position is not None:
+            self.move(instance, position, velocity)
+
+    def pause(self, instance: int, paused: bool, fade: float, block_size: int) -> None:
+        """Pause an instance (its voices fade out, then hold still) or resume it (they fade back in)."""
+        group = self.group(instance)
+        vi, vf = self.arrays.vi, self.arrays.vf
+        step = 1.0 / max(fade * self.sample_rate, block_size)
+        for v in group.rows:
+            state = vi[v, VI_STATE]
+            if state not in (PLAYING, VIRTUAL, PAUSED):
+                continue                                 # stopping: it ends anyway
+            if paused:
+                vi[v, VI_PAUSE] = 1
+                vf[v, VF_FADE_TARGET] = 0.0
+                vf[v, VF_FADE_STEP] = step
+            else:
+                vi[v, VI_PAUSE] = 0
+                vf[v, VF_FADE_TARGET] = 1.0
+                vf[v, VF_FADE_STEP] = step
+                if state == PAUSED:                      # the ranking makes it real again, from where it was
+                    vi[v, VI_STATE] = VIRTUAL
+        self.notify(instance, "paused" if paused else "resumed")
+
+    def seek(self, instance: int, seconds: float) -> None:
+        """Move an instance's voices to `seconds` into their files: a real voice fades out over a block
+        first (tick_control makes the jump), a virtual or paused one jumps now."""
+        group = self.group(instance)
+        vi, vf = self.arrays.vi, self.arrays.vf
+        for v in group.rows:
+            length = int(self.bank.lane_length[vi[v, VI_LANE0]])
+            frames = int(round(seconds * self.sample_rate))
+            frames = frames % length if vi[v, VI_LOOP] else min(frames, length - 1)
+            pos = frames * FRAC_ONE
+            if vi[v, VI_STATE] in (VIRTUAL, PAUSED):
+                vi[v, VI_POS] = pos
+            elif vi[v, VI_STATE] == PLAYING:
+                self.seeks[v] = pos
+                vf[v, VF_VFADE_TARGET] = 0.0
+                vf[v, VF_VFADE_STEP] = 1.0 / self.arrays.block_size
+
+    def tick_control(self) -> None:
+        """Once per block, before the kernel: move the volume glides, make the seeks whose fade-out is done."""
+        vf, vi = self.arrays.vf, self.arrays.vi
+        for v in list(self.glides):
+            target, step = self.glides[v]
+            g = vf[v, VF_VOLUME]
+            g = min(g + step, target) if g < target else max(g - step, target)
+            vf[v, VF_VOLUME] = g
+            if g == target:
+                del self.glides[v]
+        for v in list(self.seeks):
+            if vf[v, VF_VFADE] <= 0.0 or vi[v, VI_STATE] != PLAYING:
+                vi[v, VI_POS] = self.seeks.pop(v)
+                if vi[v, VI_STATE] == PLAYING and vi[v, VI_TO_VIRTUAL] == 0:
+                    vf[v, VF_VFADE_TARGET] = 1.0
+
+    def info(self, instance: int) -> dict:
+        """What an instance is doing now: state, where its first voice is in its file, loops left."""
+        group = self.group(instance)
+        if not group.rows:
+            return {"id": instance, "state": "waiting", "voices": 0}
+        vi, vf = self.arrays.vi, self.arrays.vf
+        v = group.rows[0]
+        state = {PLAYING: "real", VIRTUAL: "virtual", PAUSED: "paused", STOPPING: "stopping"}.get(int(vi[v, VI_STATE]),
+                                                                                                   "ended")
+        if vi[v, VI_PAUSE] and state != "paused":
+            state = "pausing"
+        length = int(self.bank.lane_length[vi[v, VI_LANE0]])
+        return {"id": instance, "state": state, "voices": len(group.rows),
+                "sound": self.sound_names[vi[v, VI_SOUND]],
+                "position_s": round(vi[v, VI_POS] / FRAC_ONE / self.sample_rate, 6),
+                "length_s": round(length / self.sample_rate, 6), "looping": bool(vi[v, VI_LOOP]),
+                "loops_left": int(vi[v, VI_LOOPS]), "volume": round(float(vf[v, VF_VOLUME]), 6)}
 
     def move_many(self, ids, positions, velocities=None) -> int:
         """Move many instances in one call (vectorised); returns how many ids were unknown.

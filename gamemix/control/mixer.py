@@ -20,6 +20,7 @@ by design: the live server runs commands on the render thread between blocks.
 from __future__ import annotations
 
 import collections
+from dataclasses import replace
 
 import numpy as np
 
@@ -29,14 +30,14 @@ from gamemix.control.chains import BusChains
 from gamemix.control.ducking import Ducker
 from gamemix.control.events import Scheduler
 from gamemix.control.hdr import HdrWindow
-from gamemix.control.instances import AUTO_ID_BASE, Instances
+from gamemix.control.instances import AUTO_ID_BASE, Instances, PlayOptions
 from gamemix.control.parameters import GameParameters, MappedValues
 from gamemix.control.snapshots import SnapshotMixer
 from gamemix.control.voices import VoicePool, categories_playing
 from gamemix.core import panning
 from gamemix.core.arrays import (
-    FRAC_ONE, LF_CEILING, LF_DOPPLER_FACTOR, LF_FX, LF_SAMPLE_RATE, LF_SPEED_OF_SOUND, LF_UX, LF_VX, LF_X,
-    PLAYING, SM_GAIN, SM_PITCH, STOPPING, VF_AUDIBILITY, VI_CAT, VI_POS, VI_STATE, VIRTUAL, EngineArrays,
+    FREE, FRAC_ONE, LF_CEILING, LF_DOPPLER_FACTOR, LF_FX, LF_SAMPLE_RATE, LF_SPEED_OF_SOUND, LF_UX, LF_VX, LF_X,
+    PLAYING, SM_GAIN, SM_PITCH, STOPPING, VF_AUDIBILITY, VI_CAT, VI_POS, VI_SOUND, VI_STATE, VIRTUAL, EngineArrays,
 )
 from gamemix.core.engine import Engine
 from gamemix.errors import CommandError
@@ -94,10 +95,13 @@ class Mixer:
         self.buses.start(self.buses.own_values(MappedValues()))
         self._init_listener()
         self.handlers = {
-            protocol.Play: lambda m: {"id": self.play(m.sound, m.id, m.position, m.velocity, m.volume_db,
-                                                      m.pitch_semitones, m.fade_in)},
-            protocol.Event: lambda m: self.post_event(m.name, m.id, m.position, m.velocity),
-            protocol.Stop: lambda m: self.stop(m.id, m.fade),
+            protocol.Play: self._apply_play,
+            protocol.Event: lambda m: self.post_event(m.name, m.id, m.position, m.velocity, m.at_sample),
+            protocol.Stop: lambda m: self.stop(m.id, m.fade, m.at_sample),
+            protocol.SetInstance: lambda m: self.instances.set(m.id, m.volume_db, m.pitch_semitones, m.pan,
+                                                               m.position, m.velocity, m.fade, self.block_size),
+            protocol.Pause: lambda m: self.instances.pause(m.id, m.paused, m.fade, self.block_size),
+            protocol.Seek: lambda m: self.instances.seek(m.id, m.seconds),
             protocol.Emitter: lambda m: self.set_emitter(m.id, m.position, m.velocity),
             protocol.Emitters: lambda m: {"unknown": self.set_emitters(m.ids, m.positions, m.velocities)},
             protocol.Listener: lambda m: self.set_listener(m.position, m.forward, m.up, m.velocity),
@@ -149,34 +153,79 @@ class Mixer:
         return handler(msg) or {}
 
     # ----------------------------------------------------------- instances
-    def play(self, sound: str, instance: int | None = None, position=None, velocity=None,
-             volume_db: float = 0.0, pitch_semitones: float = 0.0, fade_in: float = 0.0) -> int:
-        """Start `sound` as a new instance; returns its id.  Refused (CommandError)
-        if the sound is unknown, the id is taken, or a voice limit refuses it."""
-        if sound not in self.scene.sounds:
-            raise CommandError("unknown_sound", f"unknown sound {sound!r}")
-        group = self.instances.new(instance, position, velocity)
-        self.instances.start_voice(group, sound, volume_db, pitch_semitones, fade_in)
-        return self.instances.register(instance, group)
+    def _apply_play(self, m: protocol.Play) -> dict:
+        """A play message: its id, and what it asked for that does not apply to the sound (warnings)."""
+        instance = self.play(m.sound, m.id, m.position, m.velocity, m.volume_db, m.pitch_semitones, m.fade_in,
+                             m.pan, m.loops, m.at_sample)
+        spatial = self.scene.sounds[m.sound].spatial is not None
+        warnings = []
+        if (m.position is not None or m.velocity is not None) and not spatial:
+            warnings.append(f"position ignored: {m.sound!r} is a 2D sound (give it `spatial` to place it)")
+        if m.pan is not None and spatial:
+            warnings.append(f"pan ignored: {m.sound!r} is a 3D sound, panned by its position")
+        return {"id": instance, **({"warnings": warnings} if warnings else {})}
 
-    def post_event(self, name: str, instance: int | None = None, position=None, velocity=None) -> dict:
+    def _when(self, at_sample: int | None) -> tuple[int, int]:
+        """(block, samples into it) where a message timed to `at_sample` of the mixer's clock takes
+        effect: the block about to render, at its start, for a time already past."""
+        if at_sample is None or at_sample <= self.block_index * self.block_size:
+            return self.block_index, 0
+        return divmod(int(at_sample), self.block_size)
+
+    def _reserve(self, delayed: int, what: str) -> None:
+        if len(self.scheduler) + delayed > MAX_PENDING_ACTIONS:
+            raise CommandError("pending_limit", f"{what} refused: {len(self.scheduler)} delayed actions "
+                                                f"are waiting already (at most {MAX_PENDING_ACTIONS})")
+
+    def play(self, sound: str, instance: int | None = None, position=None, velocity=None,
+             volume_db: float = 0.0, pitch_semitones: float = 0.0, fade_in: float = 0.0, pan: float | None = None,
+             loops: int | None = None, at_sample: int | None = None) -> int:
+        """Start `sound` as a new instance; returns its id.  Refused (CommandError) if the sound is
+        unknown, the id is taken, or a voice limit refuses it.  With `at_sample`, it starts at that
+        sample of the mixer's clock: the id is taken now, the voice starts then."""
+        if sound not in self.scene.sounds:
+            known = ", ".join(list(self.scene.sounds)[:30]) or "none defined"
+            raise CommandError("unknown_sound", f"unknown sound {sound!r} (sounds: {known})")
+        group = self.instances.new(instance, position, velocity)
+        opts = PlayOptions(volume_db, pitch_semitones, fade_in, pan, loops)
+        block, offset = self._when(at_sample)
+        if block > self.block_index:
+            self._reserve(1, f"play of {sound!r}")
+            instance = self.instances.register(instance, group)
+            self.scheduler.schedule_at(block, offset, ("play", sound, opts), instance)
+            return instance
+        self.instances.start_voice(group, sound, replace(opts, delay=offset))
+        instance = self.instances.register(instance, group)
+        self.instances.notify(instance, "started", sample=self.block_index * self.block_size + offset)
+        return instance
+
+    def post_event(self, name: str, instance: int | None = None, position=None, velocity=None,
+                   at_sample: int | None = None) -> dict:
         """Run an event's actions (delayed ones later); returns {'id': ..., 'refused': [...]}.
 
         An event that leaves nothing behind (no voice started, no delayed action) is forgotten at
         once: its id is free again.  An event whose delayed actions would take the queue past
         MAX_PENDING_ACTIONS is refused ('pending_limit').  If an action fails unexpectedly, the
         event is undone: the voices it started are freed, its delayed actions dropped, its id
-        forgotten (a voice it stole stays stopped), and the exception goes on to the caller."""
+        forgotten (a voice it stole stays stopped), and the exception goes on to the caller.
+        With `at_sample` the event starts at that sample of the mixer's clock (its id is taken now)."""
         actions = self.scene.events.get(name)
         if actions is None:
             known = ", ".join(list(self.scene.events)[:20]) or "none defined"
             raise CommandError("unknown_event", f"unknown event {name!r} (known: {known})")
-        delayed = sum(action.delay > 0.0 for action in actions)
-        if len(self.scheduler) + delayed > MAX_PENDING_ACTIONS:
-            raise CommandError("pending_limit", f"event {name!r} refused: {len(self.scheduler)} delayed actions "
-                                                f"are waiting already (at most {MAX_PENDING_ACTIONS})")
+        block, offset = self._when(at_sample)
+        self._reserve(sum(action.delay > 0.0 for action in actions) + (block > self.block_index), f"event {name!r}")
         group = self.instances.new(instance, position, velocity)
         instance = self.instances.register(instance, group)
+        if block > self.block_index:
+            self.scheduler.schedule_at(block, offset, ("event", name), instance)
+            return {"id": instance, "refused": []}
+        return {"id": instance, "refused": self._start_event(actions, instance, offset)}
+
+    def _start_event(self, actions: list[Action], instance: int, offset: int) -> list[dict]:
+        """An event's actions for a registered instance: the immediate ones now (`offset` samples into
+        the block), the delayed ones queued; returns the refusals.  See post_event."""
+        group = self.instances.get(instance)
         refused = []
         try:
             for action in actions:
@@ -184,26 +233,32 @@ class Mixer:
                     self.scheduler.schedule(self.block_index, action, instance)
                     continue
                 try:
-                    self._run_action(action, instance)
+                    self._run_action(action, instance, offset)
                 except CommandError as exc:
                     refused.append({"code": exc.code, "message": exc.message})
         except Exception:
             self.scheduler.cancel(instance)
             self.instances.discard(instance)
             raise
-        if not group.rows and not self.scheduler.pending_for(instance):
+        if group.rows:
+            self.instances.notify(instance, "started", sample=self.block_index * self.block_size + offset)
+        elif not self.scheduler.pending_for(instance):
             self.instances.forget(instance)
-        return {"id": instance, "refused": refused}
+        return refused
 
-    def _run_action(self, action: Action, instance: int) -> None:
+    def _run_action(self, action: Action, instance: int, offset: int = 0) -> None:
         """Carry out one event action for an event instance (now)."""
         kind = action.action
         if kind == "play":
             group = self.instances.get(instance)
             if group is None:        # the event instance was stopped before a delayed play
                 return
-            v = self.instances.start_voice(group, action.sound, action.volume_db or 0.0, 0.0, action.fade or 0.0)
+            first = not group.rows
+            v = self.instances.start_voice(group, action.sound, PlayOptions(action.volume_db or 0.0, 0.0,
+                                                                            action.fade or 0.0, delay=offset))
             self.instances.add_voice(instance, v)
+            if first and action.delay > 0.0:
+                self.instances.notify(instance, "started", sample=self.block_index * self.block_size + offset)
         elif kind == "stop":
             self.instances.stop_matching(action.sound, action.category, action.fade or 0.0)
         elif kind == "snapshot_start":
@@ -213,8 +268,32 @@ class Mixer:
         elif kind == "set_parameter":
             self.set_parameter(action.parameter, action.value)
 
-    def stop(self, instance: int, fade: float = 0.0) -> None:
-        """Stop every voice of an instance, fading over `fade` seconds (at least one block)."""
+    def _run_timed(self, pending) -> None:
+        """A message that came with `at_sample`, in its block."""
+        kind, instance = pending.action[0], pending.group
+        if kind == "play":
+            group = self.instances.get(instance)
+            if group is not None:
+                v = self.instances.start_voice(group, pending.action[1], replace(pending.action[2],
+                                                                                 delay=pending.offset))
+                self.instances.add_voice(instance, v)
+                self.instances.notify(instance, "started", sample=pending.block * self.block_size + pending.offset)
+        elif kind == "event":
+            if instance in self.instances:
+                self._start_event(self.scene.events[pending.action[1]], instance, pending.offset)
+        elif kind == "stop":
+            if instance in self.instances:
+                self.instances.stop(instance, pending.action[1], self.scheduler)
+
+    def stop(self, instance: int, fade: float = 0.0, at_sample: int | None = None) -> None:
+        """Stop every voice of an instance, fading over `fade` seconds (at least one block); with
+        `at_sample`, in the block that holds that sample of the mixer's clock."""
+        self.instances.group(instance)
+        block, _ = self._when(at_sample)
+        if block > self.block_index:
+            self._reserve(1, f"stop of {instance}")
+            self.scheduler.schedule_at(block, 0, ("stop", fade), instance)
+            return
         self.instances.stop(instance, fade, self.scheduler)
 
     def set_emitter(self, instance: int, position, velocity=None) -> None:
@@ -260,15 +339,21 @@ class Mixer:
     # ----------------------------------------------------------- per block
     def tick(self) -> None:
         """Everything the control side does before a block (see module docstring)."""
+        self.instances.block_index = self.block_index
         for pending in self.scheduler.due(self.block_index):
             try:
-                self._run_action(pending.action, pending.group)
+                if isinstance(pending.action, tuple):
+                    self._run_timed(pending)
+                else:
+                    self._run_action(pending.action, pending.group)
             except CommandError as exc:
                 self.action_errors.append({"block": self.block_index, "code": exc.code, "message": exc.message})
                 self.action_errors_total += 1
+                self.instances.notify(pending.group, "refused", code=exc.code, message=exc.message)
             group = self.instances.get(pending.group)
             if group is not None and not group.rows and not self.scheduler.pending_for(pending.group):
                 self.instances.forget(pending.group)      # its last action played nothing: nothing left of it
+        self.instances.tick_control()
         self.mapped = self.parameters.tick(self.dt)
         self._apply_sound_mappings()
         self.buses.glide()
@@ -351,3 +436,20 @@ class Mixer:
     def state_of(self, instance: int) -> str:
         """'real' or 'virtual' (of its first voice)."""
         return "virtual" if self.arrays.vi[self.rows_of(instance)[0], VI_STATE] == VIRTUAL else "real"
+
+    def sound_info(self, name: str) -> dict:
+        """What a game may ask about a sound before it plays it: its files' lengths, whether it
+        loops, is 3D, and where it is routed (FMOD's EventDescription, Wwise's GetSourcePlayPosition
+        helpers)."""
+        spec = self.scene.sounds.get(name)
+        if spec is None:
+            known = ", ".join(list(self.scene.sounds)[:30]) or "none defined"
+            raise CommandError("unknown_sound", f"unknown sound {name!r} (sounds: {known})")
+        rate = self.sample_rate
+        vi = self.arrays.vi
+        live = (vi[:, VI_SOUND] == self.sound_index[name]) & (vi[:, VI_STATE] != FREE)
+        return {"sound": name, "files": [{"file": v.file, "length_s": round(v.frames / rate, 6),
+                                          "channels": len(v.lanes)} for v in self.bank.variants.get(name, [])],
+                "loop": bool(spec.loop), "spatial": spec.spatial is not None,
+                "bus": self.scene.sound_bus(name), "category": self.scene.sound_category(name),
+                "voices": int(np.count_nonzero(live))}

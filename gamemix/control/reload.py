@@ -1,8 +1,10 @@
 """Hot reload: a new scene's mixer takes over the state of the one it replaces.
 
-Kept: the block count, the listener pose, faders and mutes of buses that
-still exist (with their current gains, so nothing jumps), the processors'
-state (control/chains.py), parameter values (clamped to new ranges), active
+Kept: the block count, the listener pose, the faders and mutes the game
+moved on buses that still exist (a fader the game did not touch goes to the
+edited scene's value, gliding there over RELOAD_GLIDE_S from where it was,
+so an edit is heard and nothing jumps), the processors' state
+(control/chains.py), parameter values (clamped to new ranges), active
 snapshots that still exist, and every instance whose sound still exists:
 same id, pose, read position (clamped to the new file), fades and current
 gains, so a voice goes on seamlessly and ramps to the new scene's values;
@@ -17,10 +19,12 @@ from __future__ import annotations
 
 from gamemix.control.instances import Instance
 from gamemix.core.arrays import (
-    BF_GAIN, FRAC_ONE, LF_VX, LF_X, PLAYING, VF_FADE, VF_FADE_STEP, VF_FADE_TARGET, VF_VFADE, VF_VFADE_STEP,
-    VF_VFADE_TARGET, VI_BLOCKS, VI_LANE0, VI_POS, VI_SOUND, VI_STATE, VI_TO_VIRTUAL, VIRTUAL,
+    BF_GAIN, FRAC_ONE, LF_VX, LF_X, PAUSED, PLAYING, VF_FADE, VF_FADE_STEP, VF_FADE_TARGET, VF_VFADE, VF_VFADE_STEP,
+    VF_VFADE_TARGET, VI_BLOCKS, VI_LANE0, VI_LOOP, VI_LOOPS, VI_PAUSE, VI_POS, VI_SOUND, VI_STATE, VI_TO_VIRTUAL, VIRTUAL,
 )
 from gamemix.errors import CommandError
+
+RELOAD_GLIDE_S = 0.25       # a fader the edit moved reaches its new value in this time
 
 
 def adopt(new, old) -> None:
@@ -30,7 +34,7 @@ def adopt(new, old) -> None:
     new.arrays.lf[LF_X:LF_VX + 3] = old.arrays.lf[LF_X:LF_VX + 3]
     for name, b in new.bus_index.items():
         if name in old.bus_index:
-            new.buses.faders[name], new.buses.mutes[name] = old.buses.faders[name], old.buses.mutes[name]
+            new.buses.take_over(name, old.buses, RELOAD_GLIDE_S)
             new.arrays.bf[b, BF_GAIN] = old.arrays.bf[old.bus_index[name], BF_GAIN]
     new.chains.adopt(old.chains)
     for name, value in old.parameters.values.items():
@@ -47,6 +51,7 @@ def adopt(new, old) -> None:
     new.scheduler.adopt(old.scheduler)
     for instance, group in old.instances.items():
         _adopt_instance(new, old, instance, group)
+    new.instances.watched = {i for i in old.instances.watched if i in new.instances}
 
 
 def _adopt_instance(new, old, instance: int, group: Instance) -> None:
@@ -57,17 +62,17 @@ def _adopt_instance(new, old, instance: int, group: Instance) -> None:
     vi, vf, gain = new.arrays.vi, new.arrays.vf, new.arrays.gain
     for v in group.rows:
         sound = old.sound_names[ovi[v, VI_SOUND]]
-        if sound not in new.scene.sounds or ovi[v, VI_STATE] not in (PLAYING, VIRTUAL):
+        if sound not in new.scene.sounds or ovi[v, VI_STATE] not in (PLAYING, VIRTUAL, PAUSED):
             continue
         try:
-            nv = new.instances.start_voice(new_group, sound, 0.0, 0.0, 0.0)
+            nv = new.instances.start_voice(new_group, sound)
         except CommandError:
             continue
         length = int(new.bank.lane_length[vi[nv, VI_LANE0]])
         vi[nv, VI_POS] = min(int(ovi[v, VI_POS]), (length - 1) * FRAC_ONE)
         for f in (VF_FADE, VF_FADE_TARGET, VF_FADE_STEP, VF_VFADE, VF_VFADE_TARGET, VF_VFADE_STEP):
             vf[nv, f] = ovf[v, f]
-        for f in (VI_STATE, VI_TO_VIRTUAL, VI_BLOCKS):
+        for f in (VI_STATE, VI_TO_VIRTUAL, VI_BLOCKS, VI_LOOP, VI_LOOPS, VI_PAUSE):
             vi[nv, f] = ovi[v, f]
         gain[nv] = ogain[v]
     if new_group.rows or new.scheduler.pending_for(instance):

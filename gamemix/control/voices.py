@@ -31,10 +31,10 @@ from numba import njit
 from gamemix.core.dsp.distance import distance_gain
 from gamemix.units import FLOOR_GAIN, db_to_gain
 from gamemix.core.arrays import (
-    ENDED, FREE, LF_ENDED, LF_X, LF_Y, LF_Z, PLAYING, SM_GAIN, STOPPING, VF_FADE, VF_FADE_TARGET,
+    ENDED, FREE, LF_ENDED, PAUSED, LF_X, LF_Y, LF_Z, PLAYING, SM_GAIN, STOPPING, VF_FADE, VF_FADE_TARGET,
     VF_FADE_STEP, VF_MAX_DIST, VF_MIN_DIST, VF_ROLLOFF, VF_VFADE, VF_VFADE_STEP,
     VF_VFADE_TARGET, VF_VOLUME, VF_X, VF_Y, VF_Z, VI_BLOCKS, VI_BUS, VI_CAT, VI_MODEL,
-    VI_POS, VI_START_AT_TARGET, VI_SOUND, VI_SPATIAL, VI_STATE, VI_TO_VIRTUAL, VIRTUAL, EngineArrays,
+    VI_PAUSE, VI_POS, VI_START_AT_TARGET, VI_SOUND, VI_SPATIAL, VI_STATE, VI_TO_VIRTUAL, VIRTUAL, EngineArrays,
 )
 
 HYSTERESIS_DB = 3.0   # a real voice keeps its place against one up to this much louder
@@ -212,12 +212,14 @@ class VoicePool:
         self.no_exclusions = np.zeros(cap, dtype=np.bool_)
         self.stats = VoiceStats()
         self._order = 0
+        self.on_switch = lambda kind, rows: None      # told of rows gone 'virtual', 'real' or 'stolen'
+
 
     # ------------------------------------------------------------ allocation
     def live(self) -> np.ndarray:
         """Mask of rows holding an instance that still counts against limits."""
         s = self.arrays.vi[:, VI_STATE]
-        return (s == PLAYING) | (s == VIRTUAL)
+        return (s == PLAYING) | (s == VIRTUAL) | (s == PAUSED)
 
     def make_room(self, mask: np.ndarray, limit: int | None, policy: str, priority: float,
                   distance: float, what: str) -> str | None:
@@ -235,6 +237,7 @@ class VoicePool:
             return f"{what} limit of {limit} reached (policy {policy})"
         self.stop(int(victim), self.steal_fade)
         self.stats.steals += 1
+        self.on_switch("stolen", [int(victim)])
         return None
 
     def _victim(self, rows, policy, priority, distance):
@@ -277,7 +280,8 @@ class VoicePool:
     def stop(self, v: int, fade: float) -> None:
         """Stop an instance: a real one fades out over `fade` s (at least one block), a virtual one ends."""
         vi, vf = self.arrays.vi, self.arrays.vf
-        if vi[v, VI_STATE] == VIRTUAL:
+        vi[v, VI_PAUSE] = 0
+        if vi[v, VI_STATE] in (VIRTUAL, PAUSED):
             vi[v, VI_STATE] = ENDED
             self.arrays.lf[LF_ENDED] += 1.0
             return
@@ -320,6 +324,7 @@ class VoicePool:
         vf[rows, VF_VFADE_TARGET] = 0.0
         vf[rows, VF_VFADE_STEP] = 1.0 / self.virtual_fade_samples
         self.stats.virtualizations += len(rows)
+        self.on_switch("virtual", rows)
 
     def _devirtualize(self, rows: np.ndarray, room: int) -> int:
         """Make `rows` real (fading to-virtual ones back up), at most `room` virtual ones; returns
@@ -344,4 +349,6 @@ class VoicePool:
         vf[rows, VF_VFADE_STEP] = 1.0 / self.virtual_fade_samples
         vi[rows, VI_STATE] = PLAYING
         self.stats.devirtualizations += len(resumed)
+        if len(resumed):
+            self.on_switch("real", resumed)
         return len(rows)

@@ -23,9 +23,9 @@ MAX_OUT = 8      # output channels the arrays are sized for (7.1)
 MAX_SRC = 2      # source channels per voice (mono or stereo)
 
 # voice states (VI_STATE).  PLAYING and STOPPING are real (rendered); VIRTUAL
-# voices only advance their read position; ENDED is set by the kernel and
-# reclaimed by the control side.
-FREE, PLAYING, STOPPING, ENDED, VIRTUAL = 0, 1, 2, 3, 4
+# voices only advance their read position; PAUSED ones neither play nor move;
+# ENDED is set by the kernel and reclaimed by the control side.
+FREE, PLAYING, STOPPING, ENDED, VIRTUAL, PAUSED = 0, 1, 2, 3, 4, 5
 
 # per-voice integer fields: vi[v, FIELD]
 VI_STATE = 0     # FREE / PLAYING / STOPPING / ENDED (kernel sets ENDED)
@@ -41,7 +41,10 @@ VI_BLOCKS = 9    # blocks rendered since start (the kernel counts)
 VI_SOUND = 10    # index of the sound (row of sound_mod)
 VI_CAT = 11      # index of the category (entry of cat_gain)
 VI_TO_VIRTUAL = 12  # 1 = fading out to become VIRTUAL (kernel switches when the fade ends)
-VI_NFIELDS = 13
+VI_LOOPS = 13    # with VI_LOOP: passes left after this one (-1: for ever); at 0 the voice stops looping
+VI_DELAY = 14    # samples of silence before the voice starts, in its first block (sample-accurate starts)
+VI_PAUSE = 15    # 1 = fading out to pause (kernel makes it PAUSED when the fade reaches 0)
+VI_NFIELDS = 16
 
 # per-voice float fields: vf[v, FIELD]
 VF_X, VF_Y, VF_Z = 0, 1, 2             # emitter position, m

@@ -22,12 +22,12 @@ from gamemix.core.arrays import (
     MIN_PITCH, PLAYING, SM_GAIN, SM_PITCH, STOPPING, VF_AUDIBILITY, VF_DIST_GAIN, VF_DOPPLER, VF_FADE,
     VF_FADE_STEP, VF_FADE_TARGET, VF_MAX_DIST, VF_MIN_DIST, VF_PAN, VF_PITCH, VF_ROLLOFF, VF_VFADE,
     VF_VFADE_STEP, VF_VFADE_TARGET, VF_VOLUME, VF_VX, VF_VY, VF_VZ, VF_X, VF_Y, VF_Z, VI_BLOCKS, VI_BUS,
-    VI_CAT, VI_LANE0, VI_LANE1, VI_LOOP, VI_MODEL, VI_POS, VI_SOUND, VI_SPATIAL, VI_START_AT_TARGET,
-    VI_STATE, VI_TO_VIRTUAL, VIRTUAL,
+    VI_CAT, VI_DELAY, VI_LANE0, VI_LANE1, VI_LOOP, VI_LOOPS, VI_MODEL, VI_PAUSE, VI_POS, VI_SOUND, VI_SPATIAL,
+    VI_START_AT_TARGET, VI_STATE, VI_TO_VIRTUAL, PAUSED, VIRTUAL,
 )
 from gamemix.core.dsp.distance import distance_gain, doppler_ratio
 from gamemix.core.dsp.mixing import add_ramped_to_bus, add_ramped_to_pair, seek
-from gamemix.core.dsp.playback import advance, pitch_to_step, read_lane
+from gamemix.core.dsp.playback import advance, delay_start, pitch_to_step, read_lane, wraps
 from gamemix.core.panning import balance_gains, direction_gains, pan_gains
 
 
@@ -46,6 +46,16 @@ def mix_source(scratch, s, v, gain, target, bus_buf, bus, ramp, n, channels):
         if g0 != 0.0 or g1 != 0.0:
             add_ramped_to_bus(scratch, bus_buf, bus, c, g0, g1, ramp, n)
         gain[v, s, c] = g1
+
+
+@njit(cache=True, nogil=True)
+def passes_left(left, length, pos0, step, n):
+    """A voice with a loop count: (passes left, whether it still loops) after the passes it began
+    in these n samples; on its last pass it stops looping, so it ends at the clip's end."""
+    left -= wraps(length, pos0, step, n)
+    if left <= 0:
+        return 0, 0
+    return left, 1
 
 
 @njit(cache=True, nogil=True)
@@ -71,11 +81,23 @@ def render_voices(pool, lane_off, lane_len, vi, vf, gain, bf, sound_mod, cat_gai
         vfade = seek(vf[v, VF_VFADE], vf[v, VF_VFADE_TARGET], vf[v, VF_VFADE_STEP] * n)
         vf[v, VF_FADE] = fade
         vf[v, VF_VFADE] = vfade
+        if vi[v, VI_PAUSE] != 0 and fade <= 0.0:    # faded out to pause: hold still until resumed
+            vi[v, VI_STATE] = PAUSED
+            for s in range(gain.shape[1]):
+                for c in range(gain.shape[2]):
+                    gain[v, s, c] = 0.0
+            continue
         sound = vi[v, VI_SOUND]
         ratio = vf[v, VF_PITCH] * sound_mod[sound, SM_PITCH] * bf[vi[v, VI_BUS], BF_PITCH]
         if state == VIRTUAL:    # no DSP: the position moves on as if it played
             step = pitch_to_step(clamp_pitch(ratio))
-            pos, done = advance(lane_len[vi[v, VI_LANE0]], vi[v, VI_LOOP], vi[v, VI_POS], step, n)
+            length = lane_len[vi[v, VI_LANE0]]
+            m = n - vi[v, VI_DELAY]
+            vi[v, VI_DELAY] = 0
+            pos0 = vi[v, VI_POS]
+            pos, done = advance(length, vi[v, VI_LOOP], pos0, step, m)
+            if vi[v, VI_LOOP] != 0 and vi[v, VI_LOOPS] >= 0:
+                vi[v, VI_LOOPS], vi[v, VI_LOOP] = passes_left(vi[v, VI_LOOPS], length, pos0, step, m)
             vi[v, VI_POS] = pos
             if done or fade <= 0.0 and vf[v, VF_FADE_TARGET] <= 0.0:
                 vi[v, VI_STATE] = ENDED
@@ -135,7 +157,11 @@ def render_voices(pool, lane_off, lane_len, vi, vf, gain, bf, sound_mod, cat_gai
         pos0 = vi[v, VI_POS]
         bus = vi[v, VI_BUS]
         lane = vi[v, VI_LANE0]
-        pos, done = read_lane(pool, lane_off[lane], lane_len[lane], vi[v, VI_LOOP], pos0, step, scratch0, n)
+        delay = vi[v, VI_DELAY]
+        loop = vi[v, VI_LOOP]
+        pos, done = read_lane(pool, lane_off[lane], lane_len[lane], loop, pos0, step, scratch0, n - delay)
+        if delay > 0:
+            delay_start(scratch0, delay, n)
         if channels == 2:   # the common case, a mono lane onto a stereo bus, in one pass
             add_ramped_to_pair(scratch0, bus_buf, bus, gain[v, 0, 0], target[0, 0], gain[v, 0, 1], target[0, 1],
                                ramp, n)
@@ -145,8 +171,15 @@ def render_voices(pool, lane_off, lane_len, vi, vf, gain, bf, sound_mod, cat_gai
             mix_source(scratch0, 0, v, gain, target, bus_buf, bus, ramp, n, channels)
         if stereo_source:
             lane = vi[v, VI_LANE1]
-            read_lane(pool, lane_off[lane], lane_len[lane], vi[v, VI_LOOP], pos0, step, scratch1, n)
+            read_lane(pool, lane_off[lane], lane_len[lane], loop, pos0, step, scratch1, n - delay)
+            if delay > 0:
+                delay_start(scratch1, delay, n)
             mix_source(scratch1, 1, v, gain, target, bus_buf, bus, ramp, n, channels)
+        if delay > 0:
+            vi[v, VI_DELAY] = 0
+        if loop != 0 and vi[v, VI_LOOPS] >= 0:
+            vi[v, VI_LOOPS], vi[v, VI_LOOP] = passes_left(vi[v, VI_LOOPS], lane_len[vi[v, VI_LANE0]], pos0, step,
+                                                          n - delay)
         vi[v, VI_POS] = pos
         vi[v, VI_BLOCKS] += 1
 

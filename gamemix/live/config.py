@@ -40,3 +40,4 @@ class ServerConfig:
     curve_clients: Path | None = None  # folder of authorised client public keys
     max_stream_age: float = MAX_STREAM_AGE_S
     realtime: bool = True             # ask for real-time scheduling of the render thread (io/base.py)
+    endpoints_file: Path | None = None  # once bound, write the endpoints here as JSON (for `spawn`)

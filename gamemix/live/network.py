@@ -27,7 +27,11 @@ once and every stream frame is dropped: nothing waits to be carried out late.
 A stream frame stamped with its send time (`t`, the client does it) that is
 older than `max_stream_age` seconds, or was sent before the server was ready
 (it waited in the client's queue while no server ran, or while this one
-loaded), is dropped and counted (`stale_drops`), not played late.
+loaded), is dropped and counted (`stale_drops`), not played late.  A message with a
+time to live (`ttl`, seconds after `t`) that arrives after it is not carried
+out: a command is answered `expired` (counted in `expired`), a stream frame
+is a stale drop.  The client sets `ttl` to its timeout, so a command it gave
+up on and retries is never done twice.
 
 Every turn of the loop runs under a guard (live/supervision.py): an
 exception is recorded as a fault and the loop goes on.
@@ -61,6 +65,12 @@ RELOAD_ERRORS_KEPT = 8
 FAULT_PAUSE_S = 0.01       # after a fault in the loop, before the next turn
 
 
+def expired(msg, now: float) -> bool:
+    """A message its sender stamped with a time to live (`t` + `ttl`) that has passed: the sender
+    gave up on it (its request timed out), so carrying it out now would do it twice if it retries."""
+    return msg.ttl is not None and msg.t is not None and now > msg.t + msg.ttl
+
+
 @dataclass
 class ServerStats:
     """Counters the server publishes."""
@@ -71,6 +81,7 @@ class ServerStats:
     streams: int = 0
     stream_drops: int = 0
     stale_drops: int = 0
+    expired: int = 0
     reloads: int = 0
     reload_failures: int = 0
     reload_errors: collections.deque = field(default_factory=lambda: collections.deque(maxlen=RELOAD_ERRORS_KEPT))
@@ -260,6 +271,11 @@ class Network:
                     rid, "not_ready", "the server is loading (the first start on a machine compiles the audio "
                                       "kernels); nothing was done: send again once a `ready` frame is published "
                                       "or `ping` answers")])
+            elif expired(msg, time.time()):
+                self.stats.expired += 1
+                self.router.send_multipart([identity, wire.error(
+                    rid, "expired", f"sent at t={msg.t:.3f} with ttl={msg.ttl:g} s and received "
+                                    f"{time.time() - msg.t:.3f} s later; nothing was done")])
             elif isinstance(msg, LoadScene):
                 self.router.send_multipart([identity, self.reloader.load(msg.file, rid)])
             elif not self.admission.offer(identity, rid, msg):
@@ -287,7 +303,8 @@ class Network:
             except wire.WireError:
                 self.stats.stream_drops += 1
                 continue
-            if self.ready_at is None or msg.t is not None and (msg.t < self.ready_at or now - msg.t > self.max_stream_age):
+            if self.ready_at is None or msg.t is not None and (msg.t < self.ready_at or now - msg.t > self.max_stream_age
+                                                               or expired(msg, now)):
                 self.stats.stale_drops += 1
                 self.stats.stream_drops += 1
                 continue

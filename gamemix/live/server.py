@@ -35,7 +35,9 @@ Edge.
 from __future__ import annotations
 
 import gc
+import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -53,6 +55,7 @@ from gamemix.live.curve import check_endpoints
 from gamemix.live.network import MESSAGES_PER_BLOCK, MESSAGES_TIME_S, Network, ServerStats, Waker
 from gamemix.live.recorder import Recorder
 from gamemix.live.reloader import SceneReloader
+from gamemix.live.sessions import Sessions
 from gamemix.live.supervision import Faults, Heartbeat, Watchdog
 from gamemix.protocol import messages as protocol
 from gamemix.protocol import wire
@@ -99,6 +102,8 @@ class Server:
         self._output = None
         self._waker: Waker | None = None
         self._query: tuple[int, bytes] | None = None      # (block, the encoded query data) shared by a block's queries
+        self.sessions = Sessions()
+        self._clock = (0, time.time())                    # (first sample of the last block rendered, when it began)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "Server":
@@ -121,6 +126,8 @@ class Server:
             self.recorder = Recorder(self.config.record, self.config.seed)
             self.network.recorder = self.recorder
         self.network.bind()
+        if self.config.endpoints_file is not None:
+            self._write_endpoints(Path(self.config.endpoints_file))
         self._waker = Waker(self._ctx, self.network.wake_address)
         self.network.start()
         self._warm_up()
@@ -136,6 +143,12 @@ class Server:
         log.info("serving %s: commands %s, streams %s, telemetry %s, output %s (%s)", self.config.scene,
                  *self.bound.values(), self.config.output, self.output_stats().get("priority", "normal priority"))
         return self
+
+    def _write_endpoints(self, path: Path) -> None:
+        """The endpoints bound, as JSON, written whole (a reader never sees half a file)."""
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps({**self.bound, "pid": os.getpid()}))
+        os.replace(tmp, path)
 
     @property
     def running(self) -> bool:
@@ -196,6 +209,7 @@ class Server:
         """Called by the output's render thread once per block.  Each stage is guarded: a fault is
         recorded and the block still goes out (with the targets written before, or as silence)."""
         self.render_beat()
+        started = time.time()
         mixer = self.mixer
         try:
             mixer = self._take_reload()
@@ -209,7 +223,9 @@ class Server:
             out[:] = 0.0
             self.faults.record("kernel", exc)
         try:
+            self._clock = (mixer.block_index * mixer.block_size, started)
             mixer.finish_block()
+            self._notify()
             if mixer.block_index % self._telemetry_every == 0:
                 self.outbox.append((None, wire.encode(self.telemetry())))
         except Exception as exc:
@@ -279,9 +295,15 @@ class Server:
         try:
             reply = data = None
             if not msg.mixer:
-                reply = self._server_command(msg, rid)
+                reply = self._server_command(msg, rid, identity)
             else:
-                data = self.mixer.apply(msg)
+                owner = self._watch(msg, identity if kind == "cmd" else None)
+                try:
+                    data = self.mixer.apply(msg)
+                except BaseException as exc:
+                    if owner is not None:
+                        self._unwatch(msg.id, owner, exc if kind == "stream" else None)
+                    raise
                 if self.recorder is not None:
                     self.recorder.record(self.mixer.block_index, msg)
             if kind == "cmd":
@@ -301,9 +323,46 @@ class Server:
             else:
                 self.stats.stream_drops += 1
 
-    def _server_command(self, msg, rid) -> bytes:
+    def _watch(self, msg, identity) -> bytes | None:
+        """A play or event naming a new instance that a session owns: watch it, so its lifecycle is
+        notified (live/sessions.py); returns the owner, or None."""
+        if isinstance(msg, (protocol.Play, protocol.Event)) and msg.id is not None \
+                and msg.id not in self.mixer.instances:
+            owner = self.sessions.claim(msg.id, identity)
+            if owner is not None:
+                self.mixer.instances.watched.add(msg.id)
+            return owner
+        return None
+
+    def _unwatch(self, instance: int, owner: bytes, refusal: BaseException | None) -> None:
+        """A watched play or event failed: forget it; one sent on the stream socket (which has no
+        reply) is reported to its owner as a `refused` notice instead."""
+        self.mixer.instances.watched.discard(instance)
+        self.sessions.owner.pop(instance, None)
+        if refusal is not None:
+            code, message = (refusal.code, refusal.message) if isinstance(refusal, CommandError) else \
+                ("internal_error", f"failed and was undone: {type(refusal).__name__}: {refusal}")
+            self.outbox.append((owner, wire.encode({"type": "notify", "id": instance, "event": "refused",
+                                                    "block": self.mixer.block_index, "code": code,
+                                                    "message": message})))
+
+    def _notify(self) -> None:
+        """Send each session the notices of its instances from this block (in the order they happened)."""
+        for owner, notice in self.sessions.route(self.mixer.instances.notices):
+            self.outbox.append((owner, wire.encode({"type": "notify", **notice})))
+
+    def _server_command(self, msg, rid, identity=None) -> bytes:
         if isinstance(msg, protocol.Ping):
-            return wire.ok(rid, telemetry.ping(self.mixer))
+            return wire.ok(rid, telemetry.ping(self.mixer, self.clock()))
+        if isinstance(msg, protocol.Hello):
+            k = self.sessions.hello(identity) if identity is not None else 0
+            first, end = self.sessions.ids(k)
+            return wire.ok(rid, {**telemetry.ping(self.mixer, self.clock()), "session": k, "ids": [first, end],
+                                 "sample_rate": self.mixer.sample_rate, "block_size": self.mixer.block_size})
+        if isinstance(msg, protocol.InstanceInfo):
+            return wire.ok(rid, self.mixer.instances.info(msg.id))
+        if isinstance(msg, protocol.SoundInfo):
+            return wire.ok(rid, self.mixer.sound_info(msg.sound))
         block = self.mixer.block_index
         if self._query is None or self._query[0] != block:     # once per block, however many ask
             self._query = (block, msgpack.packb(self.query(), use_bin_type=True))
@@ -316,7 +375,14 @@ class Server:
 
     def telemetry(self) -> dict[str, Any]:
         """One telemetry frame: levels, voices, audio-thread health."""
-        return telemetry.telemetry(self.mixer, self.output_stats(), self.stats, self.faults.summary())
+        return telemetry.telemetry(self.mixer, self.output_stats(), self.stats, self.faults.summary(), self.clock())
+
+    def clock(self) -> dict[str, Any]:
+        """The mixer's sample clock against the wall clock (for `at_sample`): the first sample of the
+        last block rendered and when its rendering began, and the output's latency after that."""
+        sample, when = self._clock
+        return {"sample": sample, "time": round(when, 6), "sample_rate": self.mixer.sample_rate,
+                "latency_s": round(self.output_stats().get("latency_ms", 0.0) / 1e3, 6)}
 
     def threads_alive(self) -> dict[str, bool]:
         """Which of the server's threads run (for tests and health checks)."""

@@ -58,6 +58,16 @@ class FaultCounts(Frame):
     last: Optional[str] = Field(description="the last fault's stage and message, or null")
 
 
+class Clock(Frame):
+    """The mixer's sample clock against the wall clock: schedule a message for wall time T with
+    at_sample = sample + (T - time) x sample_rate (+ latency_s x sample_rate to be heard at T)."""
+
+    sample: int = Field(ge=0, description="first sample of the last block rendered")
+    time: float = Field(description="when its rendering began, seconds since the Unix epoch")
+    sample_rate: int
+    latency_s: float = Field(description="from rendering to the speaker: render-ahead and the device's latency")
+
+
 class Telemetry(Frame):
     """Published on the PUB socket every few blocks (about --telemetry-hz per second)."""
 
@@ -74,6 +84,20 @@ class Telemetry(Frame):
     stale_drops: int = Field(ge=0, description="of those, stream frames dropped for being stale (sent before the "
                                                "server was ready, or older than its age limit)")
     faults: FaultCounts
+    clock: Clock
+
+
+class Notify(Frame):
+    """Sent on the command socket to the session that owns an instance (live/sessions.py)."""
+
+    v: Literal[1] = Field(description="protocol version")
+    type: Literal["notify"]
+    id: int = Field(description="the instance")
+    event: Literal["started", "virtual", "real", "stolen", "paused", "resumed", "refused", "ended"]
+    block: int = Field(description="the block it happened in")
+    sample: Optional[int] = Field(None, description="started: the sample its first voice started at")
+    code: Optional[str] = Field(None, description="refused: why (an error code)")
+    message: Optional[str] = Field(None, description="refused: the explanation")
 
 
 class Ready(Frame):
@@ -107,9 +131,10 @@ class Reload(Frame):
 
 
 PUBLISHED = (Telemetry, Ready, Fault, Reload)
+SENT = (Notify,)       # frames sent to one client on the command socket, besides replies
 
 
-def telemetry(mixer, output_stats: dict, stats, faults: dict) -> dict[str, Any]:
+def telemetry(mixer, output_stats: dict, stats, faults: dict, clock: dict) -> dict[str, Any]:
     """One telemetry frame: levels, voices, audio-thread health."""
     m = mixer
     bf = m.arrays.bf
@@ -122,7 +147,7 @@ def telemetry(mixer, output_stats: dict, stats, faults: dict) -> dict[str, Any]:
             "buses": buses, "voices": {"real": m.active_voices(), "virtual": m.virtual_voices()},
             "snapshots": m.snapshots.levels(), "xruns": output_stats.get("xruns", 0),
             "cpu_load": output_stats.get("cpu_load", 0.0), "stream_drops": stats.stream_drops,
-            "stale_drops": stats.stale_drops, "faults": faults}
+            "stale_drops": stats.stale_drops, "faults": faults, "clock": clock}
 
 
 def ready(mixer, endpoints: dict[str, str], output_stats: dict) -> dict[str, Any]:
@@ -150,6 +175,6 @@ def query(mixer, server_stats: dict, output_stats: dict, faults: dict) -> dict[s
     }
 
 
-def ping(mixer) -> dict[str, Any]:
-    """The reply to `ping`."""
-    return {"version": PROTOCOL_VERSION, "block": mixer.block_index}
+def ping(mixer, clock: dict) -> dict[str, Any]:
+    """The reply to `ping` (and the start of `hello`'s)."""
+    return {"version": PROTOCOL_VERSION, "block": mixer.block_index, "clock": clock}

@@ -49,6 +49,9 @@ AUTO_ID_BASE = 1 << 62      # the mixer's own ids start here; a game's are below
 InstanceId = Annotated[int, msgspec.Meta(ge=0, le=2 ** 63 - 1, description="an instance, the game's or the mixer's")]
 GameId = Annotated[int, msgspec.Meta(ge=0, lt=AUTO_ID_BASE, description="an id the game chooses: below 2^62")]
 Clock = Annotated[float, msgspec.Meta(ge=0.0, le=1e11, description="seconds since the Unix epoch")]
+SampleTime = Annotated[int, msgspec.Meta(ge=0, le=2 ** 62, description="a sample of the mixer's clock")]
+Pan = Annotated[float, msgspec.Meta(ge=-1.0, le=1.0)]
+Loops = Annotated[int, msgspec.Meta(ge=-1, le=1_000_000, description="-1: for ever; 0: once; N: N more times")]
 RequestId = Union[int, Annotated[str, msgspec.Meta(max_length=128)], None]
 
 
@@ -59,6 +62,8 @@ class Message(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, froz
     v: int = 0                  # protocol version; the wire requires PROTOCOL_VERSION (scripts omit it)
     rid: RequestId = None       # request id, echoed in the reply (ignored on the stream socket)
     t: Optional[Clock] = None   # when the sender sent it (its wall clock): stale stream frames are dropped
+    ttl: Optional[Annotated[float, msgspec.Meta(gt=0.0, le=3600.0)]] = None   # a command older than t + ttl
+    #                             when it arrives is answered `expired`, not carried out (the sender gave up)
 
     stream: ClassVar[bool] = True       # may also be sent on the stream socket
     mixer: ClassVar[bool] = True        # carried out by the mixer (and allowed in render scripts)
@@ -75,13 +80,45 @@ class Play(Message, tag="play"):
     volume_db: Decibels = 0.0
     pitch_semitones: Semitones = 0.0
     fade_in: Seconds = 0.0
+    pan: Optional[Pan] = None            # a 2D sound's pan (or balance), instead of the sound's own
+    loops: Optional[Loops] = None        # instead of the sound's own looping: -1 for ever, 0 once, N more times
+    at_sample: Optional[SampleTime] = None   # start at this sample of the mixer's clock (not before the next block)
 
 
 class Stop(Message, tag="stop"):
-    """Stop an instance, fading out over `fade` seconds (0 = one block)."""
+    """Stop an instance, fading out over `fade` seconds (0 = one block), now or at a block to come."""
 
     id: InstanceId
     fade: Seconds = 0.0
+    at_sample: Optional[SampleTime] = None   # in the block holding this sample of the mixer's clock
+
+
+class SetInstance(Message, tag="set_instance"):
+    """Change a playing instance: its volume and pitch offsets (on top of the sound's), a 2D sound's
+    pan, a 3D one's position and velocity; the volume glides over `fade` seconds (at least a block)."""
+
+    id: InstanceId
+    volume_db: Optional[Decibels] = None
+    pitch_semitones: Optional[Semitones] = None
+    pan: Optional[Pan] = None
+    position: Optional[Vec3] = None
+    velocity: Optional[Vec3] = None
+    fade: Seconds = 0.0
+
+
+class Pause(Message, tag="pause"):
+    """Pause (fading out over `fade` s) or resume (fading back in) an instance; a paused one holds its place."""
+
+    id: InstanceId
+    paused: bool
+    fade: Seconds = 0.0
+
+
+class Seek(Message, tag="seek"):
+    """Move an instance's voices to `seconds` into their files (clamped to the file; looping wraps)."""
+
+    id: InstanceId
+    seconds: Annotated[float, msgspec.Meta(ge=0.0, le=86400.0)]
 
 
 class Emitter(Message, tag="emitter"):
@@ -139,6 +176,7 @@ class Event(Message, tag="event"):
     id: Optional[GameId] = None
     position: Optional[Vec3] = None
     velocity: Optional[Vec3] = None
+    at_sample: Optional[SampleTime] = None   # run its actions from this sample of the mixer's clock
 
 
 class SetParameter(Message, tag="set_parameter"):
@@ -177,6 +215,31 @@ class ResetMeters(Message, tag="reset_meters"):
     stream: ClassVar[bool] = False
 
 
+class InstanceInfo(Message, tag="instance_info"):
+    """Ask about an instance: its state, where it is in its file, the file's length, loops left."""
+
+    id: InstanceId
+    stream: ClassVar[bool] = False
+    mixer: ClassVar[bool] = False
+
+
+class SoundInfo(Message, tag="sound_info"):
+    """Ask about a sound of the scene: its files' lengths and channels, whether it loops or is 3D."""
+
+    sound: Name
+    stream: ClassVar[bool] = False
+    mixer: ClassVar[bool] = False
+
+
+class Hello(Message, tag="hello"):
+    """Open a session: the server grants this client a range of instance ids of its own (so it can
+    name its plays at once, without waiting for a reply) and sends it their notifications."""
+
+    name: Optional[Name] = None
+    stream: ClassVar[bool] = False
+    mixer: ClassVar[bool] = False
+
+
 class Ping(Message, tag="ping"):
     """Liveness check; the reply carries the protocol version and the server's block index."""
 
@@ -199,9 +262,10 @@ class LoadScene(Message, tag="load_scene"):
     mixer: ClassVar[bool] = False
 
 
-MESSAGES: tuple[type[Message], ...] = (Play, Stop, Emitter, Emitters, Listener, BusVolume, BusMute, Event,
-                                       SetParameter, SnapshotStart, SnapshotStop, SnapshotIntensity, ResetMeters,
-                                       Ping, Query, LoadScene)
+MESSAGES: tuple[type[Message], ...] = (Play, Stop, SetInstance, Pause, Seek, Emitter, Emitters, Listener,
+                                       BusVolume, BusMute, Event, SetParameter, SnapshotStart, SnapshotStop,
+                                       SnapshotIntensity, ResetMeters, InstanceInfo, SoundInfo, Hello, Ping, Query,
+                                       LoadScene)
 KINDS: dict[str, type[Message]] = {cls.__struct_config__.tag: cls for cls in MESSAGES}
 STREAM_KINDS = frozenset(kind for kind, cls in KINDS.items() if cls.stream)
 MIXER_KINDS = frozenset(kind for kind, cls in KINDS.items() if cls.mixer)
@@ -216,7 +280,7 @@ def kind_of(message: Message) -> str:
     return type(message).__struct_config__.tag
 
 
-ENVELOPE = ("v", "rid", "t")
+ENVELOPE = ("v", "rid", "t", "ttl")
 
 
 def fields_of(message: Message) -> dict:

@@ -70,13 +70,14 @@ def _requests() -> tuple[dict, dict]:
     return request, defs
 
 
-def protocol_schema(published: tuple[type[BaseModel], ...]) -> str:
+def protocol_schema(published: tuple[type[BaseModel], ...], sent: tuple[type[BaseModel], ...] = ()) -> str:
     """JSON Schema (draft 2020-12) of every frame on the wire; `published`: the models of the frames
-    the server publishes, each with a `type` literal."""
+    the server publishes, each with a `type` literal; `sent`: those it sends one client on the command
+    socket besides replies (notices)."""
     request, defs = _requests()
 
-    class Reply(RootModel[Union[OkReply, ErrorReply]]):
-        """The one reply to each command, on the ROUTER socket."""
+    class Reply(RootModel[Union[(OkReply, ErrorReply, *sent)]]):
+        """The one reply to each command, and the notices about a session's instances, on the ROUTER socket."""
 
     class Published(RootModel[Annotated[Union[published], Field(discriminator="type")]]):
         """A frame the server publishes on the PUB socket."""

@@ -185,3 +185,18 @@ def advance(length, loop, pos, step, n):
             return pos, True
         pos = pos % end
     return pos, False
+
+
+@njit(cache=True, nogil=True)
+def wraps(length, pos, step, n):
+    """How many times a looping read from fixed-point `pos` passes the clip's end in n samples."""
+    return (pos + n * step) // (np.int64(length) << FRAC_BITS)
+
+
+@njit(cache=True, nogil=True)
+def delay_start(out, d, n):
+    """Move out[:n - d] to out[d:n] and make out[:d] silence (a start d samples into the block)."""
+    for i in range(n - 1, d - 1, -1):
+        out[i] = out[i - d]
+    for i in range(d):
+        out[i] = 0.0

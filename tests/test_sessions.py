@@ -1,0 +1,165 @@
+"""The integrator's side, over real loopback sockets: sessions and handles, posted commands that
+never wait, notices in order and to the right client, refusals as notices, time to live, and
+sample-accurate starts heard in the server's output file."""
+
+import time
+
+import numpy as np
+import pytest
+import soundfile
+
+from conftest import SR, sine
+from gamemix.live.client import Client, CommandFailed
+from gamemix.live.server import Server, ServerConfig
+from gamemix.live.sessions import NAMESPACE_BITS
+from gamemix.protocol import messages as m
+
+ANY = "tcp://127.0.0.1:*"
+
+
+@pytest.fixture
+def served(scene_dir, tmp_path):
+    click = np.zeros(2400, dtype=np.float32)
+    click[0] = 1.0
+    scene_dir.audio("click.wav", click)
+    scene_dir.audio("tone.wav", sine(1000.0, 1.0, amp=0.5))
+    scene = scene_dir.scene({"click": {"files": ["click.wav"], "pan": -1.0},
+                             "tone": {"files": ["tone.wav"], "loop": True}},
+                            extra={"events": {"two": [{"action": "play", "sound": "click"},
+                                                      {"action": "play", "sound": "click", "delay": 0.05}]}})
+    server = Server(ServerConfig(scene=scene, commands=ANY, streams=ANY, telemetry=ANY,
+                                 output=str(tmp_path / "live.wav"))).start()
+    clients = []
+
+    def connect(**kw):
+        client = Client(*server.bound.values(), timeout=3.0, **kw)
+        clients.append(client)
+        return client
+    yield server, connect
+    for client in clients:
+        client.close()
+    if server.running:
+        server.stop()
+
+
+def notices_until(client, predicate, timeout=5.0) -> list[dict]:
+    """Poll (as a game does each frame) until a notice satisfies `predicate`; all notices seen."""
+    seen, end = [], time.monotonic() + timeout
+    while time.monotonic() < end:
+        seen += client.poll()
+        if any(predicate(n) for n in seen):
+            return seen
+        time.sleep(0.005)
+    raise AssertionError(f"not seen within {timeout} s; got {seen}")
+
+
+def test_a_session_grants_an_id_range_and_plays_get_handles_at_once(served):
+    server, connect = served
+    a, b = connect(name="game"), connect(name="tool")
+    ha, hb = a.wait_ready(), b.wait_ready()
+    assert ha["session"] != hb["session"] and ha["ids"][1] - ha["ids"][0] == 1 << NAMESPACE_BITS
+    shot = a.play("click")
+    assert ha["ids"][0] < shot < ha["ids"][1] and a.state(shot) == "posted"
+    seen = notices_until(a, lambda n: n["event"] == "ended")
+    assert [n["event"] for n in seen if n["id"] == shot] == ["started", "ended"]
+    assert seen[0]["sample"] % server.mixer.block_size == 0 and a.state(shot) is None
+    time.sleep(0.1)
+    assert b.poll() == []                                        # notices go to the owner only
+    assert shot not in server.sessions.owner                     # and nothing is kept once it ended
+
+
+def test_an_events_notices_end_after_its_last_delayed_voice(served):
+    server, connect = served
+    a = connect()
+    a.wait_ready()
+    ev = a.event("two")
+    seen = notices_until(a, lambda n: n["event"] == "ended")
+    events = [n["event"] for n in seen if n["id"] == ev]
+    assert events[0] == "started" and events[-1] == "ended" and events.count("ended") == 1
+    assert a.poll() == []
+
+
+def test_a_refused_posted_command_arrives_as_a_notice_naming_why(served):
+    server, connect = served
+    a = connect()
+    a.wait_ready()
+    bad = a.play("nope")
+    a.set_parameter("nothing", 1.0)
+    seen = notices_until(a, lambda n: n.get("kind") == "set_parameter")
+    assert seen[0]["id"] == bad and seen[0]["event"] == "refused" and seen[0]["code"] == "unknown_sound"
+    assert "'nope'" in seen[0]["message"] and seen[1]["code"] == "unknown_parameter"
+    # a play sent on the stream socket (no replies there) is reported to its owner too
+    handle = a._handle()
+    a.send_stream(m.Play(sound="nope", id=handle))
+    seen = notices_until(a, lambda n: n["id"] == handle)
+    assert seen[-1]["event"] == "refused" and seen[-1]["code"] == "unknown_sound"
+    assert bad not in server.mixer.instances and all(server.threads_alive().values())
+
+
+def test_instance_control_over_the_wire_and_its_notices(served):
+    server, connect = served
+    a = connect()
+    a.wait_ready()
+    tone = a.play("tone", volume_db=-6.0)
+    notices_until(a, lambda n: n["event"] == "started")
+    a.pause(tone, fade=0.02)
+    assert notices_until(a, lambda n: n["event"] == "paused")
+    time.sleep(0.1)
+    assert a.instance_info(tone)["state"] == "paused"
+    a.seek(tone, 0.25)
+    a.resume(tone)
+    a.set_instance(tone, volume_db=-20.0, pan=0.5)
+    notices_until(a, lambda n: n["event"] == "resumed")
+    time.sleep(0.1)
+    info = a.instance_info(tone)
+    assert info["state"] == "real" and info["volume"] == pytest.approx(10 ** (-20 / 20), rel=1e-4)
+    assert a.sound_info("tone")["voices"] == 1
+    a.stop(tone)
+    assert notices_until(a, lambda n: n["event"] == "ended")
+    with pytest.raises(CommandFailed) as info:
+        a.instance_info(tone)
+    assert info.value.code == "unknown_instance"
+
+
+def test_a_command_past_its_time_to_live_is_answered_expired_and_not_done(served):
+    server, connect = served
+    a = connect()
+    a.wait_ready()
+    with pytest.raises(CommandFailed) as info:
+        a.request({"type": "play", "sound": "tone", "id": 77, "t": time.time() - 10.0, "ttl": 1.0})
+    assert info.value.code == "expired" and 77 not in server.mixer.instances
+    assert server.stats.expired == 1
+    assert a.play("tone", id=77, wait=True) == 77                # one in time is carried out
+
+
+def test_without_a_server_a_play_neither_raises_nor_waits_for_a_reply(tmp_path):
+    client = Client("tcp://127.0.0.1:9", "tcp://127.0.0.1:9", "tcp://127.0.0.1:9", timeout=0.2)
+    try:
+        handle = client.play("gunshot")
+        client.set_parameter("rain", 0.5)
+        [notice] = client.poll()
+        assert notice["id"] == handle and notice["code"] == "no_session"
+        with pytest.raises(TimeoutError):
+            client.wait_ready(timeout=0.5)
+    finally:
+        client.close()
+
+
+def test_plays_timed_to_samples_start_on_them_in_the_output(served, tmp_path):
+    server, connect = served
+    a = connect()
+    a.wait_ready()
+    clock = a.clock()
+    at = clock["sample"] + int(0.3 * SR) + 37                     # well ahead, in the middle of a block
+    a.play("click", at_sample=at)
+    a.play("click", at_sample=at + 1000)
+    seen = notices_until(a, lambda n: n["event"] == "ended")
+    if sum(n["event"] == "ended" for n in seen) < 2:
+        seen += notices_until(a, lambda n: n["event"] == "ended")
+    time.sleep(0.2)
+    server.stop()
+    out, rate = soundfile.read(str(tmp_path / "live.wav"), dtype="float32")
+    assert rate == SR
+    hits = np.flatnonzero(np.abs(out[:, 0]) > 0.5)
+    assert list(hits) == [at, at + 1000]
+    assert [n["sample"] for n in seen if n["event"] == "started"] == [at, at + 1000]
