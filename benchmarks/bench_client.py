@@ -38,7 +38,36 @@ def write_scene(folder: Path) -> Path:
 
 
 def us(values: list[float]) -> str:
-    return f"median {statistics.median(values) * 1e6:9.1f} us   max {max(values) * 1e6:9.1f} us"
+    p99 = sorted(values)[min(len(values) - 1, int(0.99 * len(values)))]
+    return (f"median {statistics.median(values) * 1e6:9.1f} us   p99 {p99 * 1e6:9.1f} us   "
+            f"max {max(values) * 1e6:9.1f} us")
+
+
+def notice_latency(mix, trials: int) -> tuple[list[float], list[float]]:
+    """Seconds from posting a play to receiving its `started` notice (polling every 0.2 ms), and from
+    the start of the block it started in (the telemetry clock's wall time) to that receipt."""
+    post_to_notice, block_to_notice = [], []
+    clock = None
+    for _ in range(trials):
+        handle = mix.play("shot")
+        posted = time.perf_counter()
+        wall_posted = time.time()
+        while True:
+            got = [n for n in mix.poll() if n["id"] == handle and n["event"] == "started"]
+            if got:
+                post_to_notice.append(time.perf_counter() - posted)
+                received = wall_posted + post_to_notice[-1]
+                frame = mix.telemetry(timeout=0.0)
+                while frame is not None:
+                    clock = frame.get("clock", clock)
+                    frame = mix.telemetry(timeout=0.0)
+                if clock is not None:
+                    began = clock["time"] + (got[0]["sample"] - clock["sample"]) / clock["sample_rate"]
+                    block_to_notice.append(received - began)
+                break
+            time.sleep(0.0002)
+        time.sleep(0.02)
+    return post_to_notice, block_to_notice
 
 
 def game_loop(mix, calls: int, wait: bool) -> tuple[list[float], int]:
@@ -75,12 +104,19 @@ def main() -> int:
         try:
             posted, started = game_loop(mix, args.calls, wait=False)
             waited, _ = game_loop(mix, args.calls, wait=True)
+            mix.telemetry(timeout=1.0)                       # subscribe, so the clock is at hand
+            to_notice, from_block = notice_latency(mix, 200)
         finally:
             mix.close()
     print(f"{'play call, live server':<34} {'time in the call':<44}")
     print(f"  {'posted (default)':<32} {us(posted)}   started notices {started}/{len(posted)}")
     print(f"  {'waited (the code before)':<32} {us(waited)}")
     print(f"  ratio of medians: {statistics.median(waited) / statistics.median(posted):.0f}x\n")
+    print("notices (200 plays, polled every 0.2 ms)")
+    print(f"  {'post -> started received':<32} {us(to_notice)}")
+    if from_block:
+        print(f"  {'block start -> started received':<32} {us(from_block)}   (the notice is sent after its block)")
+    print()
     with Client("tcp://127.0.0.1:9", "tcp://127.0.0.1:9", "tcp://127.0.0.1:9", timeout=2.0) as gone:
         posted_gone = []
         for _ in range(200):

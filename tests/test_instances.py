@@ -155,3 +155,40 @@ def test_control_of_what_does_not_exist_is_refused_and_changes_nothing(scene_dir
             mixer.apply(msg)
     assert info.value.code == code
     assert mixer.instances.info(1)["state"] == "real" and np.any(before != 0.0)
+
+
+def _tone_on_sfx(scene_dir, sfx_db: float):
+    from conftest import SR as rate
+    from gamemix.control.mixer import Mixer
+    from gamemix.scene.load import load_scene
+    scene_dir.audio("tone.wav", sine(375.0, 1.0))
+    path = scene_dir.scene({"tone": {"files": ["tone.wav"], "loop": True, "bus": "sfx", "pan": -1.0}},
+                           buses={"master": {}, "sfx": {"volume_db": sfx_db}})
+    assert rate == SR
+    return Mixer(load_scene(path))
+
+
+def _rms_db(x) -> float:
+    return 10 * math.log10(np.mean(np.square(x, dtype=np.float64)))
+
+
+@pytest.mark.parametrize("game_moved_it", [False, True])
+def test_a_reload_is_heard_ramped_and_keeps_only_what_the_game_set(scene_dir, game_moved_it):
+    mixer = _tone_on_sfx(scene_dir, 0.0)
+    mixer.apply(m.Play(sound="tone", id=1))
+    if game_moved_it:
+        mixer.apply(m.BusVolume(bus="sfx", volume_db=-6.0))
+    before = render_blocks(mixer, 20)[10 * BLOCK:, 0]
+    edited = _tone_on_sfx(scene_dir, -12.0)                       # the designer turns sfx down 12 dB
+    edited.adopt(mixer)
+    glide = render_blocks(edited, 60)[:, 0]                         # 0.32 s: the 0.25 s glide and more
+    after = render_blocks(edited, 20)[10 * BLOCK:, 0]
+    heard = _rms_db(after) - _rms_db(before)
+    if game_moved_it:                                               # the game's -6 stays
+        assert heard == pytest.approx(0.0, abs=0.01) and edited.bus_values.volume_db[edited.bus_index["sfx"]] \
+            == pytest.approx(-6.0, abs=0.01)
+    else:                                                           # the edit is heard ...
+        assert heard == pytest.approx(-12.0, abs=0.01)
+        assert edited.bus_values.volume_db[edited.bus_index["sfx"]] == pytest.approx(-12.0, abs=0.01)
+        env = np.abs(glide).reshape(-1, 128).max(axis=1)           # ... ramped: the peak falls period by period
+        assert np.all(np.diff(env) <= 1e-3) and env[0] > 0.45 and env[-1] < 0.13

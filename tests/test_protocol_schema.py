@@ -197,6 +197,7 @@ def _client_frames() -> tuple[list[bytes], list[bytes]]:
     client.stream_parameter("rain", 0.2)
     client.bus_mute("music", True)
     client.snapshot_intensity("combat", 75.0)
+    client.vca_volume("effects", -6.0, fade=0.5)
     assert client.play("tone", wait=True) == 5
     client.hello()
     assert client.play("tone") == (1 << 40) + 1                          # a handle from the session, at once

@@ -163,3 +163,46 @@ def test_plays_timed_to_samples_start_on_them_in_the_output(served, tmp_path):
     hits = np.flatnonzero(np.abs(out[:, 0]) > 0.5)
     assert list(hits) == [at, at + 1000]
     assert [n["sample"] for n in seen if n["event"] == "started"] == [at, at + 1000]
+
+
+def test_callbacks_run_in_poll_on_the_callers_thread_in_order(served):
+    import threading
+    server, connect = served
+    a = connect()
+    a.wait_ready()
+    mine, every = [], []
+    a.on_notice = lambda n: every.append((n["id"], n["event"], threading.current_thread()))
+    shot = a.play("click", callback=lambda n: mine.append((n["event"], threading.current_thread())))
+    other = a.play("click")
+    notices_until(a, lambda n: n["event"] == "ended" and n["id"] == other)
+    me = threading.current_thread()
+    assert mine == [("started", me), ("ended", me)]
+    assert [(i, e) for i, e, _ in every if i == shot] == [(shot, "started"), (shot, "ended")]
+    assert {t for *_, t in every} == {me} and shot not in a._callbacks      # forgotten once it ended
+
+
+def test_telemetry_can_be_read_from_another_thread_while_the_game_sends(served):
+    import threading
+    server, connect = served
+    a = connect()
+    a.wait_ready()
+    frames, errors = [], []
+
+    def hud():
+        try:
+            while len(frames) < 20:
+                frame = a.telemetry(timeout=2.0)
+                if frame is not None and frame["type"] == "telemetry":
+                    frames.append(frame)
+        except Exception as exc:          # noqa: BLE001 - the test reports it
+            errors.append(exc)
+    reader = threading.Thread(target=hud)
+    reader.start()
+    while reader.is_alive():
+        a.listener((0, 1.8, 0))
+        a.play("click")
+        a.poll()
+        time.sleep(0.005)
+    reader.join()
+    assert errors == [] and len(frames) == 20
+    assert frames[-1]["clock"]["sample"] > frames[0]["clock"]["sample"]

@@ -1,7 +1,7 @@
 """The buses, control side: faders and mutes that glide, and the targets written for the kernels.
 
-Each block a bus's values are its fader (in dB), what game-parameter
-mappings add, its filters and pitch, and what its processors let move
+Each block a bus's values are its fader (in dB), the VCAs over it (their
+levels add, in dB: FMOD Studio's VCAs), what game-parameter mappings add, its filters and pitch, and what its processors let move
 (gamemix/processors/); snapshots then shape them (control/snapshots.py); the
 result is written as targets the kernels reach within the block: the fader
 gain (times the mute), the filters' cutoffs, the pitch multiplier down the
@@ -57,6 +57,9 @@ class Buses:
         arrays.bus_order[:] = [bus_index[n] for n in scene.bus_order()]
         self._last_inputs = None
         self.set_by_game: set[str] = set()      # faders and mutes the game moved (kept through a reload)
+        self.vcas = {n: Glide(db_to_gain(v.volume_db), db_to_gain(v.volume_db)) for n, v in scene.vcas.items()}
+        self.vcas_of = {bus: [n for n, v in scene.vcas.items() if bus in v.buses] for bus in bus_index}
+        self.vcas_set_by_game: set[str] = set()
 
     def start(self, values: BusValues) -> None:
         """The scene's values as where every ramp starts: the first block does not fade them in."""
@@ -86,6 +89,32 @@ class Buses:
         self.mutes[bus].set(0.0 if mute else 1.0, fade, self.dt)
         self.set_by_game.add(bus)
 
+    def set_vca(self, vca: str, volume_db: float, fade: float) -> None:
+        """Move a VCA to `volume_db` over `fade` seconds (at least one block); CommandError
+        'unknown_vca' naming the VCAs if there is none."""
+        glide = self.vcas.get(vca)
+        if glide is None:
+            raise CommandError("unknown_vca", f"unknown VCA {vca!r} (VCAs: {', '.join(self.vcas) or 'none defined'})")
+        glide.set(db_to_gain(volume_db), fade, self.dt)
+        self.vcas_set_by_game.add(vca)
+
+    def vca_db(self) -> dict[str, float]:
+        """Each VCA's level now, in dB."""
+        return {n: gain_to_db(g.value) for n, g in self.vcas.items()}
+
+    def take_over_vcas(self, old: "Buses", seconds: float) -> None:
+        """After a reload, as `take_over` for the VCAs both scenes have."""
+        for name, mine in self.vcas.items():
+            theirs = old.vcas.get(name)
+            if theirs is None:
+                continue
+            if name in old.vcas_set_by_game:
+                self.vcas[name] = theirs
+                self.vcas_set_by_game.add(name)
+            else:
+                target, mine.value = mine.target, theirs.value
+                mine.set(target, seconds, self.dt)
+
     def take_over(self, bus: str, old: "Buses", seconds: float) -> None:
         """After a reload: a fader and mute the game set stay as the game set them; others start
         where the old ones are and glide to this scene's values over `seconds`."""
@@ -100,13 +129,14 @@ class Buses:
 
     def glide(self) -> None:
         """Move every fader and mute one block towards its target."""
-        for g in (*self.faders.values(), *self.mutes.values()):
+        for g in (*self.faders.values(), *self.mutes.values(), *self.vcas.values()):
             g.tick(self.dt)
 
     def changed(self, parameter_values: dict, snapshots) -> bool:
         """Whether anything the bus values depend on moved since the last call that said so: faders,
         mutes, parameter values (through their mappings) and the snapshot stack."""
         inputs = (tuple(g.value for g in self.faders.values()), tuple(g.value for g in self.mutes.values()),
+                  tuple(g.value for g in self.vcas.values()),
                   tuple(parameter_values.values()),
                   tuple((s.name, s.level, s.intensity, s.order) for s in snapshots.active.values()))
         if inputs == self._last_inputs:
@@ -120,7 +150,8 @@ class Buses:
         values = BusValues(np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n), self.chains.base(mapped.bus_moved))
         for name, b in self.bus_index.items():
             spec = self.scene.buses[name]
-            values.volume_db[b] = gain_to_db(self.faders[name].value) + mapped.bus_volume_db.get(name, 0.0)
+            values.volume_db[b] = (gain_to_db(self.faders[name].value) + mapped.bus_volume_db.get(name, 0.0)
+                                   + sum(gain_to_db(self.vcas[v].value) for v in self.vcas_of[name]))
             values.lowpass_oct[b] = math.log2(min(spec.lowpass_hz, mapped.bus_lowpass_hz.get(name, math.inf)))
             values.highpass_oct[b] = math.log2(max(spec.highpass_hz, mapped.bus_highpass_hz.get(name, 0.0)))
             values.pitch_st[b] = spec.pitch_semitones + mapped.bus_pitch.get(name, 0.0)

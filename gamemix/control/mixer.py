@@ -106,6 +106,7 @@ class Mixer:
             protocol.Emitters: lambda m: {"unknown": self.set_emitters(m.ids, m.positions, m.velocities)},
             protocol.Listener: lambda m: self.set_listener(m.position, m.forward, m.up, m.velocity),
             protocol.BusVolume: lambda m: self.set_bus_volume(m.bus, m.volume_db, m.fade),
+            protocol.VcaVolume: lambda m: self.buses.set_vca(m.vca, m.volume_db, m.fade),
             protocol.BusMute: lambda m: self.set_bus_mute(m.bus, m.mute, m.fade),
             protocol.SetParameter: lambda m: self.set_parameter(m.name, m.value),
             protocol.SnapshotStart: lambda m: self.snapshot_start(m.name, m.intensity, m.fade),

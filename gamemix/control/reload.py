@@ -1,7 +1,7 @@
 """Hot reload: a new scene's mixer takes over the state of the one it replaces.
 
-Kept: the block count, the listener pose, the faders and mutes the game
-moved on buses that still exist (a fader the game did not touch goes to the
+Kept: the block count, the listener pose, the faders, mutes and VCAs the
+game moved on buses (VCAs) that still exist (a fader the game did not touch goes to the
 edited scene's value, gliding there over RELOAD_GLIDE_S from where it was,
 so an edit is heard and nothing jumps), the processors' state
 (control/chains.py), parameter values (clamped to new ranges), active
@@ -36,6 +36,7 @@ def adopt(new, old) -> None:
         if name in old.bus_index:
             new.buses.take_over(name, old.buses, RELOAD_GLIDE_S)
             new.arrays.bf[b, BF_GAIN] = old.arrays.bf[old.bus_index[name], BF_GAIN]
+    new.buses.take_over_vcas(old.buses, RELOAD_GLIDE_S)
     new.chains.adopt(old.chains)
     for name, value in old.parameters.values.items():
         spec = new.parameters.specs.get(name)

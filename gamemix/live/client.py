@@ -35,7 +35,8 @@ protocol does not have is a TypeError here, not a refusal later.
         for notice in mix.poll():          # once per frame
             ...
 
-Not thread-safe: use one Client per thread.  Edge.  Imports nothing of the
+Not thread-safe, except `telemetry()`, which another thread (a HUD) may
+read while the game thread sends: use one Client per sending thread.  Edge.  Imports nothing of the
 mixer (no NumPy, no Numba).
 """
 
@@ -43,6 +44,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+import threading
 import time
 from typing import Any, Iterable
 
@@ -94,6 +96,9 @@ class Client:
         self.notices_dropped = 0
         self.states: dict[int, str] = {}         # last known state of each live instance of this client
         self.server: ManagedServer | None = None   # the server `spawn` started for this client
+        self.on_notice = None                    # called by poll() with each notice (after the instance's own)
+        self._callbacks: dict[int, Any] = {}     # instance -> callback given to play/event
+        self._sub_lock = threading.Lock()        # telemetry may be read from another thread
 
     def _socket(self, kind: int, endpoint: str) -> zmq.Socket:
         sock = self.ctx.socket(kind)
@@ -145,12 +150,27 @@ class Client:
         """Everything that arrived since the last call, oldest first: notices about this client's
         instances ({'id', 'event', 'block', ...}, docs/protocol.md) and refusals of posted commands
         ({'event': 'refused', 'id', 'code', 'message', 'kind'}; 'id' is None for one without an
-        instance).  Never blocks."""
+        instance).  Never blocks.  Callbacks run here, on the caller's thread, in the same order:
+        the one given to the instance's play or event, then `on_notice`; an exception in one goes
+        on to the caller (the notices after it stay for the next poll)."""
         while self._dealer.poll(0):
             self._receive(self._dealer.recv())
-        out = list(self._notices)
-        self._notices.clear()
+        out = []
+        while self._notices:
+            notice = self._notices.popleft()
+            out.append(notice)
+            self._call_back(notice)
         return out
+
+    def _call_back(self, notice: dict) -> None:
+        instance = notice.get("id")
+        callback = self._callbacks.get(instance)
+        if callback is not None and notice["event"] in ("ended", "refused"):
+            del self._callbacks[instance]
+        if callback is not None:
+            callback(notice)
+        if self.on_notice is not None:
+            self.on_notice(notice)
 
     def state(self, id: int) -> str | None:
         """This client's instance's last known state ('posted', 'started', 'virtual', 'paused', ...),
@@ -259,13 +279,14 @@ class Client:
 
     def play(self, sound: str, id: int | None = None, position=None, velocity=None, volume_db: float = 0.0,
              pitch_semitones: float = 0.0, fade_in: float = 0.0, pan: float | None = None,
-             loops: int | None = None, at_sample: int | None = None, wait: bool = False) -> int:
+             loops: int | None = None, at_sample: int | None = None, wait: bool = False, callback=None) -> int:
         """Start a sound; returns its instance handle (at once, unless `wait`).
 
         `pan` (-1 left .. 1 right) for a 2D sound; `loops` instead of the sound's own looping (-1 for
         ever, 0 once, N: N more times); `at_sample` starts it at that sample of the mixer's clock
         (sample-accurate; see `clock`).  Without `wait` and without `id`, the handle comes from this
-        client's session (a play before `wait_ready` is refused, as a notice)."""
+        client's session (a play before `wait_ready` is refused, as a notice).  `callback(notice)` is
+        called by `poll` with each of this instance's notices, like an FMOD event callback."""
         auto = id is None and not wait
         if auto:
             id = self._handle()
@@ -274,7 +295,10 @@ class Client:
                      pan=_float(pan), loops=None if loops is None else int(loops),
                      at_sample=None if at_sample is None else int(at_sample))
         if wait:
-            return self.request(msg)["id"]
+            id = self.request(msg)["id"]
+            self._watch_callback(id, callback)
+            return id
+        self._watch_callback(id, callback)
         if auto and self.session is None:
             self._notice({"id": id, "event": "refused", "kind": "play", "code": "no_session",
                           "message": "no session: call wait_ready() first (the server may not run yet)"})
@@ -284,18 +308,28 @@ class Client:
         return id
 
     def event(self, name: str, id: int | None = None, position=None, velocity=None, at_sample: int | None = None,
-              wait: bool = False) -> dict | int:
-        """Post an event; returns its instance handle (waited: {'id': ..., 'refused': [...]})."""
+              wait: bool = False, callback=None) -> dict | int:
+        """Post an event; returns its instance handle (waited: {'id': ..., 'refused': [...]}); `callback`
+        as for `play`."""
         if id is None and not wait and self.session is not None:
             id = self._handle()
         msg = m.Event(name=name, id=id, position=_vec(position), velocity=_vec(velocity),
                       at_sample=None if at_sample is None else int(at_sample))
         if wait:
-            return self.request(msg)
+            reply = self.request(msg)
+            self._watch_callback(reply["id"], callback)
+            return reply
+        self._watch_callback(id, callback)
         if id is not None:
             self.states[id] = "posted"
         self.post(msg, id)
         return id
+
+    def _watch_callback(self, instance: int | None, callback) -> None:
+        if callback is not None and instance is not None:
+            if len(self._callbacks) >= POSTED_KEPT:          # bounded: the oldest is forgotten
+                self._callbacks.pop(next(iter(self._callbacks)))
+            self._callbacks[instance] = callback
 
     def stop(self, id: int, fade: float = 0.0, at_sample: int | None = None, wait: bool = False) -> None:
         """Stop an instance, fading out over `fade` seconds (at a sample of the mixer's clock)."""
@@ -347,6 +381,10 @@ class Client:
         """Move a bus fader to `volume_db` over `fade` seconds."""
         self._send(m.BusVolume(bus=bus, volume_db=float(volume_db), fade=float(fade)), wait)
 
+    def vca_volume(self, vca: str, volume_db: float, fade: float = 0.0, wait: bool = False) -> None:
+        """Move a VCA (a volume control over a group of buses) to `volume_db` over `fade` seconds."""
+        self._send(m.VcaVolume(vca=vca, volume_db=float(volume_db), fade=float(fade)), wait)
+
     def bus_mute(self, bus: str, mute: bool, fade: float = 0.0, wait: bool = False) -> None:
         """Mute or unmute a bus, over `fade` seconds."""
         self._send(m.BusMute(bus=bus, mute=bool(mute), fade=float(fade)), wait)
@@ -387,19 +425,22 @@ class Client:
 
     # ------------------------------------------------------------ telemetry
     def telemetry(self, timeout: float = 1.0) -> dict | None:
-        """The next telemetry frame (subscribing on first use), or None after `timeout`."""
-        if self._sub is None:
-            self._sub = self._socket(zmq.SUB, self.endpoints[2])
-            self._sub.setsockopt(zmq.SUBSCRIBE, b"")
-        if self._sub.poll(int(timeout * 1000)):
-            return wire.decode_map(self._sub.recv())
-        return None
+        """The next telemetry frame (subscribing on first use), or None after `timeout`.  Safe to call
+        from another thread than the game's (a HUD, a logger): it has a socket and a lock of its own."""
+        with self._sub_lock:
+            if self._sub is None:
+                self._sub = self._socket(zmq.SUB, self.endpoints[2])
+                self._sub.setsockopt(zmq.SUBSCRIBE, b"")
+            if self._sub.poll(int(timeout * 1000)):
+                return wire.decode_map(self._sub.recv())
+            return None
 
     def close(self) -> None:
         """Close the sockets; a server this client spawned (`spawn`) is stopped too."""
-        for sock in (self._dealer, self._push, self._sub):
-            if sock is not None:
-                sock.close(linger=0)
+        with self._sub_lock:
+            for sock in (self._dealer, self._push, self._sub):
+                if sock is not None:
+                    sock.close(linger=0)
         self.ctx.term()
         if self.server is not None:
             self.server.stop()

@@ -166,6 +166,7 @@ def query(mixer, server_stats: dict, output_stats: dict, faults: dict) -> dict[s
         "voices": {"real": m.active_voices(), "virtual": m.virtual_voices(), **vars(m.stats)},
         "instances": len(m.instances),
         "buses": {n: {"volume_db": round(float(m.bus_values.volume_db[i]), 3)} for n, i in m.bus_index.items()},
+        "vcas": {n: round(db, 3) for n, db in m.buses.vca_db().items()},
         "loudness": m.chains.readings(),
         "snapshots": m.snapshots.levels(),
         "parameters": dict(m.parameters.values),

@@ -160,6 +160,14 @@ class BusVolume(Message, tag="bus_volume"):
     fade: Seconds = 0.0
 
 
+class VcaVolume(Message, tag="vca_volume"):
+    """Set a VCA (a volume control over a group of buses), reaching `volume_db` after `fade` seconds."""
+
+    vca: Name
+    volume_db: Decibels
+    fade: Seconds = 0.0
+
+
 class BusMute(Message, tag="bus_mute"):
     """Mute or unmute a bus (ramped over `fade` seconds, at least one block)."""
 
@@ -263,7 +271,7 @@ class LoadScene(Message, tag="load_scene"):
 
 
 MESSAGES: tuple[type[Message], ...] = (Play, Stop, SetInstance, Pause, Seek, Emitter, Emitters, Listener,
-                                       BusVolume, BusMute, Event, SetParameter, SnapshotStart, SnapshotStop,
+                                       BusVolume, BusMute, VcaVolume, Event, SetParameter, SnapshotStart, SnapshotStop,
                                        SnapshotIntensity, ResetMeters, InstanceInfo, SoundInfo, Hello, Ping, Query,
                                        LoadScene)
 KINDS: dict[str, type[Message]] = {cls.__struct_config__.tag: cls for cls in MESSAGES}

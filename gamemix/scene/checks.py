@@ -36,7 +36,7 @@ def reference_problems(doc: LocatedYaml, raw: dict) -> list[Problem]:
             problems += p.check(doc, name, spec)
     if not problems:
         problems += graph.order_problems(doc)
-    for check in (_category_problems, _sound_problems, _ducking_problems, _snapshot_problems,
+    for check in (_category_problems, _vca_problems, _sound_problems, _ducking_problems, _snapshot_problems,
                   _parameter_problems, _mapping_problems, _event_problems, _hdr_problems):
         problems += check(doc, raw, names)
     return problems
@@ -68,6 +68,17 @@ def _category_problems(doc, raw, names) -> list[Problem]:
     for name, cat in _section(raw, "categories", dict).items():
         if isinstance(cat, dict):
             problems += names.check(doc, ("categories", name, "bus"), "bus", cat.get("bus"))
+    return problems
+
+
+def _vca_problems(doc, raw, names) -> list[Problem]:
+    problems = []
+    for name, vca in _section(raw, "vcas", dict).items():
+        buses = vca.get("buses") if isinstance(vca, dict) else None
+        for j, bus in enumerate(buses if isinstance(buses, list) else []):
+            problems += names.check(doc, ("vcas", name, "buses", j), "bus", bus)
+            if bus in buses[:j]:
+                problems.append(doc.problem(("vcas", name, "buses", j), f"bus {bus!r} is listed twice"))
     return problems
 
 

@@ -122,6 +122,15 @@ class Category(Strict):
     steal: StealPolicy = "oldest"
 
 
+class Vca(Strict):
+    """A volume control over a group of buses (FMOD Studio's VCA): its level adds to each of its
+    buses' own (in dB) without being in the signal path, so one control turns, say, every effects
+    bus down at once and their balance stays.  A bus may be under several VCAs (they add)."""
+
+    buses: list[str] = Field(min_length=1, max_length=4096, description="the buses it controls")
+    volume_db: Decibels = Field(0.0, description="its level at start; the game moves it (vca_volume)")
+
+
 class DuckRule(Strict):
     """While any sound of a `when` category is audible, the `duck` categories go down."""
 
@@ -256,6 +265,7 @@ class Scene(Strict):
     listener: ListenerPose = ListenerPose()
     buses: dict[str, Bus] = Field(default_factory=lambda: {"master": Bus()})
     categories: dict[str, Category] = Field(default_factory=dict)
+    vcas: dict[str, Vca] = Field(default_factory=dict, description="volume controls over groups of buses")
     sounds: dict[str, Sound] = Field(default_factory=dict)
     ducking: list[DuckRule] = Field(default_factory=list)
     ducking_combine: Literal["deepest", "sum"] = Field("deepest", description="how overlapping ducks combine")
