@@ -257,7 +257,7 @@ class Instances:
 
     def choose_variant(self, name: str, spec) -> int:
         """Index of the file to play from a sound's container, per its mode and weights."""
-        n = len(spec.files)
+        n = len(self.bank.variants[name])
         last = self.last_variant.get(name, -1)
         if n == 1:
             choice = 0

@@ -438,6 +438,21 @@ class Mixer:
         """'real' or 'virtual' (of its first voice)."""
         return "virtual" if self.arrays.vi[self.rows_of(instance)[0], VI_STATE] == VIRTUAL else "real"
 
+    def fill_upload(self, sound: str, data: np.ndarray) -> dict:
+        """Put audio the game uploaded (prepared: scene/assets.py, prepare_upload) in a sound declared
+        with `upload`.  Refused ('not_uploadable') for another sound, ('sound_busy') while it has voices."""
+        if sound not in self.bank.uploads:
+            names = ", ".join(list(self.bank.uploads)[:30]) or "none declared"
+            raise CommandError("not_uploadable", f"{sound!r} is not a sound with `upload` (those: {names})")
+        vi = self.arrays.vi
+        if np.any((vi[:, VI_SOUND] == self.sound_index[sound]) & (vi[:, VI_STATE] != FREE)):
+            raise CommandError("sound_busy", f"{sound!r} has voices playing: stop them before uploading to it")
+        try:
+            frames = self.bank.fill(sound, data)
+        except ValueError as exc:
+            raise CommandError("bad_upload", str(exc)) from None
+        return {"sound": sound, "frames": frames, "seconds": round(frames / self.sample_rate, 6)}
+
     def sound_info(self, name: str) -> dict:
         """What a game may ask about a sound before it plays it: its files' lengths, whether it
         loops, is 3D, and where it is routed (FMOD's EventDescription, Wwise's GetSourcePlayPosition

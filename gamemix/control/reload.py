@@ -17,6 +17,8 @@ Control side: runs on the render thread at a block start, between blocks.
 
 from __future__ import annotations
 
+import numpy as np
+
 from gamemix.control.instances import Instance
 from gamemix.core.arrays import (
     BF_GAIN, FRAC_ONE, LF_VX, LF_X, PAUSED, PLAYING, VF_FADE, VF_FADE_STEP, VF_FADE_TARGET, VF_VFADE, VF_VFADE_STEP,
@@ -37,6 +39,7 @@ def adopt(new, old) -> None:
             new.buses.take_over(name, old.buses, RELOAD_GLIDE_S)
             new.arrays.bf[b, BF_GAIN] = old.arrays.bf[old.bus_index[name], BF_GAIN]
     new.buses.take_over_vcas(old.buses, RELOAD_GLIDE_S)
+    _adopt_uploads(new, old)
     new.chains.adopt(old.chains)
     for name, value in old.parameters.values.items():
         spec = new.parameters.specs.get(name)
@@ -53,6 +56,20 @@ def adopt(new, old) -> None:
     for instance, group in old.instances.items():
         _adopt_instance(new, old, instance, group)
     new.instances.watched = {i for i in old.instances.watched if i in new.instances}
+
+
+def _adopt_uploads(new, old) -> None:
+    """What the game uploaded goes on playing in sounds that still take it (and still fit)."""
+    for name, room in new.bank.uploads.items():
+        was = old.bank.uploads.get(name)
+        if was is None or name not in old.bank.variants:
+            continue
+        n = old.bank.variants[name][0].frames
+        if n <= 1 or n > room.reserve or len(was.lanes) != len(room.lanes):
+            continue
+        data = np.stack([old.bank.pool[old.bank.lane_offset[k]:old.bank.lane_offset[k] + n] for k in was.lanes],
+                        axis=1)
+        new.bank.fill(name, data)
 
 
 def _adopt_instance(new, old, instance: int, group: Instance) -> None:

@@ -273,6 +273,18 @@ class Client:
         """A sound's files (lengths, channels), looping, 3D, bus and category, voices playing."""
         return self.request(m.SoundInfo(sound=sound))
 
+    def upload_sound(self, sound: str, pcm, channels: int | None = None, sample_rate: int = 48000,
+                     wait: bool = True) -> dict | None:
+        """Send audio the game made to a sound declared with `upload` (FMOD's programmer sounds):
+        `pcm` is a NumPy float array (frames, or frames x channels) or raw float32 little-endian
+        interleaved bytes; at most 4 MiB (about 21 s of mono at 48 kHz).  Waited by default: the
+        reply says {'sound', 'frames', 'seconds'}; refused while the sound has voices playing."""
+        if hasattr(pcm, "astype"):                  # an array (no NumPy import here: the client stays light)
+            channels = channels or (pcm.shape[1] if pcm.ndim == 2 else 1)
+            pcm = pcm.astype("<f4").tobytes()
+        msg = m.UploadSound(sound=sound, pcm=bytes(pcm), channels=channels or 1, sample_rate=int(sample_rate))
+        return self._send(msg, wait)
+
     def load_scene(self, file: str | None = None) -> dict:
         """Reload the scene, or load another scene file inside its folder."""
         return self.request(m.LoadScene(file=file))

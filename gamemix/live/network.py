@@ -50,7 +50,10 @@ import zmq
 
 from gamemix.live.curve import enable_curve
 from gamemix.protocol import wire
-from gamemix.protocol.messages import STREAM_KINDS, LoadScene
+from typing import Any, ClassVar
+
+from gamemix.protocol.messages import STREAM_KINDS, LoadScene, Message, UploadSound
+from gamemix.scene.assets import prepare_upload
 
 POLL_MS = 20
 STREAM_SLICE_S = 0.001     # streams are decoded for at most this long per turn, then the GIL is yielded
@@ -63,6 +66,15 @@ MESSAGES_TIME_S = 0.001    # and for at most this long (a fifth of a 256-frame b
 REPLIES_QUEUED = 10_000    # replies waiting for a client that does not read them (beyond: dropped)
 RELOAD_ERRORS_KEPT = 8
 FAULT_PAUSE_S = 0.01       # after a fault in the loop, before the next turn
+
+
+class PreparedUpload(Message, tag="upload_sound_prepared"):
+    """An `upload_sound` converted on the network thread, queued for the render thread to copy in."""
+
+    sound: str = ""
+    data: Any = None
+    stream: ClassVar[bool] = False
+    mixer: ClassVar[bool] = False
 
 
 def expired(msg, now: float) -> bool:
@@ -165,6 +177,7 @@ class Network:
         self._thread: threading.Thread | None = None
         self._auth = None
         self.bound: dict[str, str] = {}
+        self.upload_room = None     # sound -> (its UploadRoom, output rate) or None; set by the server
 
     def bind(self) -> None:
         """Bind the three sockets (and the wake-up socket's receiving end)."""
@@ -278,11 +291,32 @@ class Network:
                                     f"{time.time() - msg.t:.3f} s later; nothing was done")])
             elif isinstance(msg, LoadScene):
                 self.router.send_multipart([identity, self.reloader.load(msg.file, rid)])
+            elif isinstance(msg, UploadSound):
+                self._prepare(identity, rid, msg)
             elif not self.admission.offer(identity, rid, msg):
                 self.stats.busy += 1
                 self.router.send_multipart([identity, wire.error(
                     rid, "busy", f"too many commands waiting (at most {PENDING_PER_CLIENT} per client, "
                                  f"{MAX_CLIENTS} clients); wait for replies before sending more")])
+
+    def _prepare(self, identity, rid, msg: UploadSound) -> None:
+        """Convert an upload here, off the audio thread (resampling a few seconds takes milliseconds),
+        and hand the render thread only the copy; a bad one is answered at once."""
+        found = self.upload_room(msg.sound) if self.upload_room is not None else None
+        if found is None:
+            self.router.send_multipart([identity, wire.error(rid, "not_uploadable",
+                                                             f"{msg.sound!r} is not a sound with `upload`")])
+            return
+        room, rate = found
+        try:
+            data = prepare_upload(msg.pcm, msg.channels, msg.sample_rate, rate, room)
+        except ValueError as exc:
+            self.router.send_multipart([identity, wire.error(rid, "bad_upload", f"{msg.sound!r}: {exc}")])
+            return
+        prepared = PreparedUpload(sound=msg.sound, data=data)
+        if not self.admission.offer(identity, rid, prepared):
+            self.stats.busy += 1
+            self.router.send_multipart([identity, wire.error(rid, "busy", "too many commands waiting")])
 
     def _receive_streams(self) -> None:
         """Decode stream frames for up to STREAM_SLICE_S, or until the inbox is full, then yield the GIL.

@@ -52,7 +52,7 @@ from gamemix.errors import CommandError
 from gamemix.live import telemetry
 from gamemix.live.config import ServerConfig
 from gamemix.live.curve import check_endpoints
-from gamemix.live.network import MESSAGES_PER_BLOCK, MESSAGES_TIME_S, Network, ServerStats, Waker
+from gamemix.live.network import MESSAGES_PER_BLOCK, MESSAGES_TIME_S, Network, PreparedUpload, ServerStats, Waker
 from gamemix.live.recorder import Recorder
 from gamemix.live.reloader import SceneReloader
 from gamemix.live.sessions import Sessions
@@ -96,6 +96,7 @@ class Server:
         self.network = Network(self._ctx, config, self.stats, self.reloader, self.faults, self.network_beat,
                                config.max_stream_age)
         self.inbox, self.outbox = self.network.inbox, self.network.outbox
+        self.network.upload_room = self._upload_room
         self.watchdog = Watchdog(self.faults, [self.render_beat, self.network_beat],
                                  lambda frame: self.outbox.append((None, wire.encode(frame))))
         self._telemetry_every = max(1, round(self.mixer.sample_rate / self.mixer.block_size / config.telemetry_hz))
@@ -143,6 +144,12 @@ class Server:
         log.info("serving %s: commands %s, streams %s, telemetry %s, output %s (%s)", self.config.scene,
                  *self.bound.values(), self.config.output, self.output_stats().get("priority", "normal priority"))
         return self
+
+    def _upload_room(self, sound: str):
+        """For the network thread: the room of a sound the game may upload to, and the output rate."""
+        mixer = self.mixer
+        room = mixer.bank.uploads.get(sound)
+        return None if room is None else (room, mixer.sample_rate)
 
     def _write_endpoints(self, path: Path) -> None:
         """The endpoints bound, as JSON, written whole (a reader never sees half a file)."""
@@ -359,6 +366,8 @@ class Server:
             first, end = self.sessions.ids(k)
             return wire.ok(rid, {**telemetry.ping(self.mixer, self.clock()), "session": k, "ids": [first, end],
                                  "sample_rate": self.mixer.sample_rate, "block_size": self.mixer.block_size})
+        if isinstance(msg, PreparedUpload):
+            return wire.ok(rid, self.mixer.fill_upload(msg.sound, msg.data))
         if isinstance(msg, protocol.InstanceInfo):
             return wire.ok(rid, self.mixer.instances.info(msg.id))
         if isinstance(msg, protocol.SoundInfo):

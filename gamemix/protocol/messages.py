@@ -248,6 +248,18 @@ class Hello(Message, tag="hello"):
     mixer: ClassVar[bool] = False
 
 
+class UploadSound(Message, tag="upload_sound"):
+    """Audio the game made (raw float32 little-endian frames, interleaved) for a scene sound declared
+    with `upload`; the next play of it plays this.  Refused while the sound has voices."""
+
+    sound: Name
+    pcm: Annotated[bytes, msgspec.Meta(min_length=4, max_length=4 * 1024 * 1024)]
+    channels: Annotated[int, msgspec.Meta(ge=1, le=2)] = 1
+    sample_rate: Annotated[int, msgspec.Meta(ge=8000, le=384000)] = 48000
+    stream: ClassVar[bool] = False
+    mixer: ClassVar[bool] = False
+
+
 class Ping(Message, tag="ping"):
     """Liveness check; the reply carries the protocol version and the server's block index."""
 
@@ -272,7 +284,7 @@ class LoadScene(Message, tag="load_scene"):
 
 MESSAGES: tuple[type[Message], ...] = (Play, Stop, SetInstance, Pause, Seek, Emitter, Emitters, Listener,
                                        BusVolume, BusMute, VcaVolume, Event, SetParameter, SnapshotStart, SnapshotStop,
-                                       SnapshotIntensity, ResetMeters, InstanceInfo, SoundInfo, Hello, Ping, Query,
+                                       SnapshotIntensity, ResetMeters, InstanceInfo, SoundInfo, UploadSound, Hello, Ping, Query,
                                        LoadScene)
 KINDS: dict[str, type[Message]] = {cls.__struct_config__.tag: cls for cls in MESSAGES}
 STREAM_KINDS = frozenset(kind for kind, cls in KINDS.items() if cls.stream)

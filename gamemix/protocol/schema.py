@@ -90,6 +90,7 @@ def protocol_schema(published: tuple[type[BaseModel], ...], sent: tuple[type[Bas
         "title": f"gamemix wire protocol, version {PROTOCOL_VERSION}",
         "description": ("One msgpack map per ZeroMQ frame, shown here as JSON: requests (commands on the "
                         "ROUTER socket, streams on the PULL socket), replies, and published frames (PUB). "
+                        "A `bytes` field (contentEncoding base64 here) is a msgpack bin on the wire. "
                         "Not expressed here: `emitters` lists must have equal lengths, and the listener's "
                         "`forward` and `up` must not be zero or parallel. See docs/protocol.md."),
         "anyOf": [{"$ref": "#/$defs/Request"}, *out["anyOf"]],

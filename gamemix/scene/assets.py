@@ -61,6 +61,56 @@ class ClipBank:
     lane_length: np.ndarray  # int64, frames of each lane (guard excluded)
     variants: dict[str, list[Variant]] = field(default_factory=dict)
     warnings: list[Problem] = field(default_factory=list)
+    uploads: dict[str, "UploadRoom"] = field(default_factory=dict)   # sounds the game fills at run time
+
+    def fill(self, sound: str, data: np.ndarray) -> int:
+        """Put an upload (float32 frames x lanes, already at the output rate, see prepare_upload) in
+        its sound's room: the next play plays it.  A copy, no allocation; returns its frames."""
+        room = self.uploads[sound]
+        n = len(data)
+        if n > room.reserve or data.ndim != 2 or data.shape[1] != len(room.lanes):
+            raise ValueError(f"{n} frames x {data.shape[1:]} do not fit {sound!r} ({room.reserve} x {len(room.lanes)})")
+        for c, lane in enumerate(room.lanes):
+            off = int(self.lane_offset[lane])
+            self.pool[off:off + n] = data[:, c]
+            self.pool[off + n:off + n + GUARD] = np.resize(data[:, c], GUARD) if room.loop else 0.0
+            self.lane_length[lane] = n
+        self.variants[sound] = [Variant(room.lanes, n, "<upload>")]
+        return n
+
+
+@dataclass(frozen=True)
+class UploadRoom:
+    """The lanes reserved for an uploaded sound, and how it is stored (docs/scene-format.md, upload)."""
+
+    lanes: tuple[int, ...]
+    reserve: int        # frames, at the output rate
+    loop: bool
+    mono: bool          # a 3D sound: an upload is mixed down to one lane
+
+
+def prepare_upload(pcm: bytes, channels: int, rate: int, out_rate: int, room: UploadRoom) -> np.ndarray:
+    """Raw float32 little-endian interleaved frames as the frames x lanes a sound's room takes:
+    resampled to the output rate (soxr, VHQ), NaN and infinities zeroed, clamped to +-MAX_SAMPLE,
+    mixed to mono for a 3D sound.  ValueError saying why if they do not fit.  Not for the audio
+    thread (it allocates and resamples); the live server calls it on its network thread."""
+    if len(pcm) % (4 * channels):
+        raise ValueError(f"{len(pcm)} bytes are not whole frames of {channels} float32 samples")
+    data = np.frombuffer(pcm, dtype="<f4").reshape(-1, channels).astype(np.float32)
+    if len(data) == 0:
+        raise ValueError("no frames")
+    if rate != out_rate:
+        data = soxr.resample(data, rate, out_rate, quality="VHQ").astype(np.float32, copy=False).reshape(-1, channels)
+    data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
+    np.clip(data, -MAX_SAMPLE, MAX_SAMPLE, out=data)
+    if room.mono and channels > 1:
+        data = data.mean(axis=1, keepdims=True, dtype=np.float32)
+    elif channels != len(room.lanes):
+        data = np.repeat(data, len(room.lanes), axis=1) if channels == 1 else data[:, :len(room.lanes)]
+    if len(data) > room.reserve:
+        raise ValueError(f"{len(data) / out_rate:.3f} s at {out_rate} Hz is longer than the sound's room of "
+                         f"{room.reserve / out_rate:.3f} s (upload.max_seconds)")
+    return np.ascontiguousarray(data)
 
 
 @dataclass
@@ -87,6 +137,10 @@ def build_bank(scene: Scene) -> ClipBank:
     rate = scene.output.sample_rate
     uses, problems = [], []
     for name, sound in scene.sounds.items():
+        if sound.upload is not None:
+            mono = sound.spatial is not None
+            uses.append(_Use(name, 0, "<upload>", None, 1 if mono else sound.upload.channels,
+                             math.ceil(sound.upload.max_seconds * rate), rate, sound.loop, mono))
         for i, rel in enumerate(sound.files):
             loc = ("sounds", name, "files", i)
             try:
@@ -127,7 +181,10 @@ def _pack(scene: Scene, uses: list[_Use], rate: int) -> ClipBank:
         offsets = [pos + k * (u.reserve + GUARD) for k in range(u.lanes)]
         first = decoded.get((u.rel, u.mono))
         try:
-            if first is not None:
+            if u.path is None:              # an upload's room: silent (one zero frame) until filled
+                n = 1
+                bank.uploads[u.sound] = UploadRoom(tuple(lanes), u.reserve, u.loop, u.mono)
+            elif first is not None:
                 n = first[1]
                 for src, dst in zip(first[0], offsets):
                     pool[dst:dst + n] = pool[bank.lane_offset[src]:bank.lane_offset[src] + n]

@@ -89,7 +89,14 @@ def _sound_problems(doc, raw, names) -> list[Problem]:
             continue
         problems += names.check(doc, ("sounds", name, "bus"), "bus", sound.get("bus"))
         problems += names.check(doc, ("sounds", name, "category"), "category", sound.get("category"))
-        weights, files = sound.get("weights"), sound.get("files")
+        files, upload = sound.get("files"), sound.get("upload")
+        if upload is None and files in (None, []):
+            problems.append(doc.problem(("sounds", name), "needs `files` (at least one) or `upload`"))
+        if upload is not None and files not in (None, []):
+            problems.append(doc.problem(("sounds", name, "upload"), "a sound takes `files` or `upload`, not both"))
+        if isinstance(upload, dict) and upload.get("channels") == 2 and sound.get("spatial") is not None:
+            problems.append(doc.problem(("sounds", name, "upload", "channels"), "a 3D sound is mono: channels 1"))
+        weights = sound.get("weights")
         if isinstance(weights, list) and isinstance(files, list) and len(weights) != len(files):
             problems.append(doc.problem(("sounds", name, "weights"),
                                         f"needs one weight per file ({len(files)} files, {len(weights)} weights)"))

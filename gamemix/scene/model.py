@@ -81,10 +81,20 @@ class Spatial(Strict):
         return value
 
 
-class Sound(Strict):
-    """A playable sound: one or more files (a container) and how to play them."""
+class Upload(Strict):
+    """Room for audio the game sends at run time (`upload_sound`), like FMOD's programmer sounds:
+    voice chat, generated speech, a recording the player made.  The room is reserved at load."""
 
-    files: list[str] = Field(min_length=1, description="audio files relative to the scene's folder")
+    max_seconds: float = Field(10.0, gt=0, le=600, allow_inf_nan=False, description="the longest upload it takes")
+    channels: Literal[1, 2] = Field(1, description="1 mono, 2 stereo (a 3D sound is mono)")
+
+
+class Sound(Strict):
+    """A playable sound: one or more files (a container), or audio the game uploads, and how to play it."""
+
+    files: list[str] = Field(default_factory=list, max_length=65536,
+                             description="audio files relative to the scene's folder (or `upload`)")
+    upload: Optional[Upload] = Field(None, description="instead of files: audio the game uploads at run time")
     mode: Literal["random", "sequence", "random_no_repeat"] = "random"
     loop: bool = False
     volume_db: Decibels = 0.0
