@@ -92,8 +92,9 @@ class Instances:
     """The game's ids, their voices, and how voices start; see the module docstring."""
 
     def __init__(self, scene, arrays, voices, bank, rng, sound_index: dict[str, int], cat_index: dict[str, int],
-                 bus_index: dict[str, int]):
+                 bus_index: dict[str, int], streams):
         self.scene, self.arrays, self.voices, self.bank, self.rng = scene, arrays, voices, bank, rng
+        self.streams = streams                           # control/streams.py: rings of streamed sounds
         self.sound_index, self.cat_index, self.bus_index = sound_index, cat_index, bus_index
         self.cat_names = list(cat_index)
         self.sound_names = list(sound_index)
@@ -108,6 +109,7 @@ class Instances:
         self.rand_st = np.full(arrays.max_instances, np.nan)   # per row: the pitch offset drawn at its play
         self.glides: dict[int, tuple[float, float]] = {}  # row -> (target gain, change per block)
         self.seeks: dict[int, int] = {}                  # row -> position it jumps to once faded out
+        self.stream_seeks: dict[int, int] = {}           # row -> file frame a streamed voice jumps to
         self.watched: set[int] = set()
         self.notices: collections.deque = collections.deque(maxlen=NOTICES_KEPT)
         self.block_index = 0                             # kept by the mixer, for notices
@@ -208,10 +210,12 @@ class Instances:
     def reap(self, ended_rows, pending_for) -> None:
         """Forget the rows the kernel ended, and instances left with no voice and no queued action."""
         for v in ended_rows:
+            self.streams.end(v)
             instance = int(self.row_instance[v])
             self.row_instance[v] = -1
             self.glides.pop(v, None)
             self.seeks.pop(v, None)
+            self.stream_seeks.pop(v, None)
             group = self.groups.get(instance)
             if group is None:
                 continue
@@ -228,10 +232,13 @@ class Instances:
         priority = self.scene.sound_priority(sound)
         group.position, group.velocity = group.pose(self.arrays.vf)
         self._make_room(sound, s, c, priority, group.position)
-        variant = self.bank.variants[sound][self.choose_variant(sound, spec)]
+        choice = self.choose_variant(sound, spec)
+        variant = self.bank.variants[sound][choice]
         v = self.voices.allocate(priority)
         try:
             self._fill_row(v, sound, spec, s, c, variant, group, opts)
+            if sound in self.streams.rooms:         # a ring of its own, read from disk as it plays
+                self.streams.start(v, sound, choice, int(self.arrays.vi[v, VI_LOOPS]))
         except BaseException:
             self.voices.release(v)          # a row half filled is not left to play
             raise
@@ -401,6 +408,18 @@ class Instances:
         group = self.group(instance)
         vi, vf = self.arrays.vi, self.arrays.vf
         for v in group.rows:
+            if v in self.streams.by_row:             # a streamed voice: its ring starts again there
+                stream = self.streams.by_row[v]
+                length = self.bank.variants[stream.sound][stream.file].frames
+                frames = int(round(seconds * self.sample_rate))
+                frames = frames % length if stream.loops else min(frames, length - 1)
+                if vi[v, VI_STATE] == PLAYING:
+                    self.stream_seeks[v] = frames     # after a block's fade-out, as below
+                    vf[v, VF_VFADE_TARGET] = 0.0
+                    vf[v, VF_VFADE_STEP] = 1.0 / self.arrays.block_size
+                else:
+                    self.streams.seek(v, frames)
+                continue
             length = int(self.bank.lane_length[vi[v, VI_LANE0]])
             frames = int(round(seconds * self.sample_rate))
             frames = frames % length if vi[v, VI_LOOP] else min(frames, length - 1)
@@ -422,6 +441,11 @@ class Instances:
             vf[v, VF_VOLUME] = g
             if g == target:
                 del self.glides[v]
+        for v in list(self.stream_seeks):
+            if vf[v, VF_VFADE] <= 0.0 or vi[v, VI_STATE] != PLAYING:
+                self.streams.seek(v, self.stream_seeks.pop(v))
+                if vi[v, VI_STATE] == PLAYING and vi[v, VI_TO_VIRTUAL] == 0:
+                    vf[v, VF_VFADE_TARGET] = 1.0
         for v in list(self.seeks):
             if vf[v, VF_VFADE] <= 0.0 or vi[v, VI_STATE] != PLAYING:
                 vi[v, VI_POS] = self.seeks.pop(v)
@@ -440,9 +464,13 @@ class Instances:
         if vi[v, VI_PAUSE] and state != "paused":
             state = "pausing"
         length = int(self.bank.lane_length[vi[v, VI_LANE0]])
+        frame = vi[v, VI_POS] / FRAC_ONE
+        if v in self.streams.by_row:
+            stream = self.streams.by_row[v]
+            length, frame = self.bank.variants[stream.sound][stream.file].frames, self.streams.file_frame(v)
         return {"id": instance, "state": state, "voices": len(group.rows),
                 "sound": self.sound_names[vi[v, VI_SOUND]],
-                "position_s": round(vi[v, VI_POS] / FRAC_ONE / self.sample_rate, 6),
+                "position_s": round(frame / self.sample_rate, 6),
                 "length_s": round(length / self.sample_rate, 6), "looping": bool(vi[v, VI_LOOP]),
                 "loops_left": int(vi[v, VI_LOOPS]), "volume": round(float(vf[v, VF_VOLUME]), 6)}
 

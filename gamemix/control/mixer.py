@@ -33,6 +33,7 @@ from gamemix.control.hdr import HdrWindow
 from gamemix.control.instances import AUTO_ID_BASE, Instances, PlayOptions
 from gamemix.control.parameters import GameParameters, MappedValues
 from gamemix.control.snapshots import SnapshotMixer
+from gamemix.control.streams import Streams
 from gamemix.control.voices import VoicePool, categories_playing
 from gamemix.core import panning
 from gamemix.core.arrays import (
@@ -84,8 +85,9 @@ class Mixer:
         self.hdr = self._make_hdr()
         self.scheduler = Scheduler(out.sample_rate, out.block_size)
         self.rng = np.random.Generator(np.random.PCG64(seed))
+        self.streams = Streams(self.bank, self.arrays, out.sample_rate)
         self.instances = Instances(scene, self.arrays, self.voices, self.bank, self.rng, self.sound_index,
-                                   self.cat_index, self.bus_index)
+                                   self.cat_index, self.bus_index, self.streams)
         self.block_index = 0
         self.action_errors: collections.deque = collections.deque(maxlen=ERRORS_KEPT)   # delayed actions refused
         self.action_errors_total = 0
@@ -355,6 +357,8 @@ class Mixer:
             if group is not None and not group.rows and not self.scheduler.pending_for(pending.group):
                 self.instances.forget(pending.group)      # its last action played nothing: nothing left of it
         self.instances.tick_control()
+        for row in self.streams.tick():               # streamed voices at their file's end
+            self.voices.stop(row, 0.0)
         self.mapped = self.parameters.tick(self.dt)
         self._apply_sound_mappings()
         self.buses.glide()

@@ -86,11 +86,13 @@ def _adopt_instance(new, old, instance: int, group: Instance) -> None:
             nv = new.instances.start_voice(new_group, sound)
         except CommandError:
             continue
-        length = int(new.bank.lane_length[vi[nv, VI_LANE0]])
-        vi[nv, VI_POS] = min(int(ovi[v, VI_POS]), (length - 1) * FRAC_ONE)
+        streamed = new.streams.carry_over(nv, old.streams, v)     # a streamed voice goes on in its file
+        if not streamed:
+            length = int(new.bank.lane_length[vi[nv, VI_LANE0]])
+            vi[nv, VI_POS] = min(int(ovi[v, VI_POS]), (length - 1) * FRAC_ONE)
         for f in (VF_FADE, VF_FADE_TARGET, VF_FADE_STEP, VF_VFADE, VF_VFADE_TARGET, VF_VFADE_STEP):
             vf[nv, f] = ovf[v, f]
-        for f in (VI_STATE, VI_TO_VIRTUAL, VI_BLOCKS, VI_LOOP, VI_LOOPS, VI_PAUSE):
+        for f in (VI_STATE, VI_TO_VIRTUAL, VI_BLOCKS, VI_PAUSE) + (() if streamed else (VI_LOOP, VI_LOOPS)):
             vi[nv, f] = ovi[v, f]
         gain[nv] = ogain[v]
     if new_group.rows or new.scheduler.pending_for(instance):

@@ -52,6 +52,7 @@ from gamemix.errors import CommandError
 from gamemix.live import telemetry
 from gamemix.live.config import ServerConfig
 from gamemix.live.curve import check_endpoints
+from gamemix.live.feeder import Feeder
 from gamemix.live.network import MESSAGES_PER_BLOCK, MESSAGES_TIME_S, Network, PreparedUpload, ServerStats, Waker
 from gamemix.live.recorder import Recorder
 from gamemix.live.reloader import SceneReloader
@@ -66,6 +67,7 @@ log = logging.getLogger(__name__)
 SWITCH_INTERVAL_S = 0.0005
 RENDER_STALL_BLOCKS = 40         # the render thread is stalled after this many block periods without a block
 NETWORK_STALL_S = 1.0
+FEEDER_STALL_S = 2.0         # the stream feeder may wait on a slow disk; a ring holds 2.7 s
 
 __all__ = ["Server", "ServerConfig", "ServerStats"]
 
@@ -82,6 +84,7 @@ class Server:
         if not config.max_stream_age > 0:
             raise ValueError(f"the stream age limit must be > 0 s, got {config.max_stream_age}")
         self.mixer = Mixer(load_scene(Path(config.scene)), seed=config.seed)
+        self.mixer.streams.synchronous = False            # the feeder thread decodes (live/feeder.py)
         for warning in self.mixer.bank.warnings:
             log.warning("%s", warning)
         self.stats = ServerStats()
@@ -97,7 +100,9 @@ class Server:
                                config.max_stream_age)
         self.inbox, self.outbox = self.network.inbox, self.network.outbox
         self.network.upload_room = self._upload_room
-        self.watchdog = Watchdog(self.faults, [self.render_beat, self.network_beat],
+        self.feeder_beat = Heartbeat("streams", FEEDER_STALL_S)
+        self.feeder = Feeder(lambda: self.mixer, self.faults, self.feeder_beat)
+        self.watchdog = Watchdog(self.faults, [self.render_beat, self.network_beat, self.feeder_beat],
                                  lambda frame: self.outbox.append((None, wire.encode(frame))))
         self._telemetry_every = max(1, round(self.mixer.sample_rate / self.mixer.block_size / config.telemetry_hz))
         self._output = None
@@ -134,6 +139,7 @@ class Server:
         self._warm_up()
         gc.collect()                # the warm-up's mixer and other garbage first: frozen, it would stay
         gc.freeze()
+        self.feeder.start()
         self._output = self._make_output()
         self.render_beat()
         self._output.start()
@@ -179,6 +185,7 @@ class Server:
         if self._output is not None:
             self._output.stop()
         self.watchdog.stop()
+        self.feeder.stop()
         self.network.stop()
         if self._waker is not None:
             self._waker.close()
@@ -252,6 +259,7 @@ class Server:
                     "code": "internal_error", "message": f"the reloaded scene could not take over: {exc}",
                     "field": None}})))
                 return self.mixer
+            new.streams.synchronous = False
             self.mixer = new
         return self.mixer
 
@@ -395,5 +403,5 @@ class Server:
 
     def threads_alive(self) -> dict[str, bool]:
         """Which of the server's threads run (for tests and health checks)."""
-        return {"network": self.network.alive(), "watchdog": self.watchdog.alive(),
+        return {"network": self.network.alive(), "watchdog": self.watchdog.alive(), "streams": self.feeder.alive(),
                 "render": self._output is not None and self._output.alive()}

@@ -81,6 +81,8 @@ class Telemetry(Frame):
     xruns: int = Field(ge=0, description="output underruns since start")
     cpu_load: float = Field(description="median render time per block / block period (1.0 = no headroom)")
     stream_drops: int = Field(ge=0, description="stream frames dropped, plus unknown ids in stream poses, since start")
+    stream_underruns: int = Field(0, ge=0, description="blocks in which a streamed sound's voice read past what "
+                                                       "its file's reader had delivered (heard as a gap)")
     stale_drops: int = Field(ge=0, description="of those, stream frames dropped for being stale (sent before the "
                                                "server was ready, or older than its age limit)")
     faults: FaultCounts
@@ -147,6 +149,7 @@ def telemetry(mixer, output_stats: dict, stats, faults: dict, clock: dict) -> di
             "buses": buses, "voices": {"real": m.active_voices(), "virtual": m.virtual_voices()},
             "snapshots": m.snapshots.levels(), "xruns": output_stats.get("xruns", 0),
             "cpu_load": output_stats.get("cpu_load", 0.0), "stream_drops": stats.stream_drops,
+            "stream_underruns": m.streams.underruns,
             "stale_drops": stats.stale_drops, "faults": faults, "clock": clock}
 
 

@@ -41,6 +41,7 @@ GUARD = 4  # samples after each lane, read by the interpolator past the end
 TAIL = WINDOW  # zeros after the last lane: the resampler's window loads read this far past an index
 MAX_SAMPLE = 4.0  # +12 dBFS: a sample beyond is clamped at load
 CHUNK = 1 << 16   # frames decoded at a time
+RING_FRAMES = 1 << 17   # a streamed voice's ring (2.7 s at 48 kHz); a file's head decoded at load is as long
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class ClipBank:
     variants: dict[str, list[Variant]] = field(default_factory=dict)
     warnings: list[Problem] = field(default_factory=list)
     uploads: dict[str, "UploadRoom"] = field(default_factory=dict)   # sounds the game fills at run time
+    streams: dict[str, "StreamRoom"] = field(default_factory=dict)   # sounds read from disk as they play
 
     def fill(self, sound: str, data: np.ndarray) -> int:
         """Put an upload (float32 frames x lanes, already at the output rate, see prepare_upload) in
@@ -77,6 +79,27 @@ class ClipBank:
             self.lane_length[lane] = n
         self.variants[sound] = [Variant(room.lanes, n, "<upload>")]
         return n
+
+
+@dataclass(frozen=True)
+class StreamFile:
+    """One file of a streamed sound: where it is, its first RING_FRAMES decoded at load (so a play
+    starts at once), its length at the output rate (as soxr will give it), its own rate."""
+
+    path: object
+    head: np.ndarray        # float32, frames x lanes
+    frames: int
+    rate: int
+
+
+@dataclass(frozen=True)
+class StreamRoom:
+    """A streamed sound's rings (one per instance it may play at once, each RING_FRAMES + GUARD per
+    lane, in the pool) and its files (control/streams.py reads them as they play)."""
+
+    slots: tuple[tuple[int, ...], ...]
+    files: tuple[StreamFile, ...]
+    mono: bool
 
 
 @dataclass(frozen=True)
@@ -136,6 +159,7 @@ def build_bank(scene: Scene) -> ClipBank:
     """
     rate = scene.output.sample_rate
     uses, problems = [], []
+    streamed: dict[str, list] = {}
     for name, sound in scene.sounds.items():
         if sound.upload is not None:
             mono = sound.spatial is not None
@@ -156,11 +180,64 @@ def build_bank(scene: Scene) -> ClipBank:
                 problems.append(scene.problem(loc, f"{rel} has no audio frames"))
                 continue
             mono = sound.spatial is not None
+            if sound.stream:
+                streamed.setdefault(name, []).append((i, path, info))
+                continue
             uses.append(_Use(name, i, rel, path, 1 if mono else info.channels,
                              _reserve(info.frames, info.samplerate, rate), info.samplerate, sound.loop, mono))
     if problems:
         raise LocatedError(problems)
-    return _pack(scene, uses, rate)
+    bank = _pack(scene, uses, rate)
+    _add_streams(scene, bank, streamed, rate)
+    return bank
+
+
+def _add_streams(scene: Scene, bank: ClipBank, streamed: dict[str, list], rate: int) -> None:
+    """Rings for the streamed sounds, appended to the pool, and each file's head decoded."""
+    from gamemix.scene.model import STREAM_SLOTS
+    problems, rooms = [], {}
+    for name, files in streamed.items():
+        sound = scene.sounds[name]
+        mono = sound.spatial is not None
+        lanes = 1 if mono else max(info.channels for _, _, info in files)
+        heads = []
+        for i, path, info in files:
+            if not mono and info.channels != lanes:
+                problems.append(scene.problem(("sounds", name, "files", i), "the files of a streamed sound "
+                                              f"have the same channels ({info.channels} here, {lanes} elsewhere)"))
+                continue
+            head = np.zeros((RING_FRAMES, lanes), dtype=np.float32)
+
+            def put(start, chunk, head=head):
+                head[start:start + len(chunk)] = chunk
+            n, _ = _stream(path, rate, mono, put, RING_FRAMES)
+            heads.append(StreamFile(path, head[:n].copy(), _reserve(info.frames, info.samplerate, rate) if
+                                    info.samplerate != rate else info.frames, info.samplerate))
+        rooms[name] = (sound.max_instances or STREAM_SLOTS, lanes, tuple(heads), mono)
+    if problems:
+        raise LocatedError(problems)
+    extra = sum(slots * lanes * (RING_FRAMES + GUARD) for slots, lanes, _, _ in rooms.values())
+    if not extra:
+        return
+    start = len(bank.pool) - TAIL
+    pool = np.zeros(len(bank.pool) + extra, dtype=np.float32)
+    pool[:start] = bank.pool[:start]
+    lane = len(bank.lane_offset)
+    offsets, lengths = list(bank.lane_offset), list(bank.lane_length)
+    for name, (slots, lanes, heads, mono) in rooms.items():
+        slot_lanes = []
+        for _ in range(slots):
+            slot_lanes.append(tuple(range(lane, lane + lanes)))
+            for _ in range(lanes):
+                offsets.append(start)
+                lengths.append(RING_FRAMES)
+                start += RING_FRAMES + GUARD
+                lane += 1
+        bank.streams[name] = StreamRoom(tuple(slot_lanes), heads, mono)
+        bank.variants[name] = [Variant(slot_lanes[0], f.frames, str(f.path)) for f in heads]
+    bank.pool = pool
+    bank.lane_offset = np.array(offsets, dtype=np.int64)
+    bank.lane_length = np.array(lengths, dtype=np.int64)
 
 
 def _reserve(frames: int, rate: int, out_rate: int) -> int:

@@ -20,7 +20,7 @@ from gamemix import processors
 from gamemix.errors import Problem
 from gamemix.scene.graph import BusGraph
 from gamemix.scene.located_yaml import LocatedYaml
-from gamemix.scene.model import MAPPABLE
+from gamemix.scene.model import MAPPABLE, MAX_STREAM_SLOTS
 from gamemix.scene.paths import safe_path
 
 
@@ -96,6 +96,12 @@ def _sound_problems(doc, raw, names) -> list[Problem]:
             problems.append(doc.problem(("sounds", name, "upload"), "a sound takes `files` or `upload`, not both"))
         if isinstance(upload, dict) and upload.get("channels") == 2 and sound.get("spatial") is not None:
             problems.append(doc.problem(("sounds", name, "upload", "channels"), "a 3D sound is mono: channels 1"))
+        if sound.get("stream") is True and upload is not None:
+            problems.append(doc.problem(("sounds", name, "stream"), "an uploaded sound is not streamed from disk"))
+        limit = sound.get("max_instances")
+        if sound.get("stream") is True and isinstance(limit, int) and limit > MAX_STREAM_SLOTS:
+            problems.append(doc.problem(("sounds", name, "max_instances"),
+                                        f"a streamed sound plays at most {MAX_STREAM_SLOTS} instances at once"))
         weights = sound.get("weights")
         if isinstance(weights, list) and isinstance(files, list) and len(weights) != len(files):
             problems.append(doc.problem(("sounds", name, "weights"),

@@ -81,6 +81,10 @@ class Spatial(Strict):
         return value
 
 
+MAX_STREAM_SLOTS = 8        # instances of one streamed sound at once (each has a ring of its own)
+STREAM_SLOTS = 2            # ... when its max_instances does not say (two: a crossfade)
+
+
 class Upload(Strict):
     """Room for audio the game sends at run time (`upload_sound`), like FMOD's programmer sounds:
     voice chat, generated speech, a recording the player made.  The room is reserved at load."""
@@ -95,6 +99,7 @@ class Sound(Strict):
     files: list[str] = Field(default_factory=list, max_length=65536,
                              description="audio files relative to the scene's folder (or `upload`)")
     upload: Optional[Upload] = Field(None, description="instead of files: audio the game uploads at run time")
+    stream: bool = Field(False, description="read from disk as it plays (long music, ambiences), not decoded whole")
     mode: Literal["random", "sequence", "random_no_repeat"] = "random"
     loop: bool = False
     volume_db: Decibels = 0.0
