@@ -157,3 +157,22 @@ def test_demo_runs_from_an_installed_wheel(tmp_path):
     assert result.returncode == 0, result.stderr
     data, rate = soundfile.read(out / "showcase.wav")
     assert rate == 48000 and len(data) > 30 * rate and np.abs(data).max() > 0.1
+
+
+def test_compiled_kernels_are_cached_per_version_of_every_kernel_source(tmp_path, monkeypatch):
+    """Numba checks only the file of the function it compiled; engine.render_block inlines a dozen
+    others, so the cache folder is named after all of them: an edit anywhere in core/ (here, a
+    kernel in dsp/) must give a new folder, an edit of the control side must not."""
+    import shutil
+    from numba.core import config
+    from gamemix.core import kernel_cache
+    assert config.CACHE_DIR == str(kernel_cache.cache_dir())
+    copy = tmp_path / "gamemix"
+    shutil.copytree(kernel_cache.PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(kernel_cache, "PACKAGE", copy)
+    before = kernel_cache.sources_hash()
+    (copy / "control" / "mixer.py").write_text((copy / "control" / "mixer.py").read_text() + "\n# edited\n")
+    assert kernel_cache.sources_hash() == before
+    playback = copy / "core" / "dsp" / "playback.py"
+    playback.write_text(playback.read_text().replace("GUARD", "GUARD ", 1))
+    assert kernel_cache.sources_hash() != before

@@ -43,7 +43,7 @@ import numpy as np
 
 from gamemix.core.arrays import (
     DIST_MODELS, FRAC_ONE, LF_X, PAUSED, PLAYING, STOPPING, VF_DOPPLER, VF_FADE, VF_FADE_STEP, VF_FADE_TARGET,
-    VF_MAX_DIST, VF_MIN_DIST, VF_PAN, VF_PITCH, VF_ROLLOFF, VF_VFADE, VF_VFADE_STEP, VF_VFADE_TARGET, VF_VOLUME,
+    VF_MAX_DIST, VF_MIN_DIST, VF_MOD_GAIN, VF_MOD_PITCH, VF_PAN, VF_PITCH, VF_ROLLOFF, VF_VFADE, VF_VFADE_STEP, VF_VFADE_TARGET, VF_VOLUME,
     VF_VX, VF_X, VI_BUS, VI_CAT, VI_DELAY, VI_LANE0, VI_LANE1, VI_LOOP, VI_LOOPS, VI_MODEL, VI_PAUSE, VI_POS,
     VI_SOUND, VI_SPATIAL, VI_STATE, VI_TO_VIRTUAL, VIRTUAL,
 )
@@ -95,6 +95,7 @@ class Instances:
                  bus_index: dict[str, int], streams):
         self.scene, self.arrays, self.voices, self.bank, self.rng = scene, arrays, voices, bank, rng
         self.streams = streams                           # control/streams.py: rings of streamed sounds
+        self.on_forget = None                            # called with each instance forgotten
         self.sound_index, self.cat_index, self.bus_index = sound_index, cat_index, bus_index
         self.cat_names = list(cat_index)
         self.sound_names = list(sound_index)
@@ -176,6 +177,8 @@ class Instances:
             self.notify(instance, "ended")
         self.single_row.pop(instance, None)
         self.watched.discard(instance)
+        if self.on_forget is not None:
+            self.on_forget(instance)
 
     def discard(self, instance: int) -> None:
         """Undo an instance that was just made: free the voices it started (none has rendered yet)
@@ -185,6 +188,7 @@ class Instances:
             return
         for v in group.rows:
             self.row_instance[v] = -1
+            self.streams.end(v)
             self.voices.release(v)
         self.forget(instance)
 
@@ -312,6 +316,7 @@ class Instances:
         vi[v, VI_DELAY] = opts.delay
         vf[v, VF_VOLUME] = db_to_gain(volume)
         vf[v, VF_PITCH] = semitones_to_ratio(pitch)
+        vf[v, VF_MOD_GAIN] = vf[v, VF_MOD_PITCH] = 1.0     # until its own parameters move them
         vf[v, VF_PAN] = spec.pan if opts.pan is None else opts.pan
         if spec.spatial is not None:
             sp = spec.spatial

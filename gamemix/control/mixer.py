@@ -32,6 +32,7 @@ from gamemix.control.events import Scheduler
 from gamemix.control.hdr import HdrWindow
 from gamemix.control.instances import AUTO_ID_BASE, Instances, PlayOptions
 from gamemix.control.parameters import GameParameters, MappedValues
+from gamemix.control.local import LocalParameters
 from gamemix.control.snapshots import SnapshotMixer
 from gamemix.control.streams import Streams
 from gamemix.control.voices import VoicePool, categories_playing
@@ -86,8 +87,10 @@ class Mixer:
         self.scheduler = Scheduler(out.sample_rate, out.block_size)
         self.rng = np.random.Generator(np.random.PCG64(seed))
         self.streams = Streams(self.bank, self.arrays, out.sample_rate)
+        self.local = LocalParameters(scene, self.arrays, self.sound_index)
         self.instances = Instances(scene, self.arrays, self.voices, self.bank, self.rng, self.sound_index,
                                    self.cat_index, self.bus_index, self.streams)
+        self.instances.on_forget = self.local.forget
         self.block_index = 0
         self.action_errors: collections.deque = collections.deque(maxlen=ERRORS_KEPT)   # delayed actions refused
         self.action_errors_total = 0
@@ -110,7 +113,7 @@ class Mixer:
             protocol.BusVolume: lambda m: self.set_bus_volume(m.bus, m.volume_db, m.fade),
             protocol.VcaVolume: lambda m: self.buses.set_vca(m.vca, m.volume_db, m.fade),
             protocol.BusMute: lambda m: self.set_bus_mute(m.bus, m.mute, m.fade),
-            protocol.SetParameter: lambda m: self.set_parameter(m.name, m.value),
+            protocol.SetParameter: lambda m: self.set_parameter(m.name, m.value, m.id),
             protocol.SnapshotStart: lambda m: self.snapshot_start(m.name, m.intensity, m.fade),
             protocol.SnapshotStop: lambda m: self.snapshot_stop(m.name, m.fade),
             protocol.SnapshotIntensity: lambda m: self.snapshots.set_intensity(m.name, m.intensity),
@@ -327,9 +330,14 @@ class Mixer:
         """Mute or unmute a bus, ramped like a fader move."""
         self.buses.set_mute(bus, mute, fade)
 
-    def set_parameter(self, name: str, value: float) -> None:
-        """Set a game parameter (it glides at its seek speed)."""
-        self.parameters.set(name, value)
+    def set_parameter(self, name: str, value: float, instance: int | None = None) -> None:
+        """Set a game parameter (it glides at its seek speed), or with `instance` that instance's value
+        of a per-instance one (control/local.py)."""
+        if instance is None:
+            self.parameters.set(name, value)
+            return
+        self.instances.group(instance)
+        self.local.set(instance, name, value)
 
     def snapshot_start(self, name: str, intensity: float | None = None, fade: float | None = None) -> None:
         """Start a snapshot (fading in over its own time unless `fade` is given)."""
@@ -357,6 +365,7 @@ class Mixer:
             if group is not None and not group.rows and not self.scheduler.pending_for(pending.group):
                 self.instances.forget(pending.group)      # its last action played nothing: nothing left of it
         self.instances.tick_control()
+        self.local.tick(self.instances.row_instance)
         for row in self.streams.tick():               # streamed voices at their file's end
             self.voices.stop(row, 0.0)
         self.mapped = self.parameters.tick(self.dt)

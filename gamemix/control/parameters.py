@@ -22,6 +22,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from gamemix.errors import CommandError
 from gamemix.scene.model import MAPPABLE, Mapping, Scene
 
@@ -47,6 +49,24 @@ def evaluate_curve(shape: str, points, x: float) -> float:
     return points[-1][1]
 
 
+ARRAY_SHAPES = {
+    "linear": lambda t: t,
+    "exp": lambda t: (10.0 ** t - 1.0) / 9.0,
+    "log": lambda t: np.log10(1.0 + 9.0 * t),
+    "scurve": lambda t: t * t * (3.0 - 2.0 * t),
+    "step": lambda t: (t >= 1.0).astype(float),
+}
+
+
+def evaluate_curve_array(shape: str, points, x: np.ndarray) -> np.ndarray:
+    """evaluate_curve at every x of an array (the same shapes, the same ends)."""
+    xs = np.array([p[0] for p in points], dtype=float)
+    ys = np.array([p[1] for p in points], dtype=float)
+    i = np.clip(np.searchsorted(xs, x, side="left") - 1, 0, len(xs) - 2)
+    t = np.clip((x - xs[i]) / (xs[i + 1] - xs[i]), 0.0, 1.0)
+    return ys[i] + (ys[i + 1] - ys[i]) * ARRAY_SHAPES[shape](t)
+
+
 @dataclass
 class MappedValues:
     """What the mappings contribute this block, keyed by target name."""
@@ -66,16 +86,20 @@ class GameParameters:
     """Values, targets and glides of a scene's parameters, and their mappings."""
 
     def __init__(self, scene: Scene):
-        self.specs = scene.parameters
+        self.specs = {n: p for n, p in scene.parameters.items() if p.scope == "global"}
         self.values = {n: (p.default if p.default is not None else p.min) for n, p in self.specs.items()}
         self.targets = dict(self.values)
-        self.mappings: list[Mapping] = list(scene.mappings)
+        self.mappings: list[Mapping] = [m for m in scene.mappings if m.parameter in self.specs]
+        self.local = {n for n, p in scene.parameters.items() if p.scope == "instance"}
 
     def set(self, name: str, value: float) -> None:
         """Set a parameter's target; refused if unknown, not finite or out of range."""
         spec = self.specs.get(name)
+        if spec is None and name in self.local:
+            raise CommandError("bad_value", f"parameter {name!r} has a value per instance: give the instance's id")
         if spec is None:
-            raise CommandError("unknown_parameter", f"unknown parameter {name!r}")
+            known = ", ".join(list(self.specs)[:30]) or "none defined"
+            raise CommandError("unknown_parameter", f"unknown parameter {name!r} (parameters: {known})")
         if not (isinstance(value, (int, float)) and math.isfinite(value)):
             raise CommandError("bad_value", f"parameter {name!r} needs a finite number, got {value!r}")
         if not spec.min <= value <= spec.max:

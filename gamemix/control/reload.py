@@ -56,6 +56,8 @@ def adopt(new, old) -> None:
     for instance, group in old.instances.items():
         _adopt_instance(new, old, instance, group)
     new.instances.watched = {i for i in old.instances.watched if i in new.instances}
+    new.local.values = {i: {k: x for k, x in values.items() if k in new.local.specs}
+                        for i, values in old.local.values.items() if i in new.instances}
 
 
 def _adopt_uploads(new, old) -> None:

@@ -33,7 +33,7 @@ from gamemix.units import FLOOR_GAIN, db_to_gain
 from gamemix.core.arrays import (
     ENDED, FREE, LF_ENDED, PAUSED, LF_X, LF_Y, LF_Z, PLAYING, SM_GAIN, STOPPING, VF_FADE, VF_FADE_TARGET,
     VF_FADE_STEP, VF_MAX_DIST, VF_MIN_DIST, VF_ROLLOFF, VF_VFADE, VF_VFADE_STEP,
-    VF_VFADE_TARGET, VF_VOLUME, VF_X, VF_Y, VF_Z, VI_BLOCKS, VI_BUS, VI_CAT, VI_MODEL,
+    VF_VFADE_TARGET, VF_VOLUME, VF_MOD_GAIN, VF_X, VF_Y, VF_Z, VI_BLOCKS, VI_BUS, VI_CAT, VI_MODEL,
     VI_PAUSE, VI_POS, VI_START_AT_TARGET, VI_SOUND, VI_SPATIAL, VI_STATE, VI_TO_VIRTUAL, VIRTUAL, EngineArrays,
 )
 
@@ -64,7 +64,7 @@ def audibility_all(vi, vf, lf, sound_mod, cat_gain, bus_gain, out, out_own):
             out[v] = 0.0
             out_own[v] = 0.0
             continue
-        g = vf[v, VF_VOLUME] * sound_mod[vi[v, VI_SOUND], SM_GAIN]
+        g = vf[v, VF_VOLUME] * vf[v, VF_MOD_GAIN] * sound_mod[vi[v, VI_SOUND], SM_GAIN]
         g *= bus_gain[vi[v, VI_BUS]] * max(vf[v, VF_FADE], vf[v, VF_FADE_TARGET])
         if vi[v, VI_SPATIAL] != 0:
             dx = vf[v, VF_X] - lf[LF_X]

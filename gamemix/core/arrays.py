@@ -64,7 +64,9 @@ VF_AUDIBILITY = 17                     # out: total gain of the last block (for 
 VF_VFADE = 18                          # real/virtual transition fade 0..1 (kernel moves it)
 VF_VFADE_TARGET = 19
 VF_VFADE_STEP = 20
-VF_NFIELDS = 21
+VF_MOD_GAIN = 21                       # the voice's own parameters' gain (local and built-in, control/local.py)
+VF_MOD_PITCH = 22                      # ... and pitch ratio; both 1 unless a mapping moves them
+VF_NFIELDS = 23
 
 # per-sound modifiers (game-parameter curves): sound_mod[sound, SM_*]
 SM_GAIN = 0          # linear gain multiplier

@@ -20,7 +20,7 @@ from numba import njit
 from gamemix.core.arrays import (
     BF_PITCH, ENDED, LF_DOPPLER_FACTOR, LF_SPEED_OF_SOUND, LF_VX, LF_VY, LF_VZ, LF_X, LF_Y, LF_Z, MAX_PITCH,
     MIN_PITCH, PLAYING, SM_GAIN, SM_PITCH, STOPPING, VF_AUDIBILITY, VF_DIST_GAIN, VF_DOPPLER, VF_FADE,
-    VF_FADE_STEP, VF_FADE_TARGET, VF_MAX_DIST, VF_MIN_DIST, VF_PAN, VF_PITCH, VF_ROLLOFF, VF_VFADE,
+    VF_FADE_STEP, VF_FADE_TARGET, VF_MAX_DIST, VF_MIN_DIST, VF_MOD_GAIN, VF_MOD_PITCH, VF_PAN, VF_PITCH, VF_ROLLOFF, VF_VFADE,
     VF_VFADE_STEP, VF_VFADE_TARGET, VF_VOLUME, VF_VX, VF_VY, VF_VZ, VF_X, VF_Y, VF_Z, VI_BLOCKS, VI_BUS,
     VI_CAT, VI_DELAY, VI_LANE0, VI_LANE1, VI_LOOP, VI_LOOPS, VI_MODEL, VI_PAUSE, VI_POS, VI_SOUND, VI_SPATIAL,
     VI_START_AT_TARGET, VI_STATE, VI_TO_VIRTUAL, PAUSED, VIRTUAL,
@@ -88,7 +88,7 @@ def render_voices(pool, lane_off, lane_len, vi, vf, gain, bf, sound_mod, cat_gai
                     gain[v, s, c] = 0.0
             continue
         sound = vi[v, VI_SOUND]
-        ratio = vf[v, VF_PITCH] * sound_mod[sound, SM_PITCH] * bf[vi[v, VI_BUS], BF_PITCH]
+        ratio = vf[v, VF_PITCH] * vf[v, VF_MOD_PITCH] * sound_mod[sound, SM_PITCH] * bf[vi[v, VI_BUS], BF_PITCH]
         if state == VIRTUAL:    # no DSP: the position moves on as if it played
             step = pitch_to_step(clamp_pitch(ratio))
             length = lane_len[vi[v, VI_LANE0]]
@@ -105,7 +105,8 @@ def render_voices(pool, lane_off, lane_len, vi, vf, gain, bf, sound_mod, cat_gai
             continue
 
         # gain targets, source channel -> output channel
-        volume = vf[v, VF_VOLUME] * (fade * vfade) * sound_mod[sound, SM_GAIN] * cat_gain[vi[v, VI_CAT]]
+        volume = (vf[v, VF_VOLUME] * vf[v, VF_MOD_GAIN] * (fade * vfade) * sound_mod[sound, SM_GAIN]
+                  * cat_gain[vi[v, VI_CAT]])
         stereo_source = vi[v, VI_LANE1] >= 0
         for s in range(target.shape[0]):    # a loop: slice assignment costs ~10 ns a voice here
             for c in range(target.shape[1]):

@@ -368,9 +368,10 @@ class Client:
         """Move an instance to `seconds` into its file."""
         self._send(m.Seek(id=id, seconds=float(seconds)), wait, id)
 
-    def set_parameter(self, name: str, value: float, wait: bool = False) -> None:
-        """Set a game parameter (it glides at its seek speed)."""
-        self._send(m.SetParameter(name=name, value=float(value)), wait)
+    def set_parameter(self, name: str, value: float, id: int | None = None, wait: bool = False) -> None:
+        """Set a game parameter (it glides at its seek speed); with `id`, that instance's own value
+        of a per-instance parameter."""
+        self._send(m.SetParameter(name=name, value=float(value), id=id), wait, id)
 
     def reset_meters(self, bus: str | None = None, wait: bool = False) -> None:
         """Restart the loudness meters of one bus, or of all (e.g. when a level starts)."""
@@ -431,9 +432,9 @@ class Client:
         self.send_stream(m.Listener(position=_vec(position), forward=_vec(forward), up=_vec(up),
                                     velocity=_vec(velocity)))
 
-    def stream_parameter(self, name: str, value: float) -> None:
-        """Set a game parameter without waiting for a reply (a stream message)."""
-        self.send_stream(m.SetParameter(name=name, value=float(value)))
+    def stream_parameter(self, name: str, value: float, id: int | None = None) -> None:
+        """Set a game parameter (or an instance's own value) as a stream message, every frame."""
+        self.send_stream(m.SetParameter(name=name, value=float(value), id=id))
 
     # ------------------------------------------------------------ telemetry
     def telemetry(self, timeout: float = 1.0) -> dict | None:

@@ -188,10 +188,12 @@ class Event(Message, tag="event"):
 
 
 class SetParameter(Message, tag="set_parameter"):
-    """Set a game parameter; it glides to the value at its seek speed."""
+    """Set a game parameter; it glides to the value at its seek speed.  With `id`, an instance's own
+    value of a parameter declared `scope: instance` (a local parameter)."""
 
     name: Name
     value: Finite
+    id: Optional[InstanceId] = None
 
 
 class SnapshotStart(Message, tag="snapshot_start"):

@@ -20,7 +20,7 @@ from gamemix import processors
 from gamemix.errors import Problem
 from gamemix.scene.graph import BusGraph
 from gamemix.scene.located_yaml import LocatedYaml
-from gamemix.scene.model import MAPPABLE, MAX_STREAM_SLOTS
+from gamemix.scene.model import BUILTIN_PARAMETERS, MAPPABLE, MAX_STREAM_SLOTS
 from gamemix.scene.paths import safe_path
 
 
@@ -29,7 +29,8 @@ def reference_problems(doc: LocatedYaml, raw: dict) -> list[Problem]:
     buses = raw.get("buses") if isinstance(raw.get("buses"), dict) else {"master": {}}
     graph = BusGraph(buses, processors.REGISTRY)
     names = _Names(buses, _section(raw, "categories", dict), _section(raw, "sounds", dict),
-                   _section(raw, "snapshots", dict), _section(raw, "parameters", dict))
+                   _section(raw, "snapshots", dict),
+                   {**{b: {"scope": "builtin"} for b in BUILTIN_PARAMETERS}, **_section(raw, "parameters", dict)})
     problems = graph.tree_problems(doc) + graph.reference_problems(doc)
     for name, spec in graph.raw.items():
         for p in processors.REGISTRY:
@@ -146,7 +147,11 @@ def _snapshot_problems(doc, raw, names) -> list[Problem]:
 def _parameter_problems(doc, raw, names) -> list[Problem]:
     problems = []
     for name, par in names.parameters.items():
-        if not isinstance(par, dict):
+        if not isinstance(par, dict) or par.get("scope") == "builtin":
+            continue
+        if name in BUILTIN_PARAMETERS:
+            problems.append(doc.problem(("parameters", name), f"{name!r} is a built-in parameter (of every instance: "
+                                                              f"{', '.join(BUILTIN_PARAMETERS)}); name yours otherwise"))
             continue
         lo, hi, default = par.get("min", 0.0), par.get("max", 1.0), par.get("default")
         if isinstance(lo, (int, float)) and isinstance(hi, (int, float)):
@@ -168,6 +173,10 @@ def _mapping_problems(doc, raw, names) -> list[Problem]:
             problems.append(doc.problem(("mappings", i), "name exactly one target: sound, bus or snapshot"))
             continue
         kind = targets[0]
+        par = names.parameters.get(m.get("parameter")) if isinstance(m.get("parameter"), str) else None
+        if isinstance(par, dict) and par.get("scope") in ("instance", "builtin") and kind != "sound":
+            problems.append(doc.problem(("mappings", i, kind), f"{m.get('parameter')!r} has a value per instance: "
+                                                               "its mappings drive a sound's volume_db or pitch_semitones"))
         problems += names.check(doc, ("mappings", i, kind), kind, m.get(kind))
         prop = m.get("property")
         if isinstance(prop, str) and prop not in MAPPABLE[kind]:

@@ -197,13 +197,25 @@ class Snapshot(Strict):
 
 
 class Parameter(Strict):
-    """A game parameter (RTPC): the game sets it; curves map it onto the mix."""
+    """A game parameter (RTPC): the game sets it; curves map it onto the mix.  `scope: instance`
+    makes it a local parameter (FMOD's): each instance has its own value, set with the id."""
 
+    scope: Literal["global", "instance"] = Field("global", description="one value, or one per instance")
     min: Finite = 0.0
     max: Finite = 1.0
     default: Optional[Finite] = None
     seek_speed: Annotated[float, Field(ge=0, allow_inf_nan=False)] = Field(
         0.0, description="units per second the value glides at; 0 = jumps")
+
+
+# parameters every instance has, computed from its position against the listener's each block
+# (FMOD Studio's built-in parameters), with their ranges; mappings use them like instance parameters
+BUILTIN_PARAMETERS: dict[str, tuple[float, float]] = {
+    "distance": (0.0, 1e7),       # metres from the listener
+    "azimuth": (-180.0, 180.0),   # degrees in the listener's horizontal plane: 0 ahead, 90 right, -90 left
+    "elevation": (-90.0, 90.0),   # degrees above (+) or below (-) the listener's horizontal plane
+    "speed": (0.0, 1e5),          # metres per second, relative to the listener
+}
 
 
 # what a mapping can drive, by kind of target, and the range of values each takes (a curve's every

@@ -1,0 +1,110 @@
+"""Parameters with a value per instance: local ones the game sets (FMOD's local parameters) and the
+built-in ones (FMOD Studio's distance, direction, elevation and speed), mapped onto each voice.
+
+A parameter declared with `scope: instance` has its default in every
+instance until the game sets it for one (`set_parameter` with the instance's
+`id`).  The built-in parameters (scene/model.py, BUILTIN_PARAMETERS) are
+computed each block from a voice's position and velocity against the
+listener's: `distance` in metres, `azimuth` in degrees in the listener's
+horizontal plane (0 ahead, +90 right), `elevation` in degrees above it,
+`speed` the speed relative to the listener.  A 2D voice has them all 0.
+
+Their mappings drive a sound's `volume_db` or `pitch_semitones` per voice:
+each block, for the sounds that have such mappings, one vectorised pass over
+their live rows evaluates the curves (control/parameters.py, the same
+shapes), adds them up (dB, semitones; held in the property's range) and
+writes the voice's VF_MOD_GAIN and VF_MOD_PITCH, which the kernel ramps like
+every gain.  Values are kept only for instances that exist.
+
+Control side.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from gamemix.control.parameters import evaluate_curve_array
+from gamemix.core.arrays import (
+    FREE, LF_FX, LF_UX, LF_VX, LF_X, VF_MOD_GAIN, VF_MOD_PITCH, VF_VX, VF_X, VI_SOUND, VI_SPATIAL, VI_STATE,
+)
+from gamemix.errors import CommandError
+from gamemix.scene.model import BUILTIN_PARAMETERS, MAPPABLE
+
+
+class LocalParameters:
+    """Per-instance parameter values and their per-voice mappings; see the module docstring."""
+
+    def __init__(self, scene, arrays, sound_index: dict[str, int]):
+        self.arrays = arrays
+        self.specs = {n: p for n, p in scene.parameters.items() if p.scope == "instance"}
+        self.defaults = {n: (p.default if p.default is not None else p.min) for n, p in self.specs.items()}
+        local = set(self.specs) | set(BUILTIN_PARAMETERS)
+        self.by_sound: dict[int, list] = {}
+        for m in scene.mappings:
+            if m.parameter in local and m.sound is not None:
+                self.by_sound.setdefault(sound_index[m.sound], []).append(m)
+        self.values: dict[int, dict[str, float]] = {}      # instance -> the values the game set
+
+    def set(self, instance: int, name: str, value: float) -> None:
+        """Set an instance's value of a local parameter (it takes effect at the next block)."""
+        spec = self.specs.get(name)
+        if spec is None:
+            what = "built-in (computed, not set)" if name in BUILTIN_PARAMETERS else "not a per-instance parameter"
+            raise CommandError("bad_value", f"parameter {name!r} is {what}; per-instance ones: "
+                                            f"{', '.join(self.specs) or 'none declared'}")
+        if not (isinstance(value, (int, float)) and math.isfinite(value)):
+            raise CommandError("bad_value", f"parameter {name!r} needs a finite number, got {value!r}")
+        if not spec.min <= value <= spec.max:
+            raise CommandError("out_of_range", f"parameter {name!r} must lie in [{spec.min}, {spec.max}], got {value}")
+        self.values.setdefault(instance, {})[name] = float(value)
+
+    def forget(self, instance: int) -> None:
+        """An instance is gone: drop its values."""
+        self.values.pop(instance, None)
+
+    def tick(self, row_instance: np.ndarray) -> None:
+        """Write VF_MOD_GAIN and VF_MOD_PITCH of the live rows of every sound with local mappings."""
+        if not self.by_sound:
+            return
+        vi, vf = self.arrays.vi, self.arrays.vf
+        for sound, mappings in self.by_sound.items():
+            rows = np.flatnonzero((vi[:, VI_SOUND] == sound) & (vi[:, VI_STATE] != FREE))
+            if not len(rows):
+                continue
+            builtins = self._builtins(rows)
+            db, st = np.zeros(len(rows)), np.zeros(len(rows))
+            for m in mappings:
+                x = builtins[m.parameter] if m.parameter in builtins else self._local(m.parameter, rows, row_instance)
+                y = evaluate_curve_array(m.shape, m.points, x)
+                if m.property == "volume_db":
+                    db += y
+                else:
+                    st += y
+            lo, hi = MAPPABLE["sound"]["volume_db"]
+            vf[rows, VF_MOD_GAIN] = 10.0 ** (np.clip(db, lo, hi) / 20.0)
+            lo, hi = MAPPABLE["sound"]["pitch_semitones"]
+            vf[rows, VF_MOD_PITCH] = 2.0 ** (np.clip(st, lo, hi) / 12.0)
+
+    def _local(self, name: str, rows: np.ndarray, row_instance: np.ndarray) -> np.ndarray:
+        default = self.defaults[name]
+        return np.array([self.values.get(int(row_instance[v]), {}).get(name, default) for v in rows])
+
+    def _builtins(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """distance, azimuth, elevation, speed of each row against the listener (0 for 2D rows)."""
+        vi, vf, lf = self.arrays.vi, self.arrays.vf, self.arrays.lf
+        spatial = vi[rows, VI_SPATIAL] != 0
+        rel = vf[rows, VF_X:VF_X + 3] - lf[LF_X:LF_X + 3]
+        forward, up = lf[LF_FX:LF_FX + 3], lf[LF_UX:LF_UX + 3]
+        up = up / max(np.linalg.norm(up), 1e-12)
+        right = np.cross(forward, up)                  # OpenAL's frame: forward x up points right
+        right = right / max(np.linalg.norm(right), 1e-12)
+        front = np.cross(up, right)                    # forward made orthogonal to up
+        distance = np.linalg.norm(rel, axis=1)
+        ahead, side, height = rel @ front, rel @ right, rel @ up
+        azimuth = np.degrees(np.arctan2(side, ahead))
+        elevation = np.degrees(np.arcsin(np.clip(height / np.maximum(distance, 1e-12), -1.0, 1.0)))
+        speed = np.linalg.norm(vf[rows, VF_VX:VF_VX + 3] - lf[LF_VX:LF_VX + 3], axis=1)
+        out = {"distance": distance, "azimuth": azimuth, "elevation": elevation, "speed": speed}
+        return {k: np.where(spatial, v, 0.0) for k, v in out.items()}
