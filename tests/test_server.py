@@ -130,9 +130,12 @@ def test_recorded_session_replays_to_the_same_samples(served, scene, tmp_path):
     client.event("hum", id=2, wait=True)
     client.bus_volume("music", -6, fade=0.1, wait=True)
     time.sleep(0.2)
+    auto = client.play("low", wait=True)                     # an id the mixer assigned ...
+    client.emitter(auto, (1.0, 0.0, -1.0))
     client.stop(1, fade=0.05, wait=True)
     time.sleep(0.2)
     server.stop()
+    assert f"# id {auto}" in (tmp_path / "session.yaml").read_text()     # ... is written beside its play
     live, _ = soundfile.read(tmp_path / "live.wav", dtype="float32")
     render(scene, tmp_path / "session.yaml", tmp_path / "replay.wav")
     replay, _ = soundfile.read(tmp_path / "replay.wav", dtype="float32")

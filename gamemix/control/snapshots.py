@@ -116,7 +116,8 @@ class SnapshotMixer:
     def _spec(self, name: str):
         spec = self.specs.get(name)
         if spec is None:
-            raise CommandError("unknown_snapshot", f"unknown snapshot {name!r}")
+            known = ", ".join(list(self.specs)[:30]) or "none defined"
+            raise CommandError("unknown_snapshot", f"unknown snapshot {name!r} (snapshots: {known})")
         return spec
 
     def tick(self, dt: float) -> None:

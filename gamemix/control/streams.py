@@ -148,6 +148,8 @@ class Streams:
     def tick(self) -> list[int]:
         """Before a block: decode (offline), copy what is ready into the rings, and return the rows
         that reached their file's end (the caller stops them)."""
+        if not self.by_row and not self.requests:
+            return []                                   # nothing streams (most scenes, most blocks)
         if self.synchronous:
             self.decoder.work()
         finished = []

@@ -42,17 +42,19 @@ class Recorder:
         self._flushed_at = time.monotonic()
         self._dirty = False
 
-    def record(self, block: int, message: Message) -> None:
-        """Queue an applied message (the render thread; no I/O here)."""
-        self.queue.append((block, message))
+    def record(self, block: int, message: Message, assigned: int | None = None) -> None:
+        """Queue an applied message (the render thread; no I/O here); `assigned`: the id the mixer gave
+        a play or event that named none, written beside it as a comment (a replay assigns the same
+        ids in the same order, so the script itself leaves it out)."""
+        self.queue.append((block, message, assigned))
 
     def flush(self, force: bool = False) -> None:
         """Write what is queued (the network thread), flushing the file at most every FLUSH_EVERY_S."""
         while self.queue:
-            block, message = self.queue.popleft()
+            block, message, assigned = self.queue.popleft()
             entry = yaml.safe_dump({"block": block, **fields_of(message)}, default_flow_style=True,
                                    width=math.inf, sort_keys=False).strip()
-            self._file.write(f"  - {entry}\n")
+            self._file.write(f"  - {entry}\n" if assigned is None else f"  - {entry}  # id {assigned}\n")
             self.count += 1
             self._dirty = True
         now = time.monotonic()

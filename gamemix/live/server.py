@@ -320,7 +320,9 @@ class Server:
                         self._unwatch(msg.id, owner, exc if kind == "stream" else None)
                     raise
                 if self.recorder is not None:
-                    self.recorder.record(self.mixer.block_index, msg)
+                    assigned = data.get("id") if isinstance(msg, (protocol.Play, protocol.Event)) \
+                        and msg.id is None else None
+                    self.recorder.record(self.mixer.block_index, msg, assigned)
             if kind == "cmd":
                 self.outbox.append((identity, reply if reply is not None else wire.ok(rid, data)))
             elif isinstance(msg, protocol.Emitters):
