@@ -61,6 +61,17 @@ def render_blocks(mixer: Mixer, nblocks: int) -> np.ndarray:
     return out
 
 
+def wait_for(predicate, timeout: float = 3.0) -> bool:
+    """Poll `predicate` every 10 ms until it holds (True) or `timeout` s pass (False)."""
+    import time
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False
+
+
 def db(x: float) -> float:
     return 20 * np.log10(x)
 

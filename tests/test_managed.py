@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from conftest import sine
+from conftest import sine, wait_for
 from gamemix.client import ServerFailed, spawn
 
 
@@ -29,12 +29,7 @@ def alive(pid: int) -> bool:
 
 
 def wait_gone(pid: int, timeout: float) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if not alive(pid):
-            return True
-        time.sleep(0.05)
-    return False
+    return wait_for(lambda: not alive(pid), timeout)
 
 
 @pytest.fixture

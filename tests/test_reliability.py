@@ -18,6 +18,7 @@ import yaml
 import zmq
 
 from conftest import SceneDir, render_blocks, sine
+import conftest
 from gamemix.client import Client, CommandFailed
 from gamemix.control.mixer import MAX_PENDING_ACTIONS
 from gamemix.errors import CommandError, LocatedError
@@ -30,12 +31,7 @@ ANY = "tcp://127.0.0.1:*"
 
 
 def wait_for(predicate, timeout=3.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False
+    return conftest.wait_for(predicate, timeout)
 
 
 @pytest.fixture

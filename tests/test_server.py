@@ -9,6 +9,7 @@ import yaml
 import zmq
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+import conftest
 from gamemix.protocol import wire
 from gamemix.client import Client, CommandFailed
 from gamemix.offline.render import render
@@ -44,12 +45,7 @@ def served(scene, tmp_path):
 
 
 def wait_for(predicate, timeout=2.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False
+    return conftest.wait_for(predicate, timeout)
 
 
 def test_commands_get_replies_and_errors_name_the_problem(served):

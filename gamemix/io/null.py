@@ -9,7 +9,7 @@ import threading
 import time
 
 from gamemix.io.base import Timing, raise_priority
-from gamemix.io.ring import BlockRing
+from gamemix.io.ring import BlockRing, produce
 
 
 class NullOutput:
@@ -46,12 +46,8 @@ class NullOutput:
 
     def _render_loop(self) -> None:
         self.priority = raise_priority(self.realtime)
-        while self._running.is_set():
-            while self.ring.free() > 0 and self._running.is_set():
-                self.timing.time(self.render_block, self.ring.write_slot())
-                self.ring.commit()
-            self._space.wait(self.timing.period)
-            self._space.clear()
+        produce(self.ring, lambda slot: self.timing.time(self.render_block, slot), self._running, self._space,
+                self.timing.period)
 
     def _clock_loop(self) -> None:
         deadline = time.perf_counter() + self.ring.slots * self.timing.period   # let the ring fill first

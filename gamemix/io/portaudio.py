@@ -39,7 +39,7 @@ import time
 import numpy as np
 
 from gamemix.io.base import Timing, raise_priority
-from gamemix.io.ring import BlockRing
+from gamemix.io.ring import BlockRing, produce
 
 
 class DeviceError(RuntimeError):
@@ -138,13 +138,8 @@ class AudioOutput:
 
     def _render_loop(self) -> None:
         self.priority = raise_priority(self.realtime)
-        while self._running.is_set():
-            while self.ring.free() > 0 and self._running.is_set():
-                self.timing.time(self.render_block, self.ring.write_slot())
-                self.ring.commit()
-                self._ready.set()
-            self._space.wait(self.timing.period)
-            self._space.clear()
+        produce(self.ring, lambda slot: self.timing.time(self.render_block, slot), self._running, self._space,
+                self.timing.period, self._ready.set)
 
     def _device_loop(self) -> None:
         priority = raise_priority(self.realtime)

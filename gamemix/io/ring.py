@@ -16,6 +16,15 @@ from __future__ import annotations
 import numpy as np
 
 
+def produce(ring: "BlockRing", render, running, space, period: float, after=None) -> None:
+    """The render thread of an output that renders ahead: fill the ring, then sleep until the
+    consumer frees a slot (it sets `space`) or a block period passes; until `running` is cleared."""
+    while running.is_set():
+        ring.fill(render, running, after)
+        space.wait(period)
+        space.clear()
+
+
 class BlockRing:
     """`slots` preallocated blocks of (frames, channels) float32."""
 
@@ -39,6 +48,15 @@ class BlockRing:
 
     def commit(self) -> None:
         self.written += 1
+
+    def fill(self, render, running, after=None) -> None:
+        """The producer's turn: `render(slot)` into every free slot while the `running` event is
+        set, publishing each (and calling `after()`, if given) as soon as it is filled."""
+        while self.free() > 0 and running.is_set():
+            render(self.write_slot())
+            self.commit()
+            if after is not None:
+                after()
 
     def read_slot(self) -> np.ndarray | None:
         """The oldest ready block, or None if the ring is empty (call release() after copying)."""
