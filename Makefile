@@ -26,6 +26,7 @@ bench: $(VENV)/.installed bench-packages
 	$(PY) benchmarks/bench_dynamics.py
 	$(PY) benchmarks/bench_server.py
 	$(PY) benchmarks/bench_client.py
+	$(PY) benchmarks/bench_streaming.py
 
 assets: $(VENV)/.installed
 	@dpkg -s espeak-ng >/dev/null 2>&1 || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq espeak-ng)

@@ -201,6 +201,8 @@ def _client_frames() -> tuple[list[bytes], list[bytes]]:
     client.bus_mute("music", True)
     client.snapshot_intensity("combat", 75.0)
     client.vca_volume("effects", -6.0, fade=0.5)
+    client.object(3, (1, 0, -2), velocity=(0, 0, 1))
+    client.object(3, remove=True, fade=0.2)
     client.upload_sound("chat", b"\x00\x00\x80\x3f" * 480, sample_rate=16000)
     assert client.play("tone", wait=True) == 5
     client.hello()

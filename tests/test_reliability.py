@@ -17,7 +17,7 @@ import soundfile
 import yaml
 import zmq
 
-from conftest import SceneDir, render_blocks, sine
+from conftest import render_blocks, sine
 import conftest
 from gamemix.client import Client, CommandFailed
 from gamemix.control.mixer import MAX_PENDING_ACTIONS

@@ -6,7 +6,6 @@ random protocol messages through them between blocks.  Nothing may raise but a C
 refusal, which names its problem), and the output stays finite and under the ceiling.
 """
 
-from pathlib import Path
 
 import numpy as np
 import pytest

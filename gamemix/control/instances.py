@@ -42,11 +42,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gamemix.core.arrays import (
-    DIST_MODELS, FRAC_ONE, LF_X, PAUSED, PLAYING, STOPPING, VF_DOPPLER, VF_FADE, VF_FADE_STEP, VF_FADE_TARGET,
+    DIST_MODELS, FRAC_ONE, PAUSED, PLAYING, STOPPING, VF_DOPPLER, VF_FADE, VF_FADE_STEP, VF_FADE_TARGET,
     VF_MAX_DIST, VF_MIN_DIST, VF_MOD_GAIN, VF_MOD_PITCH, VF_PAN, VF_PITCH, VF_ROLLOFF, VF_VFADE, VF_VFADE_STEP, VF_VFADE_TARGET, VF_VOLUME,
     VF_VX, VF_X, VI_BUS, VI_CAT, VI_DELAY, VI_LANE0, VI_LANE1, VI_LOOP, VI_LOOPS, VI_MODEL, VI_PAUSE, VI_POS,
     VI_SOUND, VI_SPATIAL, VI_STATE, VI_TO_VIRTUAL, VIRTUAL,
 )
+from gamemix.control import listeners
 from gamemix.errors import CommandError
 from gamemix.protocol.messages import AUTO_ID_BASE
 from gamemix.units import db_to_gain, semitones_to_ratio
@@ -253,7 +254,8 @@ class Instances:
         vi, out = self.arrays.vi, self.scene.output
         spec = self.scene.sounds[sound]
         category = self.scene.categories.get(self.cat_names[c])
-        distance = float(np.linalg.norm(np.subtract(position, self.arrays.lf[LF_X:LF_X + 3]))) if spec.spatial else 0.0
+        distance = (float(np.linalg.norm(listeners.nearest(self.arrays.lf, np.array([position], float))[1][0]))
+                    if spec.spatial else 0.0)
         checks = [(vi[:, VI_SOUND] == s, spec.max_instances, spec.steal, f"sound {sound!r}")]
         if category is not None:
             checks.append((vi[:, VI_CAT] == c, category.max_instances, category.steal, f"category {self.cat_names[c]!r}"))

@@ -25,9 +25,10 @@ import math
 
 import numpy as np
 
+from gamemix.control import listeners
 from gamemix.control.parameters import evaluate_curve_array
 from gamemix.core.arrays import (
-    FREE, LF_FX, LF_UX, LF_VX, LF_X, VF_MOD_GAIN, VF_MOD_PITCH, VF_VX, VF_X, VI_SOUND, VI_SPATIAL, VI_STATE,
+    FREE, VF_MOD_GAIN, VF_MOD_PITCH, VF_VX, VF_X, VI_SOUND, VI_SPATIAL, VI_STATE,
 )
 from gamemix.errors import CommandError
 from gamemix.scene.model import BUILTIN_PARAMETERS, MAPPABLE
@@ -46,9 +47,15 @@ class LocalParameters:
             if m.parameter in local and m.sound is not None:
                 self.by_sound.setdefault(sound_index[m.sound], []).append(m)
         self.values: dict[int, dict[str, float]] = {}      # instance -> the values the game set
+        self.inherited = lambda instance: {}                # instance -> its game object's values
 
     def set(self, instance: int, name: str, value: float) -> None:
         """Set an instance's value of a local parameter (it takes effect at the next block)."""
+        self.check(name, value)
+        self.values.setdefault(instance, {})[name] = float(value)
+
+    def check(self, name: str, value: float) -> None:
+        """CommandError unless `value` may be set for per-instance parameter `name`."""
         spec = self.specs.get(name)
         if spec is None:
             what = "built-in (computed, not set)" if name in BUILTIN_PARAMETERS else "not a per-instance parameter"
@@ -58,7 +65,6 @@ class LocalParameters:
             raise CommandError("bad_value", f"parameter {name!r} needs a finite number, got {value!r}")
         if not spec.min <= value <= spec.max:
             raise CommandError("out_of_range", f"parameter {name!r} must lie in [{spec.min}, {spec.max}], got {value}")
-        self.values.setdefault(instance, {})[name] = float(value)
 
     def forget(self, instance: int) -> None:
         """An instance is gone: drop its values."""
@@ -89,22 +95,27 @@ class LocalParameters:
 
     def _local(self, name: str, rows: np.ndarray, row_instance: np.ndarray) -> np.ndarray:
         default = self.defaults[name]
-        return np.array([self.values.get(int(row_instance[v]), {}).get(name, default) for v in rows])
+        out = []
+        for v in rows:
+            instance = int(row_instance[v])
+            own = self.values.get(instance, {})
+            out.append(own[name] if name in own else self.inherited(instance).get(name, default))
+        return np.array(out)
 
     def _builtins(self, rows: np.ndarray) -> dict[str, np.ndarray]:
         """distance, azimuth, elevation, speed of each row against the listener (0 for 2D rows)."""
         vi, vf, lf = self.arrays.vi, self.arrays.vf, self.arrays.lf
         spatial = vi[rows, VI_SPATIAL] != 0
-        rel = vf[rows, VF_X:VF_X + 3] - lf[LF_X:LF_X + 3]
-        forward, up = lf[LF_FX:LF_FX + 3], lf[LF_UX:LF_UX + 3]
-        up = up / max(np.linalg.norm(up), 1e-12)
-        right = np.cross(forward, up)                  # OpenAL's frame: forward x up points right
-        right = right / max(np.linalg.norm(right), 1e-12)
-        front = np.cross(up, right)                    # forward made orthogonal to up
+        which, rel = listeners.nearest(lf, vf[rows, VF_X:VF_X + 3])      # as the kernel hears it
+        frames = {int(k): listeners.frame(lf, int(k)) for k in np.unique(which)}
+        right = np.array([frames[int(k)][0] for k in which])
+        front = np.array([frames[int(k)][1] for k in which])
+        up = np.array([frames[int(k)][2] for k in which])
         distance = np.linalg.norm(rel, axis=1)
-        ahead, side, height = rel @ front, rel @ right, rel @ up
+        ahead, side, height = (np.einsum("ij,ij->i", rel, axis) for axis in (front, right, up))
         azimuth = np.degrees(np.arctan2(side, ahead))
         elevation = np.degrees(np.arcsin(np.clip(height / np.maximum(distance, 1e-12), -1.0, 1.0)))
-        speed = np.linalg.norm(vf[rows, VF_VX:VF_VX + 3] - lf[LF_VX:LF_VX + 3], axis=1)
+        velocity = np.array([listeners.velocity(lf, int(k)) for k in which])
+        speed = np.linalg.norm(vf[rows, VF_VX:VF_VX + 3] - velocity, axis=1)
         out = {"distance": distance, "azimuth": azimuth, "elevation": elevation, "speed": speed}
         return {k: np.where(spatial, v, 0.0) for k, v in out.items()}

@@ -24,7 +24,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from gamemix.control import reload
+from gamemix.control import listeners, reload
 from gamemix.control.buses import Buses
 from gamemix.control.chains import BusChains
 from gamemix.control.ducking import Ducker
@@ -33,12 +33,13 @@ from gamemix.control.hdr import HdrWindow
 from gamemix.control.instances import AUTO_ID_BASE, Instances, PlayOptions
 from gamemix.control.parameters import GameParameters, MappedValues
 from gamemix.control.local import LocalParameters
+from gamemix.control.objects import GameObjects
 from gamemix.control.snapshots import SnapshotMixer
 from gamemix.control.streams import Streams
 from gamemix.control.voices import VoicePool, categories_playing
 from gamemix.core import panning
 from gamemix.core.arrays import (
-    FREE, FRAC_ONE, LF_CEILING, LF_DOPPLER_FACTOR, LF_FX, LF_SAMPLE_RATE, LF_SPEED_OF_SOUND, LF_UX, LF_VX, LF_X,
+    FREE, FRAC_ONE, LF_CEILING, LF_DOPPLER_FACTOR, LF_FX, LF_SAMPLE_RATE, LF_SPEED_OF_SOUND, LF_UX, LF_X,
     PLAYING, SM_GAIN, SM_PITCH, STOPPING, VF_AUDIBILITY, VI_CAT, VI_POS, VI_SOUND, VI_STATE, VIRTUAL, EngineArrays,
 )
 from gamemix.core.engine import Engine
@@ -90,7 +91,9 @@ class Mixer:
         self.local = LocalParameters(scene, self.arrays, self.sound_index)
         self.instances = Instances(scene, self.arrays, self.voices, self.bank, self.rng, self.sound_index,
                                    self.cat_index, self.bus_index, self.streams)
-        self.instances.on_forget = self.local.forget
+        self.objects = GameObjects(self.instances, self.local, self.scheduler)
+        self.local.inherited = self.objects.values_of
+        self.instances.on_forget = self._forgotten
         self.block_index = 0
         self.action_errors: collections.deque = collections.deque(maxlen=ERRORS_KEPT)   # delayed actions refused
         self.action_errors_total = 0
@@ -101,7 +104,7 @@ class Mixer:
         self._init_listener()
         self.handlers = {
             protocol.Play: self._apply_play,
-            protocol.Event: lambda m: self.post_event(m.name, m.id, m.position, m.velocity, m.at_sample),
+            protocol.Event: lambda m: self.post_event(m.name, m.id, m.position, m.velocity, m.at_sample, m.object),
             protocol.Stop: lambda m: self.stop(m.id, m.fade, m.at_sample),
             protocol.SetInstance: lambda m: self.instances.set(m.id, m.volume_db, m.pitch_semitones, m.pan,
                                                                m.position, m.velocity, m.fade, self.block_size),
@@ -109,11 +112,12 @@ class Mixer:
             protocol.Seek: lambda m: self.instances.seek(m.id, m.seconds),
             protocol.Emitter: lambda m: self.set_emitter(m.id, m.position, m.velocity),
             protocol.Emitters: lambda m: {"unknown": self.set_emitters(m.ids, m.positions, m.velocities)},
-            protocol.Listener: lambda m: self.set_listener(m.position, m.forward, m.up, m.velocity),
+            protocol.Listener: lambda m: self.set_listener(m.position, m.forward, m.up, m.velocity, m.index, m.remove),
             protocol.BusVolume: lambda m: self.set_bus_volume(m.bus, m.volume_db, m.fade),
             protocol.VcaVolume: lambda m: self.buses.set_vca(m.vca, m.volume_db, m.fade),
             protocol.BusMute: lambda m: self.set_bus_mute(m.bus, m.mute, m.fade),
-            protocol.SetParameter: lambda m: self.set_parameter(m.name, m.value, m.id),
+            protocol.SetParameter: self._apply_set_parameter,
+            protocol.GameObjectPose: self._apply_object,
             protocol.SnapshotStart: lambda m: self.snapshot_start(m.name, m.intensity, m.fade),
             protocol.SnapshotStop: lambda m: self.snapshot_stop(m.name, m.fade),
             protocol.SnapshotIntensity: lambda m: self.snapshots.set_intensity(m.name, m.intensity),
@@ -162,7 +166,7 @@ class Mixer:
     def _apply_play(self, m: protocol.Play) -> dict:
         """A play message: its id, and what it asked for that does not apply to the sound (warnings)."""
         instance = self.play(m.sound, m.id, m.position, m.velocity, m.volume_db, m.pitch_semitones, m.fade_in,
-                             m.pan, m.loops, m.at_sample)
+                             m.pan, m.loops, m.at_sample, m.object)
         spatial = self.scene.sounds[m.sound].spatial is not None
         warnings = []
         if (m.position is not None or m.velocity is not None) and not spatial:
@@ -185,13 +189,15 @@ class Mixer:
 
     def play(self, sound: str, instance: int | None = None, position=None, velocity=None,
              volume_db: float = 0.0, pitch_semitones: float = 0.0, fade_in: float = 0.0, pan: float | None = None,
-             loops: int | None = None, at_sample: int | None = None) -> int:
+             loops: int | None = None, at_sample: int | None = None, obj: int | None = None) -> int:
         """Start `sound` as a new instance; returns its id.  Refused (CommandError) if the sound is
         unknown, the id is taken, or a voice limit refuses it.  With `at_sample`, it starts at that
-        sample of the mixer's clock: the id is taken now, the voice starts then."""
+        sample of the mixer's clock: the id is taken now, the voice starts then.  With `obj`, it plays
+        on that game object (its pose, unless one is given; control/objects.py)."""
         if sound not in self.scene.sounds:
             known = ", ".join(list(self.scene.sounds)[:30]) or "none defined"
             raise CommandError("unknown_sound", f"unknown sound {sound!r} (sounds: {known})")
+        position, velocity = self._on_object(obj, position, velocity)
         group = self.instances.new(instance, position, velocity)
         opts = PlayOptions(volume_db, pitch_semitones, fade_in, pan, loops)
         block, offset = self._when(at_sample)
@@ -199,14 +205,32 @@ class Mixer:
             self._reserve(1, f"play of {sound!r}")
             instance = self.instances.register(instance, group)
             self.scheduler.schedule_at(block, offset, ("play", sound, opts), instance)
+            self._attach(obj, instance)
             return instance
         self.instances.start_voice(group, sound, replace(opts, delay=offset))
         instance = self.instances.register(instance, group)
+        self._attach(obj, instance)
         self.instances.notify(instance, "started", sample=self.block_index * self.block_size + offset)
         return instance
 
+    def _forgotten(self, instance: int) -> None:
+        """An instance is gone: its parameter values and its place on a game object go too."""
+        self.local.forget(instance)
+        self.objects.detach(instance)
+
+    def _on_object(self, obj: int | None, position, velocity):
+        """The pose a new instance takes: its own, else its game object's."""
+        if obj is None:
+            return position, velocity
+        found = self.objects.get(obj)
+        return (found.position if position is None else position), (found.velocity if velocity is None else velocity)
+
+    def _attach(self, obj: int | None, instance: int) -> None:
+        if obj is not None and instance in self.instances:
+            self.objects.attach(obj, instance)
+
     def post_event(self, name: str, instance: int | None = None, position=None, velocity=None,
-                   at_sample: int | None = None) -> dict:
+                   at_sample: int | None = None, obj: int | None = None) -> dict:
         """Run an event's actions (delayed ones later); returns {'id': ..., 'refused': [...]}.
 
         An event that leaves nothing behind (no voice started, no delayed action) is forgotten at
@@ -221,8 +245,10 @@ class Mixer:
             raise CommandError("unknown_event", f"unknown event {name!r} (known: {known})")
         block, offset = self._when(at_sample)
         self._reserve(sum(action.delay > 0.0 for action in actions) + (block > self.block_index), f"event {name!r}")
+        position, velocity = self._on_object(obj, position, velocity)
         group = self.instances.new(instance, position, velocity)
         instance = self.instances.register(instance, group)
+        self._attach(obj, instance)
         if block > self.block_index:
             self.scheduler.schedule_at(block, offset, ("event", name), instance)
             return {"id": instance, "refused": []}
@@ -311,16 +337,14 @@ class Mixer:
         return self.instances.move_many(ids, positions, velocities)
 
     # ----------------------------------------------------------- listener, buses, mix state
-    def set_listener(self, position, forward=(0.0, 0.0, -1.0), up=(0.0, 1.0, 0.0), velocity=(0.0, 0.0, 0.0)) -> None:
-        """Set the listener pose; forward and up must span a plane."""
-        f, u = np.asarray(forward, float), np.asarray(up, float)
-        if not np.linalg.norm(np.cross(f, u)) > 1e-9:
-            raise CommandError("bad_value", "listener forward and up must be non-zero and not parallel")
-        lf = self.arrays.lf
-        lf[LF_X:LF_X + 3] = position
-        lf[LF_FX:LF_FX + 3] = f
-        lf[LF_UX:LF_UX + 3] = u
-        lf[LF_VX:LF_VX + 3] = velocity
+    def set_listener(self, position, forward=(0.0, 0.0, -1.0), up=(0.0, 1.0, 0.0), velocity=(0.0, 0.0, 0.0),
+                     index: int = 0, remove: bool = False) -> None:
+        """Set a listener's pose (0, or 1-3 for split screen: each 3D voice is heard from its nearest
+        listener), or with `remove` stop using listener `index`; forward and up must span a plane."""
+        if remove:
+            listeners.remove(self.arrays.lf, index)
+        else:
+            listeners.set_pose(self.arrays.lf, index, position, forward, up, velocity)
 
     def set_bus_volume(self, bus: str, volume_db: float, fade: float = 0.0) -> None:
         """Move a bus fader to `volume_db` over `fade` seconds (at least one block)."""
@@ -338,6 +362,20 @@ class Mixer:
             return
         self.instances.group(instance)
         self.local.set(instance, name, value)
+
+    def _apply_set_parameter(self, m: protocol.SetParameter) -> None:
+        if m.id is not None and m.object is not None:
+            raise CommandError("bad_value", "set_parameter takes `id` (an instance) or `object`, not both")
+        if m.object is not None:
+            self.objects.set_value(m.object, m.name, m.value)
+        else:
+            self.set_parameter(m.name, m.value, m.id)
+
+    def _apply_object(self, m: protocol.GameObjectPose) -> None:
+        if m.remove:
+            self.objects.remove(m.id, m.fade)
+        else:
+            self.objects.place(m.id, m.position, m.velocity)
 
     def snapshot_start(self, name: str, intensity: float | None = None, fade: float | None = None) -> None:
         """Start a snapshot (fading in over its own time unless `fade` is given)."""

@@ -21,7 +21,7 @@ import numpy as np
 
 from gamemix.control.instances import Instance
 from gamemix.core.arrays import (
-    BF_GAIN, FRAC_ONE, LF_VX, LF_X, PAUSED, PLAYING, VF_FADE, VF_FADE_STEP, VF_FADE_TARGET, VF_VFADE, VF_VFADE_STEP,
+    BF_GAIN, FRAC_ONE, LF_EXTRA_LISTENERS, LF_FRAMES, LF_MORE, LF_VX, LF_X, PAUSED, PLAYING, VF_FADE, VF_FADE_STEP, VF_FADE_TARGET, VF_VFADE, VF_VFADE_STEP,
     VF_VFADE_TARGET, VI_BLOCKS, VI_LANE0, VI_LOOP, VI_LOOPS, VI_PAUSE, VI_POS, VI_SOUND, VI_STATE, VI_TO_VIRTUAL, VIRTUAL,
 )
 from gamemix.errors import CommandError
@@ -34,6 +34,8 @@ def adopt(new, old) -> None:
     new.block_index = old.block_index
     new.instances.next_auto_id = max(new.instances.next_auto_id, old.instances.next_auto_id)
     new.arrays.lf[LF_X:LF_VX + 3] = old.arrays.lf[LF_X:LF_VX + 3]
+    new.arrays.lf[LF_MORE:LF_FRAMES] = old.arrays.lf[LF_MORE:LF_FRAMES]          # the other listeners
+    new.arrays.lf[LF_EXTRA_LISTENERS] = old.arrays.lf[LF_EXTRA_LISTENERS]
     for name, b in new.bus_index.items():
         if name in old.bus_index:
             new.buses.take_over(name, old.buses, RELOAD_GLIDE_S)
@@ -56,6 +58,10 @@ def adopt(new, old) -> None:
     for instance, group in old.instances.items():
         _adopt_instance(new, old, instance, group)
     new.instances.watched = {i for i in old.instances.watched if i in new.instances}
+    for obj, found in old.objects.objects.items():           # game objects, with what still plays on them
+        found.instances = {i for i in found.instances if i in new.instances}
+        new.objects.objects[obj] = found
+        new.objects.of.update({i: obj for i in found.instances})
     new.local.values = {i: {k: x for k, x in values.items() if k in new.local.specs}
                         for i, values in old.local.values.items() if i in new.instances}
 

@@ -49,9 +49,10 @@ import soxr
 from gamemix.core.arrays import FRAC_ONE, MAX_PITCH, VI_LANE0, VI_LANE1, VI_LOOP, VI_LOOPS, VI_POS
 from gamemix.core.dsp.playback import WINDOW
 from gamemix.errors import CommandError
-from gamemix.scene.assets import CHUNK, GUARD, MAX_SAMPLE, RING_FRAMES
+from gamemix.scene.assets import GUARD, MAX_SAMPLE, RING_FRAMES
 
 DECODE_AHEAD = RING_FRAMES              # frames of chunks a stream may have waiting
+STREAM_CHUNK = 8192                     # frames read at a time: short, so the decoder holds the GIL briefly
 
 
 @dataclass
@@ -275,8 +276,8 @@ class FileReader:
     def next(self) -> np.ndarray | None:
         """The next chunk (frames x lanes), or None at the end (after the last loop)."""
         while True:
-            data = self.file.read(CHUNK, dtype="float32", always_2d=True)
-            last = len(data) < CHUNK
+            data = self.file.read(STREAM_CHUNK, dtype="float32", always_2d=True)
+            last = len(data) < STREAM_CHUNK
             if self.resampler is not None:
                 data = self.resampler.resample_chunk(data, last=last)
             if self.skip:

@@ -28,10 +28,12 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from gamemix.control import listeners
+from gamemix.core import listeners as core_listeners
 from gamemix.core.dsp.distance import distance_gain
 from gamemix.units import FLOOR_GAIN, db_to_gain
 from gamemix.core.arrays import (
-    ENDED, FREE, LF_ENDED, PAUSED, LF_X, LF_Y, LF_Z, PLAYING, SM_GAIN, STOPPING, VF_FADE, VF_FADE_TARGET,
+    ENDED, FREE, LF_ENDED, LF_EXTRA_LISTENERS, PAUSED, LF_X, LF_Y, LF_Z, PLAYING, SM_GAIN, STOPPING, VF_FADE, VF_FADE_TARGET,
     VF_FADE_STEP, VF_MAX_DIST, VF_MIN_DIST, VF_ROLLOFF, VF_VFADE, VF_VFADE_STEP,
     VF_VFADE_TARGET, VF_VOLUME, VF_MOD_GAIN, VF_X, VF_Y, VF_Z, VI_BLOCKS, VI_BUS, VI_CAT, VI_MODEL,
     VI_PAUSE, VI_POS, VI_START_AT_TARGET, VI_SOUND, VI_SPATIAL, VI_STATE, VI_TO_VIRTUAL, VIRTUAL, EngineArrays,
@@ -67,9 +69,12 @@ def audibility_all(vi, vf, lf, sound_mod, cat_gain, bus_gain, out, out_own):
         g = vf[v, VF_VOLUME] * vf[v, VF_MOD_GAIN] * sound_mod[vi[v, VI_SOUND], SM_GAIN]
         g *= bus_gain[vi[v, VI_BUS]] * max(vf[v, VF_FADE], vf[v, VF_FADE_TARGET])
         if vi[v, VI_SPATIAL] != 0:
-            dx = vf[v, VF_X] - lf[LF_X]
-            dy = vf[v, VF_Y] - lf[LF_Y]
-            dz = vf[v, VF_Z] - lf[LF_Z]
+            b = 0                                   # heard from its nearest listener, as the kernel does
+            if lf[LF_EXTRA_LISTENERS] > 0.0:
+                b = core_listeners.base(core_listeners.nearest(lf, vf[v, VF_X], vf[v, VF_Y], vf[v, VF_Z]))
+            dx = vf[v, VF_X] - lf[b + LF_X]
+            dy = vf[v, VF_Y] - lf[b + LF_Y]
+            dz = vf[v, VF_Z] - lf[b + LF_Z]
             d = math.sqrt(dx * dx + dy * dy + dz * dz)
             g *= distance_gain(vi[v, VI_MODEL], d, vf[v, VF_MIN_DIST], vf[v, VF_MAX_DIST], vf[v, VF_ROLLOFF])
         if not math.isfinite(g):
@@ -255,7 +260,7 @@ class VoicePool:
             return candidates[np.argmin(self.started[candidates])]
         # furthest
         vf, lf = self.arrays.vf, self.arrays.lf
-        d = np.linalg.norm(vf[rows, VF_X:VF_Z + 1] - lf[LF_X:LF_Z + 1], axis=1)
+        d = np.linalg.norm(listeners.nearest(lf, vf[rows, VF_X:VF_Z + 1])[1], axis=1)
         if distance > d.max():
             return None
         return rows[np.argmax(d)]

@@ -99,7 +99,17 @@ LF_DOPPLER_FACTOR = 13
 LF_CEILING = 14                        # linear output ceiling
 LF_SAMPLE_RATE = 15
 LF_ENDED = 16                          # rows marked ENDED since the control side last reclaimed (> 0: look)
-LF_NFIELDS = 17
+# more listeners (split screen; each 3D voice is heard from its nearest one, as in FMOD and Wwise):
+# listener 0 is fields 0-11 above; listener k >= 1 has the same 12 pose fields from
+# LF_MORE + LL_FIELDS * (k - 1), then LL_ACTIVE (1 = in use).  The engine writes each listener's
+# frame (right, front, up: 9 floats) from LF_FRAMES + 9 k every block.
+MAX_LISTENERS = 4
+LF_MORE = 17
+LL_FIELDS = 13
+LL_ACTIVE = 12
+LF_FRAMES = LF_MORE + LL_FIELDS * (MAX_LISTENERS - 1)
+LF_EXTRA_LISTENERS = LF_FRAMES + 9 * MAX_LISTENERS   # listeners in use besides listener 0 (0: skip the search)
+LF_NFIELDS = LF_EXTRA_LISTENERS + 1
 
 
 class EngineArrays:

@@ -20,12 +20,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, typeof
 
-from gamemix.core import chain
+from gamemix.core import chain, listeners
 from gamemix.core.arrays import (
-    LF_CEILING, LF_ENDED, LF_FX, LF_FY, LF_FZ, LF_SAMPLE_RATE, LF_UX, LF_UY, LF_UZ, EngineArrays,
+    LF_CEILING, LF_ENDED, LF_SAMPLE_RATE, EngineArrays,
 )
 from gamemix.core.dsp import bs1770, compressor, filters, leveler, limiter, mixing, reverb, sidechain, unmasking  # noqa: F401  (their stages register)
-from gamemix.core.dsp.distance import listener_front_up, listener_right
 from gamemix.core.dsp.mixing import write_output
 from gamemix.core.voice_loop import render_voices
 
@@ -37,10 +36,8 @@ def render_block(pool, lane_off, lane_len, vi, vf, gain, bf, bus_parent, bus_ord
     n = out.shape[0]
     channels = out.shape[1]
     bus_buf[:, :, :n] = 0.0
-    rx, ry, rz = listener_right(lf[LF_FX], lf[LF_FY], lf[LF_FZ], lf[LF_UX], lf[LF_UY], lf[LF_UZ])
-    fx, fy, fz, ux, uy, uz = listener_front_up(lf[LF_FX], lf[LF_FY], lf[LF_FZ], rx, ry, rz)
-    frame = (rx, ry, rz, fx, fy, fz, ux, uy, uz)
-    ended = render_voices(pool, lane_off, lane_len, vi, vf, gain, bf, sound_mod, cat_gain, lf, frame, panner,
+    listeners.write_frames(lf)
+    ended = render_voices(pool, lane_off, lane_len, vi, vf, gain, bf, sound_mod, cat_gain, lf, panner,
                           bus_buf, scratch0, scratch1, target, ramp, n, channels)
     lf[LF_ENDED] += ended
     chain.mix_buses(bus_order, bus_parent, stages, bus_buf, ramp, n, channels, lf[LF_SAMPLE_RATE])

@@ -18,13 +18,14 @@ import math
 from numba import njit
 
 from gamemix.core.arrays import (
-    BF_PITCH, ENDED, LF_DOPPLER_FACTOR, LF_SPEED_OF_SOUND, LF_VX, LF_VY, LF_VZ, LF_X, LF_Y, LF_Z, MAX_PITCH,
+    BF_PITCH, ENDED, LF_DOPPLER_FACTOR, LF_EXTRA_LISTENERS, LF_FRAMES, LF_SPEED_OF_SOUND, LF_VX, LF_VY, LF_VZ, LF_X, LF_Y, LF_Z, MAX_PITCH,
     MIN_PITCH, PLAYING, SM_GAIN, SM_PITCH, STOPPING, VF_AUDIBILITY, VF_DIST_GAIN, VF_DOPPLER, VF_FADE,
     VF_FADE_STEP, VF_FADE_TARGET, VF_MAX_DIST, VF_MIN_DIST, VF_MOD_GAIN, VF_MOD_PITCH, VF_PAN, VF_PITCH, VF_ROLLOFF, VF_VFADE,
     VF_VFADE_STEP, VF_VFADE_TARGET, VF_VOLUME, VF_VX, VF_VY, VF_VZ, VF_X, VF_Y, VF_Z, VI_BLOCKS, VI_BUS,
     VI_CAT, VI_DELAY, VI_LANE0, VI_LANE1, VI_LOOP, VI_LOOPS, VI_MODEL, VI_PAUSE, VI_POS, VI_SOUND, VI_SPATIAL,
     VI_START_AT_TARGET, VI_STATE, VI_TO_VIRTUAL, PAUSED, VIRTUAL,
 )
+from gamemix.core import listeners
 from gamemix.core.dsp.distance import distance_gain, doppler_ratio
 from gamemix.core.dsp.mixing import add_ramped_to_bus, add_ramped_to_pair, seek
 from gamemix.core.dsp.playback import advance, delay_start, pitch_to_step, read_lane, wraps
@@ -59,11 +60,12 @@ def passes_left(left, length, pos0, step, n):
 
 
 @njit(cache=True, nogil=True)
-def render_voices(pool, lane_off, lane_len, vi, vf, gain, bf, sound_mod, cat_gain, lf, frame, panner,
+def render_voices(pool, lane_off, lane_len, vi, vf, gain, bf, sound_mod, cat_gain, lf, panner,
                   bus_buf, scratch0, scratch1, target, ramp, n, channels):
     """Render every real voice into its bus and move every virtual one on; return how many ended.
 
-    `frame` is the listener's (right, front, up) unit vectors, nine numbers; the gains for each
+    A 3D voice is heard from its nearest listener (core/listeners.py), in that listener's frame
+    (right, front, up unit vectors, which the engine writes into `lf`); the gains for each
     output channel come from the layout's `panner` (core/panning/).
 
     The per-voice steps are written out in this loop, and the helpers it calls
@@ -113,18 +115,23 @@ def render_voices(pool, lane_off, lane_len, vi, vf, gain, bf, sound_mod, cat_gai
                 target[s, c] = 0.0
         dist = 1.0
         if vi[v, VI_SPATIAL] != 0:
-            dx = vf[v, VF_X] - lf[LF_X]
-            dy = vf[v, VF_Y] - lf[LF_Y]
-            dz = vf[v, VF_Z] - lf[LF_Z]
+            k = 0
+            if lf[LF_EXTRA_LISTENERS] > 0.0:    # split screen: heard from the nearest listener
+                k = listeners.nearest(lf, vf[v, VF_X], vf[v, VF_Y], vf[v, VF_Z])
+            b = listeners.base(k)
+            f = LF_FRAMES + 9 * k
+            dx = vf[v, VF_X] - lf[b + LF_X]
+            dy = vf[v, VF_Y] - lf[b + LF_Y]
+            dz = vf[v, VF_Z] - lf[b + LF_Z]
             d = math.sqrt(dx * dx + dy * dy + dz * dz)
             dist = distance_gain(vi[v, VI_MODEL], d, vf[v, VF_MIN_DIST], vf[v, VF_MAX_DIST], vf[v, VF_ROLLOFF])
             x = y = z = 0.0
             if d > 1e-9:    # the direction in the listener's frame (a source at the listener has none)
-                x = (dx * frame[0] + dy * frame[1] + dz * frame[2]) / d
-                y = (dx * frame[6] + dy * frame[7] + dz * frame[8]) / d
-                z = (dx * frame[3] + dy * frame[4] + dz * frame[5]) / d
+                x = (dx * lf[f] + dy * lf[f + 1] + dz * lf[f + 2]) / d
+                y = (dx * lf[f + 6] + dy * lf[f + 7] + dz * lf[f + 8]) / d
+                z = (dx * lf[f + 3] + dy * lf[f + 4] + dz * lf[f + 5]) / d
             ratio *= doppler_ratio(dx, dy, dz, d, vf[v, VF_VX], vf[v, VF_VY], vf[v, VF_VZ],
-                                   lf[LF_VX], lf[LF_VY], lf[LF_VZ], lf[LF_SPEED_OF_SOUND],
+                                   lf[b + LF_VX], lf[b + LF_VY], lf[b + LF_VZ], lf[LF_SPEED_OF_SOUND],
                                    lf[LF_DOPPLER_FACTOR] * vf[v, VF_DOPPLER])
             g = direction_gains(panner, x, y, z)
             level = volume * dist

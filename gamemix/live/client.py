@@ -291,7 +291,8 @@ class Client:
 
     def play(self, sound: str, id: int | None = None, position=None, velocity=None, volume_db: float = 0.0,
              pitch_semitones: float = 0.0, fade_in: float = 0.0, pan: float | None = None,
-             loops: int | None = None, at_sample: int | None = None, wait: bool = False, callback=None) -> int:
+             loops: int | None = None, at_sample: int | None = None, wait: bool = False, callback=None,
+             object: int | None = None) -> int:
         """Start a sound; returns its instance handle (at once, unless `wait`).
 
         `pan` (-1 left .. 1 right) for a 2D sound; `loops` instead of the sound's own looping (-1 for
@@ -305,7 +306,7 @@ class Client:
         msg = m.Play(sound=sound, id=id, position=_vec(position), velocity=_vec(velocity),
                      volume_db=float(volume_db), pitch_semitones=float(pitch_semitones), fade_in=float(fade_in),
                      pan=_float(pan), loops=None if loops is None else int(loops),
-                     at_sample=None if at_sample is None else int(at_sample))
+                     at_sample=None if at_sample is None else int(at_sample), object=object)
         if wait:
             id = self.request(msg)["id"]
             self._watch_callback(id, callback)
@@ -320,13 +321,13 @@ class Client:
         return id
 
     def event(self, name: str, id: int | None = None, position=None, velocity=None, at_sample: int | None = None,
-              wait: bool = False, callback=None) -> dict | int:
+              wait: bool = False, callback=None, object: int | None = None) -> dict | int:
         """Post an event; returns its instance handle (waited: {'id': ..., 'refused': [...]}); `callback`
         as for `play`."""
         if id is None and not wait and self.session is not None:
             id = self._handle()
         msg = m.Event(name=name, id=id, position=_vec(position), velocity=_vec(velocity),
-                      at_sample=None if at_sample is None else int(at_sample))
+                      at_sample=None if at_sample is None else int(at_sample), object=object)
         if wait:
             reply = self.request(msg)
             self._watch_callback(reply["id"], callback)
@@ -368,10 +369,22 @@ class Client:
         """Move an instance to `seconds` into its file."""
         self._send(m.Seek(id=id, seconds=float(seconds)), wait, id)
 
-    def set_parameter(self, name: str, value: float, id: int | None = None, wait: bool = False) -> None:
+    def set_parameter(self, name: str, value: float, id: int | None = None, wait: bool = False,
+                      object: int | None = None) -> None:
         """Set a game parameter (it glides at its seek speed); with `id`, that instance's own value
-        of a per-instance parameter."""
-        self._send(m.SetParameter(name=name, value=float(value), id=id), wait, id)
+        of a per-instance parameter; with `object`, a game object's (its instances take it)."""
+        self._send(m.SetParameter(name=name, value=float(value), id=id, object=object), wait, id)
+
+    def object(self, id: int, position=(0.0, 0.0, 0.0), velocity=None, remove: bool = False, fade: float = 0.0,
+               wait: bool = False) -> None:
+        """Place a game object (created the first time; what plays on it moves along), or remove it
+        and stop what plays on it.  A move is a stream message (every frame); a removal is posted."""
+        msg = m.GameObjectPose(id=id, position=_vec(position), velocity=_vec(velocity), remove=bool(remove),
+                               fade=float(fade))
+        if remove or wait:
+            self._send(msg, wait)
+        else:
+            self.send_stream(msg)
 
     def reset_meters(self, bus: str | None = None, wait: bool = False) -> None:
         """Restart the loudness meters of one bus, or of all (e.g. when a level starts)."""
@@ -427,10 +440,11 @@ class Client:
         self.send_stream(m.Emitters(ids=[int(i) for i in ids], positions=[_vec(p) for p in positions],
                                     velocities=None if velocities is None else [_vec(v) for v in velocities]))
 
-    def listener(self, position, forward=(0, 0, -1), up=(0, 1, 0), velocity=(0, 0, 0)) -> None:
-        """Set the listener pose (a stream message)."""
+    def listener(self, position, forward=(0, 0, -1), up=(0, 1, 0), velocity=(0, 0, 0), index: int = 0,
+                 remove: bool = False) -> None:
+        """Set a listener's pose (a stream message); `index` 1-3 for split screen, `remove` to drop one."""
         self.send_stream(m.Listener(position=_vec(position), forward=_vec(forward), up=_vec(up),
-                                    velocity=_vec(velocity)))
+                                    velocity=_vec(velocity), index=int(index), remove=bool(remove)))
 
     def stream_parameter(self, name: str, value: float, id: int | None = None) -> None:
         """Set a game parameter (or an instance's own value) as a stream message, every frame."""

@@ -83,6 +83,7 @@ class Play(Message, tag="play"):
     pan: Optional[Pan] = None            # a 2D sound's pan (or balance), instead of the sound's own
     loops: Optional[Loops] = None        # instead of the sound's own looping: -1 for ever, 0 once, N more times
     at_sample: Optional[SampleTime] = None   # start at this sample of the mixer's clock (not before the next block)
+    object: Optional[GameId] = None      # play on this game object: take its pose, move with it
 
 
 class Stop(Message, tag="stop"):
@@ -144,12 +145,15 @@ class Emitters(Message, tag="emitters"):
 
 
 class Listener(Message, tag="listener"):
-    """Set the listener pose; forward and up need not be unit length."""
+    """Set a listener's pose; forward and up need not be unit length.  `index` 1-3 adds listeners for
+    split screen (each 3D voice is heard from its nearest one); `remove` stops using one."""
 
     position: Vec3 = (0.0, 0.0, 0.0)
     forward: Vec3 = (0.0, 0.0, -1.0)
     up: Vec3 = (0.0, 1.0, 0.0)
     velocity: Vec3 = (0.0, 0.0, 0.0)
+    index: Annotated[int, msgspec.Meta(ge=0, le=3)] = 0
+    remove: bool = False
 
 
 class BusVolume(Message, tag="bus_volume"):
@@ -185,6 +189,18 @@ class Event(Message, tag="event"):
     position: Optional[Vec3] = None
     velocity: Optional[Vec3] = None
     at_sample: Optional[SampleTime] = None   # run its actions from this sample of the mixer's clock
+    object: Optional[GameId] = None      # run it on this game object
+
+
+class GameObjectPose(Message, tag="object"):
+    """Place a game object (created the first time), moving every instance playing on it; or with
+    `remove`, remove it and stop what plays on it, fading over `fade` seconds."""
+
+    id: GameId
+    position: Vec3 = (0.0, 0.0, 0.0)
+    velocity: Optional[Vec3] = None
+    remove: bool = False
+    fade: Seconds = 0.0
 
 
 class SetParameter(Message, tag="set_parameter"):
@@ -194,6 +210,7 @@ class SetParameter(Message, tag="set_parameter"):
     name: Name
     value: Finite
     id: Optional[InstanceId] = None
+    object: Optional[GameId] = None      # a game object's own value, which its instances take
 
 
 class SnapshotStart(Message, tag="snapshot_start"):
@@ -285,7 +302,7 @@ class LoadScene(Message, tag="load_scene"):
 
 
 MESSAGES: tuple[type[Message], ...] = (Play, Stop, SetInstance, Pause, Seek, Emitter, Emitters, Listener,
-                                       BusVolume, BusMute, VcaVolume, Event, SetParameter, SnapshotStart, SnapshotStop,
+                                       BusVolume, BusMute, VcaVolume, Event, GameObjectPose, SetParameter, SnapshotStart, SnapshotStop,
                                        SnapshotIntensity, ResetMeters, InstanceInfo, SoundInfo, UploadSound, Hello, Ping, Query,
                                        LoadScene)
 KINDS: dict[str, type[Message]] = {cls.__struct_config__.tag: cls for cls in MESSAGES}
