@@ -112,3 +112,28 @@ def test_scene_errors_for_local_and_built_in_parameters_are_located(scene_dir, e
     with pytest.raises(LocatedError) as info:
         scene_dir.mixer({"engine": {"files": ["tone.wav"]}}, extra=extra)
     assert where in str(info.value) and says in str(info.value)
+
+
+def one_pole_gain(fc: float, f: float, fs: float = SR) -> float:
+    """|H| of y += a (x - y) with a = 1 - exp(-2 pi fc / fs), at frequency f (J. O. Smith)."""
+    a = 1.0 - math.exp(-2.0 * math.pi * fc / fs)
+    w = 2.0 * math.pi * f / fs
+    return a / abs(1.0 - (1.0 - a) * complex(math.cos(w), -math.sin(w)))
+
+
+@pytest.mark.parametrize("driver", ["distance", "global"])
+def test_a_sounds_low_pass_follows_its_curve_per_voice(scene_dir, driver):
+    scene_dir.audio("hi.wav", sine(4000.0, 1.0))
+    spatial = {"rolloff": "none", "doppler": 0.0}
+    sound = {"files": ["hi.wav"], "loop": True, **({"spatial": spatial} if driver == "distance" else {"pan": -1.0})}
+    mapping = {"parameter": "distance" if driver == "distance" else "water", "sound": "s", "property": "lowpass_hz",
+               "shape": "linear", "points": [[0, 20000], [10, 1000]]}
+    mixer = scene_dir.mixer({"s": sound}, extra={"parameters": {"water": {"min": 0, "max": 10}}, "mappings": [mapping]})
+    position = (0.0, 0.0, -10.0) if driver == "distance" else None
+    mixer.apply(m.Play(sound="s", id=1, position=position))
+    if driver == "global":
+        mixer.apply(m.SetParameter(name="water", value=10.0))
+    out = render_blocks(mixer, 200)[40 * BLOCK:].sum(axis=1)
+    expected = one_pole_gain(1000.0, 4000.0)
+    unfiltered = 0.5 / math.sqrt(2) * (math.sqrt(2) if driver == "distance" else 1.0)   # centre: both channels
+    assert rms_db(out) - 20 * math.log10(unfiltered) == pytest.approx(20 * math.log10(expected), abs=0.05)

@@ -28,7 +28,7 @@ import numpy as np
 from gamemix.control import listeners
 from gamemix.control.parameters import evaluate_curve_array
 from gamemix.core.arrays import (
-    FREE, VF_MOD_GAIN, VF_MOD_PITCH, VF_VX, VF_X, VI_SOUND, VI_SPATIAL, VI_STATE,
+    FREE, VF_LP_A_TARGET, VF_MOD_GAIN, VF_MOD_PITCH, VF_VX, VF_X, VI_SOUND, VI_SPATIAL, VI_STATE,
 )
 from gamemix.errors import CommandError
 from gamemix.scene.model import BUILTIN_PARAMETERS, MAPPABLE
@@ -37,14 +37,15 @@ from gamemix.scene.model import BUILTIN_PARAMETERS, MAPPABLE
 class LocalParameters:
     """Per-instance parameter values and their per-voice mappings; see the module docstring."""
 
-    def __init__(self, scene, arrays, sound_index: dict[str, int]):
-        self.arrays = arrays
+    def __init__(self, scene, arrays, sound_index: dict[str, int], global_values: dict[str, float]):
+        self.arrays, self.global_values = arrays, global_values
+        self.sample_rate = scene.output.sample_rate
         self.specs = {n: p for n, p in scene.parameters.items() if p.scope == "instance"}
         self.defaults = {n: (p.default if p.default is not None else p.min) for n, p in self.specs.items()}
         local = set(self.specs) | set(BUILTIN_PARAMETERS)
         self.by_sound: dict[int, list] = {}
-        for m in scene.mappings:
-            if m.parameter in local and m.sound is not None:
+        for m in scene.mappings:      # a sound's low-pass is per voice, whatever drives it
+            if m.sound is not None and (m.parameter in local or m.property == "lowpass_hz"):
                 self.by_sound.setdefault(sound_index[m.sound], []).append(m)
         self.values: dict[int, dict[str, float]] = {}      # instance -> the values the game set
         self.inherited = lambda instance: {}                # instance -> its game object's values
@@ -80,14 +81,24 @@ class LocalParameters:
             if not len(rows):
                 continue
             builtins = self._builtins(rows)
-            db, st = np.zeros(len(rows)), np.zeros(len(rows))
+            db, st, fc = np.zeros(len(rows)), np.zeros(len(rows)), np.full(len(rows), np.inf)
             for m in mappings:
-                x = builtins[m.parameter] if m.parameter in builtins else self._local(m.parameter, rows, row_instance)
+                if m.parameter in builtins:
+                    x = builtins[m.parameter]
+                elif m.parameter in self.global_values:
+                    x = np.full(len(rows), self.global_values[m.parameter])
+                else:
+                    x = self._local(m.parameter, rows, row_instance)
                 y = evaluate_curve_array(m.shape, m.points, x)
                 if m.property == "volume_db":
                     db += y
-                else:
+                elif m.property == "pitch_semitones":
                     st += y
+                else:
+                    fc = np.minimum(fc, y)                    # the most restrictive low-pass
+            if np.isfinite(fc).any():
+                a = 1.0 - np.exp(-2.0 * np.pi * np.maximum(fc, 1.0) / self.sample_rate)
+                vf[rows, VF_LP_A_TARGET] = np.where(fc >= 0.5 * self.sample_rate, 1.0, a)
             lo, hi = MAPPABLE["sound"]["volume_db"]
             vf[rows, VF_MOD_GAIN] = 10.0 ** (np.clip(db, lo, hi) / 20.0)
             lo, hi = MAPPABLE["sound"]["pitch_semitones"]

@@ -88,7 +88,7 @@ class Mixer:
         self.scheduler = Scheduler(out.sample_rate, out.block_size)
         self.rng = np.random.Generator(np.random.PCG64(seed))
         self.streams = Streams(self.bank, self.arrays, out.sample_rate)
-        self.local = LocalParameters(scene, self.arrays, self.sound_index)
+        self.local = LocalParameters(scene, self.arrays, self.sound_index, self.parameters.values)
         self.instances = Instances(scene, self.arrays, self.voices, self.bank, self.rng, self.sound_index,
                                    self.cat_index, self.bus_index, self.streams)
         self.objects = GameObjects(self.instances, self.local, self.scheduler)

@@ -89,7 +89,9 @@ class GameParameters:
         self.specs = {n: p for n, p in scene.parameters.items() if p.scope == "global"}
         self.values = {n: (p.default if p.default is not None else p.min) for n, p in self.specs.items()}
         self.targets = dict(self.values)
-        self.mappings: list[Mapping] = [m for m in scene.mappings if m.parameter in self.specs]
+        # a sound's low-pass is per voice: control/local.py evaluates those mappings
+        self.mappings: list[Mapping] = [m for m in scene.mappings if m.parameter in self.specs
+                                        and not (m.sound is not None and m.property == "lowpass_hz")]
         self.local = {n for n, p in scene.parameters.items() if p.scope == "instance"}
 
     def set(self, name: str, value: float) -> None:

@@ -66,7 +66,11 @@ VF_VFADE_TARGET = 19
 VF_VFADE_STEP = 20
 VF_MOD_GAIN = 21                       # the voice's own parameters' gain (local and built-in, control/local.py)
 VF_MOD_PITCH = 22                      # ... and pitch ratio; both 1 unless a mapping moves them
-VF_NFIELDS = 23
+VF_LP_A = 23                           # the voice's one-pole low-pass coefficient (1 = open; dsp/playback.py)
+VF_LP_A_TARGET = 24                    # ... where it goes this block (ramped across the block)
+VF_LP_Y0 = 25                          # ... its state, first and second source channel
+VF_LP_Y1 = 26
+VF_NFIELDS = 27
 
 # per-sound modifiers (game-parameter curves): sound_mod[sound, SM_*]
 SM_GAIN = 0          # linear gain multiplier

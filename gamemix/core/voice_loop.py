@@ -20,7 +20,7 @@ from numba import njit
 from gamemix.core.arrays import (
     BF_PITCH, ENDED, LF_DOPPLER_FACTOR, LF_EXTRA_LISTENERS, LF_FRAMES, LF_SPEED_OF_SOUND, LF_VX, LF_VY, LF_VZ, LF_X, LF_Y, LF_Z, MAX_PITCH,
     MIN_PITCH, PLAYING, SM_GAIN, SM_PITCH, STOPPING, VF_AUDIBILITY, VF_DIST_GAIN, VF_DOPPLER, VF_FADE,
-    VF_FADE_STEP, VF_FADE_TARGET, VF_MAX_DIST, VF_MIN_DIST, VF_MOD_GAIN, VF_MOD_PITCH, VF_PAN, VF_PITCH, VF_ROLLOFF, VF_VFADE,
+    VF_FADE_STEP, VF_FADE_TARGET, VF_LP_A, VF_LP_A_TARGET, VF_LP_Y0, VF_LP_Y1, VF_MAX_DIST, VF_MIN_DIST, VF_MOD_GAIN, VF_MOD_PITCH, VF_PAN, VF_PITCH, VF_ROLLOFF, VF_VFADE,
     VF_VFADE_STEP, VF_VFADE_TARGET, VF_VOLUME, VF_VX, VF_VY, VF_VZ, VF_X, VF_Y, VF_Z, VI_BLOCKS, VI_BUS,
     VI_CAT, VI_DELAY, VI_LANE0, VI_LANE1, VI_LOOP, VI_LOOPS, VI_MODEL, VI_PAUSE, VI_POS, VI_SOUND, VI_SPATIAL,
     VI_START_AT_TARGET, VI_STATE, VI_TO_VIRTUAL, PAUSED, VIRTUAL,
@@ -28,7 +28,7 @@ from gamemix.core.arrays import (
 from gamemix.core import listeners
 from gamemix.core.dsp.distance import distance_gain, doppler_ratio
 from gamemix.core.dsp.mixing import add_ramped_to_bus, add_ramped_to_pair, seek
-from gamemix.core.dsp.playback import advance, delay_start, pitch_to_step, read_lane, wraps
+from gamemix.core.dsp.playback import advance, delay_start, one_pole_lowpass, pitch_to_step, read_lane, wraps
 from gamemix.core.panning import balance_gains, direction_gains, pan_gains
 
 
@@ -170,6 +170,10 @@ def render_voices(pool, lane_off, lane_len, vi, vf, gain, bf, sound_mod, cat_gai
         pos, done = read_lane(pool, lane_off[lane], lane_len[lane], loop, pos0, step, scratch0, n - delay)
         if delay > 0:
             delay_start(scratch0, delay, n)
+        lp0, lp1 = vf[v, VF_LP_A], vf[v, VF_LP_A_TARGET]
+        filtered = lp0 < 1.0 or lp1 < 1.0      # a per-voice low-pass (distance, occlusion curves)
+        if filtered:
+            vf[v, VF_LP_Y0] = one_pole_lowpass(scratch0, n, lp0, lp1, vf[v, VF_LP_Y0])
         if channels == 2:   # the common case, a mono lane onto a stereo bus, in one pass
             add_ramped_to_pair(scratch0, bus_buf, bus, gain[v, 0, 0], target[0, 0], gain[v, 0, 1], target[0, 1],
                                ramp, n)
@@ -182,7 +186,10 @@ def render_voices(pool, lane_off, lane_len, vi, vf, gain, bf, sound_mod, cat_gai
             read_lane(pool, lane_off[lane], lane_len[lane], loop, pos0, step, scratch1, n - delay)
             if delay > 0:
                 delay_start(scratch1, delay, n)
+            if filtered:
+                vf[v, VF_LP_Y1] = one_pole_lowpass(scratch1, n, lp0, lp1, vf[v, VF_LP_Y1])
             mix_source(scratch1, 1, v, gain, target, bus_buf, bus, ramp, n, channels)
+        vf[v, VF_LP_A] = lp1
         if delay > 0:
             vi[v, VI_DELAY] = 0
         if loop != 0 and vi[v, VI_LOOPS] >= 0:

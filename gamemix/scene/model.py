@@ -222,7 +222,7 @@ BUILTIN_PARAMETERS: dict[str, tuple[float, float]] = {
 # point must lie in it: the curves never leave the range of their points): a sound's volume and
 # pitch offsets, a bus's own settings and what its processors let move, a snapshot's intensity
 MAPPABLE: dict[str, dict[str, tuple[float, float]]] = {
-    "sound": {"volume_db": (-144.0, 24.0), "pitch_semitones": (-48.0, 48.0)},
+    "sound": {"volume_db": (-144.0, 24.0), "pitch_semitones": (-48.0, 48.0), "lowpass_hz": (10.0, 96000.0)},
     "bus": {"volume_db": (-144.0, 24.0), "pitch_semitones": (-24.0, 24.0), "lowpass_hz": (10.0, 96000.0),
             "highpass_hz": (10.0, 96000.0), **{m.name: (m.lo, m.hi) for _, m in processors.movables()}},
     "snapshot": {"intensity": (0.0, 100.0)},

@@ -194,6 +194,29 @@ def wraps(length, pos, step, n):
 
 
 @njit(cache=True, nogil=True)
+def one_pole_lowpass(buf, n, a0, a1, y):
+    """y[i] = y[i-1] + a (x[i] - y[i-1]) in place over buf[:n], the coefficient a ramped linearly from
+    a0 to a1 across the block (no zipper steps); returns the last y (the state).  With
+    a = 1 - exp(-2 pi fc / fs) this is the impulse-invariant one-pole low-pass, |H| = a / |1 - (1 - a)
+    e^(-jw)| (J. O. Smith, Introduction to Digital Filters, "One-pole")."""
+    step = (a1 - a0) / n
+    a = a0
+    for i in range(n):
+        a += step
+        y += a * (buf[i] - y)
+        buf[i] = y
+    return y
+
+
+def lowpass_coefficient(fc: float, sample_rate: float) -> float:
+    """The one-pole coefficient for cutoff fc (1 = open, at or above the Nyquist frequency)."""
+    import math
+    if fc >= 0.5 * sample_rate:
+        return 1.0
+    return 1.0 - math.exp(-2.0 * math.pi * max(fc, 1.0) / sample_rate)
+
+
+@njit(cache=True, nogil=True)
 def delay_start(out, d, n):
     """Move out[:n - d] to out[d:n] and make out[:d] silence (a start d samples into the block)."""
     for i in range(n - 1, d - 1, -1):
