@@ -137,3 +137,23 @@ def test_a_sounds_low_pass_follows_its_curve_per_voice(scene_dir, driver):
     expected = one_pole_gain(1000.0, 4000.0)
     unfiltered = 0.5 / math.sqrt(2) * (math.sqrt(2) if driver == "distance" else 1.0)   # centre: both channels
     assert rms_db(out) - 20 * math.log10(unfiltered) == pytest.approx(20 * math.log10(expected), abs=0.05)
+
+
+def test_spread_blends_a_point_source_towards_every_direction_keeping_its_energy(scene_dir):
+    scene_dir.audio("tone.wav", sine(375.0, 1.0))
+    mixer = scene_dir.mixer({"s": {"files": ["tone.wav"], "loop": True,
+                                   "spatial": {"rolloff": "none", "doppler": 0.0}}},
+                            extra={"parameters": {"width": {}},
+                                   "mappings": [{"parameter": "width", "sound": "s", "property": "spread",
+                                                 "points": [[0, 0], [1, 1]]}]})
+    mixer.apply(m.Play(sound="s", id=1, position=(2.0, 0.0, 0.0)))            # hard right
+    unit = 0.5 / math.sqrt(2)
+    levels = {}
+    for width in (0.0, 0.5, 1.0):
+        mixer.apply(m.SetParameter(name="width", value=width))
+        out = render_blocks(mixer, 30)[10 * BLOCK:]
+        levels[width] = np.sqrt(np.mean(np.square(out, dtype=np.float64), axis=0)) / unit
+    np.testing.assert_allclose(levels[0.0], [0.0, 1.0], atol=1e-6)
+    np.testing.assert_allclose(levels[0.5], [math.sqrt(0.25), math.sqrt(0.75)], atol=1e-6)   # sqrt((1-s) g^2 + s/2)
+    np.testing.assert_allclose(levels[1.0], [math.sqrt(0.5)] * 2, atol=1e-6)
+    assert all(np.sum(v ** 2) == pytest.approx(1.0, abs=1e-6) for v in levels.values())         # energy kept

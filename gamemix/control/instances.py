@@ -43,9 +43,9 @@ import numpy as np
 
 from gamemix.core.arrays import (
     DIST_MODELS, FRAC_ONE, PAUSED, PLAYING, STOPPING, VF_DOPPLER, VF_FADE, VF_FADE_STEP, VF_FADE_TARGET,
-    VF_LP_A, VF_LP_A_TARGET, VF_MAX_DIST, VF_MIN_DIST, VF_MOD_GAIN, VF_MOD_PITCH, VF_PAN, VF_PITCH, VF_ROLLOFF, VF_VFADE, VF_VFADE_STEP, VF_VFADE_TARGET, VF_VOLUME,
+    VF_MAX_DIST, VF_MIN_DIST, VF_PAN, VF_PITCH, VF_ROLLOFF, VF_VFADE, VF_VFADE_STEP, VF_VFADE_TARGET, VF_VOLUME,
     VF_VX, VF_X, VI_BUS, VI_CAT, VI_DELAY, VI_LANE0, VI_LANE1, VI_LOOP, VI_LOOPS, VI_MODEL, VI_PAUSE, VI_POS,
-    VI_SOUND, VI_SPATIAL, VI_STATE, VI_TO_VIRTUAL, VIRTUAL,
+    VI_SOUND, VI_SPATIAL, VI_STATE, VI_TO_VIRTUAL, VIRTUAL, VX_REST,
 )
 from gamemix.control import listeners
 from gamemix.errors import CommandError
@@ -318,8 +318,7 @@ class Instances:
         vi[v, VI_DELAY] = opts.delay
         vf[v, VF_VOLUME] = db_to_gain(volume)
         vf[v, VF_PITCH] = semitones_to_ratio(pitch)
-        vf[v, VF_MOD_GAIN] = vf[v, VF_MOD_PITCH] = 1.0     # until its own parameters move them
-        vf[v, VF_LP_A] = vf[v, VF_LP_A_TARGET] = 1.0       # its low-pass open
+        a.vx[v] = VX_REST                                  # until its own parameters move it (VI_EXTRA 0)
         vf[v, VF_PAN] = spec.pan if opts.pan is None else opts.pan
         if spec.spatial is not None:
             sp = spec.spatial

@@ -13,8 +13,8 @@ Their mappings drive a sound's `volume_db` or `pitch_semitones` per voice:
 each block, for the sounds that have such mappings, one vectorised pass over
 their live rows evaluates the curves (control/parameters.py, the same
 shapes), adds them up (dB, semitones; held in the property's range) and
-writes the voice's VF_MOD_GAIN and VF_MOD_PITCH, which the kernel ramps like
-every gain.  Values are kept only for instances that exist.
+writes the voice's row of `vx` (gain, pitch, low-pass, spread) and marks it
+VI_EXTRA, so the kernel reads it; gains are ramped like every gain.  Values are kept only for instances that exist.
 
 Control side.
 """
@@ -28,10 +28,11 @@ import numpy as np
 from gamemix.control import listeners
 from gamemix.control.parameters import evaluate_curve_array
 from gamemix.core.arrays import (
-    FREE, VF_LP_A_TARGET, VF_MOD_GAIN, VF_MOD_PITCH, VF_VX, VF_X, VI_SOUND, VI_SPATIAL, VI_STATE,
+    FREE, VF_VX, VF_X, VI_EXTRA, VI_SOUND, VI_SPATIAL, VI_STATE, VX_LP_A_TARGET, VX_MOD_GAIN, VX_MOD_PITCH,
+    VX_SPREAD,
 )
 from gamemix.errors import CommandError
-from gamemix.scene.model import BUILTIN_PARAMETERS, MAPPABLE
+from gamemix.scene.model import BUILTIN_PARAMETERS, MAPPABLE, PER_VOICE
 
 
 class LocalParameters:
@@ -45,7 +46,7 @@ class LocalParameters:
         local = set(self.specs) | set(BUILTIN_PARAMETERS)
         self.by_sound: dict[int, list] = {}
         for m in scene.mappings:      # a sound's low-pass is per voice, whatever drives it
-            if m.sound is not None and (m.parameter in local or m.property == "lowpass_hz"):
+            if m.sound is not None and (m.parameter in local or m.property in PER_VOICE):
                 self.by_sound.setdefault(sound_index[m.sound], []).append(m)
         self.values: dict[int, dict[str, float]] = {}      # instance -> the values the game set
         self.inherited = lambda instance: {}                # instance -> its game object's values
@@ -72,16 +73,17 @@ class LocalParameters:
         self.values.pop(instance, None)
 
     def tick(self, row_instance: np.ndarray) -> None:
-        """Write VF_MOD_GAIN and VF_MOD_PITCH of the live rows of every sound with local mappings."""
+        """Write the vx rows (and VI_EXTRA) of the live rows of every sound with per-voice mappings."""
         if not self.by_sound:
             return
-        vi, vf = self.arrays.vi, self.arrays.vf
+        vi, vx = self.arrays.vi, self.arrays.vx
         for sound, mappings in self.by_sound.items():
             rows = np.flatnonzero((vi[:, VI_SOUND] == sound) & (vi[:, VI_STATE] != FREE))
             if not len(rows):
                 continue
             builtins = self._builtins(rows)
             db, st, fc = np.zeros(len(rows)), np.zeros(len(rows)), np.full(len(rows), np.inf)
+            spread = None
             for m in mappings:
                 if m.parameter in builtins:
                     x = builtins[m.parameter]
@@ -94,15 +96,20 @@ class LocalParameters:
                     db += y
                 elif m.property == "pitch_semitones":
                     st += y
+                elif m.property == "spread":
+                    spread = y if spread is None else spread + y
                 else:
                     fc = np.minimum(fc, y)                    # the most restrictive low-pass
+            if spread is not None:
+                vx[rows, VX_SPREAD] = np.clip(spread, 0.0, 1.0)
             if np.isfinite(fc).any():
                 a = 1.0 - np.exp(-2.0 * np.pi * np.maximum(fc, 1.0) / self.sample_rate)
-                vf[rows, VF_LP_A_TARGET] = np.where(fc >= 0.5 * self.sample_rate, 1.0, a)
+                vx[rows, VX_LP_A_TARGET] = np.where(fc >= 0.5 * self.sample_rate, 1.0, a)
             lo, hi = MAPPABLE["sound"]["volume_db"]
-            vf[rows, VF_MOD_GAIN] = 10.0 ** (np.clip(db, lo, hi) / 20.0)
+            vx[rows, VX_MOD_GAIN] = 10.0 ** (np.clip(db, lo, hi) / 20.0)
             lo, hi = MAPPABLE["sound"]["pitch_semitones"]
-            vf[rows, VF_MOD_PITCH] = 2.0 ** (np.clip(st, lo, hi) / 12.0)
+            vx[rows, VX_MOD_PITCH] = 2.0 ** (np.clip(st, lo, hi) / 12.0)
+            vi[rows, VI_EXTRA] = 1
 
     def _local(self, name: str, rows: np.ndarray, row_instance: np.ndarray) -> np.ndarray:
         default = self.defaults[name]

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gamemix.errors import CommandError
-from gamemix.scene.model import MAPPABLE, Mapping, Scene
+from gamemix.scene.model import MAPPABLE, PER_VOICE, Mapping, Scene
 
 SHAPES = {
     "linear": lambda t: t,
@@ -91,7 +91,7 @@ class GameParameters:
         self.targets = dict(self.values)
         # a sound's low-pass is per voice: control/local.py evaluates those mappings
         self.mappings: list[Mapping] = [m for m in scene.mappings if m.parameter in self.specs
-                                        and not (m.sound is not None and m.property == "lowpass_hz")]
+                                        and not (m.sound is not None and m.property in PER_VOICE)]
         self.local = {n for n, p in scene.parameters.items() if p.scope == "instance"}
 
     def set(self, name: str, value: float) -> None:

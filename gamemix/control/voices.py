@@ -33,9 +33,9 @@ from gamemix.core import listeners as core_listeners
 from gamemix.core.dsp.distance import distance_gain
 from gamemix.units import FLOOR_GAIN, db_to_gain
 from gamemix.core.arrays import (
-    ENDED, FREE, LF_ENDED, LF_EXTRA_LISTENERS, PAUSED, LF_X, LF_Y, LF_Z, PLAYING, SM_GAIN, STOPPING, VF_FADE, VF_FADE_TARGET,
+    ENDED, FREE, LF_ENDED, LF_EXTRA_LISTENERS, VI_EXTRA, VX_MOD_GAIN, PAUSED, LF_X, LF_Y, LF_Z, PLAYING, SM_GAIN, STOPPING, VF_FADE, VF_FADE_TARGET,
     VF_FADE_STEP, VF_MAX_DIST, VF_MIN_DIST, VF_ROLLOFF, VF_VFADE, VF_VFADE_STEP,
-    VF_VFADE_TARGET, VF_VOLUME, VF_MOD_GAIN, VF_X, VF_Y, VF_Z, VI_BLOCKS, VI_BUS, VI_CAT, VI_MODEL,
+    VF_VFADE_TARGET, VF_VOLUME, VF_X, VF_Y, VF_Z, VI_BLOCKS, VI_BUS, VI_CAT, VI_MODEL,
     VI_PAUSE, VI_POS, VI_START_AT_TARGET, VI_SOUND, VI_SPATIAL, VI_STATE, VI_TO_VIRTUAL, VIRTUAL, EngineArrays,
 )
 
@@ -57,7 +57,7 @@ class VoiceStats:
 
 
 @njit(cache=True, nogil=True)
-def audibility_all(vi, vf, lf, sound_mod, cat_gain, bus_gain, out, out_own):
+def audibility_all(vi, vf, vx, lf, sound_mod, cat_gain, bus_gain, out, out_own):
     """out[v] = the total gain instance v would have now (0 for free rows), in one pass;
     out_own[v] = the same without the category gains (ducking, HDR), which HDR measures."""
     for v in range(vi.shape[0]):
@@ -66,7 +66,9 @@ def audibility_all(vi, vf, lf, sound_mod, cat_gain, bus_gain, out, out_own):
             out[v] = 0.0
             out_own[v] = 0.0
             continue
-        g = vf[v, VF_VOLUME] * vf[v, VF_MOD_GAIN] * sound_mod[vi[v, VI_SOUND], SM_GAIN]
+        g = vf[v, VF_VOLUME] * sound_mod[vi[v, VI_SOUND], SM_GAIN]
+        if vi[v, VI_EXTRA] != 0:
+            g *= vx[v, VX_MOD_GAIN]
         g *= bus_gain[vi[v, VI_BUS]] * max(vf[v, VF_FADE], vf[v, VF_FADE_TARGET])
         if vi[v, VI_SPATIAL] != 0:
             b = 0                                   # heard from its nearest listener, as the kernel does
@@ -171,7 +173,7 @@ def census(vi):
 
 
 @njit(cache=True, nogil=True)
-def decide(vi, vf, lf, sound_mod, cat_gain, bus_gain, priority, threshold, hysteresis_db, excluded, max_voices,
+def decide(vi, vf, vx, lf, sound_mod, cat_gain, bus_gain, priority, threshold, hysteresis_db, excluded, max_voices,
            audibility, own_gain, score, to_virtual, to_real):
     """The whole real/virtual decision in one call: audibility, who may be real, the cut at
     the voice budget (scores are ranked only when there are more candidates than voices), and
@@ -180,7 +182,7 @@ def decide(vi, vf, lf, sound_mod, cat_gain, bus_gain, priority, threshold, hyste
     Returns (to-virtual count, to-real count, real rows kept, budget, real rows, virtual rows),
     the last two counted before any change.
     """
-    audibility_all(vi, vf, lf, sound_mod, cat_gain, bus_gain, audibility, own_gain)
+    audibility_all(vi, vf, vx, lf, sound_mod, cat_gain, bus_gain, audibility, own_gain)
     n = eligible(vi, audibility, threshold, excluded, score)
     stopping, real, virtual = census(vi)
     budget = max(max_voices - stopping, 0)
@@ -314,7 +316,7 @@ class VoicePool:
         p = self.arrays
         excluded = self.no_exclusions if hdr_inaudible is None else hdr_inaudible
         nv, nr, kept, budget, real, virtual = decide(
-            p.vi, p.vf, p.lf, p.sound_mod, p.cat_gain, bus_gain, self.priority, self.threshold, HYSTERESIS_DB,
+            p.vi, p.vf, p.vx, p.lf, p.sound_mod, p.cat_gain, bus_gain, self.priority, self.threshold, HYSTERESIS_DB,
             excluded, p.max_voices, self.audibility, self.own_gain, self.score, self._to_virtual, self._to_real)
         self._virtualize(self._to_virtual[:nv])
         moved = self._devirtualize(self._to_real[:nr], budget - kept)

@@ -44,7 +44,8 @@ VI_TO_VIRTUAL = 12  # 1 = fading out to become VIRTUAL (kernel switches when the
 VI_LOOPS = 13    # with VI_LOOP: passes left after this one (-1: for ever); at 0 the voice stops looping
 VI_DELAY = 14    # samples of silence before the voice starts, in its first block (sample-accurate starts)
 VI_PAUSE = 15    # 1 = fading out to pause (kernel makes it PAUSED when the fade reaches 0)
-VI_NFIELDS = 16
+VI_EXTRA = 16    # 1 = the voice's own parameters move it: read its row of vx (else vx is not touched)
+VI_NFIELDS = 17
 
 # per-voice float fields: vf[v, FIELD]
 VF_X, VF_Y, VF_Z = 0, 1, 2             # emitter position, m
@@ -64,13 +65,19 @@ VF_AUDIBILITY = 17                     # out: total gain of the last block (for 
 VF_VFADE = 18                          # real/virtual transition fade 0..1 (kernel moves it)
 VF_VFADE_TARGET = 19
 VF_VFADE_STEP = 20
-VF_MOD_GAIN = 21                       # the voice's own parameters' gain (local and built-in, control/local.py)
-VF_MOD_PITCH = 22                      # ... and pitch ratio; both 1 unless a mapping moves them
-VF_LP_A = 23                           # the voice's one-pole low-pass coefficient (1 = open; dsp/playback.py)
-VF_LP_A_TARGET = 24                    # ... where it goes this block (ramped across the block)
-VF_LP_Y0 = 25                          # ... its state, first and second source channel
-VF_LP_Y1 = 26
-VF_NFIELDS = 27
+VF_NFIELDS = 21
+
+# per-voice floats that only voices with VI_EXTRA use, kept apart so the others' rows stay small:
+# vx[row, FIELD] (what the voice's own parameters set: control/local.py)
+VX_MOD_GAIN = 0                        # gain (local and built-in parameters' volume curves)
+VX_MOD_PITCH = 1                       # pitch ratio
+VX_LP_A = 2                            # one-pole low-pass coefficient (1 = open; dsp/playback.py)
+VX_LP_A_TARGET = 3                     # ... where it goes this block (ramped across the block)
+VX_LP_Y0 = 4                           # ... its state, first and second source channel
+VX_LP_Y1 = 5
+VX_SPREAD = 6                          # 0 a point source .. 1 heard from every direction (energy kept)
+VX_NFIELDS = 7
+VX_REST = (1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0)   # a row's values until its parameters move it
 
 # per-sound modifiers (game-parameter curves): sound_mod[sound, SM_*]
 SM_GAIN = 0          # linear gain multiplier
@@ -137,6 +144,7 @@ class EngineArrays:
         # one row per instance, real or virtual: the engine renders at most max_voices of them
         self.vi = np.zeros((max_instances, VI_NFIELDS), dtype=np.int64)
         self.vf = np.zeros((max_instances, VF_NFIELDS), dtype=np.float64)
+        self.vx = np.tile(np.array(VX_REST), (max_instances, 1))
         self.gain = np.zeros((max_instances, MAX_SRC, MAX_OUT), dtype=np.float32)  # current, per src->out
         self.sound_mod = np.ones((max(n_sounds, 1), SM_NFIELDS), dtype=np.float64)
         self.cat_gain = np.ones(max(n_categories, 1), dtype=np.float64)

@@ -22,22 +22,27 @@ from numba import njit, typeof
 
 from gamemix.core import chain, listeners
 from gamemix.core.arrays import (
-    LF_CEILING, LF_ENDED, LF_SAMPLE_RATE, EngineArrays,
+    LF_CEILING, LF_ENDED, LF_EXTRA_LISTENERS, LF_FX, LF_FY, LF_FZ, LF_SAMPLE_RATE, LF_UX, LF_UY, LF_UZ, EngineArrays,
 )
 from gamemix.core.dsp import bs1770, compressor, filters, leveler, limiter, mixing, reverb, sidechain, unmasking  # noqa: F401  (their stages register)
+from gamemix.core.dsp.distance import listener_front_up, listener_right
 from gamemix.core.dsp.mixing import write_output
 from gamemix.core.voice_loop import render_voices
 
 
 @njit(cache=True, nogil=True)
-def render_block(pool, lane_off, lane_len, vi, vf, gain, bf, bus_parent, bus_order, sound_mod, cat_gain,
+def render_block(pool, lane_off, lane_len, vi, vf, vx, gain, bf, bus_parent, bus_order, sound_mod, cat_gain,
                  bus_buf, stages, scratch0, scratch1, target, ramp, lf, panner, out):
     """Render one block into out (frames, channels); out.shape[0] is the block size."""
     n = out.shape[0]
     channels = out.shape[1]
     bus_buf[:, :, :n] = 0.0
-    listeners.write_frames(lf)
-    ended = render_voices(pool, lane_off, lane_len, vi, vf, gain, bf, sound_mod, cat_gain, lf, panner,
+    rx, ry, rz = listener_right(lf[LF_FX], lf[LF_FY], lf[LF_FZ], lf[LF_UX], lf[LF_UY], lf[LF_UZ])
+    fx, fy, fz, ux, uy, uz = listener_front_up(lf[LF_FX], lf[LF_FY], lf[LF_FZ], rx, ry, rz)
+    frame = (rx, ry, rz, fx, fy, fz, ux, uy, uz)
+    if lf[LF_EXTRA_LISTENERS] > 0.0:
+        listeners.write_frames(lf)
+    ended = render_voices(pool, lane_off, lane_len, vi, vf, vx, gain, bf, sound_mod, cat_gain, lf, frame, panner,
                           bus_buf, scratch0, scratch1, target, ramp, n, channels)
     lf[LF_ENDED] += ended
     chain.mix_buses(bus_order, bus_parent, stages, bus_buf, ramp, n, channels, lf[LF_SAMPLE_RATE])
@@ -58,7 +63,7 @@ class Engine:
         self.arrays = arrays
         a = arrays
         # every array render_block reads or writes, in its argument order, except `out`
-        self.args = (pool, lane_offset, lane_length, a.vi, a.vf, a.gain, a.bf, a.bus_parent, a.bus_order,
+        self.args = (pool, lane_offset, lane_length, a.vi, a.vf, a.vx, a.gain, a.bf, a.bus_parent, a.bus_order,
                      a.sound_mod, a.cat_gain, a.bus_buf, a.chain, a.scratch0, a.scratch1, a.target, a.ramp, a.lf,
                      a.panner)
         self._compiled = None

@@ -20,10 +20,11 @@ from numba import njit
 from gamemix.core.arrays import (
     BF_PITCH, ENDED, LF_DOPPLER_FACTOR, LF_EXTRA_LISTENERS, LF_FRAMES, LF_SPEED_OF_SOUND, LF_VX, LF_VY, LF_VZ, LF_X, LF_Y, LF_Z, MAX_PITCH,
     MIN_PITCH, PLAYING, SM_GAIN, SM_PITCH, STOPPING, VF_AUDIBILITY, VF_DIST_GAIN, VF_DOPPLER, VF_FADE,
-    VF_FADE_STEP, VF_FADE_TARGET, VF_LP_A, VF_LP_A_TARGET, VF_LP_Y0, VF_LP_Y1, VF_MAX_DIST, VF_MIN_DIST, VF_MOD_GAIN, VF_MOD_PITCH, VF_PAN, VF_PITCH, VF_ROLLOFF, VF_VFADE,
+    VF_FADE_STEP, VF_FADE_TARGET, VF_MAX_DIST, VF_MIN_DIST, VF_PAN, VF_PITCH, VF_ROLLOFF, VF_VFADE,
     VF_VFADE_STEP, VF_VFADE_TARGET, VF_VOLUME, VF_VX, VF_VY, VF_VZ, VF_X, VF_Y, VF_Z, VI_BLOCKS, VI_BUS,
-    VI_CAT, VI_DELAY, VI_LANE0, VI_LANE1, VI_LOOP, VI_LOOPS, VI_MODEL, VI_PAUSE, VI_POS, VI_SOUND, VI_SPATIAL,
-    VI_START_AT_TARGET, VI_STATE, VI_TO_VIRTUAL, PAUSED, VIRTUAL,
+    VI_CAT, VI_DELAY, VI_EXTRA, VI_LANE0, VI_LANE1, VI_LOOP, VI_LOOPS, VI_MODEL, VI_PAUSE, VI_POS, VI_SOUND, VI_SPATIAL,
+    VI_START_AT_TARGET, VI_STATE, VI_TO_VIRTUAL, PAUSED, VIRTUAL, VX_LP_A, VX_LP_A_TARGET, VX_LP_Y0, VX_LP_Y1,
+    VX_MOD_GAIN, VX_MOD_PITCH, VX_SPREAD,
 )
 from gamemix.core import listeners
 from gamemix.core.dsp.distance import distance_gain, doppler_ratio
@@ -60,12 +61,13 @@ def passes_left(left, length, pos0, step, n):
 
 
 @njit(cache=True, nogil=True)
-def render_voices(pool, lane_off, lane_len, vi, vf, gain, bf, sound_mod, cat_gain, lf, panner,
+def render_voices(pool, lane_off, lane_len, vi, vf, vx, gain, bf, sound_mod, cat_gain, lf, frame, panner,
                   bus_buf, scratch0, scratch1, target, ramp, n, channels):
     """Render every real voice into its bus and move every virtual one on; return how many ended.
 
     A 3D voice is heard from its nearest listener (core/listeners.py), in that listener's frame
-    (right, front, up unit vectors, which the engine writes into `lf`); the gains for each
+    (right, front, up unit vectors: `frame`, nine numbers, for listener 0; the others' in `lf`,
+    written by the engine); the gains for each
     output channel come from the layout's `panner` (core/panning/).
 
     The per-voice steps are written out in this loop, and the helpers it calls
@@ -90,7 +92,10 @@ def render_voices(pool, lane_off, lane_len, vi, vf, gain, bf, sound_mod, cat_gai
                     gain[v, s, c] = 0.0
             continue
         sound = vi[v, VI_SOUND]
-        ratio = vf[v, VF_PITCH] * vf[v, VF_MOD_PITCH] * sound_mod[sound, SM_PITCH] * bf[vi[v, VI_BUS], BF_PITCH]
+        extra = vi[v, VI_EXTRA] != 0          # its own parameters move it (control/local.py)
+        ratio = vf[v, VF_PITCH] * sound_mod[sound, SM_PITCH] * bf[vi[v, VI_BUS], BF_PITCH]
+        if extra:
+            ratio *= vx[v, VX_MOD_PITCH]
         if state == VIRTUAL:    # no DSP: the position moves on as if it played
             step = pitch_to_step(clamp_pitch(ratio))
             length = lane_len[vi[v, VI_LANE0]]
@@ -107,19 +112,24 @@ def render_voices(pool, lane_off, lane_len, vi, vf, gain, bf, sound_mod, cat_gai
             continue
 
         # gain targets, source channel -> output channel
-        volume = (vf[v, VF_VOLUME] * vf[v, VF_MOD_GAIN] * (fade * vfade) * sound_mod[sound, SM_GAIN]
-                  * cat_gain[vi[v, VI_CAT]])
+        volume = vf[v, VF_VOLUME] * (fade * vfade) * sound_mod[sound, SM_GAIN] * cat_gain[vi[v, VI_CAT]]
+        if extra:
+            volume *= vx[v, VX_MOD_GAIN]
         stereo_source = vi[v, VI_LANE1] >= 0
         for s in range(target.shape[0]):    # a loop: slice assignment costs ~10 ns a voice here
             for c in range(target.shape[1]):
                 target[s, c] = 0.0
         dist = 1.0
         if vi[v, VI_SPATIAL] != 0:
-            k = 0
             if lf[LF_EXTRA_LISTENERS] > 0.0:    # split screen: heard from the nearest listener
                 k = listeners.nearest(lf, vf[v, VF_X], vf[v, VF_Y], vf[v, VF_Z])
-            b = listeners.base(k)
-            f = LF_FRAMES + 9 * k
+                b = listeners.base(k)
+                f = LF_FRAMES + 9 * k
+                rx, ry, rz, fx, fy, fz = lf[f], lf[f + 1], lf[f + 2], lf[f + 3], lf[f + 4], lf[f + 5]
+                ux, uy, uz = lf[f + 6], lf[f + 7], lf[f + 8]
+            else:                               # one listener (the usual case): its frame, in registers
+                b = 0
+                rx, ry, rz, fx, fy, fz, ux, uy, uz = frame
             dx = vf[v, VF_X] - lf[b + LF_X]
             dy = vf[v, VF_Y] - lf[b + LF_Y]
             dz = vf[v, VF_Z] - lf[b + LF_Z]
@@ -127,16 +137,21 @@ def render_voices(pool, lane_off, lane_len, vi, vf, gain, bf, sound_mod, cat_gai
             dist = distance_gain(vi[v, VI_MODEL], d, vf[v, VF_MIN_DIST], vf[v, VF_MAX_DIST], vf[v, VF_ROLLOFF])
             x = y = z = 0.0
             if d > 1e-9:    # the direction in the listener's frame (a source at the listener has none)
-                x = (dx * lf[f] + dy * lf[f + 1] + dz * lf[f + 2]) / d
-                y = (dx * lf[f + 6] + dy * lf[f + 7] + dz * lf[f + 8]) / d
-                z = (dx * lf[f + 3] + dy * lf[f + 4] + dz * lf[f + 5]) / d
+                x = (dx * rx + dy * ry + dz * rz) / d
+                y = (dx * ux + dy * uy + dz * uz) / d
+                z = (dx * fx + dy * fy + dz * fz) / d
             ratio *= doppler_ratio(dx, dy, dz, d, vf[v, VF_VX], vf[v, VF_VY], vf[v, VF_VZ],
                                    lf[b + LF_VX], lf[b + LF_VY], lf[b + LF_VZ], lf[LF_SPEED_OF_SOUND],
                                    lf[LF_DOPPLER_FACTOR] * vf[v, VF_DOPPLER])
             g = direction_gains(panner, x, y, z)
             level = volume * dist
-            for c in range(len(g)):
-                target[0, c] = level * g[c]
+            spread = vx[v, VX_SPREAD] if extra else 0.0
+            if spread > 0.0:        # blend towards equal gains on every channel, keeping the energy
+                for c in range(len(g)):
+                    target[0, c] = level * math.sqrt((1.0 - spread) * g[c] * g[c] + spread / len(g))
+            else:
+                for c in range(len(g)):
+                    target[0, c] = level * g[c]
         elif stereo_source:
             left, right = balance_gains(panner, vf[v, VF_PAN])
             for c in range(len(left)):
@@ -170,10 +185,13 @@ def render_voices(pool, lane_off, lane_len, vi, vf, gain, bf, sound_mod, cat_gai
         pos, done = read_lane(pool, lane_off[lane], lane_len[lane], loop, pos0, step, scratch0, n - delay)
         if delay > 0:
             delay_start(scratch0, delay, n)
-        lp0, lp1 = vf[v, VF_LP_A], vf[v, VF_LP_A_TARGET]
-        filtered = lp0 < 1.0 or lp1 < 1.0      # a per-voice low-pass (distance, occlusion curves)
+        filtered = False                       # a per-voice low-pass (distance, occlusion curves)
+        lp0 = lp1 = 1.0
+        if extra:
+            lp0, lp1 = vx[v, VX_LP_A], vx[v, VX_LP_A_TARGET]
+            filtered = lp0 < 1.0 or lp1 < 1.0
         if filtered:
-            vf[v, VF_LP_Y0] = one_pole_lowpass(scratch0, n, lp0, lp1, vf[v, VF_LP_Y0])
+            vx[v, VX_LP_Y0] = one_pole_lowpass(scratch0, n, lp0, lp1, vx[v, VX_LP_Y0])
         if channels == 2:   # the common case, a mono lane onto a stereo bus, in one pass
             add_ramped_to_pair(scratch0, bus_buf, bus, gain[v, 0, 0], target[0, 0], gain[v, 0, 1], target[0, 1],
                                ramp, n)
@@ -187,9 +205,10 @@ def render_voices(pool, lane_off, lane_len, vi, vf, gain, bf, sound_mod, cat_gai
             if delay > 0:
                 delay_start(scratch1, delay, n)
             if filtered:
-                vf[v, VF_LP_Y1] = one_pole_lowpass(scratch1, n, lp0, lp1, vf[v, VF_LP_Y1])
+                vx[v, VX_LP_Y1] = one_pole_lowpass(scratch1, n, lp0, lp1, vx[v, VX_LP_Y1])
             mix_source(scratch1, 1, v, gain, target, bus_buf, bus, ramp, n, channels)
-        vf[v, VF_LP_A] = lp1
+        if filtered:
+            vx[v, VX_LP_A] = lp1
         if delay > 0:
             vi[v, VI_DELAY] = 0
         if loop != 0 and vi[v, VI_LOOPS] >= 0:

@@ -222,11 +222,13 @@ BUILTIN_PARAMETERS: dict[str, tuple[float, float]] = {
 # point must lie in it: the curves never leave the range of their points): a sound's volume and
 # pitch offsets, a bus's own settings and what its processors let move, a snapshot's intensity
 MAPPABLE: dict[str, dict[str, tuple[float, float]]] = {
-    "sound": {"volume_db": (-144.0, 24.0), "pitch_semitones": (-48.0, 48.0), "lowpass_hz": (10.0, 96000.0)},
+    "sound": {"volume_db": (-144.0, 24.0), "pitch_semitones": (-48.0, 48.0), "lowpass_hz": (10.0, 96000.0),
+              "spread": (0.0, 1.0)},
     "bus": {"volume_db": (-144.0, 24.0), "pitch_semitones": (-24.0, 24.0), "lowpass_hz": (10.0, 96000.0),
             "highpass_hz": (10.0, 96000.0), **{m.name: (m.lo, m.hi) for _, m in processors.movables()}},
     "snapshot": {"intensity": (0.0, 100.0)},
 }
+PER_VOICE = frozenset({"lowpass_hz", "spread"})   # sound properties mapped per voice (control/local.py)
 MAPPING_PROPERTIES = tuple(dict.fromkeys(p for props in MAPPABLE.values() for p in props))
 
 
