@@ -343,7 +343,9 @@ def test_a_fresh_server_process_is_on_time_from_its_first_block(scene):
     assert result.returncode == 0, result.stderr
     stopped = result.stderr.strip().splitlines()[-1]          # "gamemix: stopped: N blocks, X xruns"
     blocks, xruns = (int(word) for word in stopped.split() if word.isdigit())
-    assert blocks > 200 and xruns <= 1, stopped       # 1: a scheduling hiccup of this shared VM, not a late start
+    # kernels loaded by the first blocks cost about 8 xruns in a row at start; a shared 2-core VM adds
+    # one or two at random over 1.5 s (seen on CI), which is not what this guards against
+    assert blocks > 200 and xruns < 4, stopped
 
 
 def test_a_started_server_puts_what_it_loaded_out_of_the_cycle_collectors_reach(scene, tmp_path):
