@@ -348,6 +348,37 @@ def test_a_fresh_server_process_is_on_time_from_its_first_block(scene):
     assert blocks > 200 and xruns < 4, stopped
 
 
+def test_a_fresh_server_process_has_its_kernels_loaded_before_its_first_block(scene, tmp_path):
+    """The structural form of the test above, with no timing: in a new process, when the output asks
+    for the first block, the block kernel and the voice decision are already loaded (the warm-up
+    did it), so the first block does not wait for a compile or a cache load."""
+    import subprocess
+    import sys
+    script = f"""
+import numpy as np
+from gamemix.core.engine import Engine, render_block
+from gamemix.control import voices
+from gamemix.live.server import Server, ServerConfig
+seen = {{}}                # per engine (the warm-up's, then the server's): what was loaded at its first block
+original = Engine.render
+def first(self, out):
+    seen.setdefault(id(self), (len(render_block.overloads), len(voices.decide.overloads)))
+    return original(self, out)
+Engine.render = first
+any_port = "tcp://127.0.0.1:*"
+with Server(ServerConfig(scene={str(scene)!r}, commands=any_port, streams=any_port, telemetry=any_port,
+                         output={str(tmp_path / "o.wav")!r})) as server:
+    import time
+    time.sleep(0.2)
+print(list(seen.values()))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    warm_up, live = eval(result.stdout.strip().splitlines()[-1])
+    assert warm_up[0] == 0                      # a fresh process: the warm-up's block is the first to load them
+    assert live[0] >= 1 and live[1] >= 1        # the server's first block finds them loaded
+
+
 def test_a_started_server_puts_what_it_loaded_out_of_the_cycle_collectors_reach(scene, tmp_path):
     import gc
     config = ServerConfig(scene=scene, commands=ANY_PORT, streams=ANY_PORT, telemetry=ANY_PORT,
