@@ -13,15 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from gamemix.core.arrays import (
-    LF_EXTRA_LISTENERS, LF_FX, LF_MORE, LF_UX, LF_VX, LF_X, LL_ACTIVE, LL_FIELDS, MAX_LISTENERS,
-)
+from gamemix.core.arrays import LF_EXTRA_LISTENERS, LF_FX, LF_UX, LF_VX, LF_X, LL_ACTIVE, MAX_LISTENERS
+from gamemix.core.dsp.distance import listener_front_up, listener_right
+from gamemix.core.listeners import base           # where listener k's fields start, as the kernel reads them
 from gamemix.errors import CommandError
-
-
-def base(k: int) -> int:
-    """Index in lf of listener k's first pose field (as core/listeners.py: base)."""
-    return 0 if k == 0 else LF_MORE + LL_FIELDS * (k - 1)
 
 
 def in_use(lf: np.ndarray) -> list[int]:
@@ -68,13 +63,12 @@ def nearest(lf: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 
 def frame(lf: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Listener k's (right, front, up) unit vectors, as the kernel computes them (dsp/distance.py)."""
+    """Listener k's (right, front, up) unit vectors: the kernel's own functions (dsp/distance.py)."""
     b = base(k)
-    f, u = lf[b + LF_FX:b + LF_FX + 3], lf[b + LF_UX:b + LF_UX + 3]
-    right = np.cross(f, u)
-    right = right / max(np.linalg.norm(right), 1e-12)
-    front = f / max(np.linalg.norm(f), 1e-12)
-    return right, front, np.cross(right, front)
+    fx, fy, fz = lf[b + LF_FX:b + LF_FX + 3]
+    right = listener_right(fx, fy, fz, *lf[b + LF_UX:b + LF_UX + 3])
+    front_up = listener_front_up(fx, fy, fz, *right)
+    return np.array(right), np.array(front_up[:3]), np.array(front_up[3:])
 
 
 def velocity(lf: np.ndarray, k: int) -> np.ndarray:

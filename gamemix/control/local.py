@@ -14,19 +14,18 @@ each block, for the sounds that have such mappings, one vectorised pass over
 their live rows evaluates the curves (control/parameters.py, the same
 shapes), adds them up (dB, semitones; held in the property's range) and
 writes the voice's row of `vx` (gain, pitch, low-pass, spread) and marks it
-VI_EXTRA, so the kernel reads it; gains are ramped like every gain.  Values are kept only for instances that exist.
+VI_EXTRA, so the kernel reads it; gains are ramped like every gain.  Values
+are kept only for instances that exist.
 
 Control side.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from gamemix.control import listeners
-from gamemix.control.parameters import evaluate_curve_array
+from gamemix.control.parameters import check_value, evaluate_curve_array
 from gamemix.core.arrays import (
     FREE, VF_VX, VF_X, VI_EXTRA, VI_SOUND, VI_SPATIAL, VI_STATE, VX_LP_A_TARGET, VX_MOD_GAIN, VX_MOD_PITCH,
     VX_SPREAD,
@@ -63,10 +62,7 @@ class LocalParameters:
             what = "built-in (computed, not set)" if name in BUILTIN_PARAMETERS else "not a per-instance parameter"
             raise CommandError("bad_value", f"parameter {name!r} is {what}; per-instance ones: "
                                             f"{', '.join(self.specs) or 'none declared'}")
-        if not (isinstance(value, (int, float)) and math.isfinite(value)):
-            raise CommandError("bad_value", f"parameter {name!r} needs a finite number, got {value!r}")
-        if not spec.min <= value <= spec.max:
-            raise CommandError("out_of_range", f"parameter {name!r} must lie in [{spec.min}, {spec.max}], got {value}")
+        check_value(name, spec, value)
 
     def forget(self, instance: int) -> None:
         """An instance is gone: drop its values."""

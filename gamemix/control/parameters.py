@@ -82,6 +82,15 @@ class MappedValues:
     bus_moved: dict[tuple[str, str, str | None], float] = field(default_factory=dict)
 
 
+def check_value(name: str, spec, value) -> None:
+    """CommandError unless `value` is a finite number in parameter `name`'s [min, max] (global or
+    per-instance parameters alike)."""
+    if not (isinstance(value, (int, float)) and math.isfinite(value)):
+        raise CommandError("bad_value", f"parameter {name!r} needs a finite number, got {value!r}")
+    if not spec.min <= value <= spec.max:
+        raise CommandError("out_of_range", f"parameter {name!r} must lie in [{spec.min}, {spec.max}], got {value}")
+
+
 class GameParameters:
     """Values, targets and glides of a scene's parameters, and their mappings."""
 
@@ -102,10 +111,7 @@ class GameParameters:
         if spec is None:
             known = ", ".join(list(self.specs)[:30]) or "none defined"
             raise CommandError("unknown_parameter", f"unknown parameter {name!r} (parameters: {known})")
-        if not (isinstance(value, (int, float)) and math.isfinite(value)):
-            raise CommandError("bad_value", f"parameter {name!r} needs a finite number, got {value!r}")
-        if not spec.min <= value <= spec.max:
-            raise CommandError("out_of_range", f"parameter {name!r} must lie in [{spec.min}, {spec.max}], got {value}")
+        check_value(name, spec, value)
         self.targets[name] = float(value)
         if spec.seek_speed == 0.0:
             self.values[name] = float(value)
