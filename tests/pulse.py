@@ -21,6 +21,7 @@ import contextlib
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -37,39 +38,84 @@ def _fail_or_skip(message: str) -> None:
     pytest.skip(message)
 
 
+class NullSinkDaemon:
+    """A private pulseaudio daemon with one null sink, kept awake (see the module docstring).
+
+    The daemon is the tests' instrument, not what they test, so it runs without
+    real-time scheduling, nice level or CPU limiter: as root, pulseaudio takes
+    SCHED_RR and a CPU-load limiter by default, and on a loaded two-core CI
+    machine either can get it killed mid-suite (seen once: every later device
+    test found no `pulse` device).  `ensure` restarts a daemon that died and
+    prints why (the tail of its log), so one lost instrument costs one restart,
+    not every later test."""
+
+    def __init__(self, name: str, rate: int):
+        self.name, self.rate = name, rate
+        self.runtime = tempfile.mkdtemp(prefix="gamemix-pulse-")
+        self.log = os.path.join(self.runtime, "pulseaudio.log")
+        self.awake = None
+        self.restarts = 0
+
+    def start(self) -> None:
+        os.environ["XDG_RUNTIME_DIR"] = self.runtime
+        subprocess.run(["pulseaudio", "-D", "--exit-idle-time=-1", "--disallow-exit", "--daemonize=yes",
+                        "--realtime=no", "--high-priority=no", "--no-cpu-limit", "--log-level=notice",
+                        f"--log-target=newfile:{self.log}"], check=True, capture_output=True, timeout=20)
+        for _ in range(100):
+            if self.alive():
+                break
+            time.sleep(0.05)
+        subprocess.run(["pactl", "load-module", "module-null-sink", f"sink_name={self.name}", f"rate={self.rate}",
+                        "channels=2", "format=float32le"], check=True, capture_output=True, timeout=10)
+        os.environ["PULSE_SINK"] = self.name
+        os.environ["PULSE_SOURCE"] = f"{self.name}.monitor"
+        self.awake = Capture(latency_ms=5, keep=False)
+        self.awake.wait_for_data(timeout=5.0)
+
+    @staticmethod
+    def alive() -> bool:
+        return subprocess.run(["pactl", "info"], capture_output=True, timeout=10).returncode == 0
+
+    def ensure(self) -> None:
+        """Restart the daemon if it has died since the last test, saying so and why."""
+        if self.alive():
+            return
+        try:
+            with open(self.log, errors="replace") as f:
+                tail = "".join(f.readlines()[-15:])
+        except OSError:
+            tail = "(no log)"
+        print(f"pulseaudio died; restarting it. The tail of its log:\n{tail}", file=sys.stderr)
+        self.restarts += 1
+        self.stop()
+        self.start()
+
+    def stop(self) -> None:
+        if self.awake is not None:
+            self.awake.close()
+            self.awake = None
+        subprocess.run(["pulseaudio", "--kill"], capture_output=True, timeout=10)
+
+
 @contextlib.contextmanager
 def pulse_null_sink(name: str = "gamemix_test", rate: int = RATE):
-    """Start pulseaudio with a null sink `name`, kept awake; yields the sink name; kills the daemon after."""
+    """Start pulseaudio with a null sink `name`, kept awake; yields the daemon (`.name` is the sink,
+    `.ensure()` restarts it if it died); kills the daemon after."""
     if shutil.which("pulseaudio") is None:
         _fail_or_skip("pulseaudio is not installed (make test installs it)")
     saved = {k: os.environ.get(k) for k in ("XDG_RUNTIME_DIR", "PULSE_SINK", "PULSE_SOURCE")}
-    runtime = tempfile.mkdtemp(prefix="gamemix-pulse-")
-    os.environ["XDG_RUNTIME_DIR"] = runtime
-    awake = None
+    daemon = NullSinkDaemon(name, rate)
     try:
-        subprocess.run(["pulseaudio", "-D", "--exit-idle-time=-1", "--disallow-exit", "--daemonize=yes"],
-                       check=True, capture_output=True, timeout=20)
-        for _ in range(100):
-            if subprocess.run(["pactl", "info"], capture_output=True).returncode == 0:
-                break
-            time.sleep(0.05)
-        subprocess.run(["pactl", "load-module", "module-null-sink", f"sink_name={name}", f"rate={rate}",
-                        "channels=2", "format=float32le"], check=True, capture_output=True, timeout=10)
-        os.environ["PULSE_SINK"] = name
-        os.environ["PULSE_SOURCE"] = f"{name}.monitor"
-        awake = Capture(latency_ms=5, keep=False)
-        awake.wait_for_data(timeout=5.0)
-        yield name
+        daemon.start()
+        yield daemon
     finally:
-        if awake is not None:
-            awake.close()
-        subprocess.run(["pulseaudio", "--kill"], capture_output=True, timeout=10)
+        daemon.stop()
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        shutil.rmtree(runtime, ignore_errors=True)
+        shutil.rmtree(daemon.runtime, ignore_errors=True)
 
 
 class Capture:

@@ -17,9 +17,16 @@ DEVICE_BUFFER = 256
 
 
 @pytest.fixture(scope="module")
-def sink():
-    with pulse_null_sink("gamemix_test", SR) as name:
-        yield name
+def pulse_daemon():
+    with pulse_null_sink("gamemix_test", SR) as daemon:
+        yield daemon
+
+
+@pytest.fixture
+def sink(pulse_daemon):
+    """The null sink's name, with its daemon alive (restarted, and said so, if it died)."""
+    pulse_daemon.ensure()
+    return pulse_daemon.name
 
 
 def level_db(x):
