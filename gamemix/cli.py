@@ -24,11 +24,26 @@ def cmd_validate(args) -> int:
     from gamemix.scene.assets import build_bank
     from gamemix.scene.load import load_scene
     scene = load_scene(args.scene)
+    if args.script:
+        from gamemix.scene.script import load_script
+        script = load_script(args.script, scene.output.sample_rate, scene.output.block_size, scene)
     if args.decode:
         for warning in build_bank(scene).warnings:
             print(f"warning: {warning}", file=sys.stderr)
     print(f"{args.scene}: ok ({len(scene.buses)} buses, {len(scene.sounds)} sounds)")
+    if args.script:
+        print(f"{args.script}: ok against {args.scene} ({len(script.messages)} messages)")
     return 0
+
+
+def _refused(report: dict, allow_errors: bool) -> int:
+    """Exit code of a render: 1 if the mixer refused any command, unless errors are allowed."""
+    n = len(report["errors"])
+    if n == 0 or allow_errors:
+        return 0
+    print(f"gamemix: {n} command{'s were' if n != 1 else ' was'} refused (listed above); failing. "
+          f"Use --allow-errors to accept a render with refused commands", file=sys.stderr)
+    return 1
 
 
 def cmd_schema(args) -> int:
@@ -45,10 +60,10 @@ def cmd_schema(args) -> int:
 def cmd_render(args) -> int:
     from gamemix.offline.render import format_report, render
     report = render(args.scene, args.script, args.out, seed=args.seed, stems_dir=args.stems,
-                    report_path=args.report, fmt=args.format)
+                    report_path=args.report, fmt=args.format, strict=not args.allow_errors)
     print(format_report(report))
     print(f"wrote {args.out}")
-    return 0
+    return _refused(report, args.allow_errors)
 
 
 def cmd_demo(args) -> int:
@@ -58,7 +73,7 @@ def cmd_demo(args) -> int:
                     stems_dir=out / "stems", report_path=out / "showcase.json")
     print(format_report(report))
     print(f"wrote {out / 'showcase.wav'} (stems in {out / 'stems'}, report {out / 'showcase.json'})")
-    return 0
+    return _refused(report, False)
 
 
 def cmd_meter(args) -> int:
@@ -140,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("scene")
     p.add_argument("--no-decode", dest="decode", action="store_false",
                    help="only check the file, do not decode its audio")
+    p.add_argument("--script", default=None,
+                   help="also check this render script against the scene (every name it gives must exist)")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("schema", help="print the JSON Schema of scene files (for editors)")
@@ -155,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stems", default=None, help="folder for one post-fader WAV per bus")
     p.add_argument("--report", default=None, help="write the render's figures as JSON")
     p.add_argument("--format", default="float", choices=["float", "pcm24", "pcm16"], help="WAV sample format")
+    p.add_argument("--allow-errors", action="store_true",
+                   help="exit 0 even when the script names what the scene lacks or the mixer refuses commands "
+                        "(for exploring; a mix check should not pass it)")
     p.set_defaults(func=cmd_render)
 
     p = sub.add_parser("demo", help="render the bundled showcase scene and print its report")

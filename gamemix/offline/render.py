@@ -55,13 +55,15 @@ class LevelTally:
 
 def render(scene: Scene | str | Path, script: Script | str | Path, out_path: str | Path,
            seed: int | None = None, stems_dir: str | Path | None = None,
-           report_path: str | Path | None = None, fmt: str = "float") -> dict:
-    """Render `script` through `scene` into `out_path`; returns the report dict."""
+           report_path: str | Path | None = None, fmt: str = "float", strict: bool = False) -> dict:
+    """Render `script` through `scene` into `out_path`; returns the report dict.  With `strict`, a
+    script naming what the scene lacks is refused before rendering (LocatedError), as
+    `gamemix validate --script` does; commands the mixer refuses are listed in the report either way."""
     if not isinstance(scene, Scene):
         scene = load_scene(scene)
     out_cfg = scene.output
     if not isinstance(script, Script):
-        script = load_script(script, out_cfg.sample_rate, out_cfg.block_size)
+        script = load_script(script, out_cfg.sample_rate, out_cfg.block_size, scene if strict else None)
     seed = seed if seed is not None else (script.seed or 0)
     mixer = Mixer(scene, seed=seed)
     tally = LevelTally(len(mixer.bus_names))

@@ -67,6 +67,7 @@ class Message(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, froz
 
     stream: ClassVar[bool] = True       # may also be sent on the stream socket
     mixer: ClassVar[bool] = True        # carried out by the mixer (and allowed in render scripts)
+    refs: ClassVar[dict[str, str]] = {}  # field -> the scene table its name must be in (checked in scripts)
 
 
 class Play(Message, tag="play"):
@@ -84,6 +85,7 @@ class Play(Message, tag="play"):
     loops: Optional[Loops] = None        # instead of the sound's own looping: -1 for ever, 0 once, N more times
     at_sample: Optional[SampleTime] = None   # start at this sample of the mixer's clock (not before the next block)
     object: Optional[GameId] = None      # play on this game object: take its pose, move with it
+    refs: ClassVar[dict[str, str]] = {"sound": "sounds"}
 
 
 class Stop(Message, tag="stop"):
@@ -162,6 +164,7 @@ class BusVolume(Message, tag="bus_volume"):
     bus: Name
     volume_db: Decibels
     fade: Seconds = 0.0
+    refs: ClassVar[dict[str, str]] = {"bus": "buses"}
 
 
 class VcaVolume(Message, tag="vca_volume"):
@@ -170,6 +173,7 @@ class VcaVolume(Message, tag="vca_volume"):
     vca: Name
     volume_db: Decibels
     fade: Seconds = 0.0
+    refs: ClassVar[dict[str, str]] = {"vca": "vcas"}
 
 
 class BusMute(Message, tag="bus_mute"):
@@ -178,6 +182,7 @@ class BusMute(Message, tag="bus_mute"):
     bus: Name
     mute: bool
     fade: Seconds = 0.0
+    refs: ClassVar[dict[str, str]] = {"bus": "buses"}
 
 
 class Event(Message, tag="event"):
@@ -190,6 +195,7 @@ class Event(Message, tag="event"):
     velocity: Optional[Vec3] = None
     at_sample: Optional[SampleTime] = None   # run its actions from this sample of the mixer's clock
     object: Optional[GameId] = None      # run it on this game object
+    refs: ClassVar[dict[str, str]] = {"name": "events"}
 
 
 class GameObjectPose(Message, tag="object"):
@@ -211,6 +217,7 @@ class SetParameter(Message, tag="set_parameter"):
     value: Finite
     id: Optional[InstanceId] = None
     object: Optional[GameId] = None      # a game object's own value, which its instances take
+    refs: ClassVar[dict[str, str]] = {"name": "parameters"}
 
 
 class SnapshotStart(Message, tag="snapshot_start"):
@@ -219,6 +226,7 @@ class SnapshotStart(Message, tag="snapshot_start"):
     name: Name
     intensity: Optional[Percent] = None
     fade: Optional[Seconds] = None
+    refs: ClassVar[dict[str, str]] = {"name": "snapshots"}
 
 
 class SnapshotStop(Message, tag="snapshot_stop"):
@@ -226,6 +234,7 @@ class SnapshotStop(Message, tag="snapshot_stop"):
 
     name: Name
     fade: Optional[Seconds] = None
+    refs: ClassVar[dict[str, str]] = {"name": "snapshots"}
 
 
 class SnapshotIntensity(Message, tag="snapshot_intensity"):
@@ -233,6 +242,7 @@ class SnapshotIntensity(Message, tag="snapshot_intensity"):
 
     name: Name
     intensity: Percent
+    refs: ClassVar[dict[str, str]] = {"name": "snapshots"}
 
 
 class ResetMeters(Message, tag="reset_meters"):
@@ -240,6 +250,7 @@ class ResetMeters(Message, tag="reset_meters"):
 
     bus: Optional[Name] = None
     stream: ClassVar[bool] = False
+    refs: ClassVar[dict[str, str]] = {"bus": "buses"}
 
 
 class InstanceInfo(Message, tag="instance_info"):

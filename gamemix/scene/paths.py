@@ -15,5 +15,21 @@ def safe_path(folder: Path, relative: str) -> Path:
     root = folder.resolve()
     target = (root / relative).resolve()
     if target != root and root not in target.parents:
+        link = _first_symlink(root, relative)
+        if link is not None:
+            raise ValueError(f"path {relative!r} leaves the scene's folder through the symlink {link!r} "
+                             f"(-> {str(Path(root / link).resolve())!r}); copy the file into the scene's folder, "
+                             f"or link only to places inside it")
         raise ValueError(f"path {relative!r} leaves the scene's folder")
     return target
+
+
+def _first_symlink(root: Path, relative: str) -> str | None:
+    """The first component of `relative` (below root) that is a symbolic link, if any."""
+    here = root
+    parts = Path(relative).parts
+    for k, part in enumerate(parts):
+        here = here / part
+        if here.is_symlink():
+            return str(Path(*parts[:k + 1]))
+    return None

@@ -12,6 +12,7 @@ Control side.
 
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,14 +52,15 @@ class Script:
         return last + 1 + math.ceil(2.0 * sample_rate / block_size)
 
 
-def load_script(path: str | Path, sample_rate: int, block_size: int) -> Script:
-    """Read and validate a script; LocatedError lists every bad entry."""
+def load_script(path: str | Path, sample_rate: int, block_size: int, scene=None) -> Script:
+    """Read and validate a script; LocatedError lists every bad entry.  With `scene`, the names
+    its messages give (sounds, events, parameters, snapshots, buses, VCAs) are checked against it."""
     doc = LocatedYaml.load(path)
-    return script_from_doc(doc, sample_rate, block_size)
+    return script_from_doc(doc, sample_rate, block_size, scene)
 
 
-def script_from_doc(doc: LocatedYaml, sample_rate: int, block_size: int) -> Script:
-    """Validate a parsed script document (see module docstring)."""
+def script_from_doc(doc: LocatedYaml, sample_rate: int, block_size: int, scene=None) -> Script:
+    """Validate a parsed script document (see module docstring), against `scene` if given."""
     raw = doc.data
     if not isinstance(raw, dict):
         raise LocatedError([doc.problem((), "a script is a mapping with a 'messages' list")])
@@ -81,6 +83,8 @@ def script_from_doc(doc: LocatedYaml, sample_rate: int, block_size: int) -> Scri
     for i, entry in enumerate(entries):
         item, entry_problems = _entry(doc, i, entry, sample_rate, block_size)
         problems += entry_problems
+        if item is not None and scene is not None:
+            problems += _unknown_names(doc, ("messages", i), item.message, scene)
         if item is not None:
             timed.append(item)
     if problems:
@@ -121,6 +125,30 @@ def _entry(doc, i, entry, sample_rate, block_size):
     index = block if block is not None else math.ceil(at * sample_rate / block_size - 1e-9)
     line, col = doc.locate(loc)
     return TimedMessage(index, message, f"{doc.file}:{line}:{col}"), []
+
+
+def _unknown_names(doc: LocatedYaml, loc: tuple, message, scene) -> list[Problem]:
+    """A message's names that the scene lacks (each message class declares its `refs`), located at
+    the field, with the closest names the scene has."""
+    from gamemix.scene.model import BUILTIN_PARAMETERS
+    problems = []
+    for field, table in type(message).refs.items():
+        name = getattr(message, field)
+        known = list(getattr(scene, table))
+        if table == "parameters":
+            known += list(BUILTIN_PARAMETERS)
+        if name is None or name in known:
+            continue
+        close = difflib.get_close_matches(name, known, n=3)
+        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+        listed = ", ".join(sorted(known)[:20]) or "none"
+        problems.append(doc.problem(loc + (field,), f"unknown {_SINGULAR[table]} {name!r} in this scene "
+                                                    f"({table}: {listed}){hint}"))
+    return problems
+
+
+_SINGULAR = {"sounds": "sound", "events": "event", "parameters": "parameter", "snapshots": "snapshot",
+             "buses": "bus", "vcas": "VCA"}
 
 
 def _located(doc: LocatedYaml, loc: tuple, exc: msgspec.ValidationError) -> Problem:

@@ -292,11 +292,12 @@ def _meter_chunk(m, buf, start, k, bank):
 
 
 def read(bank: MeterBank, m: int) -> dict:
-    """Slot m's readings with None where a value does not exist yet (control side)."""
+    """Slot m's readings with None where a value does not exist yet, or where the loudness is under
+    the -70 LUFS absolute gate (silence, as BS.1770 gates it; control side)."""
     out = bank.out[m]
 
-    def lufs(v):
-        return round(float(v), 3) if math.isfinite(v) else None
+    def lufs(v):       # under the absolute gate is silence: null, never -474 LUFS
+        return round(float(v), 3) if math.isfinite(v) and v >= LOW else None
 
     def db(v):
         return round(20.0 * math.log10(v), 3) if v > 0.0 else None
