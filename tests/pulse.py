@@ -41,13 +41,12 @@ def _fail_or_skip(message: str) -> None:
 class NullSinkDaemon:
     """A private pulseaudio daemon with one null sink, kept awake (see the module docstring).
 
-    The daemon is the tests' instrument, not what they test, so it runs without
-    real-time scheduling, nice level or CPU limiter: as root, pulseaudio takes
-    SCHED_RR and a CPU-load limiter by default, and on a loaded two-core CI
-    machine either can get it killed mid-suite (seen once: every later device
-    test found no `pulse` device).  `ensure` restarts a daemon that died and
-    prints why (the tail of its log), so one lost instrument costs one restart,
-    not every later test."""
+    The daemon is the tests' instrument, not what they test.  It keeps pulseaudio's
+    real-time scheduling (without it the daemon's own late wake-ups showed up as the
+    tested stream's xruns), but not its CPU-load limiter, which can kill it on a loaded
+    two-core CI machine (seen once: every later device test found no `pulse` device).
+    `ensure` restarts a daemon that died and prints why (the tail of its log), so one
+    lost instrument costs one restart, not every later test."""
 
     def __init__(self, name: str, rate: int):
         self.name, self.rate = name, rate
@@ -59,7 +58,7 @@ class NullSinkDaemon:
     def start(self) -> None:
         os.environ["XDG_RUNTIME_DIR"] = self.runtime
         subprocess.run(["pulseaudio", "-D", "--exit-idle-time=-1", "--disallow-exit", "--daemonize=yes",
-                        "--realtime=no", "--high-priority=no", "--no-cpu-limit", "--log-level=notice",
+                        "--no-cpu-limit", "--log-level=notice",
                         f"--log-target=newfile:{self.log}"], check=True, capture_output=True, timeout=20)
         for _ in range(100):
             if self.alive():
