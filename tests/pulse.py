@@ -170,3 +170,27 @@ class Capture:
         self.proc.terminate()
         self.proc.wait(timeout=5)
         self._thread.join(timeout=2)
+
+
+def unbroken(x: np.ndarray, hz: float, frames: int, rate: int = RATE) -> int | None:
+    """Start of the first stretch of `frames` frames in which every channel of `x` is an unbroken
+    sine of `hz`, or None.  A sine obeys x[n+1] + x[n-1] = 2 cos(w) x[n]; a dropout, a repeated
+    or skipped chunk, or a click breaks that identity at its edges, and a run of silence fails
+    the envelope check.  So a stretch found here was played and captured without a gap, whatever
+    the device's xrun counter says about the rest of the recording."""
+    from scipy.ndimage import maximum_filter1d
+    x = np.asarray(x, np.float64).reshape(len(x), -1)
+    c = 2.0 * np.cos(2.0 * np.pi * hz / rate)
+    period = max(2, int(round(rate / hz)))
+    bad = np.zeros(len(x), bool)
+    for ch in x.T:
+        amp = np.max(np.abs(ch)) if len(ch) else 0.0
+        if amp == 0.0:
+            return None
+        residual = np.zeros(len(ch))
+        residual[1:-1] = np.abs(ch[2:] + ch[:-2] - c * ch[1:-1])
+        bad |= residual > 1e-3 * amp
+        bad |= maximum_filter1d(np.abs(ch), period, mode="nearest") < 0.5 * amp
+    clean_before = np.concatenate([[0], np.cumsum(~bad)])
+    starts = np.flatnonzero(clean_before[frames:] - clean_before[:-frames] == frames) if len(x) >= frames else []
+    return int(starts[0]) if len(starts) else None

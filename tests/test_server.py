@@ -344,8 +344,9 @@ def test_a_fresh_server_process_is_on_time_from_its_first_block(scene):
     stopped = result.stderr.strip().splitlines()[-1]          # "gamemix: stopped: N blocks, X xruns"
     blocks, xruns = (int(word) for word in stopped.split() if word.isdigit())
     # kernels loaded by the first blocks cost about 8 xruns in a row at start; a shared 2-core VM adds
-    # one or two at random over 1.5 s (seen on CI), which is not what this guards against
-    assert blocks > 200 and xruns < 4, stopped
+    # one to three at random over 1.5 s (seen on CI), which is not what this guards against (the
+    # structural test below checks the cause without timing)
+    assert blocks > 200 and xruns < 5, stopped
 
 
 def test_a_fresh_server_process_has_its_kernels_loaded_before_its_first_block(scene, tmp_path):
