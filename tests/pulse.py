@@ -44,7 +44,9 @@ class NullSinkDaemon:
     The daemon is the tests' instrument, not what they test.  It keeps pulseaudio's
     real-time scheduling (without it the daemon's own late wake-ups showed up as the
     tested stream's xruns), but not its CPU-load limiter, which can kill it on a loaded
-    two-core CI machine (seen once: every later device test found no `pulse` device).
+    two-core CI machine (seen once: every later device test found no `pulse` device), nor
+    shared memory: its memfd block import aborted the daemon once on CI (an assertion in
+    memblock.c, pulseaudio issue 824), so audio goes over the socket.
     `ensure` restarts a daemon that died and prints why (the tail of its log), so one
     lost instrument costs one restart, not every later test."""
 
@@ -57,9 +59,12 @@ class NullSinkDaemon:
 
     def start(self) -> None:
         os.environ["XDG_RUNTIME_DIR"] = self.runtime
-        subprocess.run(["pulseaudio", "-D", "--exit-idle-time=-1", "--disallow-exit", "--daemonize=yes",
-                        "--no-cpu-limit", "--log-level=notice",
-                        f"--log-target=newfile:{self.log}"], check=True, capture_output=True, timeout=20)
+        started = subprocess.run(["pulseaudio", "-D", "--exit-idle-time=-1", "--disallow-exit", "--daemonize=yes",
+                                  "--no-cpu-limit", "--disable-shm=yes", "--log-level=notice",
+                                  f"--log-target=newfile:{self.log}"], capture_output=True, text=True, timeout=20)
+        if started.returncode != 0:
+            raise RuntimeError(f"pulseaudio did not start (exit {started.returncode}): {started.stderr.strip()}\n"
+                               f"{self.log_tail()}")
         for _ in range(100):
             if self.alive():
                 break
@@ -79,15 +84,20 @@ class NullSinkDaemon:
         """Restart the daemon if it has died since the last test, saying so and why."""
         if self.alive():
             return
-        try:
-            with open(self.log, errors="replace") as f:
-                tail = "".join(f.readlines()[-15:])
-        except OSError:
-            tail = "(no log)"
-        print(f"pulseaudio died; restarting it. The tail of its log:\n{tail}", file=sys.stderr)
+        print(f"pulseaudio died; restarting it. The tail of its log:\n{self.log_tail()}", file=sys.stderr)
         self.restarts += 1
         self.stop()
+        shutil.rmtree(self.runtime, ignore_errors=True)       # a crashed daemon leaves its pid file and socket
+        self.runtime = tempfile.mkdtemp(prefix="gamemix-pulse-")
+        self.log = os.path.join(self.runtime, "pulseaudio.log")
         self.start()
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            with open(self.log, errors="replace") as f:
+                return "".join(f.readlines()[-lines:])
+        except OSError:
+            return "(no log)"
 
     def stop(self) -> None:
         if self.awake is not None:
