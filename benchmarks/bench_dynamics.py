@@ -34,7 +34,7 @@ def full_chain_scene(plain: Path, n: int) -> Path:
     doc = yaml.safe_load(plain.read_text())
     trim = doc["buses"]["master"]["volume_db"]           # 1,024 voices summed: trimmed on each bus, so
     doc["buses"] = {                                       # master's loudness target sees the real level
-        "master": {"loudness": {"target_lufs": -24, "measure": "integrated"}, "limiter": {"ceiling_dbtp": -1}},
+        "master": {"loudness": {"target_lufs": -24, "measure": "short_term"}, "limiter": {"ceiling_dbtp": -1}},
         "music": {"volume_db": trim, "sidechain": [{"key": "dialogue", "key_band_hz": [300, 4000]}],
                   "unmask": {"target": "dialogue"}},
         "sfx": {"volume_db": trim, "compressor": {}, "sends": {"room": -12}},

@@ -40,7 +40,7 @@ def scenes(draw):
         buses["master"]["limiter"] = {"ceiling_dbtp": draw(st.floats(-6, 0))}
     if draw(st.booleans()):
         buses["master"]["loudness"] = {"target_lufs": draw(st.floats(-40, -10)),
-                                       "measure": draw(st.sampled_from(["integrated", "short_term", "momentary"]))}
+                                       "measure": draw(st.sampled_from(["short_term", "momentary"]))}
     for i, name in enumerate(names):
         bus = {"parent": draw(st.sampled_from(["master"] + names[:i])), "volume_db": draw(DB),
                "lowpass_hz": draw(st.floats(100, 24000)), "highpass_hz": draw(st.floats(10, 2000)),

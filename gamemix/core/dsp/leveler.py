@@ -1,25 +1,42 @@
 """HOT PATH.  Loudness management: a slow, bounded gain that holds a bus at a loudness target.
 
-A bus with a `loudness` target is metered (BS.1770, dsp/bs1770.py, by a
-meter of its own) just *before* this gain, which comes before the bus's fader: the measurement is of
-the mix itself, so the loop is open, and the fader (and the snapshots that
-move it, such as a pause menu pulling everything down) still acts on top of
-the managed level instead of being slowly undone by it: the gain the bus needs is simply target - measured, clamped to
-[-max_cut, +max_boost].  The applied gain moves towards it at no more than
-max_slew dB/s, so the mix keeps its own dynamics: a 1 dB/s slew cannot follow
-a gunshot or a line of dialogue, only the level of a whole scene.
+The stage meters the bus twice (BS.1770, dsp/bs1770.py): its input, just
+before the managed gain, and its output, just after it.  Both meters read
+the same window, `short_term` (3 s, the default, which suits a game bus: it
+follows a change of scene within seconds and does not follow single shots or
+words) or `momentary` (0.4 s).  Integrated loudness since a reset is not a
+measure a gain can steer by: early content weighs on it for the rest of the
+session, so a quiet intro keeps the gain up through the loud combat after it
+(the open loop this module used to have).  A mix whose short-term loudness
+is held at the target has its integrated loudness there too.
 
-Tolerance works as a thermostat: while the managed output (measured + gain)
-is within `tolerance` of the target the gain holds still; once it drifts
-outside, the gain corrects all the way to the target, then holds again.  The
-measurement is the integrated (since reset), short-term (3 s) or momentary
-(0.4 s) loudness; until it exists (the first 0.4 s, or silence under the
--70 LUFS gate) the gain holds.  Time constants: the meter's window plus
-|error| / max_slew seconds to correct an error.
+Control law, per block (`next_gain`):
+
+- *When* to act is decided on the measured output, a closed loop: while the
+  output is within `tolerance` of the target the gain holds still; once it
+  leaves that band the gain corrects all the way to the target, then holds
+  again (a thermostat, so the mix keeps its own dynamics and nothing pumps).
+- *How far* to go is taken from the input: wanted = target - input, clamped
+  to [-max_cut, +max_boost].  With the gain constant over the window the
+  output is exactly input + gain, so this is where the output lands; taking
+  it from the output instead would act on a reading 3 s late and hunt.
+- The gain moves towards `wanted` at no more than `boost_slew` dB/s up and
+  `cut_slew` dB/s down: a loud scene is caught quickly, a quiet one is
+  lifted slowly (the asymmetry of broadcast loudness controllers).
+- While the input's momentary loudness is below `gate` LUFS (silence between
+  scenes, a pause), and for one window after, the gain holds: quiet content
+  is not boosted into a noise floor, a window half full of silence is not
+  read as a quiet scene, and what follows starts from the gain the last
+  scene had.
+
+The fader comes after this stage, so a fader move or a snapshot (a pause
+menu pulling everything down) still acts on top of the managed level
+instead of being slowly undone by it.  Time constants: the window, then
+|error| / slew seconds.
 
 Arrays (LevelerStage): params[b, LV_*] float64, what the control side writes
-and the gain state the kernel keeps; meter, a BS.1770 meter bank with one
-slot per managed bus (LV_SLOT).
+and the gain state the kernel keeps; meter, a BS.1770 meter bank with two
+slots per managed bus (LV_SLOT before the gain, LV_SLOT_OUT after it).
 """
 
 import math
@@ -38,21 +55,28 @@ LV_MEASURE = 2      # which meter reading, see MEASURE_*
 LV_TOLERANCE = 3    # LU
 LV_MAX_BOOST = 4    # dB >= 0
 LV_MAX_CUT = 5      # dB >= 0
-LV_SLEW = 6         # dB per sample
-LV_SLOT = 7         # slot of `meter` that measures the bus before this gain
-LV_GAIN = 8         # state: applied gain, dB
-LV_CORRECTING = 9   # state: 1 while moving towards the target
-LV_WANTED = 10      # out: the gain the measurement asks for, dB
-LV_NFIELDS = 11
+LV_BOOST_SLEW = 6   # dB per sample, upwards
+LV_CUT_SLEW = 7     # dB per sample, downwards
+LV_GATE = 8         # LUFS: below this at the input the gain holds
+LV_SLOT = 9         # slot of `meter` that measures the bus before this gain
+LV_SLOT_OUT = 10    # slot of `meter` that measures it after this gain
+LV_GAIN = 11        # state: applied gain, dB
+LV_CORRECTING = 12  # state: 1 while moving towards the target
+LV_WANTED = 13      # out: the gain the input measurement asks for, dB
+LV_INPUT = 14       # out: the measured input, LUFS (-inf until it exists)
+LV_OUTPUT = 15      # out: the measured output, LUFS (-inf until it exists)
+LV_OPEN = 16        # state: samples since the input's momentary loudness last fell below the gate
+LV_WINDOW = 17      # samples in the measured window (3 s or 0.4 s)
+LV_NFIELDS = 18
 
-MEASURE_MOMENTARY, MEASURE_SHORT_TERM, MEASURE_INTEGRATED = 0, 1, 2
-MEASURES = {"momentary": MEASURE_MOMENTARY, "short_term": MEASURE_SHORT_TERM, "integrated": MEASURE_INTEGRATED}
+MEASURE_MOMENTARY, MEASURE_SHORT_TERM = 0, 1
+MEASURES = {"momentary": MEASURE_MOMENTARY, "short_term": MEASURE_SHORT_TERM}
 SETTLED_DB = 0.05
 
 
 class LevelerStage(NamedTuple):
     """Every bus's loudness management: params (buses, LV_NFIELDS), LV_ENABLED = 0 where a bus has
-    none; meter, one slot per managed bus."""
+    none; meter, two slots per managed bus."""
 
     slot: np.ndarray         # slot[b] >= 0: bus b has this stage (core/chain.py)
     params: np.ndarray
@@ -61,12 +85,14 @@ class LevelerStage(NamedTuple):
 
 def allocate(n_buses: int, n_managed: int, channels: int, sample_rate: float) -> LevelerStage:
     return LevelerStage(np.full(n_buses, -1, dtype=np.int64), np.zeros((n_buses, LV_NFIELDS), dtype=np.float64),
-                        bs1770.allocate(n_managed, channels, sample_rate))
+                        bs1770.allocate(2 * n_managed, channels, sample_rate))
 
 
 def set_target(lv: np.ndarray, b: int, slot: int, sample_rate: float, target_lufs: float, measure: str,
-               tolerance_lu: float, max_boost_db: float, max_cut_db: float, max_slew_db_per_s: float) -> None:
-    """Control side: configure bus b's loudness target (the gain state is kept)."""
+               tolerance_lu: float, max_boost_db: float, max_cut_db: float, boost_db_per_s: float,
+               cut_db_per_s: float, gate_lufs: float) -> None:
+    """Control side: configure bus b's loudness target, metered by slots 2*slot (in) and 2*slot+1
+    (out); the gain state is kept."""
     row = lv[b]
     row[LV_ENABLED] = 1.0
     row[LV_TARGET] = target_lufs
@@ -74,24 +100,40 @@ def set_target(lv: np.ndarray, b: int, slot: int, sample_rate: float, target_luf
     row[LV_TOLERANCE] = tolerance_lu
     row[LV_MAX_BOOST] = max_boost_db
     row[LV_MAX_CUT] = max_cut_db
-    row[LV_SLEW] = max_slew_db_per_s / sample_rate
-    row[LV_SLOT] = slot
+    row[LV_BOOST_SLEW] = boost_db_per_s / sample_rate
+    row[LV_CUT_SLEW] = cut_db_per_s / sample_rate
+    row[LV_GATE] = gate_lufs
+    row[LV_SLOT] = 2 * slot
+    row[LV_SLOT_OUT] = 2 * slot + 1
+    row[LV_INPUT] = -math.inf
+    row[LV_OUTPUT] = -math.inf
+    row[LV_WINDOW] = (3.0 if measure == "short_term" else 0.4) * sample_rate
 
 
 @njit(cache=True, nogil=True)
-def next_gain(row, measured, n):
-    """Move the gain state one block of n samples; return (gain before, gain after) in dB."""
+def next_gain(row, measured_in, measured_out, momentary_in, n):
+    """Move the gain state one block of n samples (the control law in the module docstring);
+    return (gain before, gain after) in dB.  The gate looks at the input's momentary loudness,
+    so it closes within 0.4 s of a silence, and it opens again only once a whole window holds
+    no gated audio: a window that still holds the silence would read too quiet and lift."""
     g0 = row[LV_GAIN]
-    if not math.isfinite(measured):
+    row[LV_INPUT] = measured_in
+    row[LV_OUTPUT] = measured_out
+    if not math.isfinite(momentary_in) or momentary_in < row[LV_GATE]:
+        row[LV_OPEN] = 0.0
+    else:
+        row[LV_OPEN] += n
+    if row[LV_OPEN] < row[LV_WINDOW] or not measured_in >= bs1770.LOW:
+        row[LV_CORRECTING] = 0.0
         return g0, g0
-    wanted = min(max(row[LV_TARGET] - measured, -row[LV_MAX_CUT]), row[LV_MAX_BOOST])
+    wanted = min(max(row[LV_TARGET] - measured_in, -row[LV_MAX_CUT]), row[LV_MAX_BOOST])
     row[LV_WANTED] = wanted
-    if row[LV_CORRECTING] == 0.0 and abs(measured + g0 - row[LV_TARGET]) > row[LV_TOLERANCE]:
+    out = measured_out if math.isfinite(measured_out) else measured_in + g0
+    if row[LV_CORRECTING] == 0.0 and abs(out - row[LV_TARGET]) > row[LV_TOLERANCE]:
         row[LV_CORRECTING] = 1.0
     if row[LV_CORRECTING] == 0.0:
         return g0, g0
-    step = row[LV_SLEW] * n
-    g1 = min(max(wanted, g0 - step), g0 + step)
+    g1 = min(max(wanted, g0 - row[LV_CUT_SLEW] * n), g0 + row[LV_BOOST_SLEW] * n)
     if abs(g1 - wanted) < SETTLED_DB:
         row[LV_CORRECTING] = 0.0
     row[LV_GAIN] = g1
@@ -99,12 +141,8 @@ def next_gain(row, measured, n):
 
 
 @njit(cache=True, nogil=True)
-def leveler_block(b, bus_buf, n, channels, lv, measured, ramp):
-    """Apply bus b's managed gain in place, ramped from last block's value (ramp[i] = i / n)."""
-    row = lv[b]
-    if row[LV_ENABLED] == 0.0:
-        return
-    g0, g1 = next_gain(row, measured, n)
+def apply_gain(b, bus_buf, n, channels, g0, g1, ramp):
+    """Scale bus b in place by a gain ramped from g0 to g1 dB over the block (ramp[i] = i / n)."""
     if g0 == 0.0 and g1 == 0.0:
         return
     a = math.exp(g0 * LN10_20)
@@ -115,17 +153,26 @@ def leveler_block(b, bus_buf, n, channels, lv, measured, ramp):
             x[i] *= a + d * ramp[i]
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _reading(bank, slot, measure):
+    field = bs1770.LM_SHORT_TERM if measure == MEASURE_SHORT_TERM else bs1770.LM_MOMENTARY
+    return bank.out[slot, field]
+
+
 @njit(cache=True, nogil=True)
 def leveler_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
-    """The chain's loudness stage (core/chain.py): meter bus b, then apply its managed gain."""
-    if st.params[b, LV_ENABLED] == 0.0:
+    """The chain's loudness stage (core/chain.py): meter bus b, move and apply its managed gain,
+    meter the result (read at the next block)."""
+    row = st.params[b]
+    if row[LV_ENABLED] == 0.0:
         return
-    slot = int(st.params[b, LV_SLOT])
-    bs1770.meter_block(slot, bus_buf[b], n, st.meter)
-    measure = int(st.params[b, LV_MEASURE])
-    field = bs1770.LM_INTEGRATED if measure == MEASURE_INTEGRATED else (
-        bs1770.LM_SHORT_TERM if measure == MEASURE_SHORT_TERM else bs1770.LM_MOMENTARY)
-    leveler_block(b, bus_buf, n, channels, st.params, st.meter.out[slot, field], ramp)
+    slot_in, slot_out = int(row[LV_SLOT]), int(row[LV_SLOT_OUT])
+    measure = int(row[LV_MEASURE])
+    bs1770.meter_block(slot_in, bus_buf[b], n, st.meter)
+    g0, g1 = next_gain(row, _reading(st.meter, slot_in, measure), _reading(st.meter, slot_out, measure),
+                       st.meter.out[slot_in, bs1770.LM_MOMENTARY], n)
+    apply_gain(b, bus_buf, n, channels, g0, g1, ramp)
+    bs1770.meter_block(slot_out, bus_buf[b], n, st.meter)
 
 
 chain.register(LevelerStage, leveler_stage, chain.LOUDNESS)
