@@ -54,6 +54,9 @@ def scenes(draw):
             bus["compressor"] = {"threshold_db": draw(st.floats(-50, 0)), "ratio": draw(st.floats(1, 20))}
         if draw(st.booleans()):
             bus["reverb"] = {"decay_s": draw(st.floats(0.1, 5))}
+        if draw(st.booleans()):
+            bus["intelligibility"] = {"margin_lu": draw(st.floats(0, 40)), "max_cut_db": draw(st.floats(0, 60)),
+                                      "weighting": draw(st.sampled_from(["both", "loudness", "speech_band"]))}
         buses[name] = bus
     returns = [b for b in names if "reverb" in buses[b]]
     for name in names:

@@ -10,6 +10,7 @@ each stage's `order`; a new stage picks a number between two of them):
     COMPRESSOR 50   compressor                                        (dsp/compressor.py)
     LOUDNESS 60     meter, then the loudness-management gain          (dsp/leveler.py)
     FADER 70        the bus fader, ramped                             (dsp/mixing.py)
+    PROTECT 75      intelligibility targets: measure, cut the others  (dsp/intelligibility.py)
     LIMITER 80      true-peak limiter                                 (dsp/limiter.py)
     LEVELS 90       peak and energy of the block                      (dsp/mixing.py)
     METER 100       BS.1770 meter                                     (dsp/bs1770.py)
@@ -52,7 +53,7 @@ from numba import literal_unroll, njit
 from numba.extending import overload
 
 REVERB, FILTERS, UNMASK, SIDECHAIN, COMPRESSOR, LOUDNESS = 10, 20, 30, 40, 50, 60
-FADER, LIMITER, LEVELS, METER, ANALYSIS, SENDS = 70, 80, 90, 100, 110, 120
+FADER, PROTECT, LIMITER, LEVELS, METER, ANALYSIS, SENDS = 70, 75, 80, 90, 100, 110, 120
 
 _KERNELS: dict[type, Callable] = {}
 _ORDER: dict[type, int] = {}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from gamemix.processors.base import Movable, Processor, Reading
 from gamemix.processors.compressor import Compressor
+from gamemix.processors.intelligibility import Intelligibility
 from gamemix.processors.limiter import Limiter
 from gamemix.processors.loudness import Loudness
 from gamemix.processors.reverb import Reverb
@@ -24,7 +25,8 @@ from gamemix.processors.sends import Sends
 from gamemix.processors.sidechain import Sidechain
 from gamemix.processors.unmask import Unmasking
 
-REGISTRY: tuple[type[Processor], ...] = (Sidechain, Compressor, Loudness, Unmasking, Limiter, Reverb, Sends)
+REGISTRY: tuple[type[Processor], ...] = (Sidechain, Compressor, Loudness, Unmasking, Intelligibility, Limiter, Reverb,
+                                         Sends)
 
 
 def movables() -> list[tuple[type[Processor], Movable]]:

@@ -100,8 +100,9 @@ class Processor:
         return []
 
     @classmethod
-    def check(cls, doc, name: str, raw: dict) -> list:
-        """Problems of a bus's settings that the field types cannot express."""
+    def check(cls, doc, name: str, raw: dict, graph=None) -> list:
+        """Problems of a bus's settings that the field types cannot express (`graph`: the scene's
+        BusGraph, for settings that name other buses)."""
         return []
 
     @classmethod

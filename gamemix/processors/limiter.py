@@ -41,7 +41,7 @@ class Limiter(Processor):
                                 lm.release_ms)
 
     @classmethod
-    def check(cls, doc, name, raw):
+    def check(cls, doc, name, raw, graph=None):
         if raw.get("limiter") is not None and name != "master":
             return [doc.problem(("buses", name, "limiter"), "only master has a limiter")]
         return []

@@ -34,7 +34,7 @@ def reference_problems(doc: LocatedYaml, raw: dict) -> list[Problem]:
     problems = graph.tree_problems(doc) + graph.reference_problems(doc)
     for name, spec in graph.raw.items():
         for p in processors.REGISTRY:
-            problems += p.check(doc, name, spec)
+            problems += p.check(doc, name, spec, graph)
     if not problems:
         problems += graph.order_problems(doc)
     for check in (_category_problems, _vca_problems, _sound_problems, _ducking_problems, _snapshot_problems,
