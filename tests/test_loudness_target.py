@@ -69,8 +69,9 @@ def test_gain_is_bounded_and_rises_and_falls_at_its_own_rates(scene_dir):
 def test_game_like_content_lands_on_target_without_pumping(scene_dir):
     """A quiet intro (-30 LUFS), a loud combat (-18), silence between scenes, then a calm scene
     (-27): pyloudnorm's integrated loudness of the whole is on target, the short-term loudness
-    settles within tolerance in every scene, the gain holds through the silence (and a window
-    after it), and it does not hunt (it settles, then stays still)."""
+    settles within tolerance in every scene, the gain holds through the silence (and the
+    0.4 s after it), and it does not hunt (one correction per scene, then still).
+    """
     scene_dir.audio("quiet.wav", noise(2.0, 0.015, seed=1))
     scene_dir.audio("loud.wav", noise(2.0, 0.06, seed=2))
     scene_dir.audio("calm.wav", noise(2.0, 0.0224, seed=3))
@@ -96,10 +97,13 @@ def test_game_like_content_lands_on_target_without_pumping(scene_dir):
     for end in (15, 30, 50):                                            # the last 3 s of each scene
         assert meter.integrated_loudness(out[(end - 3) * SR: end * SR].astype(np.float64)) == pytest.approx(-24, abs=0.5)
     at = lambda s: gains[int(s * SR / BLOCK)]
-    assert at(36.9) == pytest.approx(at(30.5), abs=0.05)                # silence (and a window after): held
+    assert at(34.3) == pytest.approx(at(30.5), abs=0.05)                # silence (and 0.4 s after it): held
     moving = np.abs(np.diff(gains)) > 1e-6
     still = np.convolve(moving, np.ones(40), "same") == 0             # no move within 0.1 s either side
-    assert np.count_nonzero(np.diff(still.astype(int)) == -1) <= 6    # a correction per scene, no hunting
+    edges = np.flatnonzero(np.diff(still.astype(int)) != 0) + 1
+    segments = [(a, b) for a, b in zip(edges[:-1], edges[1:]) if not still[a]]
+    corrections = [b for a, b in segments if abs(gains[min(b, len(gains) - 1)] - gains[a]) > 0.2]
+    assert len(corrections) <= 4, corrections                         # one per scene, no hunting
     assert not moving[int(26 * SR / BLOCK): int(30 * SR / BLOCK)].any()  # settled in combat: still
 
 

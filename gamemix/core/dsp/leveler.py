@@ -24,10 +24,11 @@ Control law, per block (`next_gain`):
   `cut_slew` dB/s down: a loud scene is caught quickly, a quiet one is
   lifted slowly (the asymmetry of broadcast loudness controllers).
 - While the input's momentary loudness is below `gate` LUFS (silence between
-  scenes, a pause), and for one window after, the gain holds: quiet content
-  is not boosted into a noise floor, a window half full of silence is not
-  read as a quiet scene, and what follows starts from the gain the last
-  scene had.
+  scenes, a pause) the gain holds: quiet content is not boosted into a noise
+  floor, and what follows starts from the gain the last scene had.  When
+  sound returns, the window's reading is scaled to the part of it that
+  holds sound (see `next_gain`), so a window half full of silence is not
+  read as a quiet scene.
 
 The fader comes after this stage, so a fader move or a snapshot (a pause
 menu pulling everything down) still acts on top of the managed level
@@ -67,11 +68,13 @@ LV_INPUT = 14       # out: the measured input, LUFS (-inf until it exists)
 LV_OUTPUT = 15      # out: the measured output, LUFS (-inf until it exists)
 LV_OPEN = 16        # state: samples since the input's momentary loudness last fell below the gate
 LV_WINDOW = 17      # samples in the measured window (3 s or 0.4 s)
-LV_NFIELDS = 18
+LV_WINDOW_S = 18    # the same in seconds
+LV_NFIELDS = 19
 
 MEASURE_MOMENTARY, MEASURE_SHORT_TERM = 0, 1
 MEASURES = {"momentary": MEASURE_MOMENTARY, "short_term": MEASURE_SHORT_TERM}
 SETTLED_DB = 0.05
+FIRST_S = 0.4       # after a silence, the gain waits this long (a momentary window) before it reads
 
 
 class LevelerStage(NamedTuple):
@@ -107,15 +110,19 @@ def set_target(lv: np.ndarray, b: int, slot: int, sample_rate: float, target_luf
     row[LV_SLOT_OUT] = 2 * slot + 1
     row[LV_INPUT] = -math.inf
     row[LV_OUTPUT] = -math.inf
-    row[LV_WINDOW] = (3.0 if measure == "short_term" else 0.4) * sample_rate
+    row[LV_WINDOW_S] = 3.0 if measure == "short_term" else 0.4
+    row[LV_WINDOW] = row[LV_WINDOW_S] * sample_rate
 
 
 @njit(cache=True, nogil=True)
 def next_gain(row, measured_in, measured_out, momentary_in, n):
     """Move the gain state one block of n samples (the control law in the module docstring);
     return (gain before, gain after) in dB.  The gate looks at the input's momentary loudness,
-    so it closes within 0.4 s of a silence, and it opens again only once a whole window holds
-    no gated audio: a window that still holds the silence would read too quiet and lift."""
+    so it closes within 0.4 s of a silence.  When sound comes back, the gain waits 0.4 s, then
+    reads the part of the window that holds sound: the window's energy scaled by window / time
+    open (exact for steady content), so a scene that starts after a silence is levelled within
+    a second instead of after a whole window, and a window half full of silence is not read as a
+    quiet scene."""
     g0 = row[LV_GAIN]
     row[LV_INPUT] = measured_in
     row[LV_OUTPUT] = measured_out
@@ -123,9 +130,13 @@ def next_gain(row, measured_in, measured_out, momentary_in, n):
         row[LV_OPEN] = 0.0
     else:
         row[LV_OPEN] += n
-    if row[LV_OPEN] < row[LV_WINDOW] or not measured_in >= bs1770.LOW:
+    if row[LV_OPEN] < FIRST_S * row[LV_WINDOW] / row[LV_WINDOW_S] or not measured_in >= bs1770.LOW:
         row[LV_CORRECTING] = 0.0
         return g0, g0
+    if row[LV_OPEN] < row[LV_WINDOW]:       # the window still holds the silence before: read only the rest
+        fill = 10.0 * math.log10(row[LV_WINDOW] / row[LV_OPEN])
+        measured_in += fill
+        measured_out += fill
     wanted = min(max(row[LV_TARGET] - measured_in, -row[LV_MAX_CUT]), row[LV_MAX_BOOST])
     row[LV_WANTED] = wanted
     out = measured_out if math.isfinite(measured_out) else measured_in + g0
@@ -155,8 +166,11 @@ def apply_gain(b, bus_buf, n, channels, g0, g1, ramp):
 
 @njit(cache=True, nogil=True, inline="always")
 def _reading(bank, slot, measure):
-    field = bs1770.LM_SHORT_TERM if measure == MEASURE_SHORT_TERM else bs1770.LM_MOMENTARY
-    return bank.out[slot, field]
+    """The measured window's loudness; in the first 3 s after a reset, before BS.1770 gives a
+    short-term value, the momentary one (so a session starts levelled within a second)."""
+    if measure == MEASURE_SHORT_TERM and bank.out[slot, bs1770.LM_SHORT_TERM] > -math.inf:
+        return bank.out[slot, bs1770.LM_SHORT_TERM]
+    return bank.out[slot, bs1770.LM_MOMENTARY]
 
 
 @njit(cache=True, nogil=True)
