@@ -54,6 +54,7 @@ from gamemix.units import db_to_gain, semitones_to_ratio
 
 
 NOTICES_KEPT = 65536
+VOICE_LOG_KEPT = 5000       # steals and virtual/real switches kept for the render report (all are counted)
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,8 @@ class Instances:
         self.stream_seeks: dict[int, int] = {}           # row -> file frame a streamed voice jumps to
         self.watched: set[int] = set()
         self.notices: collections.deque = collections.deque(maxlen=NOTICES_KEPT)
+        self.voice_log: collections.deque = collections.deque(maxlen=VOICE_LOG_KEPT)   # steals, (de)virtualizations
+        self.voice_log_total = 0
         self.block_index = 0                             # kept by the mixer, for notices
         voices.on_switch = self._switched
 
@@ -203,14 +206,18 @@ class Instances:
         if instance in self.watched:
             self.notices.append({"id": instance, "event": event, "block": self.block_index, **extra})
 
-    def _switched(self, kind: str, rows) -> None:
-        """VoicePool's report of rows gone virtual or real this block, or stolen."""
+    def _switched(self, kind: str, rows, reason: str) -> None:
+        """VoicePool's report of rows gone virtual or real this block, or stolen: a notice for
+        their watched instances, and an entry in the voice log (the last VOICE_LOG_KEPT)."""
         seen = set()
         for v in rows:
             instance = int(self.row_instance[v])
             if instance >= 0 and instance not in seen:
                 seen.add(instance)
                 self.notify(instance, kind)
+                self.voice_log.append({"block": self.block_index, "event": kind, "id": instance,
+                                       "sound": self.sound_names[int(self.arrays.vi[v, VI_SOUND])], "reason": reason})
+                self.voice_log_total += 1
 
     def reap(self, ended_rows, pending_for) -> None:
         """Forget the rows the kernel ended, and instances left with no voice and no queued action."""

@@ -219,7 +219,7 @@ class VoicePool:
         self.no_exclusions = np.zeros(cap, dtype=np.bool_)
         self.stats = VoiceStats()
         self._order = 0
-        self.on_switch = lambda kind, rows: None      # told of rows gone 'virtual', 'real' or 'stolen'
+        self.on_switch = lambda kind, rows, reason: None   # told of rows gone 'virtual', 'real' or 'stolen', and why
 
 
     # ------------------------------------------------------------ allocation
@@ -244,7 +244,7 @@ class VoicePool:
             return f"{what} limit of {limit} reached (policy {policy})"
         self.stop(int(victim), self.steal_fade)
         self.stats.steals += 1
-        self.on_switch("stolen", [int(victim)])
+        self.on_switch("stolen", [int(victim)], f"{what} limit of {limit} (steal: {policy})")
         return None
 
     def _victim(self, rows, policy, priority, distance):
@@ -331,7 +331,11 @@ class VoicePool:
         vf[rows, VF_VFADE_TARGET] = 0.0
         vf[rows, VF_VFADE_STEP] = 1.0 / self.virtual_fade_samples
         self.stats.virtualizations += len(rows)
-        self.on_switch("virtual", rows)
+        quiet = self.audibility[rows] < self.threshold
+        if quiet.any():
+            self.on_switch("virtual", rows[quiet], "below the audibility threshold")
+        if not quiet.all():
+            self.on_switch("virtual", rows[~quiet], f"outranked: max_voices {self.arrays.max_voices}")
 
     def _devirtualize(self, rows: np.ndarray, room: int) -> int:
         """Make `rows` real (fading to-virtual ones back up), at most `room` virtual ones; returns
@@ -357,5 +361,5 @@ class VoicePool:
         vi[rows, VI_STATE] = PLAYING
         self.stats.devirtualizations += len(resumed)
         if len(resumed):
-            self.on_switch("real", resumed)
+            self.on_switch("real", resumed, "a voice came free")
         return len(rows)

@@ -26,6 +26,7 @@ from gamemix.scene.load import load_scene
 from gamemix.scene.model import Scene
 from gamemix.scene.script import Script, load_script
 from gamemix.io.wav import WavWriter
+from gamemix.offline.margins import LineMargins
 
 SNAPSHOT_SAMPLE_S = 0.1   # how often the report samples snapshot levels
 
@@ -67,6 +68,7 @@ def render(scene: Scene | str | Path, script: Script | str | Path, out_path: str
     seed = seed if seed is not None else (script.seed or 0)
     mixer = Mixer(scene, seed=seed)
     tally = LevelTally(len(mixer.bus_names))
+    lines = LineMargins(mixer)
     errors: list[dict] = []
     snapshot_levels: list[dict] = []
     levels_every = max(1, round(SNAPSHOT_SAMPLE_S / mixer.dt))
@@ -85,9 +87,11 @@ def render(scene: Scene | str | Path, script: Script | str | Path, out_path: str
             for i, stem in stems:
                 stem.write(mixer.arrays.bus_buf[i].T)
             tally.add(mixer.arrays.bf, block.size)
+            lines.sample(b)
             if b % levels_every == 0 and mixer.snapshots.active:
                 snapshot_levels.append({"t": round(b * mixer.dt, 4), **mixer.snapshots.levels()})
     report = _report(scene, mixer, tally, nblocks, seed, errors, snapshot_levels)
+    report["lines"] = lines.report()
     if report_path is not None:
         Path(report_path).write_text(json.dumps(report, indent=2) + "\n")
     return report
@@ -126,11 +130,19 @@ def _report(scene: Scene, mixer: Mixer, tally: LevelTally, nblocks: int, seed: i
         "duration_s": round(nblocks * out.block_size / out.sample_rate, 6),
         "master": tally.bus(master),
         "buses": {name: tally.bus(i) for i, name in enumerate(mixer.bus_names)},
-        "voices": dataclasses.asdict(mixer.stats),
+        "voices": {**dataclasses.asdict(mixer.stats), "log": _voice_log(mixer),
+                   "log_total": mixer.instances.voice_log_total},
         "loudness": mixer.chains.readings(),
         "snapshots": {"events": list(mixer.snapshots.timeline), "levels": snapshot_levels},
         "errors": errors + [dict(e, where="event action") for e in mixer.action_errors],
     }
+
+
+def _voice_log(mixer: Mixer) -> list[dict]:
+    """Each steal and each switch between real and virtual: when (s), what and why (the last
+    VOICE_LOG_KEPT; `log_total` counts them all)."""
+    return [{"t": round(e["block"] * mixer.dt, 4), **{k: v for k, v in e.items() if k != "block"}}
+            for e in mixer.instances.voice_log]
 
 
 def format_report(report: dict) -> str:

@@ -71,10 +71,11 @@ class Intelligibility(Processor):
                                               scene.output.block_size)
         self.stages = (self.state,)
         parent_of = {bus: (None if bus == "master" else scene.bus_parent(bus)) for bus in scene.buses}
-        self.rule = {}
+        self.rule, self.against_of = {}, {}
         for r, (name, spec) in enumerate(self.specs.items()):
             self.rule[name] = r
             against = spec.against if spec.against is not None else default_against(parent_of, name)
+            self.against_of[name] = list(against)
             intelligibility.set_rule(self.state, r, bus_index[name], [bus_index[a] for a in against], sample_rate,
                                      spec.margin_lu, spec.max_cut_db, spec.attack_ms, spec.release_ms,
                                      spec.hold_ms, spec.speaking_lufs, spec.window_ms, spec.band_hz,
