@@ -287,7 +287,7 @@ class Mixer:
                 return
             first = not group.rows
             v = self.instances.start_voice(group, action.sound, PlayOptions(action.volume_db or 0.0, 0.0,
-                                                                            action.fade or 0.0, delay=offset))
+                                                                            action.fade_in or 0.0, delay=offset))
             self.instances.add_voice(instance, v)
             if first and action.delay > 0.0:
                 self.instances.notify(instance, "started", sample=self.block_index * self.block_size + offset)

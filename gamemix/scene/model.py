@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal, Optional
 
-from pydantic import Field, PrivateAttr, ValidationInfo, create_model, field_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, create_model, field_validator, model_validator
 
 from gamemix import processors
 from gamemix.errors import Problem
@@ -195,6 +195,19 @@ class Snapshot(Strict):
     intensity: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] = 100.0
     buses: dict[str, BusOverride] = Field(default_factory=dict)
 
+    @model_validator(mode="after")
+    def _keys_of_its_mode(self):
+        """A cutoff is a frequency to go to (override) or a move in octaves (blend): the key of the
+        other mode would be silently ignored, so it is an error that names the right one."""
+        wrong = {"override": {"lowpass_octaves": "lowpass_hz", "highpass_octaves": "highpass_hz"},
+                 "blend": {"lowpass_hz": "lowpass_octaves", "highpass_hz": "highpass_octaves"}}[self.mode]
+        for bus, o in self.buses.items():
+            for key, right in wrong.items():
+                if getattr(o, key) is not None:
+                    raise ValueError(f"buses.{bus}.{key}: a {self.mode} snapshot takes `{right}` "
+                                     f"({'an offset in octaves' if self.mode == 'blend' else 'the cutoff to go to, Hz'})")
+        return self
+
 
 class Parameter(Strict):
     """A game parameter (RTPC): the game sets it; curves map it onto the mix.  `scope: instance`
@@ -263,8 +276,19 @@ class Action(Strict):
     parameter: Optional[str] = None
     value: Optional[Finite] = None
     volume_db: Optional[Annotated[float, Field(ge=-144, le=24, allow_inf_nan=False)]] = None
-    fade: Optional[Seconds] = None
+    fade_in: Optional[Seconds] = Field(None, description="play: fade-in seconds (as the protocol's play)")
+    fade: Optional[Seconds] = Field(None, description="stop: fade-out; snapshot_start/stop: the snapshot's fade")
     intensity: Optional[Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]] = None
+
+    @model_validator(mode="after")
+    def _fade_names(self):
+        """One name per meaning, as in the protocol: a play fades in (`fade_in`), the others fade."""
+        if self.action == "play" and self.fade is not None:
+            raise ValueError("a play action's fade-in is `fade_in` (as in the protocol's play); `fade` is the "
+                             "fade-out of stop and the fade of snapshot_start and snapshot_stop")
+        if self.action != "play" and self.fade_in is not None:
+            raise ValueError(f"`fade_in` belongs to play; a {self.action} action takes `fade`")
+        return self
 
 
 class Hdr(Strict):
