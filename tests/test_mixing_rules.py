@@ -201,6 +201,27 @@ def test_hdr_window_attenuates_relative_to_the_loudest_and_releases(dc):
     assert mixer.state_of(2) == "real"
 
 
+@pytest.mark.parametrize("gun_rating", [80.0, 95.0, 120.0, 140.0])
+def test_hdr_follows_its_documented_formula(dc, gun_rating):
+    """docs/scene-format.md: attenuation = max(threshold, loudest) - threshold on every HDR voice
+    (the loud one included), virtual below top - window; here threshold 90, window 50."""
+    mixer = dc.mixer(
+        {"gun": {"files": ["dc.wav"], "loop": True, "loudness_db": gun_rating, "volume_db": -6, "pan": 1},
+         "talk": {"files": ["dc.wav"], "loop": True, "loudness_db": 60, "volume_db": -3, "pan": -1}},
+        extra={"hdr": {"window_db": 50, "threshold_db": 90, "release_db_per_s": 20}},
+        audibility_threshold_db=-120)
+    mixer.play("talk", 1)
+    mixer.play("gun", 2)
+    out = render_blocks(mixer, 8)[-1]
+    top = max(90.0, gun_rating - 6.0)                  # the gun's loudness: its rating plus its -6 dB
+    assert db(out[1] / DC) == pytest.approx(-6.0 - (top - 90.0), abs=1e-3)
+    talk_loudness = 60.0 - 3.0
+    if talk_loudness < top - 50.0:
+        assert mixer.state_of(1) == "virtual"
+    else:
+        assert mixer.state_of(1) == "real" and db(out[0] / DC) == pytest.approx(-3.0 - (top - 90.0), abs=1e-3)
+
+
 def test_a_scene_reload_keeps_ducks_and_queued_event_actions(dc):
     from gamemix.control.mixer import Mixer
     from gamemix.scene.load import load_scene

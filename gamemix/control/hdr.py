@@ -1,14 +1,25 @@
-"""HDR mixing (after Frostbite and Wwise): a loudness window that follows the loudest sound.
+"""HDR mixing: a loudness window that follows the loudest sound (the model of Wwise's HDR bus).
 
 Sounds of the HDR categories carry a loudness rating (`loudness_db`, e.g. 140
 for a gunshot at its min distance, 60 for speech).  Each block, an instance's
-loudness is its rating plus its current gain in dB (volume, distance, ...).
-The gain is measured before category gains (ducking and HDR itself), so the
-window never chases its own attenuation.  The window's top jumps up to the loudest audible instance (never below
-`threshold_db`) and falls back at `release_db_per_s` when it ends.  Every HDR
-voice is attenuated by (top - threshold), so the loud sound plays at its
-authored level and everything quieter drops relative to it; instances whose
-loudness falls below (top - window_db) are made virtual.
+loudness is its rating plus its current gain in dB (volume, distance, ...),
+measured before category gains (ducking and HDR itself), so the window
+never chases its own attenuation.  Then, in dB:
+
+    top(t)      = max(threshold, loudest(t), top(t - dt) - release * dt)
+    attenuation = top(t) - threshold               (every HDR voice, >= 0)
+    virtual     = loudness < top(t) - window        (out of the window)
+
+Which sound is the reference: the *threshold*, not the loudest sound.
+Authored levels are the mix as heard while nothing rated above the
+threshold plays.  A sound rated above it pushes the top up and turns every
+HDR voice down by the excess, itself included: a 140 dB gun with a 90 dB
+threshold plays 50 dB under its authored level, and speech 50 dB under its
+own, so their difference is kept and the quiet sounds fall out of the
+window.  (Frostbite's description maps the loudest sound to full scale
+instead; that is this formula with the threshold at the loudest rating the
+scene has.)  docs/scene-format.md gives the formula; tests/test_mixing_rules.py
+tests it.
 
 Control side.
 """
