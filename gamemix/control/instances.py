@@ -352,6 +352,8 @@ class Instances:
         for v in list(group.rows):
             self.voices.stop(v, fade)
         scheduler.cancel(instance)
+        if not group.rows:            # only queued actions (a delayed play, a scatterer): nothing left of it
+            self.forget(instance)
 
     def stop_matching(self, sound: str | None, category: str | None, fade: float) -> int:
         """Stop every live voice of a sound or a category; returns how many."""

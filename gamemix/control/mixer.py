@@ -24,7 +24,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from gamemix.control import listeners, reload
+from gamemix.control import listeners, reload, scatter
 from gamemix.control.buses import Buses
 from gamemix.control.chains import BusChains
 from gamemix.control.ducking import Ducker
@@ -39,7 +39,7 @@ from gamemix.control.streams import Streams
 from gamemix.control.voices import VoicePool, categories_playing
 from gamemix.core import panning
 from gamemix.core.arrays import (
-    FREE, FRAC_ONE, LF_CEILING, LF_DOPPLER_FACTOR, LF_FX, LF_SAMPLE_RATE, LF_SPEED_OF_SOUND, LF_UX, LF_X,
+    FREE, FRAC_ONE, LF_CEILING, LF_DOPPLER_FACTOR, LF_FX, LF_SAMPLE_RATE, LF_SPEED_OF_SOUND, LF_UX, LF_X, LF_Z,
     PLAYING, SM_GAIN, SM_PITCH, STOPPING, VF_AUDIBILITY, VI_CAT, VI_POS, VI_SOUND, VI_STATE, VIRTUAL, EngineArrays,
 )
 from gamemix.core.engine import Engine
@@ -244,7 +244,8 @@ class Mixer:
             known = ", ".join(list(self.scene.events)[:20]) or "none defined"
             raise CommandError("unknown_event", f"unknown event {name!r} (known: {known})")
         block, offset = self._when(at_sample)
-        self._reserve(sum(action.delay > 0.0 for action in actions) + (block > self.block_index), f"event {name!r}")
+        self._reserve(sum((action.delay > 0.0) + (action.count or 0) for action in actions) + (block > self.block_index),
+                      f"event {name!r}")
         position, velocity = self._on_object(obj, position, velocity)
         group = self.instances.new(instance, position, velocity)
         instance = self.instances.register(instance, group)
@@ -291,6 +292,8 @@ class Mixer:
             self.instances.add_voice(instance, v)
             if first and action.delay > 0.0:
                 self.instances.notify(instance, "started", sample=self.block_index * self.block_size + offset)
+        elif kind == "scatter":
+            self._scatter(action, instance, offset)
         elif kind == "stop":
             self.instances.stop_matching(action.sound, action.category, action.fade or 0.0)
         elif kind == "snapshot_start":
@@ -300,9 +303,37 @@ class Mixer:
         elif kind == "set_parameter":
             self.set_parameter(action.parameter, action.value)
 
+    def _scatter(self, action: Action, instance: int, offset: int) -> None:
+        """A scatter action: queue its `count` plays, the first now and each next one a uniform
+        draw from `interval` later, sample-accurately; their positions are drawn when each plays
+        (control/scatter.py).  The draws come from the mixer's seeded generator, so a render
+        repeats them exactly."""
+        if instance not in self.instances:
+            return
+        start = self.block_index * self.block_size + offset
+        for at in scatter.times(self.rng, start, action.count, action.interval, self.sample_rate):
+            self.scheduler.schedule_at(at // self.block_size, at % self.block_size, ("spawn", action), instance)
+
+    def _spawn(self, action: Action, instance: int, at_sample: int) -> None:
+        """One play of a scatter action: a new instance of its sound at a random point around the
+        event's emitter (its pose now) or the listener."""
+        group = self.instances.get(instance)
+        if group is None:
+            return
+        if action.around == "listener":
+            centre = tuple(float(x) for x in self.arrays.lf[LF_X:LF_Z + 1])
+        else:
+            centre = group.pose(self.arrays.vf)[0]
+        position = scatter.position(self.rng, centre, action.distance, action.height)
+        self.play(action.sound, position=position, volume_db=action.volume_db or 0.0,
+                  fade_in=action.fade_in or 0.0, at_sample=at_sample)
+
     def _run_timed(self, pending) -> None:
         """A message that came with `at_sample`, in its block."""
         kind, instance = pending.action[0], pending.group
+        if kind == "spawn":
+            self._spawn(pending.action[1], instance, pending.block * self.block_size + pending.offset)
+            return
         if kind == "play":
             group = self.instances.get(instance)
             if group is not None:

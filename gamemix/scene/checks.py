@@ -204,7 +204,7 @@ def _curve_range_problems(doc, i: int, points, prop: str, lo: float, hi: float) 
     return problems
 
 
-_ACTION_NEEDS = {"play": ("sound",), "stop": (), "snapshot_start": ("snapshot",),
+_ACTION_NEEDS = {"play": ("sound",), "scatter": ("sound", "count", "interval"), "stop": (), "snapshot_start": ("snapshot",),
                  "snapshot_stop": ("snapshot",), "set_parameter": ("parameter", "value")}
 
 

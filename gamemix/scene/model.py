@@ -265,10 +265,13 @@ class Mapping(Strict):
         return pts
 
 
+MAX_SCATTER = 1000          # plays one scatter action may queue (each is bounded work when it comes due)
+
+
 class Action(Strict):
     """One thing an event does, after an optional delay."""
 
-    action: Literal["play", "stop", "snapshot_start", "snapshot_stop", "set_parameter"]
+    action: Literal["play", "scatter", "stop", "snapshot_start", "snapshot_stop", "set_parameter"]
     delay: Seconds = 0.0
     sound: Optional[str] = None
     category: Optional[str] = None
@@ -279,14 +282,37 @@ class Action(Strict):
     fade_in: Optional[Seconds] = Field(None, description="play: fade-in seconds (as the protocol's play)")
     fade: Optional[Seconds] = Field(None, description="stop: fade-out; snapshot_start/stop: the snapshot's fade")
     intensity: Optional[Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]] = None
+    # scatter (FMOD's scatterer instrument): `count` plays of `sound`, `interval` s apart, each at
+    # a random point `distance` m around the event's emitter or the listener, each its own instance
+    count: Optional[Annotated[int, Field(ge=1, le=MAX_SCATTER)]] = None
+    interval: Optional[tuple[Seconds, Seconds]] = Field(None, description="scatter: [min, max] s between plays")
+    distance: tuple[Annotated[float, Field(ge=0, le=1e5, allow_inf_nan=False)],
+                    Annotated[float, Field(ge=0, le=1e5, allow_inf_nan=False)]] = Field(
+        (0.0, 0.0), description="scatter: [min, max] m from the centre, in the horizontal plane")
+    height: tuple[Finite, Finite] = Field((0.0, 0.0), description="scatter: [min, max] m above the centre")
+    around: Literal["emitter", "listener"] = Field("emitter", description="scatter: the centre")
+
+    @model_validator(mode="after")
+    def _scatter_settings(self):
+        """A scatter needs its count and interval; the ranges are [min, max]."""
+        if self.action == "scatter":
+            if self.count is None or self.interval is None:
+                raise ValueError("a scatter action needs `count` and `interval: [min, max]` (seconds)")
+            for key in ("interval", "distance", "height"):
+                lo, hi = getattr(self, key)
+                if lo > hi:
+                    raise ValueError(f"`{key}` is [min, max] with min <= max")
+        elif self.count is not None or self.interval is not None:
+            raise ValueError("`count` and `interval` belong to a scatter action")
+        return self
 
     @model_validator(mode="after")
     def _fade_names(self):
         """One name per meaning, as in the protocol: a play fades in (`fade_in`), the others fade."""
-        if self.action == "play" and self.fade is not None:
+        if self.action in ("play", "scatter") and self.fade is not None:
             raise ValueError("a play action's fade-in is `fade_in` (as in the protocol's play); `fade` is the "
                              "fade-out of stop and the fade of snapshot_start and snapshot_stop")
-        if self.action != "play" and self.fade_in is not None:
+        if self.action not in ("play", "scatter") and self.fade_in is not None:
             raise ValueError(f"`fade_in` belongs to play; a {self.action} action takes `fade`")
         return self
 
