@@ -11,7 +11,10 @@ Same workload as bench_engine.py (N orbiting emitters, looping clips, pitch
   true-peak limiter on master;
 - full + rule: the same, plus an intelligibility target on dialogue (10 LU
   over every other branch: music, sfx, ambience, ui and the reverb return,
-  each measured K-weighted and in the speech band and cut).
+  each measured K-weighted and in the speech band and cut);
+- music 2D: the same with music's 256 voices 2D (the baseline of the next);
+- + auto-pan: and music auto-panned (its 16 most audible placed every 50 ms,
+  each gliding every block).
 
 Prints ms per 256-frame block (median of --runs), the share of the block
 budget (5.33 ms at 48 kHz), and the chain's own cost as the difference.
@@ -62,6 +65,19 @@ def with_rule(full: Path, n: int) -> Path:
     return path
 
 
+def with_2d_music(rule: Path, n: int, auto_pan: bool) -> Path:
+    """The rule scene with music's voices 2D, auto-panned or not."""
+    doc = yaml.safe_load(rule.read_text())
+    if auto_pan:
+        doc["buses"]["music"]["auto_pan"] = {"width": 0.8}
+    for sound in doc["sounds"].values():
+        if sound.get("bus") == "music":
+            sound.pop("spatial", None)
+    path = rule.with_name(f"scene_2d_{n}_{int(auto_pan)}.yaml")
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--voices", type=int, default=1024)
@@ -76,11 +92,13 @@ def main() -> int:
         plain = be.write_scene(folder, be.make_clips(), n)
         full = full_chain_scene(plain, n)
         rule = with_rule(full, n)
+        flat, panned = with_2d_music(rule, n, False), with_2d_music(rule, n, True)
         pos = be.all_positions(n, blocks)
-        for scene in (plain, full, rule):                 # compile and warm each
+        for scene in (plain, full, rule, flat, panned):   # compile and warm each
             be.gamemix_run(scene, n, pos[:20], "vf")
         rows = {}
-        for label, scene in (("plain", plain), ("full chain", full), ("full + rule", rule)):
+        for label, scene in (("plain", plain), ("full chain", full), ("full + rule", rule),
+                             ("music 2D", flat), ("+ auto-pan", panned)):
             runs = [be.gamemix_run(scene, n, pos, "vf") for _ in range(args.runs)]
             ms = statistics.median(r["cpu_s"] for r in runs) / blocks * 1e3
             rms = statistics.median(r["rms"] for r in runs)
@@ -92,6 +110,8 @@ def main() -> int:
           f"(target: everything under 40 %: {'met' if rows['full chain'] < 0.4 * budget_ms else 'missed'})")
     cost = rows["full + rule"] - rows["full chain"]
     print(f"the intelligibility rule: {cost:6.3f} ms/block = {100 * cost / budget_ms:5.1f} % of the budget")
+    cost = rows["+ auto-pan"] - rows["music 2D"]
+    print(f"auto-pan (256 2D voices on music): {cost:6.3f} ms/block = {100 * cost / budget_ms:5.1f} % of the budget")
     return 0
 
 

@@ -25,6 +25,7 @@ from dataclasses import replace
 import numpy as np
 
 from gamemix.control import listeners, reload, scatter
+from gamemix.control.autopan import AutoPanner
 from gamemix.control.buses import Buses
 from gamemix.control.chains import BusChains
 from gamemix.control.ducking import Ducker
@@ -92,6 +93,8 @@ class Mixer:
         self.instances = Instances(scene, self.arrays, self.voices, self.bank, self.rng, self.sound_index,
                                    self.cat_index, self.bus_index, self.streams)
         self.objects = GameObjects(self.instances, self.local, self.scheduler)
+        self.autopan = AutoPanner(scene, self.bank, self.arrays, self.bus_index, list(self.sound_index),
+                                  out.sample_rate, out.block_size)
         self.local.inherited = self.objects.values_of
         self.instances.on_forget = self._forgotten
         self.block_index = 0
@@ -434,6 +437,7 @@ class Mixer:
             if group is not None and not group.rows and not self.scheduler.pending_for(pending.group):
                 self.instances.forget(pending.group)      # its last action played nothing: nothing left of it
         self.instances.tick_control()
+        self.autopan.tick(self.block_index)
         self.local.tick(self.instances.row_instance)
         for row in self.streams.tick():               # streamed voices at their file's end
             self.voices.stop(row, 0.0)

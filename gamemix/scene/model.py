@@ -47,6 +47,13 @@ class Output(Strict):
     ceiling_dbfs: float = Field(0.0, ge=-24, le=0, description="hard safety ceiling of the output")
 
 
+class AutoPan(Strict):
+    """Cross-adaptive auto-pan of a bus's 2D voices (control/autopan.py)."""
+
+    width: float = Field(0.8, ge=0.0, le=1.0, allow_inf_nan=False, description="pans stay within +-width")
+    speed: float = Field(0.5, gt=0.0, le=10.0, allow_inf_nan=False, description="pan units per second a voice glides")
+
+
 class BusStrip(Strict):
     """A bus's own settings: where it sums into, its fader, filters and pitch.  `Bus` adds one
     field per bus processor of the registry (gamemix/processors/)."""
@@ -57,6 +64,7 @@ class BusStrip(Strict):
     lowpass_hz: Hertz = Field(24000.0, description="low-pass cutoff; at or above 20 kHz the filter is open")
     highpass_hz: Hertz = Field(10.0, description="high-pass cutoff; at or below 10 Hz the filter is open")
     pitch_semitones: Annotated[float, Field(ge=-24, le=24, allow_inf_nan=False)] = 0.0
+    auto_pan: Optional[AutoPan] = Field(None, description="spread the bus's 2D voices by spectral overlap")
 
 
 Bus = create_model("Bus", __base__=BusStrip, __module__=__name__,
