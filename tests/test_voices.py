@@ -165,3 +165,21 @@ def test_batched_emitters_move_known_ids_and_refuse_nan_whole(scene_dir):
         mixer.set_emitters([1, 2], [(5, 0, 0), (float("nan"), 0, 0)])
     assert info.value.code == "bad_value"
     assert vf[mixer.rows_of(1), VF_X].tolist() == [1.0]     # nothing moved
+
+
+def test_kth_largest_matches_numpy_partition():
+    """The budget cut's selection gives np.partition's value (the oracle) for every k, with ties,
+    infinities (rows that may not be real score -inf) and sizes from 1 to 2,048."""
+    from gamemix.control.voices import kth_largest
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 3, 7, 64, 257, 2048):
+        for trial in range(6):
+            values = rng.normal(size=n)
+            if trial % 2:
+                values = np.round(values * 2) / 2                      # many ties
+            if trial >= 3:
+                values[rng.random(n) < 0.3] = -np.inf
+            work = np.empty(n)
+            for k in sorted({0, n // 3, n // 2, n - 1}):
+                expected = -np.partition(-values, k)[k]
+                assert kth_largest(values, k, work) == expected, (n, trial, k)

@@ -173,8 +173,40 @@ def census(vi):
 
 
 @njit(cache=True, nogil=True)
+def kth_largest(values, k, work):
+    """The (k+1)-th largest of `values` (k from 0), by Hoare's selection (FIND, CACM 1961) on a copy
+    in `work`: expected linear time and no allocation.  np.partition gave the same value, but it
+    allocates and it compiled for about 10 s of a cold start (with the np.unique and np.sort it
+    calls to check its kth)."""
+    n = values.shape[0]
+    for i in range(n):
+        work[i] = values[i]
+    lo, hi = 0, n - 1
+    while lo < hi:
+        a, b, c = work[lo], work[(lo + hi) >> 1], work[hi]
+        pivot = max(min(a, b), min(max(a, b), c))          # median of three
+        i, j = lo, hi
+        while i <= j:                                      # larger values to the left
+            while work[i] > pivot:
+                i += 1
+            while work[j] < pivot:
+                j -= 1
+            if i <= j:
+                work[i], work[j] = work[j], work[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            break                                          # work[j+1 .. i-1] all equal the pivot
+    return work[k]
+
+
+@njit(cache=True, nogil=True)
 def decide(vi, vf, vx, lf, sound_mod, cat_gain, bus_gain, priority, threshold, hysteresis_db, excluded, max_voices,
-           audibility, own_gain, score, to_virtual, to_real):
+           audibility, own_gain, score, work, to_virtual, to_real):
     """The whole real/virtual decision in one call: audibility, who may be real, the cut at
     the voice budget (scores are ranked only when there are more candidates than voices), and
     the rows that change side (see `plan`).
@@ -190,7 +222,7 @@ def decide(vi, vf, vx, lf, sound_mod, cat_gain, bus_gain, priority, threshold, h
     ties = 0
     if n > budget:      # exactly `budget` wanted: those above the budget-th best score, then ties
         rank_scores(vi, audibility, priority, hysteresis_db, score)
-        cutoff = np.inf if budget == 0 else -np.partition(-score, budget - 1)[budget - 1]
+        cutoff = np.inf if budget == 0 else kth_largest(score, budget - 1, work)
         ties = budget - np.count_nonzero(score > cutoff)
     nv, nr, kept = plan(vi, score, cutoff, ties, to_virtual, to_real)
     return nv, nr, kept, budget, real, virtual
@@ -214,6 +246,7 @@ class VoicePool:
         self.audibility = np.zeros(cap, dtype=np.float64)
         self.own_gain = np.zeros(cap, dtype=np.float64)   # audibility before category gains
         self.score = np.zeros(cap, dtype=np.float64)
+        self._work = np.zeros(cap, dtype=np.float64)       # kth_largest's copy of the scores
         self._to_virtual = np.zeros(cap, dtype=np.int64)
         self._to_real = np.zeros(cap, dtype=np.int64)
         self.no_exclusions = np.zeros(cap, dtype=np.bool_)
@@ -317,7 +350,8 @@ class VoicePool:
         excluded = self.no_exclusions if hdr_inaudible is None else hdr_inaudible
         nv, nr, kept, budget, real, virtual = decide(
             p.vi, p.vf, p.vx, p.lf, p.sound_mod, p.cat_gain, bus_gain, self.priority, self.threshold, HYSTERESIS_DB,
-            excluded, p.max_voices, self.audibility, self.own_gain, self.score, self._to_virtual, self._to_real)
+            excluded, p.max_voices, self.audibility, self.own_gain, self.score, self._work, self._to_virtual,
+            self._to_real)
         self._virtualize(self._to_virtual[:nv])
         moved = self._devirtualize(self._to_real[:nr], budget - kept)
         self.stats.peak_real = max(self.stats.peak_real, real + moved)
