@@ -57,20 +57,45 @@ def cmd_schema(args) -> int:
     return 0
 
 
+def compile_reporter(stream=None):
+    """Prints each kernel as it compiles (stderr), with a header on the first: a cold start says what it does."""
+    from gamemix.core.kernel_cache import cache_dir
+    stream = stream or sys.stderr
+
+    def report(name: str, done: int, total: int, elapsed: float) -> None:
+        if done == 1:
+            print(f"compiling the mixer's kernels (first run of this version on this machine; cached in "
+                  f"{cache_dir()}):", file=stream, flush=True)
+        print(f"  [{done:3} of ~{total}] {elapsed:6.1f} s  {name.removeprefix('gamemix.')}", file=stream, flush=True)
+    return report
+
+
+def cmd_warmup(args) -> int:
+    from gamemix.core.kernel_cache import cache_dir
+    from gamemix.offline.warmup import SHOWCASE, warm_up
+    seconds = warm_up(args.scene or SHOWCASE, compile_reporter(sys.stdout))
+    print(f"kernels ready in {seconds:.1f} s ({cache_dir()})", flush=True)
+    return 0
+
+
 def cmd_render(args) -> int:
+    from gamemix.core.kernel_cache import CompileProgress
     from gamemix.offline.render import format_report, render
-    report = render(args.scene, args.script, args.out, seed=args.seed, stems_dir=args.stems,
-                    report_path=args.report, fmt=args.format, strict=not args.allow_errors)
+    with CompileProgress(compile_reporter()):
+            report = render(args.scene, args.script, args.out, seed=args.seed, stems_dir=args.stems,
+                        report_path=args.report, fmt=args.format, strict=not args.allow_errors)
     print(format_report(report))
     print(f"wrote {args.out}")
     return _refused(report, args.allow_errors)
 
 
 def cmd_demo(args) -> int:
+    from gamemix.core.kernel_cache import CompileProgress
     from gamemix.offline.render import format_report, render
     out = Path(args.out_dir)
-    report = render(SHOWCASE / "scene.yaml", SHOWCASE / "script.yaml", out / "showcase.wav",
-                    stems_dir=out / "stems", report_path=out / "showcase.json")
+    with CompileProgress(compile_reporter()):
+        report = render(SHOWCASE / "scene.yaml", SHOWCASE / "script.yaml", out / "showcase.wav",
+                        stems_dir=out / "stems", report_path=out / "showcase.json")
     print(format_report(report))
     print(f"wrote {out / 'showcase.wav'} (stems in {out / 'stems'}, report {out / 'showcase.json'})")
     return _refused(report, False)
@@ -180,6 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="render the bundled showcase scene and print its report")
     p.add_argument("--out-dir", default="out")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("warmup", help="compile the mixer's kernels now (a first run takes about half a minute), "
+                                      "showing each one")
+    p.add_argument("--scene", default=None, help="render one block of this scene (default: the bundled showcase)")
+    p.set_defaults(func=cmd_warmup)
 
     p = sub.add_parser("serve", help="run the live mixer: ZeroMQ in, audio out")
     p.add_argument("scene")

@@ -176,3 +176,33 @@ def test_compiled_kernels_are_cached_per_version_of_every_kernel_source(tmp_path
     playback = copy / "core" / "dsp" / "playback.py"
     playback.write_text(playback.read_text().replace("GUARD", "GUARD ", 1))
     assert kernel_cache.sources_hash() != before
+
+
+def test_compile_progress_reports_each_gamemix_kernel_once():
+    """A kernel of gamemix compiled inside CompileProgress is reported (name, count); one already
+    compiled, or one outside gamemix, is not."""
+    from numba import njit
+    from gamemix.core.kernel_cache import CompileProgress
+
+    def probe(x):
+        return x + 1
+    probe.__module__ = "gamemix.probe"
+
+    def outsider(x):
+        return x * 2
+    seen = []
+    with CompileProgress(lambda name, done, total, elapsed: seen.append((name, done, total >= done, elapsed >= 0))):
+        jitted, other = njit(probe), njit(outsider)
+        assert jitted(1) == 2 and other(2) == 4
+        jitted(3)
+    assert len(seen) == 1, seen
+    name, done, total_ok, elapsed_ok = seen[0]
+    assert name.startswith("gamemix.probe.") and name.endswith(".probe") and done == 1 and total_ok and elapsed_ok
+
+
+def test_warmup_command_says_when_the_kernels_are_ready():
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-m", "gamemix", "warmup"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "kernels ready in" in done.stdout

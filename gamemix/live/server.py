@@ -48,6 +48,7 @@ import numpy as np
 import zmq
 
 from gamemix.control.mixer import Mixer
+from gamemix.core.kernel_cache import CompileProgress
 from gamemix.errors import CommandError
 from gamemix.live import telemetry
 from gamemix.live.config import ServerConfig
@@ -177,8 +178,11 @@ class Server:
         """Load the jitted kernels from Numba's cache (or compile them, the first time) before
         audio starts, by rendering a block on a throwaway mixer that shares the scene's decoded
         audio: otherwise the first blocks come late and the output counts xruns at start."""
-        scratch = Mixer(self.mixer.scene, seed=self.config.seed, bank=self.mixer.bank)
-        scratch.render(np.zeros((scratch.block_size, scratch.channels), np.float32))
+        def report(name: str, done: int, total: int, elapsed: float) -> None:
+            log.info("compiling kernels (first run of this version): %d/%d %.1f s %s", done, total, elapsed, name)
+        with CompileProgress(report):
+            scratch = Mixer(self.mixer.scene, seed=self.config.seed, bank=self.mixer.bank)
+            scratch.render(np.zeros((scratch.block_size, scratch.channels), np.float32))
 
     def stop(self) -> None:
         """Stop audio and network; write the rest of the recording."""
