@@ -1,5 +1,7 @@
 # One command for each job on a fresh Debian machine; every target is idempotent.
-#   make demo   installs what it needs, renders the showcase scene, prints its report
+#   make demo   installs what it needs, compiles the kernels, starts the demo game (demo_game/): a window
+#               and sound where the machine has them, else the bot plays headless into out/demo.wav
+#   make showcase  renders the bundled showcase scene offline and prints its report
 #   make test   installs what it needs (PortAudio, PulseAudio, ...) and runs the test suite
 #   make bench  installs what it needs (incl. OpenAL Soft for the peer) and runs benchmarks/
 #   make assets regenerates the showcase's audio and script (needs espeak-ng, installed here)
@@ -11,12 +13,19 @@ APT_PACKAGES := portaudio19-dev python3-dev python3-venv pulseaudio pulseaudio-u
 BENCH_APT_PACKAGES := gcc libopenal-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test bench assets system-packages bench-packages clean
+.PHONY: demo showcase warmup test bench assets system-packages bench-packages clean
 
-demo: $(VENV)/.installed
+demo: warmup
+	$(PY) -m demo_game --out-dir out
+
+showcase: warmup
 	$(PY) -m gamemix demo --out-dir out
 
-test: $(VENV)/.installed
+# compiles the mixer's kernels, showing each (about half a minute the first time; 1 s once cached)
+warmup: $(VENV)/.installed
+	$(PY) -m gamemix warmup
+
+test: warmup
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q tests
 
@@ -49,7 +58,7 @@ bench-packages:
 $(VENV)/.installed: pyproject.toml | system-packages
 	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[audio,test]'
+	$(PY) -m pip install -q -e '.[audio,test,demo]'
 	touch $@
 
 clean:
