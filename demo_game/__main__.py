@@ -47,7 +47,9 @@ def parse(argv=None) -> argparse.Namespace:
     ap.add_argument("--output", default="auto", help="'auto', 'device', 'null' or a WAV path (auto: the device, "
                                                      "else OUT_DIR/demo.wav)")
     ap.add_argument("--out-dir", default="out")
-    ap.add_argument("--connect", default=None, help="use the server at this command endpoint instead of spawning one")
+    ap.add_argument("--connect", default="auto",
+                    help="the command endpoint of a server to use; 'auto' (default): a server already on the default "
+                         "endpoints that plays this scene, else one spawned for the game; 'spawn': always spawn")
     ap.add_argument("--screenshot", default=None, help="save the last frame (with the HUD) to this PNG")
     ap.add_argument("--no-hud", dest="hud", action="store_false", help="start with the HUD hidden")
     ap.add_argument("--seed", type=int, default=1)
@@ -82,8 +84,9 @@ def main(argv=None) -> int:
     print(f"demo: starting gamemix serve ({'sound device' if output == 'device' else output}); "
           "a first run on this machine compiles the mixer's kernels first (see `gamemix warmup`)", flush=True)
     started = time.monotonic()
-    link = AudioLink.start(str(SCENE), output, record, connect=args.connect)
-    print(f"demo: mixer ready after {time.monotonic() - started:.1f} s", flush=True)
+    link = AudioLink.start(str(SCENE), output, record, connect=None if args.connect == "spawn" else args.connect)
+    which = "spawned" if link.spawned else "already running (its own output and recording)"
+    print(f"demo: mixer ready after {time.monotonic() - started:.1f} s ({which})", flush=True)
 
     pygame.display.init()
     pygame.font.init()
@@ -133,7 +136,7 @@ def main(argv=None) -> int:
         played = time.monotonic() - began
         link.close()
         pygame.quit()
-    files = {"recording": record, **({"mix": output} if output.endswith(".wav") else {})}
+    files = {"recording": record, **({"mix": output} if output.endswith(".wav") else {})} if link.spawned else {}
     if args.screenshot:
         files["screenshot"] = args.screenshot
     figures = report.figures(world, link.telemetry, played, files)

@@ -19,6 +19,19 @@ from gamemix.client import Client, spawn
 from demo_game.world import BIRDS, CAVE, World
 
 
+def running_server(timeout: float = 0.3) -> Client | None:
+    """A client of the server on the default endpoints, if one answers within `timeout` and has this
+    game's sounds; else None."""
+    client = Client(timeout=timeout)
+    try:
+        client.wait_ready(timeout=timeout)
+        client.sound_info("cart")
+    except Exception:                # nothing there, not ready, or another game's scene
+        client.close()
+        return None
+    return client
+
+
 def pos3(p: tuple[float, float]) -> tuple[float, float, float]:
     """A map point (x right, y down the screen) as a position in gamemix's frame (x right, -z ahead)."""
     return (float(p[0]), 0.0, float(p[1]))
@@ -54,16 +67,25 @@ class AudioLink:
         self.refusals: list[dict] = []
 
     @classmethod
-    def start(cls, scene: str, output: str, record: str | None, connect: str | None = None,
+    def start(cls, scene: str, output: str, record: str | None, connect: str | None = "auto",
               ready_timeout: float = 300.0) -> "AudioLink":
-        """Connect to a running server (`connect` = its command endpoint) or spawn one for this game."""
-        if connect:
+        """Use a running server, or spawn one for this game (`spawn`: free ports, stopped with the game).
+
+        `connect`: a command endpoint to use; 'auto' uses a server already on the default endpoints if
+        it answers at once and plays this game's scene (it knows the 'cart'), else spawns; None spawns."""
+        if connect == "auto":
+            client = running_server()
+        elif connect:
             client = Client(commands=connect)
             client.wait_ready(timeout=ready_timeout)
         else:
+            client = None
+        if client is None:
             args = ("--record", record) if record else ()
             client = spawn(scene, output=output, args=args, ready_timeout=ready_timeout)
-        return cls(client)
+        link = cls(client)
+        link.spawned = client.server is not None
+        return link
 
     def begin(self, world: World) -> None:
         """The level starts: music, rain, wind, then a handle for every looping source of the map."""

@@ -35,7 +35,7 @@ def session(tmp_path_factory):
     env = {**os.environ, "SDL_VIDEODRIVER": "dummy"}
     env.pop("DISPLAY", None)
     done = subprocess.run([sys.executable, "-m", "demo_game", "--headless", "--seconds", str(SECONDS),
-                           "--out-dir", str(out), "--screenshot", str(out / "shot.png")],
+                           "--out-dir", str(out), "--screenshot", str(out / "shot.png"), "--connect", "spawn"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=400)
     assert done.returncode == 0, done.stdout + done.stderr
     script = yaml.safe_load((out / "demo.record.yaml").read_text())
