@@ -101,6 +101,53 @@ def cmd_demo(args) -> int:
     return _refused(report, False)
 
 
+def cmd_check(args) -> int:
+    import os
+    from gamemix.core.kernel_cache import CompileProgress
+    from gamemix.offline import check as mixcheck
+    from gamemix.scene.load import load_scene
+    job = mixcheck.read_job(args.scene, args.recordings, args.seed)
+    targets = mixcheck.scene_targets(load_scene(args.scene), args.loudness_tolerance)
+    baseline = None
+    if args.baseline and (Path(args.baseline) / "check.json").exists():
+        baseline = json.loads((Path(args.baseline) / "check.json").read_text())
+    workers = args.workers or os.cpu_count() or 1
+    client = None
+    if args.cluster:
+        from gamemix.offline.check_cluster import connect, run_cluster
+        client = connect(args.cluster)
+        results = run_cluster(job, client)
+        where = f"on {args.cluster} ({len(client.scheduler_info()['workers'])} workers)"
+    elif workers == 1 or len(job.recordings) == 1:
+        results, where = mixcheck.run_serial(job), "serially"
+    else:
+        results, where = mixcheck.run_pool(job, workers), f"on {workers} local processes"
+    print(f"checking {len(job.recordings)} recordings against {args.scene} {where}", file=sys.stderr, flush=True)
+    progress = mixcheck.Progress(len(job.recordings), lambda text: print(text, end="", file=sys.stderr, flush=True))
+    try:
+        with CompileProgress(compile_reporter()):
+            run = mixcheck.check(job, targets, results, baseline, args.tolerance, progress)
+    finally:
+        if client is not None:
+            cluster = getattr(client, "cluster", None)
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    print(mixcheck.table(run))
+    if args.json:
+        mixcheck.save(run, args.json)
+    if args.junit:
+        Path(args.junit).write_text(mixcheck.junit(run))
+    if args.baseline and args.accept:
+        if run["passed"]:
+            Path(args.baseline).mkdir(parents=True, exist_ok=True)
+            mixcheck.save(run, Path(args.baseline) / "check.json")
+            print(f"accepted as the baseline: {Path(args.baseline) / 'check.json'}")
+        else:
+            print("not accepted as the baseline: the run failed", file=sys.stderr)
+    return 0 if run["passed"] else 1
+
+
 def cmd_meter(args) -> int:
     from gamemix.offline.meter import format_report, measure_file
     result = measure_file(args.file)
@@ -239,6 +286,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--parent-pid", type=int, default=None,
                    help="stop when this process (the game that started the server) exits")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("check", help="re-render recorded sessions through a scene and check them against its "
+                                     "targets and the last accepted run (mix CI)")
+    p.add_argument("recordings", nargs="+", help="recordings (serve --record) or scripts")
+    p.add_argument("--scene", required=True)
+    p.add_argument("--workers", type=_positive, default=None, help="local worker processes (default: one per core)")
+    p.add_argument("--cluster", default=None,
+                   help="a Dask scheduler (tcp://HOST:8786), or local:N for a LocalCluster of N workers")
+    p.add_argument("--json", default=None, help="write every figure and verdict here")
+    p.add_argument("--junit", default=None, help="write a JUnit XML report here")
+    p.add_argument("--baseline", default=None, help="folder of the last accepted run (its check.json)")
+    p.add_argument("--accept", action="store_true", help="with --baseline: a run that passes becomes the baseline")
+    p.add_argument("--tolerance", type=float, default=0.5,
+                   help="dB or LU a figure may move the wrong way from the baseline (default 0.5)")
+    p.add_argument("--loudness-tolerance", type=float, default=1.0,
+                   help="LU an integrated loudness may sit from its bus's target (default 1)")
+    p.add_argument("--seed", type=int, default=None, help="render seed (default: each recording's)")
+    p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("keys", help="make CURVE key pairs for a server and a client")
     p.add_argument("folder")

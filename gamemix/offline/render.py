@@ -56,17 +56,20 @@ class LevelTally:
 
 def render(scene: Scene | str | Path, script: Script | str | Path, out_path: str | Path,
            seed: int | None = None, stems_dir: str | Path | None = None,
-           report_path: str | Path | None = None, fmt: str = "float", strict: bool = False) -> dict:
+           report_path: str | Path | None = None, fmt: str = "float", strict: bool = False,
+           bank=None) -> dict:
     """Render `script` through `scene` into `out_path`; returns the report dict.  With `strict`, a
     script naming what the scene lacks is refused before rendering (LocatedError), as
-    `gamemix validate --script` does; commands the mixer refuses are listed in the report either way."""
+    `gamemix validate --script` does; commands the mixer refuses are listed in the report either way.
+    `bank`: the scene's decoded audio from an earlier render of the same scene (mix CI renders many
+    recordings through one scene; a scene with `upload` sounds must not share it)."""
     if not isinstance(scene, Scene):
         scene = load_scene(scene)
     out_cfg = scene.output
     if not isinstance(script, Script):
         script = load_script(script, out_cfg.sample_rate, out_cfg.block_size, scene if strict else None)
     seed = seed if seed is not None else (script.seed or 0)
-    mixer = Mixer(scene, seed=seed)
+    mixer = Mixer(scene, seed=seed, bank=bank)
     tally = LevelTally(len(mixer.bus_names))
     lines = LineMargins(mixer)
     errors: list[dict] = []
