@@ -53,6 +53,8 @@ from gamemix.scene.assets import GUARD, MAX_SAMPLE, RING_FRAMES
 
 DECODE_AHEAD = RING_FRAMES              # frames of chunks a stream may have waiting
 STREAM_CHUNK = 8192                     # frames read at a time: short, so the decoder holds the GIL briefly
+URGENT_FRAMES = RING_FRAMES // 4        # below this lead a stream is topped up at once; above, a chunk a turn,
+                                        # so filling a new stream's 2.7 s does not hold the GIL in one burst
 
 
 @dataclass
@@ -238,7 +240,9 @@ class Decoder:
         done = 0
         for stream, reader in list(self.open.values()):
             waiting = sum(len(c) for c in stream.chunks if c is not None)
-            while waiting < DECODE_AHEAD and not reader.finished:
+            turn = 0
+            while waiting < DECODE_AHEAD and not reader.finished and (waiting < URGENT_FRAMES or turn == 0):
+                turn += 1
                 chunk = reader.next()
                 if chunk is not None:
                     stream.chunks.append(chunk)
