@@ -52,6 +52,11 @@ def parse_dotted(text: str) -> tuple:
     return tuple(out)
 
 
+# libyaml's parser where PyYAML was built with it (the wheels are): the same events and nodes, with
+# their marks, about 5x faster (a 40 s script's 1,900 messages: 0.28 -> 0.06 s of a render)
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 class LocatedYaml:
     """A parsed YAML document plus the node tree to locate paths in it."""
 
@@ -78,7 +83,7 @@ class LocatedYaml:
     @classmethod
     def parse(cls, text: str, file: str = "<string>") -> "LocatedYaml":
         """Parse YAML text; syntax errors and duplicate keys raise LocatedError."""
-        loader = yaml.SafeLoader(text)
+        loader = LOADER(text)
         try:
             _check_nesting(text, file)
             root = loader.get_single_node()
@@ -133,7 +138,7 @@ def _child(node: yaml.Node, part: Any, want_key: bool) -> yaml.Node | None:
 def _check_nesting(text: str, file: str) -> None:
     """Refuse nesting deeper than MAX_DEPTH from the parser's events, before the (recursive) composer
     builds the node tree: a document nested thousands deep never reaches it."""
-    events = yaml.SafeLoader(text)
+    events = LOADER(text)
     try:
         depth = 0
         while not events.check_event(yaml.StreamEndEvent):
@@ -146,6 +151,12 @@ def _check_nesting(text: str, file: str) -> None:
                                                 f"nested more than {MAX_DEPTH} levels deep")])
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 depth -= 1
+    except yaml.MarkedYAMLError as exc:     # libyaml stops at its own depth limit (1,000), reading ahead
+        if "nesting depth" not in str(exc.problem):
+            raise
+        mark = exc.problem_mark
+        raise LocatedError([Problem(file, mark.line + 1, mark.column + 1, "",
+                                    f"nested more than {MAX_DEPTH} levels deep")]) from None
     finally:
         events.dispose()
 
