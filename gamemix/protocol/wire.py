@@ -71,7 +71,8 @@ def decode_map(frame: bytes) -> dict:
         raise WireError("bad_frame", f"not a msgpack frame: {type(exc).__name__}") from None
     if not isinstance(obj, dict):
         raise WireError("bad_frame", "a frame must be a msgpack map")
-    if obj.get("v") != PROTOCOL_VERSION:
+    v = obj.get("v")
+    if type(v) is not int or v != PROTOCOL_VERSION:     # true == 1 and 1.0 == 1 in Python: not versions
         raise WireError("bad_version", f"protocol version {obj.get('v')!r} is not supported "
                                        f"(this side speaks {PROTOCOL_VERSION})", "v", obj.get("rid"))
     return obj
