@@ -148,6 +148,41 @@ def cmd_check(args) -> int:
     return 0 if run["passed"] else 1
 
 
+def cmd_analyze(args) -> int:
+    import time
+    from gamemix.core.kernel_cache import CompileProgress
+    from gamemix.offline.analysis.analyze import analyze
+    started = time.monotonic()
+    with CompileProgress(compile_reporter()):
+        doc = analyze(args.source, args.out, scene=args.scene, reference=args.reference)
+    for sentence in doc["description"]:
+        print(sentence["text"])
+    print(f"wrote {Path(args.out) / 'analysis.html'} and {Path(args.out) / 'analysis.json'} "
+          f"({time.monotonic() - started:.1f} s)")
+    return 0
+
+
+def cmd_recommend(args) -> int:
+    from gamemix.core.kernel_cache import CompileProgress
+    from gamemix.offline.analysis import recommend as rec
+    with CompileProgress(compile_reporter()):
+        result = rec.recommend(args.scene, args.script, vary=args.vary, verify=args.verify,
+                               max_masked_percent=args.max_masked_percent)
+    text = rec.patch_text(result)
+    print(text, end="")
+    if args.out:
+        Path(args.out).write_text(text)
+    if args.apply:
+        rec.apply_patch(args.scene, result.changes)
+        print(f"applied {len(result.changes)} change(s) to {args.scene}", file=sys.stderr)
+    return 0
+
+
+def cmd_top(args) -> int:
+    from gamemix.live.top import main as top
+    return top(args.telemetry, 1 if args.once else args.frames, args.timeout)
+
+
 def cmd_meter(args) -> int:
     from gamemix.offline.meter import format_report, measure_file
     result = measure_file(args.file)
@@ -304,6 +339,36 @@ def build_parser() -> argparse.ArgumentParser:
                    help="LU an integrated loudness may sit from its bus's target (default 1)")
     p.add_argument("--seed", type=int, default=None, help="render seed (default: each recording's)")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("analyze", help="analyse a render (loudness, masking, pan, reverb, voices) into an HTML "
+                                       "report and its JSON twin")
+    p.add_argument("source", help="a render folder (mix.wav, stems/, report.json), or a script to render with --scene")
+    p.add_argument("--scene", default=None, help="the scene (needed for a script; overrides a folder's render.json)")
+    p.add_argument("--out", required=True, help="folder for analysis.html and analysis.json")
+    p.add_argument("--reference", default=None, help="another render folder or script to compare against")
+    p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("recommend", help="solve for the bus gains and duck depths that meet the scene's targets; "
+                                         "print them as a YAML patch")
+    p.add_argument("scene")
+    p.add_argument("--script", required=True, help="the script (or recording) the mix is judged on")
+    p.add_argument("--vary", action="append", default=None,
+                   help="a setting that may move: a bus name (its fader) or a path such as "
+                        "buses.music.sidechain[0].depth_db (repeatable; default: every fader and duck depth)")
+    p.add_argument("--max-masked-percent", type=float, default=None,
+                   help="also: no mix bus masked by the rest for more than this %% of its time")
+    p.add_argument("--out", default=None, help="also write the patch here")
+    p.add_argument("--apply", action="store_true", help="write the changes into the scene, keeping its comments")
+    p.add_argument("--no-verify", dest="verify", action="store_false",
+                   help="do not re-render the result to measure it")
+    p.set_defaults(func=cmd_recommend)
+
+    p = sub.add_parser("top", help="a live terminal view of a running server's meters, voices and snapshots")
+    p.add_argument("--telemetry", default=None, help=f"the server's telemetry endpoint (default {config.TELEMETRY})")
+    p.add_argument("--once", action="store_true", help="print one frame and exit")
+    p.add_argument("--frames", type=_positive, default=None, help="show this many frames, then exit")
+    p.add_argument("--timeout", type=float, default=5.0, help="give up after this many seconds without telemetry")
+    p.set_defaults(func=cmd_top)
 
     p = sub.add_parser("keys", help="make CURVE key pairs for a server and a client")
     p.add_argument("folder")
