@@ -167,3 +167,30 @@ def test_meter_cli_json(tmp_path):
         assert key in data
     assert data["integrated_lufs"] == pytest.approx(-23.0, abs=0.1)
     assert data["true_peak_dbtp"] == pytest.approx(-23.0, abs=0.1)
+
+
+def test_silence_at_rest_reads_exactly_as_metered_sample_by_sample():
+    """A bus at rest (zeros, filters and detector settled) skips the filters; its readings must be the
+    ones the full path gives.  The oracle is the full path itself, fed 1e-300 instead of zeros: values
+    whose K-weighted energy underflows to exactly 0, so every reading must be bit-identical."""
+    from gamemix.core.dsp import bs1770 as m
+    rate = 48000
+    t = np.arange(rate) / rate
+    tone = (0.3 * np.sin(2 * np.pi * 997 * t)).astype(np.float64)
+    quiet = np.zeros(4 * rate)
+    readings = []
+    for filler in (0.0, 1e-300):
+        bank = m.allocate(1, 2, rate)
+        signal = np.concatenate([tone, quiet + filler, tone, quiet[:rate // 3] + filler])
+        buf = np.ascontiguousarray(np.stack([signal, signal]))
+        seen = []
+        for start in range(0, buf.shape[1], 256):
+            block = np.ascontiguousarray(buf[:, start:start + 256])
+            m.meter_block(0, block, block.shape[1], bank)
+            seen.append(bank.out[0].copy())
+        readings.append(np.array(seen))
+    block_peak = m.LM_TRUE_PEAK_BLOCK            # the filler's own peak, 1e-300 instead of 0, and nothing else
+    others = [f for f in range(m.LM_NFIELDS) if f != block_peak]
+    assert np.array_equal(readings[0][:, others], readings[1][:, others])
+    assert np.allclose(readings[0][:, block_peak], readings[1][:, block_peak], rtol=0, atol=1e-299)
+    assert np.isfinite(readings[0][-1, m.LM_INTEGRATED])

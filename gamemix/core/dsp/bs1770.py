@@ -126,8 +126,8 @@ def allocate(n_meters: int, channels: int, sample_rate: float, layout: str = "st
                      np.zeros((n, 2, NBINS, 2)), design(TP_OVERSAMPLE, TP_TAPS),
                      np.stack([truepeak.allocate(channels, TP_TAPS)] * n), np.zeros(CHUNK),
                      np.zeros(n, dtype=np.int64), np.zeros((n, LM_NFIELDS)))
-    for m in range(n):
-        clear(bank, m)
+    bank.out[:, :LM_TRUE_PEAK] = -math.inf      # what `clear` leaves in a slot of zeros, for all slots at once
+    bank.out[:, LM_LRA] = 0.0                   # (one jitted call per slot cost 0.7 ms each: 3 s for 4,096 buses)
     return bank
 
 
@@ -262,9 +262,54 @@ def meter_block(m, buf, n, bank):
 
 
 @njit(cache=True, nogil=True)
+def _at_rest(m, buf, start, k, bank):
+    """True when the chunk is all zeros and so are the K-weighting filters' state and the true-peak
+    detector's history: metering it then changes only the sample counts (a silent bus; most buses of
+    a big scene, most of the time)."""
+    channels = bank.kstate.shape[1]
+    tp = bank.tp[m]
+    hist = tp.shape[1] - CHUNK
+    for c in range(channels):
+        z = bank.kstate[m, c]
+        if z[0] != 0.0 or z[1] != 0.0 or z[2] != 0.0 or z[3] != 0.0:
+            return False
+        x = buf[c]
+        for i in range(k):
+            if x[start + i] != 0.0:
+                return False
+        h = tp[c]
+        for i in range(hist):
+            if h[i] != 0.0:
+                return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _count_silence(m, k, bank):
+    """What _meter_chunk does with k zeros at rest, bit for bit: the energy sum gains nothing, the
+    count gains k (exact: integer-valued floats), the steps it completes close as they would, the
+    block's true peak is 0 and the maxima stay."""
+    acc = bank.acc[m]
+    step = bank.step[0]
+    taken = 0
+    while taken < k:
+        n = min(int(step - acc[AC_COUNT]), k - taken)
+        acc[AC_COUNT] += n
+        taken += n
+        if acc[AC_COUNT] >= step:
+            _end_step(m, bank)
+
+
+@njit(cache=True, nogil=True)
 def _meter_chunk(m, buf, start, k, bank):
     """Meter buf[:, start:start + k] (k <= CHUNK): peaks, K-weighted energy, then the steps it closes."""
     channels = bank.kstate.shape[1]
+    if _at_rest(m, buf, start, k, bank):
+        _count_silence(m, k, bank)
+        out = bank.out[m]
+        out[LM_TRUE_PEAK_BLOCK] = 0.0 if start == 0 else max(out[LM_TRUE_PEAK_BLOCK], 0.0)
+        out[LM_TRUE_PEAK] = max(out[LM_TRUE_PEAK], 0.0, out[LM_SAMPLE_PEAK])
+        return
     tp = bank.tp[m]
     energy = bank.energy
     at = tp.shape[1] - CHUNK
