@@ -1054,6 +1054,23 @@ void gm_instance_args_init(gm_instance_args *a)
         *a = defaults;
 }
 
+/* Post a play or an event naming instance `id` (taken from the session's range when auto_id): if it
+ * cannot be sent the handle is given back; once sent, the instance is 'posted' and *out_id is it. */
+static gm_result post_instance(gm_client *c, msg *m, enum kind kind, gm_handle id, int auto_id, gm_handle *out_id)
+{
+    gm_result r = post(c, m, kind, id);
+    if (r != GM_OK) {
+        if (auto_id)
+            c->next_id--;           /* nothing was sent: the handle is free again */
+        return r;
+    }
+    if (id != GM_INVALID_HANDLE)
+        state_set(c, id, GM_STATE_POSTED);
+    if (out_id != NULL)
+        *out_id = id;
+    return GM_OK;
+}
+
 gm_result gm_play(gm_client *c, const char *sound, const gm_play_args *args, unsigned flags, gm_handle *out_id)
 {
     static const gm_play_args defaults = GM_PLAY_ARGS_INIT;
@@ -1118,16 +1135,7 @@ gm_result gm_play(gm_client *c, const char *sound, const gm_play_args *args, uns
             *out_id = got;
         return GM_OK;
     }
-    r = post(c, &m, K_PLAY, id);
-    if (r != GM_OK) {
-        if (auto_id)
-            c->next_id--;           /* nothing was sent: the handle is free again */
-        return r;
-    }
-    state_set(c, id, GM_STATE_POSTED);
-    if (out_id != NULL)
-        *out_id = id;
-    return GM_OK;
+    return post_instance(c, &m, K_PLAY, id, auto_id, out_id);
 }
 
 gm_result gm_event(gm_client *c, const char *name, const gm_event_args *args, unsigned flags, gm_handle *out_id)
@@ -1175,17 +1183,7 @@ gm_result gm_event(gm_client *c, const char *name, const gm_event_args *args, un
             *out_id = got;
         return r;
     }
-    r = post(c, &m, K_EVENT, id);
-    if (r != GM_OK) {
-        if (auto_id)
-            c->next_id--;
-        return r;
-    }
-    if (id != GM_INVALID_HANDLE)
-        state_set(c, id, GM_STATE_POSTED);
-    if (out_id != NULL)
-        *out_id = id;
-    return GM_OK;
+    return post_instance(c, &m, K_EVENT, id, auto_id, out_id);
 }
 
 gm_result gm_stop(gm_client *c, gm_handle id, double fade, int64_t at_sample, unsigned flags)
