@@ -206,3 +206,32 @@ def test_telemetry_can_be_read_from_another_thread_while_the_game_sends(served):
     reader.join()
     assert errors == [] and len(frames) == 20
     assert frames[-1]["clock"]["sample"] > frames[0]["clock"]["sample"]
+
+
+def test_posted_commands_unanswered_when_the_socket_is_rebuilt_are_reported(scene_dir):
+    """A server that stops answering (SIGSTOP): a waited call times out and the command socket is
+    rebuilt, so the posted plays' replies can never come; each is reported (refused, `expired`, in
+    the order posted), none vanishes, and the client goes on once the server answers again."""
+    import os
+    import signal
+    from gamemix.client import spawn
+    scene_dir.audio("tone.wav", sine(1000.0, 1.0, amp=0.5))
+    scene = scene_dir.scene({"tone": {"files": ["tone.wav"], "loop": True}})
+    client = spawn(str(scene), output="null", timeout=0.5)
+    pid = client.server.process.pid
+    try:
+        os.kill(pid, signal.SIGSTOP)
+        handles = [client.play("tone"), client.play("tone")]
+        with pytest.raises(TimeoutError):
+            client.ping()
+        notices = client.poll()
+        assert [(n["id"], n["event"], n["code"], n["kind"]) for n in notices] == \
+            [(h, "refused", "expired", "play") for h in handles]
+        assert all(client.state(h) is None for h in handles)
+        os.kill(pid, signal.SIGCONT)
+        client.wait_ready(timeout=10)
+        again = client.play("tone")
+        notices_until(client, lambda n: n["id"] == again and n["event"] == "started")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        client.close()

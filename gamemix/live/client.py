@@ -60,6 +60,8 @@ NOTICES_KEPT = 65_536      # notices waiting for poll(); beyond, the oldest are 
 POSTED_KEPT = 65_536       # posted commands whose reply is awaited; beyond, the oldest are forgotten
 LOCAL_IDS = 1 << 39        # handles given while no session is open (their plays are refused locally)
 READY_POLL_S = 0.25        # how often wait_ready asks
+UNANSWERED = ("no reply before the command socket was rebuilt after a timeout: carried out only if the server "
+              "got it within its time to live")
 
 
 class CommandFailed(Exception):
@@ -226,6 +228,8 @@ class Client:
             raise CommandFailed(err["code"], err["message"], err.get("field"))
         self._dealer.close(linger=0)           # rebuild: the server may have restarted
         self._dealer = self._socket(zmq.DEALER, self.endpoints[0])
+        for kind, instance in self._posted.values():       # their replies can no longer come: say so
+            self._notice({"id": instance, "event": "refused", "kind": kind, "code": "expired", "message": UNANSWERED})
         self._posted.clear()
         raise TimeoutError(f"no reply from {self.endpoints[0]} within {self.timeout_ms} ms")
 

@@ -388,11 +388,36 @@ static void clear_posted(gm_client *c)
     memset(c->posted, 0, sizeof(posted_entry) * c->posted_cap);
 }
 
+static void refused_notice(gm_client *c, gm_handle instance, enum kind kind, const char *code, size_t code_len,
+                           const char *message, size_t message_len);
+
+/* Posted commands whose replies can no longer come (the socket is rebuilt): a notice each, oldest
+ * first, as the Python client gives (refused, `expired`: carried out only if the server got it in time). */
+static void unanswered_notices(gm_client *c)
+{
+    static const char why[] = "no reply before the command socket was rebuilt after a timeout: carried out "
+                              "only if the server got it within its time to live";
+    uint64_t first = UINT64_MAX, last = 0, rid;
+    size_t i;
+    for (i = 0; i < c->posted_cap; i++) {
+        if (c->posted[i].rid != 0) {
+            first = c->posted[i].rid < first ? c->posted[i].rid : first;
+            last = c->posted[i].rid > last ? c->posted[i].rid : last;
+        }
+    }
+    for (rid = first; first != UINT64_MAX && rid <= last; rid++) {
+        posted_entry *p = &c->posted[rid % c->posted_cap];
+        if (p->rid == rid)
+            refused_notice(c, p->instance, (enum kind)p->kind, "expired", 7, why, sizeof why - 1);
+    }
+}
+
 /* After a timeout: a new command socket (the server may have restarted), as the Python client. */
 static gm_result rebuild_dealer(gm_client *c)
 {
     zmq_close(c->dealer);
     c->dealer = make_socket(c, ZMQ_DEALER, c->endpoints[0]);
+    unanswered_notices(c);
     clear_posted(c);
     if (c->dealer == NULL)
         return zmq_fail(c, "rebuilding the command socket");
