@@ -235,3 +235,22 @@ def test_posted_commands_unanswered_when_the_socket_is_rebuilt_are_reported(scen
     finally:
         os.kill(pid, signal.SIGCONT)
         client.close()
+
+
+def test_resuming_a_fully_paused_voice_says_resumed_and_not_real(served):
+    """A voice whose pause fade has finished is resumed: the game hears of it once, as 'resumed';
+    the voice's return to the real voices is part of that, not a separate 'real' (which would say
+    it had been virtual)."""
+    _, connect = served
+    client = connect()
+    client.wait_ready()
+    tone = client.play("tone")
+    seen = notices_until(client, lambda n: n["id"] == tone and n["event"] == "started")
+    client.pause(tone, fade=0.0)
+    time.sleep(0.3)                                    # the pause fade is over: the voice is paused
+    client.resume(tone, fade=0.0)
+    seen += notices_until(client, lambda n: n["id"] == tone and n["event"] == "resumed")
+    time.sleep(0.3)
+    seen += client.poll()
+    assert [n["event"] for n in seen if n["id"] == tone] == ["started", "paused", "resumed"]
+    assert client.state(tone) == "started"

@@ -113,6 +113,7 @@ class Instances:
         self.glides: dict[int, tuple[float, float]] = {}  # row -> (target gain, change per block)
         self.seeks: dict[int, int] = {}                  # row -> position it jumps to once faded out
         self.stream_seeks: dict[int, int] = {}           # row -> file frame a streamed voice jumps to
+        self.from_pause: set[int] = set()                # rows a resume made virtual, to be made real again
         self.watched: set[int] = set()
         self.notices: collections.deque = collections.deque(maxlen=NOTICES_KEPT)
         self.voice_log: collections.deque = collections.deque(maxlen=VOICE_LOG_KEPT)   # steals, (de)virtualizations
@@ -212,6 +213,10 @@ class Instances:
         seen = set()
         for v in rows:
             instance = int(self.row_instance[v])
+            if v in self.from_pause:
+                self.from_pause.discard(v)
+                if kind == "real":                       # the end of a resume: 'resumed' was the notice
+                    continue
             if instance >= 0 and instance not in seen:
                 seen.add(instance)
                 self.notify(instance, kind)
@@ -228,6 +233,7 @@ class Instances:
             self.glides.pop(v, None)
             self.seeks.pop(v, None)
             self.stream_seeks.pop(v, None)
+            self.from_pause.discard(v)
             group = self.groups.get(instance)
             if group is None:
                 continue
@@ -416,6 +422,7 @@ class Instances:
                 vf[v, VF_FADE_STEP] = step
                 if state == PAUSED:                      # the ranking makes it real again, from where it was
                     vi[v, VI_STATE] = VIRTUAL
+                    self.from_pause.add(v)               # (that is the resume the game was told of, not a 'real')
         self.notify(instance, "paused" if paused else "resumed")
 
     def seek(self, instance: int, seconds: float) -> None:
