@@ -57,6 +57,9 @@ from gamemix.scene.assets import prepare_upload
 
 POLL_MS = 20
 STREAM_SLICE_S = 0.001     # streams are decoded for at most this long per turn, then the GIL is yielded
+HEAVY_FRAME_BYTES = 64 * 1024   # a frame this big takes a millisecond or more to decode (or refuse) in one
+                                # C call that holds the GIL: it waits for the start of a block period
+HEAVY_WAIT_S = 0.012            # and waits at most this long for one (a stalled render thread must not stop us)
 WATCH_EVERY_S = 0.25
 PENDING_PER_CLIENT = 1024  # commands a client may have waiting
 MAX_CLIENTS = 4096         # clients with commands waiting
@@ -178,6 +181,9 @@ class Network:
         self._auth = None
         self.bound: dict[str, str] = {}
         self.upload_room = None     # sound -> (its UploadRoom, output rate) or None; set by the server
+        self.rendering = False      # the render thread is in a block (set by the server, read here)
+        self.block_started = 0.0    # perf_counter() when the last block began (set by the server)
+        self.block_period = 0.0     # seconds per block (set by the server; 0: no gate)
 
     def bind(self) -> None:
         """Bind the three sockets (and the wake-up socket's receiving end)."""
@@ -265,6 +271,19 @@ class Network:
                 self.outbox.append((None, frame))
         return next_watch
 
+    def _between_blocks(self, frame: bytes) -> None:
+        """Hold a heavy frame until the render thread has just finished a block, so the one long,
+        GIL-holding decode runs in the quiet half of the block period instead of over a block's
+        start (where it made the render thread wait: xruns under hostile frames).  Small frames,
+        every frame a game sends each frame, pass at once."""
+        if len(frame) < HEAVY_FRAME_BYTES or self.block_period <= 0.0:
+            return
+        deadline = time.perf_counter() + HEAVY_WAIT_S
+        while time.perf_counter() < deadline:
+            if not self.rendering and time.perf_counter() - self.block_started < 0.5 * self.block_period:
+                return
+            time.sleep(0.0002)
+
     def _receive_commands(self) -> None:
         for _ in range(PENDING_PER_CLIENT):
             try:
@@ -273,6 +292,7 @@ class Network:
                 return
             frame = rest[-1] if rest else b""
             self.stats.commands += 1
+            self._between_blocks(frame)
             try:
                 msg, rid = wire.decode(frame)
             except wire.WireError as exc:
@@ -332,6 +352,7 @@ class Network:
             except zmq.Again:
                 return
             self.stats.streams += 1
+            self._between_blocks(frame)
             try:
                 msg, _ = wire.decode(frame, allowed=STREAM_KINDS)
             except wire.WireError:

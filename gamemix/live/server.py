@@ -101,6 +101,7 @@ class Server:
                                config.max_stream_age)
         self.inbox, self.outbox = self.network.inbox, self.network.outbox
         self.network.upload_room = self._upload_room
+        self.network.block_period = self.mixer.dt
         self.feeder_beat = Heartbeat("streams", FEEDER_STALL_S)
         self.feeder = Feeder(lambda: self.mixer, self.faults, self.feeder_beat)
         self.watchdog = Watchdog(self.faults, [self.render_beat, self.network_beat, self.feeder_beat],
@@ -228,6 +229,8 @@ class Server:
         recorded and the block still goes out (with the targets written before, or as silence)."""
         self.render_beat()
         started = time.time()
+        network = self.network
+        network.rendering, network.block_started = True, time.perf_counter()
         mixer = self.mixer
         try:
             mixer = self._take_reload()
@@ -248,6 +251,7 @@ class Server:
                 self.outbox.append((None, wire.encode(self.telemetry())))
         except Exception as exc:
             self.faults.record("after the block", exc)
+        network.rendering = False
         if self.outbox:
             self._waker.wake()
 
