@@ -36,6 +36,8 @@ bench: $(VENV)/.installed bench-packages
 	$(PY) benchmarks/bench_server.py
 	$(PY) benchmarks/bench_client.py
 	$(PY) benchmarks/bench_streaming.py
+	$(PY) benchmarks/bench_c_client.py
+	$(PY) benchmarks/bench_check.py
 
 assets: $(VENV)/.installed
 	@dpkg -s espeak-ng >/dev/null 2>&1 || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq espeak-ng)
