@@ -292,12 +292,15 @@ class Network:
                 return
             frame = rest[-1] if rest else b""
             self.stats.commands += 1
+            heavy = len(frame) >= HEAVY_FRAME_BYTES
             self._between_blocks(frame)
             try:
                 msg, rid = wire.decode(frame)
             except wire.WireError as exc:
                 self.stats.command_errors += 1
                 self.router.send_multipart([identity, wire.error(exc.rid, exc.code, exc.message, exc.field)])
+                if heavy:
+                    return              # one heavy frame a turn: ZeroMQ's fair queue gives the next to another client
                 continue
             if self.ready_at is None:
                 self.router.send_multipart([identity, wire.error(
@@ -318,6 +321,8 @@ class Network:
                 self.router.send_multipart([identity, wire.error(
                     rid, "busy", f"too many commands waiting (at most {PENDING_PER_CLIENT} per client, "
                                  f"{MAX_CLIENTS} clients); wait for replies before sending more")])
+            if heavy:
+                return
 
     def _prepare(self, identity, rid, msg: UploadSound) -> None:
         """Convert an upload here, off the audio thread (resampling a few seconds takes milliseconds),
