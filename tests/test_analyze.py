@@ -9,6 +9,7 @@ comparison, and pixels of a headless-Chromium screenshot for the HTML report.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import re
 import shutil
 import subprocess
@@ -224,9 +225,9 @@ def test_every_number_in_the_description_comes_from_the_json(showcase):
     assert not sourced(forged, doc)                             # the check can fail
 
 
-def test_voice_counts_replayed_from_the_script_peak_where_the_render_says(showcase):
+def test_voice_counts_over_time_peak_where_the_render_says(showcase):
     v = showcase["doc"]["voices"]
-    assert v["counts_source"] == "replay"
+    assert v["counts_source"] == "report"            # render writes voices.timeline (equal to a replay: below)
     assert max(v["counts"]["real"]) == v["peak_real"] > 0
     assert max(v["counts"]["virtual"]) == v["peak_virtual"] > 0
     assert len(v["counts"]["real"]) == showcase["doc"]["steps"] == 400
@@ -293,3 +294,23 @@ def test_the_screenshot_check_tells_a_blank_image_from_a_plot(tmp_path):
                     f"src='data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}'></body></html>")
     plots = framed_plots(screenshot(page, tmp_path / "blank.png", 600))
     assert len(plots) == 1 and not drawn(plots[0])
+
+
+def test_the_reports_voice_timeline_is_what_a_replay_counts(tmp_path):
+    """render's voices.timeline (most real and virtual voices per 100 ms) equals the analyser's own
+    replay of the same scene, script and seed, step for step: analyze can use it and skip the replay."""
+    from gamemix.offline.analysis.frames import STEP_S
+    from gamemix.offline.analysis.voices import replay_counts
+    from gamemix.offline.render import VoiceTimeline, render
+    from gamemix.scene.load import load_scene
+    from gamemix.scene.script import load_script
+    folder = Path(__file__).resolve().parents[1] / "gamemix" / "showcase"
+    scene = load_scene(folder / "scene.yaml")
+    script = load_script(folder / "script.yaml", scene.output.sample_rate, scene.output.block_size, scene)
+    report = render(scene, script, tmp_path / "mix.wav", seed=7)
+    timeline = report["voices"]["timeline"]
+    assert VoiceTimeline.STEP_S == STEP_S
+    counts = replay_counts(scene, script, 7, len(timeline))
+    assert [e["real"] for e in timeline] == counts["real"]
+    assert [e["virtual"] for e in timeline] == counts["virtual"]
+    assert max(counts["virtual"]) > 0                      # the showcase has more emitters than voices

@@ -21,6 +21,7 @@ import numpy as np
 
 from gamemix.errors import CommandError
 from gamemix.control.mixer import Mixer
+from gamemix.control.voices import census
 from gamemix.core.arrays import BF_PEAK, BF_SUMSQ
 from gamemix.scene.load import load_scene
 from gamemix.scene.model import Scene
@@ -54,6 +55,26 @@ class LevelTally:
         return {"peak_dbfs": level_db(self.peak[i]), "rms_dbfs": level_db(rms)}
 
 
+class VoiceTimeline:
+    """The most real and most virtual voices in each STEP_S of the render (the report's
+    voices.timeline: what `gamemix analyze` plots without rendering again)."""
+
+    STEP_S = 0.1
+
+    def __init__(self, dt: float):
+        self.dt = dt
+        self.steps: list[dict] = []
+
+    def sample(self, block: int, vi: np.ndarray) -> None:
+        _, real, virtual = census(vi)
+        step = int(block * self.dt / self.STEP_S + 1e-9)
+        if step >= len(self.steps):
+            self.steps.append({"t": round(step * self.STEP_S, 3), "real": real, "virtual": virtual})
+        else:
+            last = self.steps[-1]
+            last["real"], last["virtual"] = max(last["real"], real), max(last["virtual"], virtual)
+
+
 def render(scene: Scene | str | Path, script: Script | str | Path, out_path: str | Path,
            seed: int | None = None, stems_dir: str | Path | None = None,
            report_path: str | Path | None = None, fmt: str = "float", strict: bool = False,
@@ -72,6 +93,7 @@ def render(scene: Scene | str | Path, script: Script | str | Path, out_path: str
     mixer = Mixer(scene, seed=seed, bank=bank)
     tally = LevelTally(len(mixer.bus_names))
     lines = LineMargins(mixer)
+    voices = VoiceTimeline(mixer.dt)
     errors: list[dict] = []
     snapshot_levels: list[dict] = []
     levels_every = max(1, round(SNAPSHOT_SAMPLE_S / mixer.dt))
@@ -90,11 +112,13 @@ def render(scene: Scene | str | Path, script: Script | str | Path, out_path: str
             for i, stem in stems:
                 stem.write(mixer.arrays.bus_buf[i].T)
             tally.add(mixer.arrays.bf, block.size)
+            voices.sample(b, mixer.arrays.vi)
             lines.sample(b)
             if b % levels_every == 0 and mixer.snapshots.active:
                 snapshot_levels.append({"t": round(b * mixer.dt, 4), **mixer.snapshots.levels()})
     report = _report(scene, mixer, tally, nblocks, seed, errors, snapshot_levels)
     report["lines"] = lines.report()
+    report["voices"]["timeline"] = voices.steps
     if report_path is not None:
         Path(report_path).write_text(json.dumps(report, indent=2) + "\n")
     return report
