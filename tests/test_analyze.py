@@ -91,7 +91,7 @@ def two(tmp_path_factory):
 def showcase(tmp_path_factory):
     """The showcase rendered by analyze itself (script + --scene) and analysed."""
     out = tmp_path_factory.mktemp("showcase")
-    doc = analyze(f"{SHOWCASE}/script.yaml", out, scene=f"{SHOWCASE}/scene.yaml")
+    analyze(f"{SHOWCASE}/script.yaml", out, scene=f"{SHOWCASE}/scene.yaml")
     return {"out": out, "doc": json.loads((out / "analysis.json").read_text())}
 
 

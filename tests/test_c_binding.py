@@ -813,7 +813,7 @@ def test_the_decoder_survives_a_malformed_frame_loop_under_asan_and_ubsan(built)
 
 def classify_in_python(frame: bytes) -> str:
     try:
-        obj = wire.decode_map(frame)
+        wire.decode_map(frame)
     except wire.WireError as exc:
         if exc.code == "bad_frame" and "must be a msgpack map" in exc.message:
             return "not_map"
