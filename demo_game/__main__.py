@@ -70,7 +70,7 @@ def main(argv=None) -> int:
     import pygame
 
     from demo_game import assets, hud, report, view
-    from demo_game.audio import AudioLink
+    from demo_game.audio import AudioLink, running_server
     from demo_game.bot import Bot
     from demo_game.world import Controls, World
 
@@ -81,10 +81,19 @@ def main(argv=None) -> int:
     if output == "auto":
         output = "device" if not args.headless and has_sound_device() else str(out / "demo.wav")
     record = str(out / "demo.record.yaml")
-    print(f"demo: starting gamemix serve ({'sound device' if output == 'device' else output}); "
-          "a first run on this machine compiles the mixer's kernels first (see `gamemix warmup`)", flush=True)
     started = time.monotonic()
-    link = AudioLink.start(str(SCENE), output, record, connect=None if args.connect == "spawn" else args.connect)
+    client = running_server() if args.connect == "auto" else None
+    if client is not None:
+        link = AudioLink(client)
+        link.spawned = False
+    else:
+        if args.connect in ("auto", "spawn"):
+            # the kernels compile on a machine's first run (about half a minute): show it happen, as the
+            # set-up step would, instead of waiting silently for the spawned server to be ready
+            subprocess.run([sys.executable, "-m", "gamemix", "warmup"], check=False)
+        print(f"demo: starting gamemix serve ({'sound device' if output == 'device' else output})", flush=True)
+        link = AudioLink.start(str(SCENE), output, record, connect=None if args.connect in ("auto", "spawn")
+                               else args.connect)
     which = "spawned" if link.spawned else "already running (its own output and recording)"
     print(f"demo: mixer ready after {time.monotonic() - started:.1f} s ({which})", flush=True)
 
