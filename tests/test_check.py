@@ -161,3 +161,37 @@ def test_baseline_flags_a_regression_after_a_scene_edit(corpus, tmp_path):
     second = subprocess.run(args + ["--scene", str(edited / "scene.yaml")], capture_output=True, text=True)
     assert second.returncode == 1, second.stdout
     assert "REGRESSION session01.yaml: buses.master.integrated_lufs" in second.stdout
+
+
+def test_a_scheduler_and_worker_started_with_dasks_own_commands(corpus, serial, tmp_path):
+    """What docs/mix-ci.md tells a studio to run: `dask scheduler` and `dask worker` (real processes
+    on loopback), then `gamemix check --cluster tcp://...`; the JSON's hashes equal the serial run's."""
+    import time
+    root, paths, _, _ = corpus
+    _, _, run = serial
+    bin_dir = os.path.dirname(sys.executable)
+    info = tmp_path / "scheduler.json"
+    common = ["--no-dashboard"]
+    scheduler = subprocess.Popen([os.path.join(bin_dir, "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
+                                  "--scheduler-file", str(info), *common],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = None
+    try:
+        deadline = time.monotonic() + 60
+        while not info.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        address = json.loads(info.read_text())["address"]
+        worker = subprocess.Popen([os.path.join(bin_dir, "dask"), "worker", address, "--nworkers", "1",
+                                   "--nthreads", "1", *common], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        report = tmp_path / "check.json"
+        done = subprocess.run([sys.executable, "-m", "gamemix", "check", *map(str, paths[:4]), "--scene",
+                               str(root / "scene.yaml"), "--cluster", address, "--json", str(report)],
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+        got = json.loads(report.read_text())["recordings"]
+        assert {n: r["sha256"] for n, r in got.items()} == {p.name: run["recordings"][p.name]["sha256"] for p in paths[:4]}
+    finally:
+        for proc in (worker, scheduler):
+            if proc is not None:
+                proc.terminate()
+                proc.wait(timeout=30)
