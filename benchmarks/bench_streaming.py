@@ -5,7 +5,7 @@ Writes a --minutes long 16-bit stereo file, then for each way spawns a server (n
 real-time pace, `gamemix.client.spawn`), plays the file for --seconds with 32 other voices, and
 reads the server's resident memory (VmRSS, /proc) and its telemetry (xruns, stream_underruns).
 
-    .venv/bin/python benchmarks/bench_streaming.py [--minutes 10] [--seconds 20]
+    .venv/bin/python benchmarks/bench_streaming.py [--minutes 10] [--seconds 20] [--no-realtime]
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def session(folder: Path, stream: bool, seconds: float) -> dict:
+def session(folder: Path, stream: bool, seconds: float, realtime: bool = True) -> dict:
     from gamemix.client import spawn
     scene = folder / f"scene_{'stream' if stream else 'whole'}.yaml"
     scene.write_text(yaml.safe_dump({
@@ -36,7 +36,7 @@ def session(folder: Path, stream: bool, seconds: float) -> dict:
         "sounds": {"music": {"files": ["long.wav"], "stream": stream, "loop": True},
                    "tick": {"files": ["tick.wav"], "loop": True, "spatial": {"max_distance": 100}}}}))
     t0 = time.perf_counter()
-    mix = spawn(str(scene), output="null", args=("--no-realtime",))
+    mix = spawn(str(scene), output="null", args=() if realtime else ("--no-realtime",))
     ready_s = time.perf_counter() - t0
     try:
         pid = mix.server.process.pid
@@ -64,6 +64,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--no-realtime", dest="realtime", action="store_false",
+                    help="the server without real-time scheduling of its render thread (default: as `serve` runs)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -75,7 +77,7 @@ def main() -> int:
         soundfile.write(str(folder / "tick.wav"), (0.1 * np.sin(np.arange(4800) * 0.2)).astype(np.float32), 48000)
         print(f"{args.minutes:g}-minute stereo file ({frames * 4 / 2 ** 20:.0f} MiB as 16-bit, "
               f"{frames * 8 / 2 ** 20:.0f} MiB decoded as float32), {args.seconds:g} s sessions\n")
-        rows = {way: session(folder, way == "streamed", args.seconds) for way in ("streamed", "decoded whole")}
+        rows = {way: session(folder, way == "streamed", args.seconds, args.realtime) for way in ("streamed", "decoded whole")}
     print(f"{'':<15} {'ready s':>8} {'RSS ready MiB':>14} {'RSS peak MiB':>13} {'xruns':>6} {'underruns':>10} "
           f"{'cpu load':>9}")
     for way, r in rows.items():
