@@ -1,4 +1,5 @@
-"""The `gamemix` command line: validate, schema, render, demo, meter, serve, keys.
+"""The `gamemix` command line: validate, schema, render, demo, warmup, meter, serve, keys, check, analyze,
+recommend, top.
 
 Edge: turns arguments into calls and errors into exit codes; no logic of its own.
 Diagnostics go to the `gamemix` logger (stderr); results go to stdout.
