@@ -148,7 +148,7 @@ def main(argv=None) -> int:
     files = {"recording": record, **({"mix": output} if output.endswith(".wav") else {})} if link.spawned else {}
     if args.screenshot:
         files["screenshot"] = args.screenshot
-    figures = report.figures(world, link.telemetry, played, files)
+    figures = report.figures(world, link.telemetry, played, files, link.refusals)
     (out / "demo.json").write_text(json.dumps(figures, indent=2))
     print(report.text(figures))
     return 0

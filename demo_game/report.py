@@ -12,8 +12,10 @@ from demo_game.audio import Telemetry
 from demo_game.world import World
 
 
-def figures(world: World, tele: Telemetry, seconds: float, files: dict[str, str]) -> dict:
-    """The session's figures; buses are null where the telemetry never arrived."""
+def figures(world: World, tele: Telemetry, seconds: float, files: dict[str, str], refusals=()) -> dict:
+    """The session's figures (the first refused commands among them); buses are null where the
+    telemetry never arrived."""
+    refusals = list(refusals)
     last = tele.last or {}
     buses = {name: {"integrated_lufs": b.get("integrated_lufs"), "max_short_term_lufs": b.get("max_short_term_lufs"),
                     "true_peak_dbtp": b.get("true_peak_dbtp"), "lra_lu": b.get("lra_lu")}
@@ -22,6 +24,7 @@ def figures(world: World, tele: Telemetry, seconds: float, files: dict[str, str]
             "buses": buses, "master_true_peak_dbtp": buses.get("master", {}).get("true_peak_dbtp"),
             "voices": {"max_real": tele.max_real, "max_virtual": tele.max_virtual,
                        "notices": dict(tele.notices)},
+            "refusals": [{k: n.get(k) for k in ("id", "kind", "code", "message")} for n in refusals[:5]],
             "xruns": last.get("xruns"), "faults": (last.get("faults") or {}).get("total"),
             "story": [{"t": round(t, 2), "what": what} for t, what in world.log], "files": files}
 
@@ -41,7 +44,8 @@ def text(f: dict) -> str:
               f"voices: up to {v['max_real']} real and {v['max_virtual']} virtual at once; "
               f"{n.get('started', 0)} started, {n.get('stolen', 0)} stolen, {n.get('virtual', 0)} virtualised, "
               f"{n.get('refused', 0)} refused",
-              f"xruns {f['xruns']}, faults {f['faults']}", "",
+              f"xruns {f['xruns']}, faults {f['faults']}",
+              *[f"refused: {r['kind']} {r['code']}: {r['message']}" for r in f["refusals"]], "",
               "what happened: " + "; ".join(f"{s['t']:.1f} s {s['what']}" for s in f["story"])]
     lines += [f"{k}: {p}" for k, p in f["files"].items()]
     return "\n".join(lines)

@@ -68,6 +68,7 @@ def test_mix_is_heard(session):
     assert -35 < loudness < -15, loudness
     report = json.loads((out / "demo.json").read_text())
     assert report["buses"]["dialogue"]["integrated_lufs"] is not None          # the villager was heard
+    assert report["refusals"] == [] and report["voices"]["notices"].get("refused", 0) == 0   # a game without mistakes
     assert "integrated" in stdout and "voices:" in stdout
 
 

@@ -32,3 +32,9 @@ def test_numbers_stay_numbers():
 def test_backslashes_and_characters_beyond_the_bmp():
     entry = {"name": "\\ud800\\udc00 is text, \U0001f600 is not", "\\\\": "\\"}
     assert yaml.safe_load(flow(entry)) == entry
+
+
+def test_numpy_numbers_are_written_as_numbers():
+    import numpy as np
+    entry = {"block": np.int64(7), "volume_db": np.float32(-6.5), "position": [np.float64(1e-05), 2.0, 3.0]}
+    assert yaml.safe_load(flow(entry)) == {"block": 7, "volume_db": -6.5, "position": [1e-05, 2.0, 3.0]}

@@ -21,6 +21,7 @@ import base64
 import collections
 import json
 import math
+import numbers
 import re
 import time
 from pathlib import Path
@@ -87,10 +88,10 @@ def flow(value) -> str:
         return "null"
     if value is True or value is False:
         return "true" if value else "false"
-    if isinstance(value, int):
+    if isinstance(value, numbers.Integral):          # NumPy's integers and floats too
         return str(int(value))
-    if isinstance(value, float):
-        return _float(value)
+    if isinstance(value, numbers.Real):
+        return _float(float(value))
     if isinstance(value, str):
         return _string(value)
     if isinstance(value, (bytes, bytearray, memoryview)):

@@ -62,8 +62,8 @@ def unpacked(digest: str, blob: bytes, scene_name: str) -> str:
     root = Path(tempfile.gettempdir()) / UNPACK_ROOT / digest
     done = root / ".unpacked"
     if not done.exists():
-        staging = Path(tempfile.mkdtemp(prefix=f"{digest[:12]}-", dir=root.parent if root.parent.exists()
-                                        else _mkdir(root.parent)))
+        root.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f"{digest[:12]}-", dir=root.parent))
         with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
             tar.extractall(staging, filter="data")
         (staging / ".unpacked").write_text(digest)
@@ -72,11 +72,6 @@ def unpacked(digest: str, blob: bytes, scene_name: str) -> str:
         except OSError:
             pass                                 # another task won the race; its copy is the same
     return str(root / scene_name)
-
-
-def _mkdir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def measure_packed(scene: tuple[str, bytes], scene_name: str, recording: bytes, name: str, seed) -> dict:
