@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,16 +40,9 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench_server import VOICES, counters, free_port  # noqa: E402  (the same server set-up, this folder)
 from gamemix.client import Client  # noqa: E402
-
-VOICES = 256
 FRAME_S = 1 / 60
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def build() -> Path:
@@ -82,11 +74,6 @@ def start(folder: Path) -> tuple[subprocess.Popen, list[str]]:
         for i in range(VOICES):
             client.play(f"s{i % 8}", id=i, position=tuple(rng.uniform(-50, 50, 3)), wait=True)
     return server, ends
-
-
-def counters(client: Client) -> tuple[int, int, int]:
-    state = client.query()
-    return state["server"]["streams"], state["server"]["stream_drops"], state["output"]["xruns"]
 
 
 def python_poses(ends: list[str], seconds: float, rate: float = 0.0) -> dict:
