@@ -2,10 +2,11 @@
 
 Sections (all by default; name some with --only):
 
-- hostile: `gamemix serve --output null` plays 256 looping voices while an
-  attacker sends, round and round for --seconds: `emitters` batches of
-  65,536 NaN positions, `ping`s with 380,000 unknown keys, bursts of 2,000
-  pipelined `query`s and garbage; another client pings every 10 ms.
+- hostile: `gamemix serve --output null` (or, with --device, PortAudio into a
+  private PulseAudio null sink) plays 256 looping voices while an attacker,
+  a process of its own, sends round and round for --seconds: `emitters`
+  batches of 65,536 NaN positions, `ping`s with 380,000 unknown keys, bursts
+  of 2,000 pipelined `query`s and garbage; another client pings every 10 ms.
   Reported: that client's ping round trip (median, p99, max) and the xruns.
 - hog: the same server with no attack, 60 Hz pose batches, for --seconds,
   with 0, 1 and 2 busy processes beside it (one per core of this machine);
@@ -24,7 +25,8 @@ Every section runs on this tree and, unless --baseline-ref is empty, on that
 commit (default 974ec1e) checked out into a temporary worktree, in the same
 run; the server and the helper processes import the tree under test.
 
-    .venv/bin/python benchmarks/bench_reliability.py [--seconds 20] [--only hostile hog] [--baseline-ref REF]
+    .venv/bin/python benchmarks/bench_reliability.py [--seconds 20] [--only hostile hog] [--hogs 0 1 2]
+                                                     [--device] [--baseline-ref REF]
 """
 
 from __future__ import annotations
@@ -76,11 +78,14 @@ def env_for(tree: Path) -> dict:
     return dict(os.environ, PYTHONPATH=str(tree))
 
 
+OUTPUT = ["--output", "null"]      # or a real device: main() sets ["--output", "device", "--device", "pulse"]
+
+
 @contextlib.contextmanager
 def server(tree: Path, scene: Path, extra=()):
     """`gamemix serve` from `tree` on free ports; yields (process, endpoints) once it is serving."""
     ends = [f"tcp://127.0.0.1:{free_port()}" for _ in range(3)]
-    proc = subprocess.Popen([sys.executable, "-m", "gamemix", "serve", str(scene), "--output", "null",
+    proc = subprocess.Popen([sys.executable, "-m", "gamemix", "serve", str(scene), *OUTPUT,
                              "--commands", ends[0], "--streams", ends[1], "--telemetry", ends[2], *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env_for(tree),
                             cwd=scene.parent)
@@ -127,56 +132,61 @@ def xruns(sock) -> int:
 
 
 # ---------------------------------------------------------------------------------------------- sections
+ATTACKER = """
+import sys, time, msgpack, zmq
+def pack(d):
+    return msgpack.packb({"v": 1, **d}, use_bin_type=True)
+frames = [pack({"type": "emitters", "ids": list(range(65536)), "positions": [[float("nan"), 0.0, 0.0]] * 65536}),
+          pack({"type": "ping", **{f"{i:x}": 0 for i in range(380_000)}}),
+          b"\\xc1" * 256]
+queries = [pack({"type": "query", "rid": rid}) for rid in range(2000)]
+sock = zmq.Context().socket(zmq.DEALER)
+sock.setsockopt(zmq.SNDHWM, 0)
+sock.setsockopt(zmq.RCVHWM, 0)
+sock.connect(sys.argv[1])
+print("attacking", flush=True)
+while True:
+    for frame in frames + queries:
+        sock.send(frame)
+    while sock.poll(0):
+        sock.recv()
+    time.sleep(0.05)
+"""
+
+
 def hostile(tree: Path, seconds: float) -> dict:
+    """The attacker is a process of its own (as it would be): in the probe's process its Python work
+    would hold the probe's GIL and lengthen the very round trips measured."""
     with tempfile.TemporaryDirectory() as tmp, server(tree, scene_folder(Path(tmp))) as (_, ends):
         ctx = zmq.Context()
         game = play_voices(ctx, ends)
         time.sleep(0.5)
         before = xruns(game)
-        stop = threading.Event()
-        frames = [pack({"type": "emitters", "ids": list(range(65536)), "positions": [[float("nan"), 0.0, 0.0]] * 65536}),
-                  pack({"type": "ping", **{f"{i:x}": 0 for i in range(380_000)}}),
-                  b"\xc1" * 256]
-
-        def attack():
-            sock = ctx.socket(zmq.DEALER)
-            sock.setsockopt(zmq.SNDHWM, 0)
-            sock.setsockopt(zmq.RCVHWM, 0)
-            sock.connect(ends[0])
-            k = 0
-            while not stop.is_set():
-                for frame in frames:
-                    sock.send(frame)
-                for rid in range(2000):
-                    sock.send(pack({"type": "query", "rid": rid}))
-                k += 1
-                while sock.poll(0):
-                    sock.recv()
-                time.sleep(0.05)
-            sock.close(linger=0)
-        attacker = threading.Thread(target=attack, daemon=True)
-        attacker.start()
-        probe = ctx.socket(zmq.DEALER)
-        probe.connect(ends[0])
-        times, lost = [], 0
-        end = time.monotonic() + seconds
-        rid = 0
-        while time.monotonic() < end:
-            rid += 1
-            t0 = time.perf_counter()
-            probe.send(pack({"type": "ping", "rid": rid}))
-            got = False
-            while probe.poll(2000):
-                if msgpack.unpackb(probe.recv(), raw=False).get("rid") == rid:
-                    got = True
-                    break
-            if got:
-                times.append(time.perf_counter() - t0)
-            else:
-                lost += 1
-            time.sleep(0.01)
-        stop.set()
-        attacker.join(5)
+        attacker = subprocess.Popen([sys.executable, "-c", ATTACKER, ends[0]], stdout=subprocess.PIPE, text=True)
+        try:
+            attacker.stdout.readline()
+            probe = ctx.socket(zmq.DEALER)
+            probe.connect(ends[0])
+            times, lost = [], 0
+            end = time.monotonic() + seconds
+            rid = 0
+            while time.monotonic() < end:
+                rid += 1
+                t0 = time.perf_counter()
+                probe.send(pack({"type": "ping", "rid": rid}))
+                got = False
+                while probe.poll(2000):
+                    if msgpack.unpackb(probe.recv(), raw=False).get("rid") == rid:
+                        got = True
+                        break
+                if got:
+                    times.append(time.perf_counter() - t0)
+                else:
+                    lost += 1
+                time.sleep(0.01)
+        finally:
+            attacker.kill()
+            attacker.wait()
         after = xruns(game)
         for s in (probe, game):
             s.close(linger=0)
@@ -326,7 +336,7 @@ def measure(tree: Path, args) -> dict:
     if "hostile" in sections:
         out["hostile"] = hostile(tree, args.seconds)
     if "hog" in sections:
-        out["hog"] = [hog(tree, args.seconds, n) for n in (0, 1, 2)]
+        out["hog"] = [hog(tree, args.seconds, n) for n in args.hogs]
     if "memory" in sections:
         out["memory"] = memory(tree)
     if "events" in sections:
@@ -366,8 +376,22 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=180.0, help="seconds before the 4,096-bus run is killed")
     ap.add_argument("--only", nargs="+", choices=["hostile", "hog", "memory", "events", "buses", "kill9"])
     ap.add_argument("--baseline-ref", default="974ec1e")
+    ap.add_argument("--hogs", type=int, nargs="+", default=[0, 1, 2], help="CPU hogs beside the server, one run each")
+    ap.add_argument("--device", action="store_true",
+                    help="serve to PortAudio playing into a private PulseAudio null sink (tests/pulse.py), not the "
+                         "null output")
     ap.add_argument("--json", metavar="FILE")
     args = ap.parse_args()
+    with contextlib.ExitStack() as stack:
+        if args.device:
+            sys.path.insert(0, str(REPO / "tests"))
+            from pulse import pulse_null_sink
+            stack.enter_context(pulse_null_sink("gamemix_bench"))
+            OUTPUT[:] = ["--output", "device", "--device", "pulse"]
+        return run(args)
+
+
+def run(args) -> int:
     results = {"now": measure(REPO, args)}
     report("this tree", results["now"])
     if args.baseline_ref:

@@ -25,6 +25,7 @@ from gamemix.errors import CommandError, LocatedError
 from gamemix.live.server import Server, ServerConfig
 from gamemix.protocol import messages as protocol
 from gamemix.protocol import wire
+from gamemix.protocol.messages import MAX_BATCH
 from gamemix.scene.load import load_scene
 
 ANY = "tcp://127.0.0.1:*"
@@ -224,12 +225,15 @@ def test_a_client_flooding_commands_waits_for_itself_and_another_is_answered_fir
 
 
 def test_refusing_a_hostile_frame_reports_its_first_problem_only(served, raw):
-    raw.send(wire.encode({"type": "emitters", "ids": list(range(65536)),
-                          "positions": [[float("nan"), 0.0, 0.0]] * 65536, "rid": 1}))
+    raw.send(wire.encode({"type": "emitters", "rid": 1, "ids": list(range(65536)),
+                          "positions": [[float("nan"), 0.0, 0.0]] * 65536}))
     raw.send(wire.encode({"type": "ping", "rid": 2, **{f"{i:x}": 0 for i in range(380_000)}}))
-    replies = [wire.decode_map(raw.recv()) for _ in range(2) if raw.poll(5000)]
+    raw.send(wire.encode({"type": "emitters", "rid": 3, "ids": list(range(MAX_BATCH)),
+                          "positions": [[0.0, 0.0, 0.0]] * (MAX_BATCH - 1) + [[float("nan"), 0.0, 0.0]]}))
+    replies = [wire.decode_map(raw.recv()) for _ in range(3) if raw.poll(5000)]
     assert [(r["rid"], r["error"]["code"], r["error"]["field"]) for r in replies] == [
-        (1, "bad_value", "positions[0][0]"), (2, "unknown_field", "0")]
+        (1, "too_large", None), (2, "too_large", None), (3, "bad_value", f"positions[{MAX_BATCH - 1}][0]")]
+    assert "1024 poses" in replies[0]["error"]["message"] and "380003 keys" in replies[1]["error"]["message"]
 
 
 # ---------------------------------------------------------------------------------------------- 3, 4. bounded state, ids

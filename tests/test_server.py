@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import conftest
 from gamemix.protocol import wire
+from gamemix.protocol.messages import MAX_BATCH
 from gamemix.client import Client, CommandFailed
 from gamemix.offline.render import render
 from gamemix.live.curve import is_loopback
@@ -322,14 +323,33 @@ def test_a_frame_over_the_size_limit_is_cut_off_and_the_server_goes_on(served, s
 
 def test_the_client_refuses_a_frame_over_the_limit_before_sending_it(served):
     server, client = served
-    huge = [[0.0, 0.0, 0.0]] * (wire.MAX_FRAME_BYTES // 8)
     with pytest.raises(CommandFailed) as refused:
-        client.emitters(range(len(huge)), huge)
+        client.upload_sound("x", b"\x00" * wire.MAX_FRAME_BYTES)
     assert refused.value.code == "too_large"
     with pytest.raises(CommandFailed) as refused:
         client.request({"type": "play", "sound": "x" * (wire.MAX_FRAME_BYTES + 1)})
     assert refused.value.code == "too_large"
     assert client.ping()["version"] == 1            # the connection was never cut
+
+
+def test_the_client_sends_a_long_pose_list_as_batches_the_server_takes(served):
+    """The protocol's batch limit is the client's business: any number of poses goes, as frames of
+    at most MAX_BATCH (each decoded by the server in bounded time), and every pose is applied."""
+    server, client = served
+    ids = [client.play("tone", id=k, position=(0, 0, -1), wait=True) for k in range(3)]
+    client.ping()
+    streams = server.stats.streams
+    poses = 3 * MAX_BATCH + 1
+    client.emitters([ids[k % 3] for k in range(poses)], [(float(k), 0.0, 0.0) for k in range(poses)])
+    client.ping()
+    deadline = time.monotonic() + 5
+    while server.stats.streams < streams + 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert server.stats.streams - streams == 4 and server.stats.stream_drops == 0
+    client.ping()
+    newest = {ids[k % 3]: float(k) for k in range(poses)}
+    mixer = server.mixer
+    assert [mixer.instances.get(i).pose(mixer.arrays.vf)[0][0] for i in ids] == [newest[i] for i in ids]
 
 
 def test_a_fresh_server_process_is_on_time_from_its_first_block(scene):

@@ -13,15 +13,19 @@ from gamemix.io.ring import BlockRing, produce
 
 
 class NullOutput:
-    """The device output's design without a device: the same render-ahead ring, emptied by a
-    thread at the real-time pace instead of PortAudio; an empty ring at a deadline is an xrun."""
+    """The device output's design without a device: a ring emptied by a thread at the real-time pace
+    instead of PortAudio; an empty ring at a deadline is an xrun.  The ring holds what the device
+    path would: `ahead` blocks rendered ahead, plus the device's own buffer of `device_buffer`
+    frames (PortAudio's frames per buffer, which a blocking writer keeps full), at least one block;
+    so the same settings give the null output the same slack, and the same latency, as a device."""
 
     def __init__(self, render_block, channels: int, sample_rate: int, block_size: int, device=None, ahead: int = 3,
                  device_buffer: int = 0, realtime: bool = False):
         self.render_block = render_block
         self.realtime = realtime
         self.priority = "normal"
-        self.ring = BlockRing(max(ahead, 1), block_size, channels)
+        self.ring = BlockRing(max(ahead, 0) + max(device_buffer // block_size, 1) if device_buffer else max(ahead, 1),
+                              block_size, channels)
         self.timing = Timing(block_size / sample_rate)
         self.xruns = 0
         self.played = 0

@@ -440,9 +440,18 @@ class Client:
         self.send_stream(m.Emitter(id=id, position=_vec(position), velocity=_vec(velocity)))
 
     def emitters(self, ids: Iterable[int], positions, velocities=None) -> None:
-        """Move many instances at once (a stream message; what a game sends every frame)."""
-        self.send_stream(m.Emitters(ids=[int(i) for i in ids], positions=[_vec(p) for p in positions],
-                                    velocities=None if velocities is None else [_vec(v) for v in velocities]))
+        """Move many instances at once (what a game sends every frame): stream messages of at most
+        MAX_BATCH poses each, as many as it takes (the protocol's limit, which keeps the server's
+        decode of any one frame short).  CommandFailed('bad_value') if the lengths differ."""
+        ids = [int(i) for i in ids]
+        positions = [_vec(p) for p in positions]
+        velocities = None if velocities is None else [_vec(v) for v in velocities]
+        if len(positions) != len(ids) or velocities is not None and len(velocities) != len(ids):
+            raise CommandFailed("bad_value", "ids, positions and velocities must have the same length")
+        for a in range(0, len(ids), m.MAX_BATCH):
+            b = a + m.MAX_BATCH
+            self.send_stream(m.Emitters(ids=ids[a:b], positions=positions[a:b],
+                                        velocities=None if velocities is None else velocities[a:b]))
 
     def listener(self, position, forward=(0, 0, -1), up=(0, 1, 0), velocity=(0, 0, 0), index: int = 0,
                  remove: bool = False) -> None:

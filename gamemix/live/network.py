@@ -10,11 +10,13 @@ own (`Waker`), which wakes this thread's poll at once; what it queued in
 `--watch` checks are handed to the reloader, which builds the new mixer on
 this thread.
 
-Bounded work.  Every frame costs at most what reading it costs (the decoder
-stops at the first problem).  Valid commands wait in a queue per client
+Bounded work.  Every frame's structure is counted without the GIL before it
+is decoded (protocol/census.py), so its decode is short, and the decoder
+stops at the first problem.  Valid commands wait in a queue per client
 (at most PENDING_PER_CLIENT each, from at most MAX_CLIENTS clients; beyond,
 `busy` at once) and go into `inbox`, the render thread's queue, in turns, one
-client after another, while it holds fewer than INBOX_LIMIT messages; the
+client after another, while it holds fewer than INBOX_LIMIT messages (a turn
+of the loop reads at most COMMANDS_PER_TURN frames before it feeds); the
 render thread takes at most MESSAGES_PER_BLOCK of them per block, for at most
 MESSAGES_TIME_S.  So a
 client that floods waits for itself, not the others, and no block does more
@@ -49,7 +51,7 @@ from dataclasses import dataclass, field
 import zmq
 
 from gamemix.live.curve import enable_curve
-from gamemix.protocol import wire
+from gamemix.protocol import census, wire
 from typing import Any, ClassVar
 
 from gamemix.protocol.messages import STREAM_KINDS, LoadScene, Message, UploadSound
@@ -57,13 +59,12 @@ from gamemix.scene.assets import prepare_upload
 
 POLL_MS = 20
 STREAM_SLICE_S = 0.001     # streams are decoded for at most this long per turn, then the GIL is yielded
-HEAVY_FRAME_BYTES = 64 * 1024   # a frame this big takes a millisecond or more to decode (or refuse) in one
-                                # C call that holds the GIL: it waits for the start of a block period
-HEAVY_WAIT_S = 0.012            # and waits at most this long for one (a stalled render thread must not stop us)
 WATCH_EVERY_S = 0.25
 PENDING_PER_CLIENT = 1024  # commands a client may have waiting
 MAX_CLIENTS = 4096         # clients with commands waiting
-INBOX_LIMIT = 512          # messages queued for the render thread (a block's worth: a newcomer waits little)
+COMMANDS_PER_TURN = 64    # command frames read per turn of the loop, before the inbox is fed and replies sent
+INBOX_LIMIT = 128          # messages queued for the render thread: a newcomer's command waits behind at most
+                           # these (a part of one block's work), however many a flooding client has waiting
 MESSAGES_PER_BLOCK = 512   # messages the render thread carries out per block at most
 MESSAGES_TIME_S = 0.001    # and for at most this long (a fifth of a 256-frame block)
 REPLIES_QUEUED = 10_000    # replies waiting for a client that does not read them (beyond: dropped)
@@ -181,9 +182,6 @@ class Network:
         self._auth = None
         self.bound: dict[str, str] = {}
         self.upload_room = None     # sound -> (its UploadRoom, output rate) or None; set by the server
-        self.rendering = False      # the render thread is in a block (set by the server, read here)
-        self.block_started = 0.0    # perf_counter() when the last block began (set by the server)
-        self.block_period = 0.0     # seconds per block (set by the server; 0: no gate)
 
     def bind(self) -> None:
         """Bind the three sockets (and the wake-up socket's receiving end)."""
@@ -271,36 +269,20 @@ class Network:
                 self.outbox.append((None, frame))
         return next_watch
 
-    def _between_blocks(self, frame: bytes) -> None:
-        """Hold a heavy frame until the render thread has just finished a block, so the one long,
-        GIL-holding decode runs in the quiet half of the block period instead of over a block's
-        start (where it made the render thread wait: xruns under hostile frames).  Small frames,
-        every frame a game sends each frame, pass at once."""
-        if len(frame) < HEAVY_FRAME_BYTES or self.block_period <= 0.0:
-            return
-        deadline = time.perf_counter() + HEAVY_WAIT_S
-        while time.perf_counter() < deadline:
-            if not self.rendering and time.perf_counter() - self.block_started < 0.5 * self.block_period:
-                return
-            time.sleep(0.0002)
-
     def _receive_commands(self) -> None:
-        for _ in range(PENDING_PER_CLIENT):
+        for _ in range(COMMANDS_PER_TURN):
             try:
                 identity, *rest = self.router.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return
             frame = rest[-1] if rest else b""
             self.stats.commands += 1
-            heavy = len(frame) >= HEAVY_FRAME_BYTES
-            self._between_blocks(frame)
             try:
+                census.check(frame)
                 msg, rid = wire.decode(frame)
             except wire.WireError as exc:
                 self.stats.command_errors += 1
                 self.router.send_multipart([identity, wire.error(exc.rid, exc.code, exc.message, exc.field)])
-                if heavy:
-                    return              # one heavy frame a turn: ZeroMQ's fair queue gives the next to another client
                 continue
             if self.ready_at is None:
                 self.router.send_multipart([identity, wire.error(
@@ -321,8 +303,6 @@ class Network:
                 self.router.send_multipart([identity, wire.error(
                     rid, "busy", f"too many commands waiting (at most {PENDING_PER_CLIENT} per client, "
                                  f"{MAX_CLIENTS} clients); wait for replies before sending more")])
-            if heavy:
-                return
 
     def _prepare(self, identity, rid, msg: UploadSound) -> None:
         """Convert an upload here, off the audio thread (resampling a few seconds takes milliseconds),
@@ -357,8 +337,8 @@ class Network:
             except zmq.Again:
                 return
             self.stats.streams += 1
-            self._between_blocks(frame)
             try:
+                census.check(frame)
                 msg, _ = wire.decode(frame, allowed=STREAM_KINDS)
             except wire.WireError:
                 self.stats.stream_drops += 1

@@ -60,7 +60,7 @@ from gamemix.live.reloader import SceneReloader
 from gamemix.live.sessions import Sessions
 from gamemix.live.supervision import Faults, Heartbeat, Watchdog
 from gamemix.protocol import messages as protocol
-from gamemix.protocol import wire
+from gamemix.protocol import census, wire
 from gamemix.scene.load import load_scene
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,6 @@ class Server:
                                config.max_stream_age)
         self.inbox, self.outbox = self.network.inbox, self.network.outbox
         self.network.upload_room = self._upload_room
-        self.network.block_period = self.mixer.dt
         self.feeder_beat = Heartbeat("streams", FEEDER_STALL_S)
         self.feeder = Feeder(lambda: self.mixer, self.faults, self.feeder_beat)
         self.watchdog = Watchdog(self.faults, [self.render_beat, self.network_beat, self.feeder_beat],
@@ -182,6 +181,7 @@ class Server:
         def report(name: str, done: int, total: int, elapsed: float) -> None:
             log.info("compiling kernels (first run of this version): %d/%d %.1f s %s", done, total, elapsed, name)
         with CompileProgress(report):
+            census.prepare()
             scratch = Mixer(self.mixer.scene, seed=self.config.seed, bank=self.mixer.bank)
             scratch.render(np.zeros((scratch.block_size, scratch.channels), np.float32))
 
@@ -209,7 +209,8 @@ class Server:
         if cfg.output == "null":
             from gamemix.io.null import NullOutput
             return NullOutput(self.render_block, channels=m.channels, sample_rate=m.sample_rate,
-                              block_size=m.block_size, ahead=cfg.ahead, realtime=cfg.realtime)
+                              block_size=m.block_size, ahead=cfg.ahead, device_buffer=cfg.device_buffer,
+                              realtime=cfg.realtime)
         if cfg.output == "device":
             from gamemix.io.portaudio import AudioOutput
             return AudioOutput(self.render_block, channels=m.channels, sample_rate=m.sample_rate,
@@ -229,8 +230,6 @@ class Server:
         recorded and the block still goes out (with the targets written before, or as silence)."""
         self.render_beat()
         started = time.time()
-        network = self.network
-        network.rendering, network.block_started = True, time.perf_counter()
         mixer = self.mixer
         try:
             mixer = self._take_reload()
@@ -251,7 +250,6 @@ class Server:
                 self.outbox.append((None, wire.encode(self.telemetry())))
         except Exception as exc:
             self.faults.record("after the block", exc)
-        network.rendering = False
         if self.outbox:
             self._waker.wake()
 

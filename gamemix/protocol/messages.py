@@ -34,7 +34,8 @@ from typing import Annotated, ClassVar, Literal, Optional, Union
 import msgspec
 
 PROTOCOL_VERSION = 1
-MAX_BATCH = 65536           # ids in one `emitters` message
+MAX_BATCH = 1024            # ids in one `emitters` message (clients send more as several: each frame's
+                            # decode then holds the GIL for a bounded time, protocol/wire.py)
 
 _FMAX = sys.float_info.max
 Finite = Annotated[float, msgspec.Meta(ge=-_FMAX, le=_FMAX, description="a finite number")]

@@ -6,11 +6,16 @@ characters) that the reply echoes, so a client can pipeline requests.  Replies a
 `{"v": 1, "rid": ..., "ok": true, "data": {...}}` or
 `{"v": 1, "rid": ..., "ok": false, "error": {"code": ..., "message": ..., "field": ...}}`.
 
-Decoding goes straight from msgpack into the message structs
-(protocol/messages.py) with msgspec, which validates in C as it reads and
-stops at the first problem, so refusing a frame costs no more than reading
-it (a batch of 65,536 bad positions, or a ping with 380,000 unknown keys, is
-refused after its first bad item).  A frame larger than MAX_FRAME_BYTES,
+Work per frame is bounded.  The server first walks a frame's structure in
+compiled code that does not hold the GIL (protocol/census.py: `check`) and
+refuses it at its first excess over the limits below: more keys than any
+message has fields (MAX_KEYS), more values than a full `emitters` batch
+holds (MAX_VALUES), deeper nesting than any message has (MAX_DEPTH), or a
+string longer than any name (MAX_STRING_BYTES).  Then `decode` goes straight
+from msgpack into the message structs (protocol/messages.py) with msgspec,
+which validates in C as it reads and stops at the first problem.  So the GIL
+is held for at most MAX_VALUES objects' worth of decoding, whatever arrives.
+A frame larger than MAX_FRAME_BYTES,
 bytes that are not msgpack, a map nested too deep for the decoder, a missing
 or unsupported version, an unknown type or a field of the wrong type each
 raise WireError with a stable code and the field it concerns.  Nothing in a
@@ -27,9 +32,13 @@ from typing import Any
 import msgpack
 import msgspec
 
-from gamemix.protocol.messages import KINDS, PROTOCOL_VERSION, AnyMessage, Message, explain, kind_of
+from gamemix.protocol.messages import KINDS, MAX_BATCH, MESSAGES, PROTOCOL_VERSION, AnyMessage, Message, explain, kind_of
 
-MAX_FRAME_BYTES = 4 << 20          # 4 MiB: a full `emitters` batch (65,536 ids) is about 2.4 MiB
+MAX_FRAME_BYTES = 4 << 20          # 4 MiB: an `upload_sound` of a million samples; a full `emitters` batch is ~60 KiB
+MAX_KEYS = 1 + max(len(cls.__struct_fields__) for cls in MESSAGES)   # every field of the widest message, and `type`
+MAX_VALUES = 9 * MAX_BATCH + 2 * MAX_KEYS + 8   # a full `emitters` batch: an id and two poses of 4 values each
+MAX_DEPTH = 3                      # a frame's map, a batch's list, a pose
+MAX_STRING_BYTES = 512             # a name of 128 characters in UTF-8
 
 
 class WireError(Exception):
@@ -117,7 +126,7 @@ def _refusal(frame: bytes, exc: Exception, allowed) -> WireError:
         return WireError("bad_frame", "nested too deeply")
     except (msgspec.ValidationError, msgspec.DecodeError):
         return WireError("bad_frame", "a frame must be a msgpack map with string keys")
-    rid = env.rid if _good_rid(env.rid) else None
+    rid = env.rid if good_rid(env.rid) else None
     if type(env.v) is not int or env.v != PROTOCOL_VERSION:
         return _version_error(env.v, rid)
     if not isinstance(env.type, str) or env.type not in KINDS or (allowed is not None and env.type not in allowed):
@@ -129,7 +138,7 @@ def _refusal(frame: bytes, exc: Exception, allowed) -> WireError:
                      f"{field}: {detail}" if field else detail, field or None, rid)
 
 
-def _good_rid(rid) -> bool:
+def good_rid(rid) -> bool:
     return rid is None or type(rid) is int or (type(rid) is str and len(rid) <= 128)
 
 

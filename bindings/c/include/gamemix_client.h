@@ -77,7 +77,9 @@ extern "C" {
 
 #define GM_PROTOCOL_VERSION 1             /* the `v` of every frame */
 #define GM_MAX_FRAME_BYTES 4194304        /* 4 MiB: the server's ZeroMQ MAXMSGSIZE (gamemix.protocol.wire) */
-#define GM_MAX_BATCH 65536                /* ids in one `emitters` message (gamemix.protocol.messages) */
+#define GM_MAX_BATCH 1024                 /* ids in one `emitters` message (gamemix.protocol.messages);
+                                           * gm_emitters and gm_pose_flush send more as several */
+#define GM_MAX_POSES 65536                /* pose_capacity's upper bound */
 #define GM_MAX_NAME_CHARS 128             /* names (`sound`, `name`, `bus`, `vca`, `file`): 1-128 characters */
 #define GM_MAX_COORDINATE 1e7             /* coordinates and velocities: finite, within +-1e7 */
 #define GM_NAMESPACE_BITS 40              /* a session owns the ids [k * 2^40, (k + 1) * 2^40) */
@@ -477,7 +479,7 @@ GM_API gm_result gm_clock_get(gm_client *client, gm_clock *out);
 GM_API gm_result gm_emitter(gm_client *client, gm_handle id, const gm_vec3 *position, const gm_vec3 *velocity);
 
 /* `emitters`: move `count` instances in one message: ids[k] to positions[k] (with velocities[k];
- * velocities may be NULL).  count at most 65536 (0 sends nothing), and the frame must fit GM_MAX_FRAME_BYTES. */
+ * velocities may be NULL).  Any count (0 sends nothing): sent as messages of at most GM_MAX_BATCH poses. */
 GM_API gm_result gm_emitters(gm_client *client, size_t count, const gm_handle *ids, const gm_vec3 *positions,
                              const gm_vec3 *velocities);
 

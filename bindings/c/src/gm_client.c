@@ -857,7 +857,7 @@ gm_result gm_client_create(const gm_options *options, gm_client **out)
         o = *options;
     if (!(isfinite(o.timeout_s) && o.timeout_s >= 0.001 && o.timeout_s <= 3600.0))
         return GM_ERR_BAD_VALUE;           /* it is every command's ttl: 0 < ttl <= 3600 */
-    if (o.pose_capacity < 1 || o.pose_capacity > GM_MAX_BATCH || o.notice_capacity < 1 || o.posted_capacity < 1 ||
+    if (o.pose_capacity < 1 || o.pose_capacity > GM_MAX_POSES || o.notice_capacity < 1 || o.posted_capacity < 1 ||
         o.instance_capacity < 1 || o.instance_capacity > (1u << 30) || o.stream_hwm < 1 || o.stream_hwm > 0x7fffffff)
         return GM_ERR_INVALID_ARGUMENT;
     if ((o.allocator.alloc == NULL) != (o.allocator.free == NULL))
@@ -1625,48 +1625,45 @@ gm_result gm_emitter(gm_client *c, gm_handle id, const gm_vec3 *position, const 
     return send_stream(c, &m);
 }
 
-/* An `emitters` message of the poses k in [a, b) of parallel arrays (ids, positions as x,y,z
- * triples, velocities or NULL), those whose has_vel[k] equals `filter` (all if has_vel is NULL);
- * with `split`, one that would exceed the frame limit goes as two halves, recursively. */
+/* `emitters` messages of the poses k in [a, b) of parallel arrays (ids, positions as x,y,z
+ * triples, velocities or NULL), those whose has_vel[k] equals `filter` (all if has_vel is NULL):
+ * one message of at most GM_MAX_BATCH poses after another (the protocol's limit; a full one is
+ * about 66 KiB, well within the frame limit). */
 static gm_result send_poses(gm_client *c, size_t a, size_t b, const gm_handle *ids, const double *pos,
-                            const double *vel, const uint8_t *has_vel, uint8_t filter, int split)
+                            const double *vel, const uint8_t *has_vel, uint8_t filter)
 {
     msg m;
-    size_t k, count = 0;
-    gm_result r;
+    size_t k, end, count;
+    gm_result r = GM_OK;
 #define PICK(k) (has_vel == NULL || has_vel[k] == filter)
-    for (k = a; k < b; k++)
-        if (PICK(k))
-            count++;
-    if (count == 0)
-        return GM_OK;
-    msg_begin(c, &m, K_EMITTERS);
-    key(&m, "ids");
-    gm__enc_array(&m.e, (uint32_t)count);
-    for (k = a; k < b; k++)
-        if (PICK(k))
-            gm__enc_uint(&m.e, ids[k]);
-    key(&m, "positions");
-    gm__enc_array(&m.e, (uint32_t)count);
-    for (k = a; k < b; k++)
-        if (PICK(k))
-            gm__enc_vec3(&m.e, pos + 3 * k);
-    if (vel != NULL) {
-        key(&m, "velocities");
+    while (a < b && r == GM_OK) {
+        for (count = 0, end = a; end < b && count < GM_MAX_BATCH; end++)   /* [a, end): the next message */
+            if (PICK(end))
+                count++;
+        if (count == 0)
+            break;
+        msg_begin(c, &m, K_EMITTERS);
+        key(&m, "ids");
         gm__enc_array(&m.e, (uint32_t)count);
-        for (k = a; k < b; k++)
+        for (k = a; k < end; k++)
             if (PICK(k))
-                gm__enc_vec3(&m.e, vel + 3 * k);
+                gm__enc_uint(&m.e, ids[k]);
+        key(&m, "positions");
+        gm__enc_array(&m.e, (uint32_t)count);
+        for (k = a; k < end; k++)
+            if (PICK(k))
+                gm__enc_vec3(&m.e, pos + 3 * k);
+        if (vel != NULL) {
+            key(&m, "velocities");
+            gm__enc_array(&m.e, (uint32_t)count);
+            for (k = a; k < end; k++)
+                if (PICK(k))
+                    gm__enc_vec3(&m.e, vel + 3 * k);
+        }
+        r = send_stream(c, &m);
+        a = end;
     }
 #undef PICK
-    r = send_stream(c, &m);
-    if (r == GM_ERR_TOO_LARGE && split && b - a > 1) {
-        size_t mid = a + (b - a) / 2;
-        clear_error(c);
-        r = send_poses(c, a, mid, ids, pos, vel, has_vel, filter, split);
-        if (r == GM_OK)
-            r = send_poses(c, mid, b, ids, pos, vel, has_vel, filter, split);
-    }
     return r;
 }
 
@@ -1679,8 +1676,6 @@ gm_result gm_emitters(gm_client *c, size_t count, const gm_handle *ids, const gm
         return GM_OK;                  /* nothing to move: nothing is sent (the server would accept it) */
     if (ids == NULL || positions == NULL)
         return fail(c, GM_ERR_INVALID_ARGUMENT, "ids, positions: NULL");
-    if (count > GM_MAX_BATCH)
-        return fail(c, GM_ERR_BAD_VALUE, "ids: at most 65,536 per message");
     for (k = 0; k < count; k++) {
         TRY(check_instance(c, ids[k]));
         TRY(check_vec(c, &positions[k], "positions"));
@@ -1688,7 +1683,7 @@ gm_result gm_emitters(gm_client *c, size_t count, const gm_handle *ids, const gm
             TRY(check_vec(c, &velocities[k], "velocities"));
     }
     /* gm_vec3 is three doubles (checked at compile time below): read as x, y, z triples */
-    return send_poses(c, 0, count, ids, &positions[0].x, velocities != NULL ? &velocities[0].x : NULL, NULL, 0, 0);
+    return send_poses(c, 0, count, ids, &positions[0].x, velocities != NULL ? &velocities[0].x : NULL, NULL, 0);
 }
 
 typedef char gm_vec3_is_three_doubles[sizeof(gm_vec3) == 3 * sizeof(double) ? 1 : -1];
@@ -1729,13 +1724,13 @@ gm_result gm_pose_flush(gm_client *c)
     if (n == 0)
         return GM_OK;
     if (c->pose_with_velocity == 0) {
-        r = send_poses(c, 0, n, c->pose_ids, c->pose_pos, NULL, NULL, 0, 1);
+        r = send_poses(c, 0, n, c->pose_ids, c->pose_pos, NULL, NULL, 0);
     } else if (c->pose_with_velocity == n) {
-        r = send_poses(c, 0, n, c->pose_ids, c->pose_pos, c->pose_vel, NULL, 0, 1);
+        r = send_poses(c, 0, n, c->pose_ids, c->pose_pos, c->pose_vel, NULL, 0);
     } else {
-        r = send_poses(c, 0, n, c->pose_ids, c->pose_pos, NULL, c->pose_has_vel, 0, 1);
+        r = send_poses(c, 0, n, c->pose_ids, c->pose_pos, NULL, c->pose_has_vel, 0);
         if (r == GM_OK)
-            r = send_poses(c, 0, n, c->pose_ids, c->pose_pos, c->pose_vel, c->pose_has_vel, 1, 1);
+            r = send_poses(c, 0, n, c->pose_ids, c->pose_pos, c->pose_vel, c->pose_has_vel, 1);
     }
     c->pose_count = 0;
     c->pose_with_velocity = 0;

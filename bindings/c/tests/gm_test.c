@@ -611,11 +611,11 @@ static void mode_errors(void)
         gm_vec3 *mpos = (gm_vec3 *)malloc(sizeof(gm_vec3) * (count_big + 1));
         float *huge = (float *)calloc((size_t)GM_MAX_FRAME_BYTES / 4 + 16, sizeof(float));
         for (k = 0; k <= count_big; k++) {
-            many[k] = ((gm_handle)1 << 40) + k;     /* 9 bytes each: with velocities, over 4 MiB */
+            many[k] = ((gm_handle)1 << 40) + k;
             mpos[k] = v3(1e6 + (double)k, -1e6, 123456.789);
         }
-        print_result("emitters_too_large", gm_emitters(client, count_big, many, mpos, mpos));
-        print_result("emitters_too_many", gm_emitters(client, count_big + 1, many, mpos, NULL));
+        print_result("emitters_full_batch", gm_emitters(client, count_big, many, mpos, mpos));
+        print_result("emitters_beyond_a_batch", gm_emitters(client, count_big + 1, many, mpos, NULL));  /* two messages */
         print_result("upload_too_large", gm_upload_sound(client, "chat", huge, (size_t)GM_MAX_FRAME_BYTES / 4, 1,
                                                          48000, GM_WAIT));
         print_result("upload_a_bit_too_large", gm_upload_sound(client, "chat", huge,
