@@ -9,7 +9,7 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := portaudio19-dev python3-dev python3-venv pulseaudio pulseaudio-utils libsndfile1 chromium cmake gcc libzmq3-dev pkg-config
+APT_PACKAGES := portaudio19-dev python3-dev python3-venv pulseaudio pulseaudio-utils libsndfile1 chromium cmake gcc libzmq3-dev pkg-config ffmpeg
 BENCH_APT_PACKAGES := gcc libopenal-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

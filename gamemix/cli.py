@@ -84,7 +84,8 @@ def cmd_render(args) -> int:
     from gamemix.offline.render import format_report, render
     with CompileProgress(compile_reporter()):
             report = render(args.scene, args.script, args.out, seed=args.seed, stems_dir=args.stems,
-                        report_path=args.report, fmt=args.format, strict=not args.allow_errors)
+                        report_path=args.report, fmt=args.format, strict=not args.allow_errors,
+                        layout=args.layout)
     print(format_report(report))
     print(f"wrote {args.out}")
     return _refused(report, args.allow_errors)
@@ -203,7 +204,8 @@ def cmd_serve(args) -> int:
                                  curve_secret=Path(args.curve_secret) if args.curve_secret else None,
                                  curve_clients=Path(args.curve_clients) if args.curve_clients else None,
                                  max_stream_age=args.max_stream_age, realtime=args.realtime,
-                                 endpoints_file=Path(args.endpoints_file) if args.endpoints_file else None)
+                                 endpoints_file=Path(args.endpoints_file) if args.endpoints_file else None,
+                                 layout=args.layout)
     done = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: done.set())
     signal.signal(signal.SIGTERM, lambda *_: done.set())
@@ -274,6 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("render", help="render a script of timed messages through a scene to WAV")
     p.add_argument("scene")
+    p.add_argument("--layout", help="output layout instead of the scene's `output.channels` (stereo, quad, 5.1, "
+                                    "7.1, 7.1.4, binaural, ambix1, ambix3)")
     p.add_argument("--script", required=True, help="YAML timeline of messages (see docs/script-format.md)")
     p.add_argument("--out", required=True, help="output WAV file")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: the script's, else 0)")
@@ -296,6 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="run the live mixer: ZeroMQ in, audio out")
     p.add_argument("scene")
+    p.add_argument("--layout", help="output layout instead of the scene's `output.channels` (stereo, quad, 5.1, "
+                                    "7.1, 7.1.4, binaural, ambix1, ambix3)")
     p.add_argument("--commands", default=config.COMMANDS, help="ROUTER endpoint for commands")
     p.add_argument("--streams", default=config.STREAMS, help="PULL endpoint for poses and streams")
     p.add_argument("--telemetry", default=config.TELEMETRY, help="PUB endpoint for telemetry")

@@ -45,7 +45,7 @@ from gamemix.core.arrays import (
     DIST_MODELS, FRAC_ONE, PAUSED, PLAYING, STOPPING, VF_DOPPLER, VF_FADE, VF_FADE_STEP, VF_FADE_TARGET,
     VF_MAX_DIST, VF_MIN_DIST, VF_PAN, VF_PITCH, VF_ROLLOFF, VF_VFADE, VF_VFADE_STEP, VF_VFADE_TARGET, VF_VOLUME,
     VF_VX, VF_X, VI_BUS, VI_CAT, VI_DELAY, VI_LANE0, VI_LANE1, VI_LOOP, VI_LOOPS, VI_MODEL, VI_PAUSE, VI_POS,
-    VI_SOUND, VI_SPATIAL, VI_STATE, VI_TO_VIRTUAL, VIRTUAL, VX_REST,
+    VI_EXTRA, VI_SOUND, VI_SPATIAL, VI_STATE, VI_TO_VIRTUAL, VIRTUAL, VX_CENTRE, VX_LFE, VX_REST, VX_SPREAD,
 )
 from gamemix.control import listeners
 from gamemix.errors import CommandError
@@ -311,6 +311,15 @@ class Instances:
             pitch += float(self.rand_st[v])
         return pitch
 
+    def _fill_extras(self, v: int, spec) -> None:
+        """A row's own spread, centre share and LFE send (core/arrays.py, vx), where its sound has them."""
+        a = self.arrays
+        spread = spec.spatial.spread if spec.spatial is not None else 0.0
+        lfe = 0.0 if spec.lfe_db is None else db_to_gain(spec.lfe_db)
+        if spread > 0.0 or spec.centre > 0.0 or lfe > 0.0:
+            a.vx[v, VX_SPREAD], a.vx[v, VX_CENTRE], a.vx[v, VX_LFE] = spread, spec.centre, lfe
+            a.vi[v, VI_EXTRA] = 1
+
     def _fill_row(self, v, sound, spec, s, c, variant, group: Instance, opts: PlayOptions) -> None:
         a = self.arrays
         vi, vf = a.vi, a.vf
@@ -332,6 +341,7 @@ class Instances:
         vf[v, VF_VOLUME] = db_to_gain(volume)
         vf[v, VF_PITCH] = semitones_to_ratio(pitch)
         a.vx[v] = VX_REST                                  # until its own parameters move it (VI_EXTRA 0)
+        self._fill_extras(v, spec)
         vf[v, VF_PAN] = spec.pan if opts.pan is None else opts.pan
         if spec.spatial is not None:
             sp = spec.spatial

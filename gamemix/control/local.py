@@ -47,6 +47,8 @@ class LocalParameters:
         for m in scene.mappings:      # a sound's low-pass is per voice, whatever drives it
             if m.sound is not None and (m.parameter in local or m.property in PER_VOICE):
                 self.by_sound.setdefault(sound_index[m.sound], []).append(m)
+        self.base_spread = {sound_index[n]: (s.spatial.spread if s.spatial is not None else 0.0)
+                            for n, s in scene.sounds.items()}  # a mapped spread adds to the sound's own
         self.values: dict[int, dict[str, float]] = {}      # instance -> the values the game set
         self.inherited = lambda instance: {}                # instance -> its game object's values
 
@@ -97,7 +99,7 @@ class LocalParameters:
                 else:
                     fc = np.minimum(fc, y)                    # the most restrictive low-pass
             if spread is not None:
-                vx[rows, VX_SPREAD] = np.clip(spread, 0.0, 1.0)
+                vx[rows, VX_SPREAD] = np.clip(self.base_spread[sound] + spread, 0.0, 1.0)
             if np.isfinite(fc).any():
                 a = 1.0 - np.exp(-2.0 * np.pi * np.maximum(fc, 1.0) / self.sample_rate)
                 vx[rows, VX_LP_A_TARGET] = np.where(fc >= 0.5 * self.sample_rate, 1.0, a)

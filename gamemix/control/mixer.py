@@ -67,6 +67,7 @@ class Mixer:
         self.block_size = out.block_size
         self.dt = out.block_size / out.sample_rate
         layout = panning.layout(out.channels)
+        self.layout = layout.spec
         self.channels = len(layout.channels)
         self.bus_names = list(scene.buses)
         self.bus_index = {name: i for i, name in enumerate(self.bus_names)}
@@ -76,9 +77,11 @@ class Mixer:
         self.cat_index = {name: i for i, name in enumerate(self.cat_names)}
         self.chains = BusChains(scene, self.bus_index, self.channels, out.sample_rate)
         # rows beyond max_instances hold stolen or stopped voices while they fade out
+        rows = out.max_instances + out.max_voices
         self.arrays = EngineArrays(out.max_voices, len(self.bus_names), self.channels, out.block_size,
-                                   layout.make_panner(), out.max_instances + out.max_voices,
-                                   len(self.sound_names), len(self.cat_names), out.sample_rate, self.chains.stages)
+                                   layout.make_panner(self._panner_context(rows)), rows,
+                                   len(self.sound_names), len(self.cat_names), out.sample_rate, self.chains.stages,
+                                   layout.spec.weights)
         self.engine = Engine(self.arrays, self.bank.pool, self.bank.lane_offset, self.bank.lane_length)
         self.voices = VoicePool(self.arrays, out.sample_rate, out.block_size, out.audibility_threshold_db,
                                 out.virtual_fade_ms, out.steal_fade_ms)
@@ -127,6 +130,19 @@ class Mixer:
             protocol.ResetMeters: lambda m: self.chains.reset_meters(None if m.bus is None else
                                                                      self.buses.index(m.bus)),
         }
+
+    def _panner_context(self, rows: int) -> panning.PannerContext:
+        """What the layout's panner sizes itself by: the buses 3D sounds play on and, for binaural
+        output, the HRTF set (scene/hrtf.py; loaded once per file and rate)."""
+        out = self.scene.output
+        spatial = sorted({self.bus_index[self.scene.sound_bus(name)] for name, spec in self.scene.sounds.items()
+                          if spec.spatial is not None})
+        tables = None
+        if self.layout.kind == "binaural":
+            from gamemix.scene import hrtf
+            tables = hrtf.load(None if out.hrtf is None else self.scene.asset_path(out.hrtf), out.sample_rate)
+        return panning.PannerContext(out.sample_rate, out.block_size, rows, len(self.bus_names), tuple(spatial),
+                                     tables, out.hrtf_voices)
 
     @property
     def stats(self):

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from gamemix.core.panning.layouts import MAX_CHANNELS
+
 # Fixed-point read positions: 32 integer bits . 32 fraction bits (int64).
 FRAC_BITS = 32
 FRAC_ONE = 1 << FRAC_BITS
 MIN_PITCH = 1.0 / 64.0
 MAX_PITCH = 16.0
-MAX_OUT = 8      # output channels the arrays are sized for (7.1)
+MAX_OUT = MAX_CHANNELS   # output channels the arrays are sized for (third-order ambisonics: 16)
 MAX_SRC = 2      # source channels per voice (mono or stereo)
 
 # voice states (VI_STATE).  PLAYING and STOPPING are real (rendered); VIRTUAL
@@ -76,8 +78,10 @@ VX_LP_A_TARGET = 3                     # ... where it goes this block (ramped ac
 VX_LP_Y0 = 4                           # ... its state, first and second source channel
 VX_LP_Y1 = 5
 VX_SPREAD = 6                          # 0 a point source .. 1 heard from every direction (energy kept)
-VX_NFIELDS = 7
-VX_REST = (1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0)   # a row's values until its parameters move it
+VX_CENTRE = 7                          # 2D: the share of a centred sound the centre speaker takes (Center %)
+VX_LFE = 8                             # linear gain of the sound's send to the LFE channel (0: none)
+VX_NFIELDS = 9
+VX_REST = (1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0)   # a row's values until its parameters move it
 
 # per-sound modifiers (game-parameter curves): sound_mod[sound, SM_*]
 SM_GAIN = 0          # linear gain multiplier
@@ -133,7 +137,7 @@ class EngineArrays:
 
     def __init__(self, max_voices: int, n_buses: int, channels: int, block_size: int, panner,
                  max_instances: int | None = None, n_sounds: int = 1, n_categories: int = 1,
-                 sample_rate: float = 48000.0, stages: tuple = ()):
+                 sample_rate: float = 48000.0, stages: tuple = (), weights: tuple | None = None):
         from gamemix.core import chain
         from gamemix.core.dsp import bs1770, filters, mixing
         self.max_voices = max_voices
@@ -167,7 +171,7 @@ class EngineArrays:
         self.filters = filters.allocate(n_buses, channels)
         every = np.zeros(n_buses, dtype=np.int64)           # the stages every bus has
         self.meters = bs1770.MeterStage(np.arange(n_buses, dtype=np.int64),
-                                        bs1770.allocate(n_buses, channels, sample_rate))
+                                        bs1770.allocate(n_buses, channels, sample_rate, weights))
         self.chain = chain.build((self.filters, mixing.FaderStage(every, self.bf), mixing.LevelsStage(every, self.bf),
                                   self.meters) + tuple(stages))
 

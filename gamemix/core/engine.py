@@ -4,7 +4,9 @@
 the targets the control side wrote into the EngineArrays (core/arrays.py), and in order:
 
 1. the voice loop (core/voice_loop.py): each real voice into its bus, gains
-   from the layout's panner (core/panning/), ramped from the previous block's;
+   from the layout's panner (core/panning/), ramped from the previous block's
+   (a filtering panner, binaural, mixes 3D voices itself, between its `begin`
+   and `finish`);
 2. each bus, in an order that puts children, sidechain keys, unmasking
    targets and senders before what they feed: its chain of stages
    (core/chain.py: reverb for returns, filters, unmasking cut, sidechain duck,
@@ -20,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, typeof
 
-from gamemix.core import chain, listeners
+from gamemix.core import chain, listeners, panning
 from gamemix.core.arrays import (
     LF_CEILING, LF_ENDED, LF_EXTRA_LISTENERS, LF_FX, LF_FY, LF_FZ, LF_SAMPLE_RATE, LF_UX, LF_UY, LF_UZ, EngineArrays,
 )
@@ -42,8 +44,10 @@ def render_block(pool, lane_off, lane_len, vi, vf, vx, gain, bf, bus_parent, bus
     frame = (rx, ry, rz, fx, fy, fz, ux, uy, uz)
     if lf[LF_EXTRA_LISTENERS] > 0.0:
         listeners.write_frames(lf)
+    panning.begin(panner, vi, vf)
     ended = render_voices(pool, lane_off, lane_len, vi, vf, vx, gain, bf, sound_mod, cat_gain, lf, frame, panner,
                           bus_buf, scratch0, scratch1, target, ramp, n, channels)
+    panning.finish(panner, bus_buf, n)
     lf[LF_ENDED] += ended
     chain.mix_buses(bus_order, bus_parent, stages, bus_buf, ramp, n, channels, lf[LF_SAMPLE_RATE])
     master = bus_order[bus_order.shape[0] - 1]

@@ -24,13 +24,13 @@ from gamemix.core.arrays import (
     VF_VFADE_STEP, VF_VFADE_TARGET, VF_VOLUME, VF_VX, VF_VY, VF_VZ, VF_X, VF_Y, VF_Z, VI_BLOCKS, VI_BUS,
     VI_CAT, VI_DELAY, VI_EXTRA, VI_LANE0, VI_LANE1, VI_LOOP, VI_LOOPS, VI_MODEL, VI_PAUSE, VI_POS, VI_SOUND, VI_SPATIAL,
     VI_START_AT_TARGET, VI_STATE, VI_TO_VIRTUAL, PAUSED, VIRTUAL, VX_LP_A, VX_LP_A_TARGET, VX_LP_Y0, VX_LP_Y1,
-    VX_MOD_GAIN, VX_MOD_PITCH, VX_SPREAD,
+    VX_CENTRE, VX_LFE, VX_MOD_GAIN, VX_MOD_PITCH, VX_SPREAD,
 )
 from gamemix.core import listeners
 from gamemix.core.dsp.distance import distance_gain, doppler_ratio
 from gamemix.core.dsp.mixing import add_ramped_to_bus, add_ramped_to_pair, seek
 from gamemix.core.dsp.playback import advance, delay_start, one_pole_lowpass, pitch_to_step, read_lane, wraps
-from gamemix.core.panning import balance_gains, direction_gains, pan_gains
+from gamemix.core.panning import balance_gains, direction_gains, filters, lfe_channel, mix_voice, pan_gains
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -117,10 +117,13 @@ def render_voices(pool, lane_off, lane_len, vi, vf, vx, gain, bf, sound_mod, cat
             volume *= vx[v, VX_MOD_GAIN]
         stereo_source = vi[v, VI_LANE1] >= 0
         for s in range(target.shape[0]):    # a loop: slice assignment costs ~10 ns a voice here
-            for c in range(target.shape[1]):
+            for c in range(channels):
                 target[s, c] = 0.0
         dist = 1.0
-        if vi[v, VI_SPATIAL] != 0:
+        level = 0.0
+        x = y = z = spread = 0.0
+        spatial = vi[v, VI_SPATIAL] != 0
+        if spatial:
             if lf[LF_EXTRA_LISTENERS] > 0.0:    # split screen: heard from the nearest listener
                 k = listeners.nearest(lf, vf[v, VF_X], vf[v, VF_Y], vf[v, VF_Z])
                 b = listeners.base(k)
@@ -135,7 +138,6 @@ def render_voices(pool, lane_off, lane_len, vi, vf, vx, gain, bf, sound_mod, cat
             dz = vf[v, VF_Z] - lf[b + LF_Z]
             d = math.sqrt(dx * dx + dy * dy + dz * dz)
             dist = distance_gain(vi[v, VI_MODEL], d, vf[v, VF_MIN_DIST], vf[v, VF_MAX_DIST], vf[v, VF_ROLLOFF])
-            x = y = z = 0.0
             if d > 1e-9:    # the direction in the listener's frame (a source at the listener has none)
                 x = (dx * rx + dy * ry + dz * rz) / d
                 y = (dx * ux + dy * uy + dz * uz) / d
@@ -143,35 +145,37 @@ def render_voices(pool, lane_off, lane_len, vi, vf, vx, gain, bf, sound_mod, cat
             ratio *= doppler_ratio(dx, dy, dz, d, vf[v, VF_VX], vf[v, VF_VY], vf[v, VF_VZ],
                                    lf[b + LF_VX], lf[b + LF_VY], lf[b + LF_VZ], lf[LF_SPEED_OF_SOUND],
                                    lf[LF_DOPPLER_FACTOR] * vf[v, VF_DOPPLER])
-            g = direction_gains(panner, x, y, z)
             level = volume * dist
             spread = vx[v, VX_SPREAD] if extra else 0.0
-            if spread > 0.0:        # blend towards equal gains on every channel, keeping the energy
-                for c in range(len(g)):
-                    target[0, c] = level * math.sqrt((1.0 - spread) * g[c] * g[c] + spread / len(g))
-            else:
-                for c in range(len(g)):
+            if not filters(panner):     # (a filtering panner mixes the voice itself, below)
+                g = direction_gains(panner, x, y, z, spread)
+                for c in range(channels):
                     target[0, c] = level * g[c]
         elif stereo_source:
             left, right = balance_gains(panner, vf[v, VF_PAN])
-            for c in range(len(left)):
+            for c in range(channels):
                 target[0, c] = volume * left[c]
                 target[1, c] = volume * right[c]
         else:
-            g = pan_gains(panner, vf[v, VF_PAN])
-            for c in range(len(g)):
+            g = pan_gains(panner, vf[v, VF_PAN], vx[v, VX_CENTRE] if extra else 0.0)
+            for c in range(channels):
                 target[0, c] = volume * g[c]
+        lfe = lfe_channel(panner)
+        if lfe >= 0 and extra and vx[v, VX_LFE] > 0.0:    # the sound's own send to the LFE channel
+            for s in range(2 if stereo_source else 1):
+                target[s, lfe] = volume * dist * vx[v, VX_LFE]
         audibility = volume * dist
         finite = math.isfinite(audibility)
         for s in range(2 if stereo_source else 1):
             for c in range(channels):
                 finite = finite and math.isfinite(target[s, c])
         if not finite:  # a bad value slipped into the arrays: silence this voice, not the bus
-            audibility = 0.0
+            audibility = level = 0.0
             target[:, :] = 0.0
         vf[v, VF_DIST_GAIN] = dist
         vf[v, VF_AUDIBILITY] = audibility
-        if vi[v, VI_START_AT_TARGET] != 0:
+        first = vi[v, VI_START_AT_TARGET] != 0
+        if first:
             gain[v, :, :] = target[:, :]
             vi[v, VI_START_AT_TARGET] = 0
 
@@ -192,7 +196,9 @@ def render_voices(pool, lane_off, lane_len, vi, vf, vx, gain, bf, sound_mod, cat
             filtered = lp0 < 1.0 or lp1 < 1.0
         if filtered:
             vx[v, VX_LP_Y0] = one_pole_lowpass(scratch0, n, lp0, lp1, vx[v, VX_LP_Y0])
-        if channels == 2:   # the common case, a mono lane onto a stereo bus, in one pass
+        if filters(panner) and spatial:     # binaural: the panner filters the voice into its bus
+            mix_voice(panner, v, first, scratch0, n, bus, bus_buf, x, y, z, spread, level, ramp)
+        elif channels == 2:   # the common case, a mono lane onto a stereo bus, in one pass
             add_ramped_to_pair(scratch0, bus_buf, bus, gain[v, 0, 0], target[0, 0], gain[v, 0, 1], target[0, 1],
                                ramp, n)
             gain[v, 0, 0] = target[0, 0]

@@ -3,8 +3,12 @@
 `WavWriter`: libsndfile (soundfile) stamps the wall-clock time into the PEAK
 chunk of float WAV files, so two renders of the same samples would differ as
 files.  This writer emits only RIFF, `fmt ` (and `fact` for float) and `data`:
-32-bit IEEE float (format 3, WAVE_FORMAT_EXTENSIBLE is not needed for mono or
-stereo) or 16/24-bit PCM, little-endian.  The sizes in the header are patched
+32-bit IEEE float (format 3) or 16/24-bit PCM, little-endian.  Mono and
+stereo files use the plain format; wider ones (surround, ambisonics) use
+WAVE_FORMAT_EXTENSIBLE with the layout's channel mask (0 for an ambisonic
+stream: its channels are no speakers), so players and ffmpeg map the
+channels to the right speakers (Microsoft, "Multiple channel audio data and
+WAVE files").  The sizes in the header are patched
 every `sync_s` seconds of audio as well as at close, so a file whose writer
 was killed (kill -9, a crash) still reads, up to its last second.
 
@@ -30,14 +34,18 @@ import numpy as np
 from gamemix.io.base import Timing, raise_priority
 
 FORMATS = {"float": (3, 32), "pcm24": (1, 24), "pcm16": (1, 16)}
+EXTENSIBLE = 0xFFFE
+GUID_TAIL = bytes.fromhex("00001000800000aa00389b71")   # KSDATAFORMAT_SUBTYPE_*: {0000000t-0000-0010-8000-00aa00389b71}
 
 
 class WavWriter:
     """Write (frames, channels) float32 blocks to a WAV file; use as a context manager."""
 
-    def __init__(self, path: str | Path, sample_rate: int, channels: int, fmt: str = "float", sync_s: float = 1.0):
+    def __init__(self, path: str | Path, sample_rate: int, channels: int, fmt: str = "float", sync_s: float = 1.0,
+                 mask: int | None = None):
         self.tag, self.bits = FORMATS[fmt]
         self.channels = channels
+        self.mask = mask            # the channel mask; None: plain mono or stereo (WAVE_FORMAT_EXTENSIBLE beyond)
         self.sample_rate = sample_rate
         self.frames = 0
         self.sync_frames = max(1, int(sync_s * sample_rate))
@@ -49,8 +57,11 @@ class WavWriter:
     def _header(self) -> bytes:
         block_align = self.channels * self.bits // 8
         data_bytes = self.frames * block_align
-        fmt = struct.pack("<HHIIHH", self.tag, self.channels, self.sample_rate,
+        extensible = self.channels > 2 or self.mask not in (None, {1: 0x4, 2: 0x3}.get(self.channels))
+        fmt = struct.pack("<HHIIHH", EXTENSIBLE if extensible else self.tag, self.channels, self.sample_rate,
                           self.sample_rate * block_align, block_align, self.bits)
+        if extensible:              # cbSize, valid bits, channel mask, the sub-format GUID
+            fmt += struct.pack("<HHI", 22, self.bits, self.mask or 0) + struct.pack("<I", self.tag) + GUID_TAIL
         chunks = b"fmt " + struct.pack("<I", len(fmt)) + fmt
         if self.tag == 3:
             chunks += b"fact" + struct.pack("<II", 4, self.frames)
@@ -102,14 +113,14 @@ class FileOutput:
     """Render thread paced in real time, writing every block to a WAV file."""
 
     def __init__(self, render_block, path: Path, channels: int, sample_rate: int, block_size: int,
-                 realtime: bool = False):
+                 realtime: bool = False, mask: int | None = None):
         self.render_block = render_block
         self.realtime = realtime
         self.priority = "normal"
         self.path = Path(path)
         self.period = block_size / sample_rate
         self.block = np.zeros((block_size, channels), dtype=np.float32)
-        self.writer = WavWriter(self.path, sample_rate, channels)
+        self.writer = WavWriter(self.path, sample_rate, channels, mask=mask)
         self.timing = Timing(self.period)
         self.late = 0          # blocks that finished after their deadline (the file analogue of an xrun)
         self._stop = threading.Event()

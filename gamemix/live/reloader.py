@@ -26,9 +26,10 @@ from gamemix.scene.paths import safe_path
 class SceneReloader:
     """Loads scene files inside the running scene's folder and hands the result to the render thread."""
 
-    def __init__(self, path: Path, seed: int, output, stats, faults=None):
+    def __init__(self, path: Path, seed: int, output, stats, faults=None, layout: str | None = None):
         self.path = Path(path)
         self.seed = seed
+        self.layout = layout                 # the session's --layout, which reloaded scenes keep
         self.output = output                 # the running scene's `output` section (fixed for the session)
         self.stats = stats
         self.faults = faults
@@ -42,7 +43,7 @@ class SceneReloader:
         except ValueError as exc:
             return wire.error(rid, "bad_path", str(exc), "file")
         try:
-            new = Mixer(load_scene(path), seed=self.seed)
+            new = Mixer(load_scene(path, layout=self.layout), seed=self.seed)
         except LocatedError as exc:
             return self._failed(rid, str(exc))
         except Exception as exc:                 # nothing a file holds may end the thread

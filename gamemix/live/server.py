@@ -84,7 +84,7 @@ class Server:
             raise ValueError(f"telemetry rate must be > 0 Hz, got {config.telemetry_hz}")
         if not config.max_stream_age > 0:
             raise ValueError(f"the stream age limit must be > 0 s, got {config.max_stream_age}")
-        self.mixer = Mixer(load_scene(Path(config.scene)), seed=config.seed)
+        self.mixer = Mixer(load_scene(Path(config.scene), layout=config.layout), seed=config.seed)
         self.mixer.streams.synchronous = False            # the feeder thread decodes (live/feeder.py)
         for warning in self.mixer.bank.warnings:
             log.warning("%s", warning)
@@ -92,7 +92,7 @@ class Server:
         self.faults = Faults()
         self.recorder: Recorder | None = None
         self.reloader = SceneReloader(Path(config.scene), config.seed, self.mixer.scene.output, self.stats,
-                                      self.faults)
+                                      self.faults, config.layout)
         self._ctx = zmq.Context()
         period = self.mixer.dt
         self.render_beat = Heartbeat("render", RENDER_STALL_BLOCKS * period)
@@ -218,7 +218,8 @@ class Server:
                                device_buffer=cfg.device_buffer, realtime=cfg.realtime)
         from gamemix.io.wav import FileOutput
         return FileOutput(self.render_block, Path(cfg.output), channels=m.channels,
-                          sample_rate=m.sample_rate, block_size=m.block_size, realtime=cfg.realtime)
+                          sample_rate=m.sample_rate, block_size=m.block_size, realtime=cfg.realtime,
+                          mask=m.layout.mask)
 
     def output_stats(self) -> dict:
         """The audio output's figures (blocks, xruns, render time, latency); {} before it starts."""

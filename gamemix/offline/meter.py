@@ -10,9 +10,10 @@ from __future__ import annotations
 import numpy as np
 
 from gamemix.core.dsp import bs1770
+from gamemix.core.panning.layouts import SPECS
 
 BLOCK = 4096
-LAYOUTS = {1: "mono", 2: "stereo", 6: "5.1", 8: "7.1"}
+LAYOUTS = {1: "mono", 2: "stereo", 4: "ambix1", 6: "5.1", 8: "7.1", 12: "7.1.4", 16: "ambix3"}
 
 
 class Meter:
@@ -30,7 +31,8 @@ class Meter:
             x = x[:, None]
         if x.shape[1] != self.channels:
             raise ValueError(f"expected {self.channels} channels, got {x.shape[1]}")
-        bank = bs1770.allocate(1, self.channels, self.sample_rate, self.layout)
+        weights = (1.0,) if self.layout == "mono" else SPECS[self.layout].weights
+        bank = bs1770.allocate(1, self.channels, self.sample_rate, weights)
         planar = np.ascontiguousarray(x.T)
         for start in range(0, planar.shape[1], BLOCK):
             chunk = planar[:, start:start + BLOCK]

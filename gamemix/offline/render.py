@@ -78,14 +78,15 @@ class VoiceTimeline:
 def render(scene: Scene | str | Path, script: Script | str | Path, out_path: str | Path,
            seed: int | None = None, stems_dir: str | Path | None = None,
            report_path: str | Path | None = None, fmt: str = "float", strict: bool = False,
-           bank=None) -> dict:
+           bank=None, layout: str | None = None) -> dict:
     """Render `script` through `scene` into `out_path`; returns the report dict.  With `strict`, a
     script naming what the scene lacks is refused before rendering (LocatedError), as
     `gamemix validate --script` does; commands the mixer refuses are listed in the report either way.
     `bank`: the scene's decoded audio from an earlier render of the same scene (mix CI renders many
-    recordings through one scene; a scene with `upload` sounds must not share it)."""
+    recordings through one scene; a scene with `upload` sounds must not share it).  `layout`: the
+    output layout instead of the scene's (a path only; a Scene object is rendered as it is)."""
     if not isinstance(scene, Scene):
-        scene = load_scene(scene)
+        scene = load_scene(scene, layout=layout)
     out_cfg = scene.output
     if not isinstance(script, Script):
         script = load_script(script, out_cfg.sample_rate, out_cfg.block_size, scene if strict else None)
@@ -100,7 +101,7 @@ def render(scene: Scene | str | Path, script: Script | str | Path, out_path: str
     nblocks = script.blocks(out_cfg.sample_rate, out_cfg.block_size)
     block = np.zeros((out_cfg.block_size, mixer.channels), dtype=np.float32)
     with ExitStack() as files:
-        out = files.enter_context(_open(out_path, out_cfg.sample_rate, mixer.channels, fmt))
+        out = files.enter_context(_open(out_path, out_cfg.sample_rate, mixer.channels, fmt, mixer.layout.mask))
         stems = _open_stems(files, stems_dir, mixer, fmt)
         pending, k = script.messages, 0
         for b in range(nblocks):
@@ -124,8 +125,8 @@ def render(scene: Scene | str | Path, script: Script | str | Path, out_path: str
     return report
 
 
-def _open(path, rate, channels, fmt):
-    return WavWriter(path, rate, channels, fmt)
+def _open(path, rate, channels, fmt, mask=None):
+    return WavWriter(path, rate, channels, fmt, mask=mask)
 
 
 def _open_stems(files: ExitStack, stems_dir, mixer: Mixer, fmt):
@@ -133,7 +134,7 @@ def _open_stems(files: ExitStack, stems_dir, mixer: Mixer, fmt):
         return []
     Path(stems_dir).mkdir(parents=True, exist_ok=True)
     return [(i, files.enter_context(_open(Path(stems_dir) / f"{name}.wav", mixer.sample_rate,
-                                          mixer.channels, fmt)))
+                                          mixer.channels, fmt, mixer.layout.mask)))
             for i, name in enumerate(mixer.bus_names)]
 
 

@@ -7,6 +7,7 @@ from typing import Literal, Optional
 from pydantic import Field, model_validator
 
 from gamemix.core.dsp import bs1770, leveler
+from gamemix.core.panning.layouts import SPECS
 from gamemix.processors.base import Movable, Processor, Reading
 from gamemix.scene.fields import Strict
 
@@ -55,7 +56,8 @@ class Loudness(Processor):
 
     def __init__(self, scene, bus_index, channels, sample_rate):
         super().__init__(scene, bus_index, channels, sample_rate)
-        self.state = leveler.allocate(len(bus_index), len(self.specs), channels, sample_rate)
+        self.state = leveler.allocate(len(bus_index), len(self.specs), channels, sample_rate,
+                                      SPECS[scene.output.channels].weights)
         self.stages = (self.state,)
         self.slot = {}
         for slot, (name, lt) in enumerate(self.specs.items()):

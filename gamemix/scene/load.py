@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from gamemix.core.panning.layouts import NAMES as LAYOUT_NAMES
 from gamemix.errors import LocatedError, Problem
 from gamemix.scene.checks import file_problems, reference_problems
 from gamemix.scene.located_yaml import LocatedYaml, pydantic_problems
@@ -19,15 +20,22 @@ from gamemix.scene.model import Scene
 MAX_SCENE_BYTES = 16 * 1024 * 1024
 
 
-def load_scene(path: str | Path, check_files: bool = True) -> Scene:
+def load_scene(path: str | Path, check_files: bool = True, layout: str | None = None) -> Scene:
     """Load, validate and cross-check a scene file.
 
     Raises LocatedError listing every problem: YAML syntax, types and ranges,
     unknown keys, references to missing buses, and (with `check_files`) audio
-    files that are missing or outside the scene's folder.
+    files that are missing or outside the scene's folder.  `layout` replaces
+    the scene's output layout (`--layout` of render and serve: the same scene
+    to speakers, headphones or an ambisonic stream without editing it).
     """
+    if layout is not None and layout not in LAYOUT_NAMES:
+        raise ValueError(f"unknown layout {layout!r} (known: {', '.join(LAYOUT_NAMES)})")
     doc = LocatedYaml.load(path, MAX_SCENE_BYTES)
-    return scene_from_doc(doc, Path(path).parent, check_files)
+    scene = scene_from_doc(doc, Path(path).parent, check_files)
+    if layout is not None:
+        scene.output.channels = layout
+    return scene
 
 
 def scene_from_doc(doc: LocatedYaml, folder: Path, check_files: bool = True) -> Scene:

@@ -17,6 +17,7 @@ from typing import Annotated, Literal, Optional
 from pydantic import Field, PrivateAttr, ValidationInfo, create_model, field_validator, model_validator
 
 from gamemix import processors
+from gamemix.core.panning.layouts import NAMES as LAYOUT_NAMES
 from gamemix.errors import Problem
 from gamemix.scene.fields import (
     Decibels, Finite, Hertz, Priority, Seconds, Semitones, StealPolicy, Strict, Vec3, ranged,
@@ -33,7 +34,15 @@ class Output(Strict):
 
     sample_rate: int = Field(48000, ge=8000, le=192000, description="Hz")
     block_size: int = Field(256, ge=16, le=4096, description="frames per engine block")
-    channels: Literal["stereo"] = Field("stereo", description="speaker layout of the output")
+    channels: Literal[LAYOUT_NAMES] = Field(
+        "stereo", description="the output layout: stereo, quad, 5.1, 7.1, 7.1.4 (speakers, VBAP), binaural "
+                              "(headphones, HRTF) or ambix1, ambix3 (AmbiX ambisonics)")
+    hrtf: Optional[str] = Field(None, max_length=1024,
+                                description="binaural: a SOFA file (SimpleFreeFieldHRIR) in the scene's folder; "
+                                            "default: the bundled MIT KEMAR set")
+    hrtf_voices: int = Field(16, ge=0, le=64, description="binaural: the most audible 3D voices rendered with "
+                                                           "their own HRTF filters; the rest share a third-order "
+                                                           "ambisonic field per bus, decoded binaurally")
     max_voices: int = Field(64, ge=1, le=4096, description="real voices the engine mixes at once")
     max_instances: int = Field(1024, ge=1, le=65536,
                                description="sounds tracked at once, real and virtual; beyond it `steal` applies")
@@ -80,6 +89,8 @@ class Spatial(Strict):
     rolloff: Literal["inverse", "linear", "exponential", "none"] = "inverse"
     rolloff_factor: float = Field(1.0, ge=0, le=100)
     doppler: float = Field(1.0, ge=0, le=10, description="per-sound Doppler scale")
+    spread: float = Field(0.0, ge=0, le=1, allow_inf_nan=False,
+                          description="0 a point source .. 1 heard from every direction (energy kept)")
 
     @field_validator("max_distance")
     @classmethod
@@ -126,6 +137,11 @@ class Sound(Strict):
     loudness_db: Optional[Annotated[float, Field(ge=0, le=200, allow_inf_nan=False)]] = Field(
         None, description="HDR loudness rating at min_distance (e.g. 140 for a gunshot, 60 for speech)")
     pan: float = Field(0.0, ge=-1, le=1, description="2D sounds: -1 left .. 1 right")
+    centre: float = Field(0.0, ge=0, le=1, allow_inf_nan=False,
+                          description="2D mono sounds on a layout with a centre speaker: the share of a centred "
+                                      "sound it takes (1: dialogue on the centre; 0: a phantom centre)")
+    lfe_db: Optional[Decibels] = Field(None, description="send to the LFE channel (layouts that have one); "
+                                                         "none by default")
     spatial: Optional[Spatial] = Field(None, description="3D settings; absent = 2D sound")
 
     @field_validator("volume_random_db", "pitch_random_semitones")

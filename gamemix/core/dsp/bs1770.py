@@ -67,14 +67,6 @@ HIGH = 10.0
 NBINS = int(round((HIGH - LOW) / BIN))
 TP_OVERSAMPLE = 4
 TP_TAPS = 12
-MAX_CHANNELS = 8
-
-LAYOUT_WEIGHTS = {
-    "mono": (1.0,),
-    "stereo": (1.0, 1.0),
-    "5.1": (1.0, 1.0, 1.0, 0.0, 1.41, 1.41),
-    "7.1": (1.0, 1.0, 1.0, 0.0, 1.41, 1.41, 1.41, 1.41),
-}
 
 
 class MeterBank(NamedTuple):
@@ -114,13 +106,14 @@ def k_weighting(sample_rate: float) -> np.ndarray:
     return np.array(pre + rlb)
 
 
-def allocate(n_meters: int, channels: int, sample_rate: float, layout: str = "stereo") -> MeterBank:
-    """A bank of n_meters slots for `channels`-channel signals at this rate."""
-    weights = np.zeros(MAX_CHANNELS)
-    w = LAYOUT_WEIGHTS.get(layout, (1.0,) * channels)
-    weights[:len(w)] = w
+def allocate(n_meters: int, channels: int, sample_rate: float, weights: tuple | None = None) -> MeterBank:
+    """A bank of n_meters slots for `channels`-channel signals at this rate; `weights` are the
+    channels' BS.1770 weights (the layout's, core/panning/layouts.py; default 1.0 each)."""
+    w = np.ones(channels) if weights is None else np.array(weights[:channels], dtype=np.float64)
+    if w.shape[0] != channels:
+        raise ValueError(f"{len(weights)} channel weights for {channels} channels")
     n = max(n_meters, 1)
-    bank = MeterBank(k_weighting(sample_rate), weights[:channels].copy(),
+    bank = MeterBank(k_weighting(sample_rate), w,
                      np.array([int(round(0.1 * sample_rate))], dtype=np.int64),
                      np.zeros((n, channels, 4)), np.zeros((n, RING)), np.zeros((n, AC_NFIELDS)),
                      np.zeros((n, 2, NBINS, 2)), design(TP_OVERSAMPLE, TP_TAPS),

@@ -86,9 +86,11 @@ class LevelerStage(NamedTuple):
     meter: bs1770.MeterBank
 
 
-def allocate(n_buses: int, n_managed: int, channels: int, sample_rate: float) -> LevelerStage:
+def allocate(n_buses: int, n_managed: int, channels: int, sample_rate: float,
+             weights: tuple | None = None) -> LevelerStage:
+    """`weights`: the output layout's BS.1770 channel weights (default 1.0 each)."""
     return LevelerStage(np.full(n_buses, -1, dtype=np.int64), np.zeros((n_buses, LV_NFIELDS), dtype=np.float64),
-                        bs1770.allocate(2 * n_managed, channels, sample_rate))
+                        bs1770.allocate(2 * n_managed, channels, sample_rate, weights))
 
 
 def set_target(lv: np.ndarray, b: int, slot: int, sample_rate: float, target_lufs: float, measure: str,

@@ -33,6 +33,7 @@ import numpy as np
 from numba import njit
 
 from gamemix.core import chain
+from gamemix.core.panning.layouts import MAX_CHANNELS
 from gamemix.units import LN10_20
 
 MAX_KEYS = 4
@@ -56,7 +57,7 @@ SC_HOLD_LEFT = 17   # state: samples of hold left
 SC_ATT = 18         # state: smoothed attenuation, dB >= 0
 SC_NFIELDS = 19
 
-MAX_CHANNELS = 8    # band-filter state per key channel: band_state[b, k, c, 0:4] = hp ic1, ic2, lp ic1, ic2
+# band-filter state per key channel (MAX_CHANNELS, the widest layout): band_state[b, k, c, 0:4] = hp ic1, ic2, lp ic1, ic2
 
 SVF_K = math.sqrt(2.0)
 

@@ -50,6 +50,7 @@ import numpy as np
 from numba import njit
 
 from gamemix.core import chain
+from gamemix.core.panning.layouts import MAX_CHANNELS
 
 BANDS = (250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0)
 NB = len(BANDS)
@@ -58,7 +59,6 @@ SUB = 16
 SMOOTH_S = 0.050
 RELEVANT_DB = 15.0
 ENERGY = 4          # analysis state per band: two band-passes' (ic1, ic2), then the smoothed energy
-MAX_CHANNELS = 8
 
 UP_ENABLED = 0
 UP_TARGET = 1       # target slot

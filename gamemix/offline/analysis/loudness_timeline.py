@@ -25,7 +25,7 @@ def measure(stem: np.ndarray, sample_rate: int) -> dict:
     balance figures add and average these."""
     x = np.ascontiguousarray(np.asarray(stem, dtype=np.float32).T)
     channels, frames = x.shape
-    bank = bs1770.allocate(1, channels, sample_rate, "stereo" if channels == 2 else "mono")
+    bank = bs1770.allocate(1, channels, sample_rate)
     hop = int(round(STEP_S * sample_rate))
     n = frames // hop
     momentary, short_term, energy = [], [], np.zeros(n)
