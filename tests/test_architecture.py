@@ -94,14 +94,15 @@ def test_a_reference_to_an_ancestor_is_refused_with_its_location():
 def test_the_stereo_panner_follows_the_sine_cosine_law():
     from gamemix.core.panning.stereo import StereoPanner, balance_gains, direction_gains, pan_gains
     layout = panning.layout("stereo")
-    assert layout.channels == ("L", "R") and isinstance(layout.make_panner(), StereoPanner)
+    context = panning.PannerContext(48000, 256, 16, 1, ())
+    assert layout.channels == ("FL", "FR") and isinstance(layout.make_panner(context), StereoPanner)
     p = StereoPanner()
     for x in np.linspace(-1, 1, 9):
-        gl, gr = direction_gains(p, x, 0.0, np.sqrt(1 - x * x))
+        gl, gr = direction_gains(p, x, 0.0, np.sqrt(1 - x * x), 0.0)
         theta = (x + 1) * np.pi / 4
         assert (gl, gr) == pytest.approx((np.cos(theta), np.sin(theta)))
         assert gl ** 2 + gr ** 2 == pytest.approx(1.0)
-    assert pan_gains(p, 0.0) == pytest.approx((10 ** (-3.0103 / 20),) * 2, abs=1e-5)
+    assert pan_gains(p, 0.0, 0.0) == pytest.approx((10 ** (-3.0103 / 20),) * 2, abs=1e-5)
     (ll, lr), (rl, rr) = balance_gains(p, 0.0)
     assert (ll, lr, rl, rr) == pytest.approx((1.0, 0.0, 0.0, 1.0))
     with pytest.raises(KeyError, match="known: stereo"):

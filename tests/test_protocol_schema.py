@@ -27,7 +27,7 @@ from gamemix.protocol.schema import protocol_schema
 ANNOTATIONS = {"title", "description", "default", "discriminator", "$schema", "$defs", "examples", "contentEncoding"}
 ASSERTIONS = {"$ref", "type", "const", "enum", "anyOf", "oneOf", "properties", "required", "additionalProperties",
               "items", "prefixItems", "minItems", "maxItems", "minimum", "maximum", "exclusiveMinimum",
-              "exclusiveMaximum", "minLength", "maxLength"}
+              "exclusiveMaximum", "minLength", "maxLength", "propertyNames", "maxProperties"}
 
 
 def _is(kind: str, value) -> bool:
@@ -75,6 +75,10 @@ def check(schema, value, root, path="$") -> list[str]:
                 errors += check(props[key], item, root, f"{path}.{key}")
             elif "additionalProperties" in schema:
                 errors += check(schema["additionalProperties"], item, root, f"{path}.{key}")
+            if "propertyNames" in schema:
+                errors += check(schema["propertyNames"], key, root, f"{path} key {key!r}")
+        if len(value) > schema.get("maxProperties", math.inf):
+            errors.append(f"{path}: {len(value)} properties")
     if isinstance(value, list):
         prefix = schema.get("prefixItems", [])
         for k, item in enumerate(value):
@@ -201,7 +205,11 @@ def _client_frames() -> tuple[list[bytes], list[bytes]]:
     client.bus_mute("music", True)
     client.snapshot_intensity("combat", 75.0)
     client.vca_volume("effects", -6.0, fade=0.5)
-    client.object(3, (1, 0, -2), velocity=(0, 0, 1))
+    client.object(3, (1, 0, -2), velocity=(0, 0, 1), direction=(0, 0, 1))
+    client.occlusion(5, occlusion=0.5, obstruction=0.25)
+    client.occlusion(zone="cave", occlusion=1.0)
+    client.aux_sends({"cave": -6.0}, object=3)
+    client.emitters([5, 6], [(0, 0, 1), (1, 0, 0)], directions=[(1, 0, 0), (0, 0, -1)])
     client.object(3, remove=True, fade=0.2)
     client.upload_sound("chat", b"\x00\x00\x80\x3f" * 480, sample_rate=16000)
     assert client.play("tone", wait=True) == 5

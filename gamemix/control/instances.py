@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,9 +46,13 @@ from gamemix.core.arrays import (
     DIST_MODELS, FRAC_ONE, PAUSED, PLAYING, STOPPING, VF_DOPPLER, VF_FADE, VF_FADE_STEP, VF_FADE_TARGET,
     VF_MAX_DIST, VF_MIN_DIST, VF_PAN, VF_PITCH, VF_ROLLOFF, VF_VFADE, VF_VFADE_STEP, VF_VFADE_TARGET, VF_VOLUME,
     VF_VX, VF_X, VI_BUS, VI_CAT, VI_DELAY, VI_LANE0, VI_LANE1, VI_LOOP, VI_LOOPS, VI_MODEL, VI_PAUSE, VI_POS,
-    VI_EXTRA, VI_SOUND, VI_SPATIAL, VI_STATE, VI_TO_VIRTUAL, VIRTUAL, VX_CENTRE, VX_LFE, VX_REST, VX_SPREAD,
+    VI_EXTRA, VI_SOUND, VI_SPATIAL, VI_STATE, VI_TO_VIRTUAL, VIRTUAL, VX_AIR, VX_CENTRE, VX_CONE_GAIN, VX_CONE_HF,
+    VX_CONE_IN, VX_CONE_OUT, VX_DIR_X, VX_DIR_Z, VX_LFE, VX_OBS, VX_OBS_DB, VX_OBS_HF_DB, VX_OCC, VX_OCC_DB,
+    VX_OCC_HF_DB, VX_PROP, VX_REST, VX_SPREAD,
 )
 from gamemix.control import listeners
+from gamemix.core import propagation
+from gamemix.core.propagation import unit
 from gamemix.errors import CommandError
 from gamemix.protocol.messages import AUTO_ID_BASE
 from gamemix.units import db_to_gain, semitones_to_ratio
@@ -81,6 +86,10 @@ class Instance:
     rows: list[int] = field(default_factory=list)
     position: tuple = (0.0, 0.0, 0.0)
     velocity: tuple = (0.0, 0.0, 0.0)
+    direction: tuple = (0.0, 0.0, 0.0)     # where the emitter faces (a unit vector; 0: no direction)
+    occlusion: float = 0.0                 # the factors the game set (core/propagation.py)
+    obstruction: float = 0.0
+    sends: dict = field(default_factory=dict)   # aux index -> linear level the game set (`aux_sends`)
 
     def pose(self, vf: np.ndarray) -> tuple[tuple, tuple]:
         """(position, velocity) now: from its first voice if it has one."""
@@ -88,6 +97,10 @@ class Instance:
             r = self.rows[0]
             return tuple(vf[r, VF_X:VF_X + 3]), tuple(vf[r, VF_VX:VF_VX + 3])
         return self.position, self.velocity
+
+    def facing(self, vx: np.ndarray) -> tuple:
+        """Its direction now: from its first voice if it has one."""
+        return tuple(vx[self.rows[0], VX_DIR_X:VX_DIR_Z + 1]) if self.rows else self.direction
 
 
 class Instances:
@@ -119,6 +132,7 @@ class Instances:
         self.voice_log: collections.deque = collections.deque(maxlen=VOICE_LOG_KEPT)   # steals, (de)virtualizations
         self.voice_log_total = 0
         self.block_index = 0                             # kept by the mixer, for notices
+        self.rooms = bool(scene.zones)                   # zones may occlude any 3D voice (core/propagation.py)
         voices.on_switch = self._switched
 
     # ------------------------------------------------------------ the table
@@ -147,7 +161,7 @@ class Instances:
             raise CommandError("unknown_instance", f"no playing instance with id {instance}")
         return group
 
-    def new(self, instance: int | None, position, velocity) -> Instance:
+    def new(self, instance: int | None, position, velocity, direction=None) -> Instance:
         """A new, voiceless instance at a pose; CommandError 'bad_value' for an id in the mixer's own
         range, 'duplicate_id' if the id is taken."""
         if instance is not None and not 0 <= instance < AUTO_ID_BASE:
@@ -156,7 +170,8 @@ class Instances:
         if instance is not None and instance in self.groups:
             raise CommandError("duplicate_id", f"instance id {instance} is already playing")
         return Instance(position=tuple(position) if position is not None else (0.0, 0.0, 0.0),
-                        velocity=tuple(velocity) if velocity is not None else (0.0, 0.0, 0.0))
+                        velocity=tuple(velocity) if velocity is not None else (0.0, 0.0, 0.0),
+                        direction=unit(direction) if direction is not None else (0.0, 0.0, 0.0))
 
     def register(self, instance: int | None, group: Instance) -> int:
         """Enter `group` under `instance` (or the next id of the mixer's own); returns the id."""
@@ -311,14 +326,69 @@ class Instances:
             pitch += float(self.rand_st[v])
         return pitch
 
-    def _fill_extras(self, v: int, spec) -> None:
-        """A row's own spread, centre share and LFE send (core/arrays.py, vx), where its sound has them."""
+    def _fill_extras(self, v: int, spec, group: Instance) -> None:
+        """A row's own spread, centre share and LFE send (core/arrays.py, vx), where its sound has them,
+        and a 3D sound's propagation: its cone, air absorption, what occlusion and obstruction do, and
+        the instance's direction, factors and aux sends."""
         a = self.arrays
         spread = spec.spatial.spread if spec.spatial is not None else 0.0
         lfe = 0.0 if spec.lfe_db is None else db_to_gain(spec.lfe_db)
         if spread > 0.0 or spec.centre > 0.0 or lfe > 0.0:
             a.vx[v, VX_SPREAD], a.vx[v, VX_CENTRE], a.vx[v, VX_LFE] = spread, spec.centre, lfe
             a.vi[v, VI_EXTRA] = 1
+        a.prop.vsend[v] = 0.0
+        a.prop.vsend_prev[v] = 0.0
+        if spec.spatial is None:
+            return
+        sp, vx = spec.spatial, a.vx
+        vx[v, VX_OCC_DB], vx[v, VX_OCC_HF_DB] = sp.occlusion.volume_db, self._hf_db(sp.occlusion.lowpass_hz)
+        vx[v, VX_OBS_DB], vx[v, VX_OBS_HF_DB] = sp.obstruction.volume_db, self._hf_db(sp.obstruction.lowpass_hz)
+        vx[v, VX_AIR] = sp.air_absorption
+        if sp.cone is not None:
+            vx[v, VX_CONE_IN], vx[v, VX_CONE_OUT] = math.radians(sp.cone.inner_angle), math.radians(sp.cone.outer_angle)
+            vx[v, VX_CONE_GAIN] = db_to_gain(sp.cone.outer_volume_db)
+            vx[v, VX_CONE_HF] = 10.0 ** (self._hf_db(sp.cone.outer_lowpass_hz) / 20.0)
+        vx[v, VX_DIR_X:VX_DIR_Z + 1] = group.facing(vx)
+        vx[v, VX_OCC], vx[v, VX_OBS] = group.occlusion, group.obstruction
+        for aux, level in group.sends.items():
+            a.prop.vsend[v, aux] = level
+        if sp.cone is not None or sp.air_absorption > 0.0 or group.occlusion > 0.0 or group.obstruction > 0.0 \
+                or self.rooms:
+            vx[v, VX_PROP] = 1.0
+            a.vi[v, VI_EXTRA] = 1
+
+    def _hf_db(self, cutoff_hz: float) -> float:
+        """dB at the reference frequency of the voices' one-pole low-pass at this cutoff (0: open)."""
+        return propagation.cutoff_hf_db(cutoff_hz, self.sample_rate)
+
+    # ------------------------------------------------------------ propagation (core/propagation.py)
+    def orient(self, instance: int, direction) -> None:
+        """Face an instance's voices towards `direction` (normalised; zero: no direction, no cone)."""
+        group = self.group(instance)
+        group.direction = unit(direction)
+        self.arrays.vx[group.rows, VX_DIR_X:VX_DIR_Z + 1] = group.direction
+
+    def set_occlusion(self, instance: int, occlusion: float | None, obstruction: float | None) -> None:
+        """Set an instance's occlusion and obstruction factors (0..1; None leaves one as it is)."""
+        group = self.group(instance)
+        if occlusion is not None:
+            group.occlusion = float(occlusion)
+        if obstruction is not None:
+            group.obstruction = float(obstruction)
+        rows = [v for v in group.rows if self.arrays.vi[v, VI_SPATIAL] != 0]
+        vx = self.arrays.vx
+        vx[rows, VX_OCC], vx[rows, VX_OBS] = group.occlusion, group.obstruction
+        vx[rows, VX_PROP] = 1.0
+        self.arrays.vi[rows, VI_EXTRA] = 1
+
+    def set_sends(self, instance: int, sends: dict[int, float]) -> None:
+        """Replace an instance's aux send levels (aux index -> linear gain); they ramp from the last block's."""
+        group = self.group(instance)
+        group.sends = dict(sends)
+        vsend = self.arrays.prop.vsend
+        vsend[group.rows] = 0.0
+        for aux, level in group.sends.items():
+            vsend[group.rows, aux] = level
 
     def _fill_row(self, v, sound, spec, s, c, variant, group: Instance, opts: PlayOptions) -> None:
         a = self.arrays
@@ -341,7 +411,7 @@ class Instances:
         vf[v, VF_VOLUME] = db_to_gain(volume)
         vf[v, VF_PITCH] = semitones_to_ratio(pitch)
         a.vx[v] = VX_REST                                  # until its own parameters move it (VI_EXTRA 0)
-        self._fill_extras(v, spec)
+        self._fill_extras(v, spec, group)
         vf[v, VF_PAN] = spec.pan if opts.pan is None else opts.pan
         if spec.spatial is not None:
             sp = spec.spatial
@@ -396,7 +466,7 @@ class Instances:
 
     # ------------------------------------------------------------ instance control
     def set(self, instance: int, volume_db=None, pitch_semitones=None, pan=None, position=None, velocity=None,
-            fade: float = 0.0, block_size: int = 256) -> None:
+            fade: float = 0.0, block_size: int = 256, direction=None) -> None:
         """Change a playing instance (see the module docstring); the volume glides over `fade` s."""
         group = self.group(instance)
         a = self.arrays
@@ -412,6 +482,8 @@ class Instances:
                 a.vf[v, VF_PAN] = pan
         if position is not None:
             self.move(instance, position, velocity)
+        if direction is not None:
+            self.orient(instance, direction)
 
     def pause(self, instance: int, paused: bool, fade: float, block_size: int) -> None:
         """Pause an instance (its voices fade out, then hold still) or resume it (they fade back in)."""
@@ -507,18 +579,22 @@ class Instances:
                 "length_s": round(length / self.sample_rate, 6), "looping": bool(vi[v, VI_LOOP]),
                 "loops_left": int(vi[v, VI_LOOPS]), "volume": round(float(vf[v, VF_VOLUME]), 6)}
 
-    def move_many(self, ids, positions, velocities=None) -> int:
-        """Move many instances in one call (vectorised); returns how many ids were unknown.
+    def move_many(self, ids, positions, velocities=None, directions=None) -> int:
+        """Move (and turn) many instances in one call (vectorised); returns how many ids were unknown.
 
-        Positions (and velocities) are validated as a whole before anything
-        moves: a NaN or Inf anywhere refuses the batch.
+        Positions (velocities, directions) are validated as a whole before
+        anything moves: a NaN or Inf anywhere refuses the batch.
         """
         pos = np.asarray(positions, dtype=np.float64).reshape(-1, 3)
         vel = None if velocities is None else np.asarray(velocities, dtype=np.float64).reshape(-1, 3)
-        if len(pos) != len(ids) or (vel is not None and len(vel) != len(ids)):
-            raise CommandError("bad_value", "ids, positions and velocities must have the same length")
-        if not np.isfinite(pos).all() or (vel is not None and not np.isfinite(vel).all()):
-            raise CommandError("bad_value", "positions and velocities must be finite")
+        dirs = None if directions is None else np.asarray(directions, dtype=np.float64).reshape(-1, 3)
+        if len(pos) != len(ids) or any(x is not None and len(x) != len(ids) for x in (vel, dirs)):
+            raise CommandError("bad_value", "ids, positions, velocities and directions must have the same length")
+        if not np.isfinite(pos).all() or any(x is not None and not np.isfinite(x).all() for x in (vel, dirs)):
+            raise CommandError("bad_value", "positions, velocities and directions must be finite")
+        if dirs is not None:                 # unit length, or 0 for no direction
+            norm = np.sqrt((dirs * dirs).sum(axis=1, keepdims=True))
+            dirs = np.where(norm > 1e-12, dirs / np.maximum(norm, 1e-12), 0.0)
         id_list = ids.tolist() if isinstance(ids, np.ndarray) else list(ids)
         # one-voice instances (the common case) are looked up in C, without a Python loop
         rows = np.fromiter(map(self.single_row.get, id_list, itertools.repeat(-1)), np.int64, len(id_list))
@@ -538,6 +614,8 @@ class Instances:
                 group.position = tuple(pos[k])
                 if vel is not None:
                     group.velocity = tuple(vel[k])
+                if dirs is not None:
+                    group.direction = tuple(dirs[k])
         if extra_rows:
             rows = np.concatenate([rows, extra_rows]).astype(np.int64)
             src = np.concatenate([src, extra_src]).astype(np.int64)
@@ -545,5 +623,7 @@ class Instances:
         vf[rows, VF_X:VF_X + 3] = pos[src]
         if vel is not None:
             vf[rows, VF_VX:VF_VX + 3] = vel[src]
+        if dirs is not None:
+            self.arrays.vx[rows, VX_DIR_X:VX_DIR_Z + 1] = dirs[src]
         return unknown
 

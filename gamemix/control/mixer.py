@@ -38,6 +38,7 @@ from gamemix.control.objects import GameObjects
 from gamemix.control.snapshots import SnapshotMixer
 from gamemix.control.streams import Streams
 from gamemix.control.voices import VoicePool, categories_playing
+from gamemix.control.zones import Zones
 from gamemix.core import panning
 from gamemix.core.arrays import (
     FREE, FRAC_ONE, LF_CEILING, LF_DOPPLER_FACTOR, LF_FX, LF_SAMPLE_RATE, LF_SPEED_OF_SOUND, LF_UX, LF_X, LF_Z,
@@ -81,7 +82,8 @@ class Mixer:
         self.arrays = EngineArrays(out.max_voices, len(self.bus_names), self.channels, out.block_size,
                                    layout.make_panner(self._panner_context(rows)), rows,
                                    len(self.sound_names), len(self.cat_names), out.sample_rate, self.chains.stages,
-                                   layout.spec.weights)
+                                   layout.spec.weights, len(scene.zones))
+        self.zones = Zones(scene, self.arrays.prop, self.bus_index)
         self.engine = Engine(self.arrays, self.bank.pool, self.bank.lane_offset, self.bank.lane_length)
         self.voices = VoicePool(self.arrays, out.sample_rate, out.block_size, out.audibility_threshold_db,
                                 out.virtual_fade_ms, out.steal_fade_ms)
@@ -110,20 +112,25 @@ class Mixer:
         self._init_listener()
         self.handlers = {
             protocol.Play: self._apply_play,
-            protocol.Event: lambda m: self.post_event(m.name, m.id, m.position, m.velocity, m.at_sample, m.object),
+            protocol.Event: lambda m: self.post_event(m.name, m.id, m.position, m.velocity, m.at_sample, m.object,
+                                                      m.direction),
             protocol.Stop: lambda m: self.stop(m.id, m.fade, m.at_sample),
             protocol.SetInstance: lambda m: self.instances.set(m.id, m.volume_db, m.pitch_semitones, m.pan,
-                                                               m.position, m.velocity, m.fade, self.block_size),
+                                                               m.position, m.velocity, m.fade, self.block_size,
+                                                               m.direction),
             protocol.Pause: lambda m: self.instances.pause(m.id, m.paused, m.fade, self.block_size),
             protocol.Seek: lambda m: self.instances.seek(m.id, m.seconds),
-            protocol.Emitter: lambda m: self.set_emitter(m.id, m.position, m.velocity),
-            protocol.Emitters: lambda m: {"unknown": self.set_emitters(m.ids, m.positions, m.velocities)},
+            protocol.Emitter: lambda m: self.set_emitter(m.id, m.position, m.velocity, m.direction),
+            protocol.Emitters: lambda m: {"unknown": self.set_emitters(m.ids, m.positions, m.velocities,
+                                                                       m.directions)},
             protocol.Listener: lambda m: self.set_listener(m.position, m.forward, m.up, m.velocity, m.index, m.remove),
             protocol.BusVolume: lambda m: self.set_bus_volume(m.bus, m.volume_db, m.fade),
             protocol.VcaVolume: lambda m: self.buses.set_vca(m.vca, m.volume_db, m.fade),
             protocol.BusMute: lambda m: self.set_bus_mute(m.bus, m.mute, m.fade),
             protocol.SetParameter: self._apply_set_parameter,
             protocol.GameObjectPose: self._apply_object,
+            protocol.Occlusion: self._apply_occlusion,
+            protocol.AuxSends: self._apply_aux_sends,
             protocol.SnapshotStart: lambda m: self.snapshot_start(m.name, m.intensity, m.fade),
             protocol.SnapshotStop: lambda m: self.snapshot_stop(m.name, m.fade),
             protocol.SnapshotIntensity: lambda m: self.snapshots.set_intensity(m.name, m.intensity),
@@ -185,7 +192,7 @@ class Mixer:
     def _apply_play(self, m: protocol.Play) -> dict:
         """A play message: its id, and what it asked for that does not apply to the sound (warnings)."""
         instance = self.play(m.sound, m.id, m.position, m.velocity, m.volume_db, m.pitch_semitones, m.fade_in,
-                             m.pan, m.loops, m.at_sample, m.object)
+                             m.pan, m.loops, m.at_sample, m.object, m.direction)
         spatial = self.scene.sounds[m.sound].spatial is not None
         warnings = []
         if (m.position is not None or m.velocity is not None) and not spatial:
@@ -208,16 +215,18 @@ class Mixer:
 
     def play(self, sound: str, instance: int | None = None, position=None, velocity=None,
              volume_db: float = 0.0, pitch_semitones: float = 0.0, fade_in: float = 0.0, pan: float | None = None,
-             loops: int | None = None, at_sample: int | None = None, obj: int | None = None) -> int:
+             loops: int | None = None, at_sample: int | None = None, obj: int | None = None,
+             direction=None) -> int:
         """Start `sound` as a new instance; returns its id.  Refused (CommandError) if the sound is
         unknown, the id is taken, or a voice limit refuses it.  With `at_sample`, it starts at that
         sample of the mixer's clock: the id is taken now, the voice starts then.  With `obj`, it plays
-        on that game object (its pose, unless one is given; control/objects.py)."""
+        on that game object (its pose, unless one is given; control/objects.py).  `direction`: where
+        it faces (its cone; core/propagation.py)."""
         if sound not in self.scene.sounds:
             known = ", ".join(list(self.scene.sounds)[:30]) or "none defined"
             raise CommandError("unknown_sound", f"unknown sound {sound!r} (sounds: {known})")
         position, velocity = self._on_object(obj, position, velocity)
-        group = self.instances.new(instance, position, velocity)
+        group = self.instances.new(instance, position, velocity, direction)
         opts = PlayOptions(volume_db, pitch_semitones, fade_in, pan, loops)
         block, offset = self._when(at_sample)
         if block > self.block_index:
@@ -249,7 +258,7 @@ class Mixer:
             self.objects.attach(obj, instance)
 
     def post_event(self, name: str, instance: int | None = None, position=None, velocity=None,
-                   at_sample: int | None = None, obj: int | None = None) -> dict:
+                   at_sample: int | None = None, obj: int | None = None, direction=None) -> dict:
         """Run an event's actions (delayed ones later); returns {'id': ..., 'refused': [...]}.
 
         An event that leaves nothing behind (no voice started, no delayed action) is forgotten at
@@ -266,7 +275,7 @@ class Mixer:
         self._reserve(sum((action.delay > 0.0) + (action.count or 0) for action in actions) + (block > self.block_index),
                       f"event {name!r}")
         position, velocity = self._on_object(obj, position, velocity)
-        group = self.instances.new(instance, position, velocity)
+        group = self.instances.new(instance, position, velocity, direction)
         instance = self.instances.register(instance, group)
         self._attach(obj, instance)
         if block > self.block_index:
@@ -378,13 +387,15 @@ class Mixer:
             return
         self.instances.stop(instance, fade, self.scheduler)
 
-    def set_emitter(self, instance: int, position, velocity=None) -> None:
-        """Move every voice of an instance; velocity (m/s) drives Doppler."""
+    def set_emitter(self, instance: int, position, velocity=None, direction=None) -> None:
+        """Move every voice of an instance; velocity (m/s) drives Doppler; direction turns its cone."""
         self.instances.move(instance, position, velocity)
+        if direction is not None:
+            self.instances.orient(instance, direction)
 
-    def set_emitters(self, ids, positions, velocities=None) -> int:
+    def set_emitters(self, ids, positions, velocities=None, directions=None) -> int:
         """Move many instances in one call (vectorised); returns how many ids were unknown."""
-        return self.instances.move_many(ids, positions, velocities)
+        return self.instances.move_many(ids, positions, velocities, directions)
 
     # ----------------------------------------------------------- listener, buses, mix state
     def set_listener(self, position, forward=(0.0, 0.0, -1.0), up=(0.0, 1.0, 0.0), velocity=(0.0, 0.0, 0.0),
@@ -425,7 +436,25 @@ class Mixer:
         if m.remove:
             self.objects.remove(m.id, m.fade)
         else:
-            self.objects.place(m.id, m.position, m.velocity)
+            self.objects.place(m.id, m.position, m.velocity, m.direction)
+
+    def _apply_occlusion(self, m: protocol.Occlusion) -> None:
+        """Occlusion and obstruction of an instance, a game object's instances, or a zone (its walls)."""
+        if m.zone is not None:
+            if m.occlusion is not None:
+                self.zones.set_occlusion(m.zone, m.occlusion)
+        elif m.object is not None:
+            self.objects.set_occlusion(m.object, m.occlusion, m.obstruction)
+        else:
+            self.instances.set_occlusion(m.id, m.occlusion, m.obstruction)
+
+    def _apply_aux_sends(self, m: protocol.AuxSends) -> None:
+        """The auxiliary send levels of an instance or a game object's instances (checked first)."""
+        sends = self.zones.sends(m.sends)
+        if m.object is not None:
+            self.objects.set_sends(m.object, sends)
+        else:
+            self.instances.set_sends(m.id, sends)
 
     def snapshot_start(self, name: str, intensity: float | None = None, fade: float | None = None) -> None:
         """Start a snapshot (fading in over its own time unless `fade` is given)."""
@@ -461,6 +490,7 @@ class Mixer:
         self._apply_sound_mappings()
         self.buses.glide()
         self.snapshots.tick(self.dt)
+        self.zones.tick(self.snapshots, self.arrays.lf)
         if self.buses.changed(self.parameters.values, self.snapshots):   # else last block's targets stand
             self.buses.write(self.snapshots.apply(self.buses.own_values(self.mapped), self.mapped.snapshot_intensity))
         hdr_db, hdr_below = self._hdr()

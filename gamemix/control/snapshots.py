@@ -169,6 +169,22 @@ class SnapshotMixer:
                         step(out.moved[m.name], b, value, w)
         return out
 
+    def apply_zones(self, base_db: np.ndarray, zone_index: dict[str, int], aux_index: dict[str, int]) -> np.ndarray:
+        """The zones' send levels (zones x aux buses, dB) after every active snapshot that moves zones,
+        in priority order, as `apply` does for buses (override: towards the level; blend: offset)."""
+        out = base_db.copy()
+        for snap in sorted(self.active.values(), key=lambda s: (self.specs[s.name].priority, s.order)):
+            spec = self.specs[snap.name]
+            w = self.weight(snap.name) if spec.zones else 0.0
+            if w <= 0.0:
+                continue
+            for zone, o in spec.zones.items():
+                z = zone_index[zone]
+                for bus, value in o.sends.items():
+                    a = aux_index[bus]
+                    out[z, a] += w * (value - out[z, a]) if spec.mode == "override" else w * value
+        return out
+
     def levels(self) -> dict[str, float]:
         """Weight of each active snapshot in percent (for reports and telemetry)."""
         return {name: round(self.weight(name) * 100.0, 2) for name in self.active}

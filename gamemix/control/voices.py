@@ -30,10 +30,11 @@ from numba import njit
 
 from gamemix.control import listeners
 from gamemix.core import listeners as core_listeners
+from gamemix.core import propagation
 from gamemix.core.dsp.distance import distance_gain
 from gamemix.units import FLOOR_GAIN, db_to_gain
 from gamemix.core.arrays import (
-    ENDED, FREE, LF_ENDED, LF_EXTRA_LISTENERS, VI_EXTRA, VX_MOD_GAIN, PAUSED, LF_X, LF_Y, LF_Z, PLAYING, SM_GAIN, STOPPING, VF_FADE, VF_FADE_TARGET,
+    ENDED, FREE, LF_ENDED, LF_EXTRA_LISTENERS, VI_EXTRA, VX_MOD_GAIN, VX_PROP, PAUSED, LF_X, LF_Y, LF_Z, PLAYING, SM_GAIN, STOPPING, VF_FADE, VF_FADE_TARGET,
     VF_FADE_STEP, VF_MAX_DIST, VF_MIN_DIST, VF_ROLLOFF, VF_VFADE, VF_VFADE_STEP,
     VF_VFADE_TARGET, VF_VOLUME, VF_X, VF_Y, VF_Z, VI_BLOCKS, VI_BUS, VI_CAT, VI_MODEL,
     VI_PAUSE, VI_POS, VI_START_AT_TARGET, VI_SOUND, VI_SPATIAL, VI_STATE, VI_TO_VIRTUAL, VIRTUAL, EngineArrays,
@@ -79,6 +80,9 @@ def audibility_all(vi, vf, vx, lf, sound_mod, cat_gain, bus_gain, out, out_own):
             dz = vf[v, VF_Z] - lf[b + LF_Z]
             d = math.sqrt(dx * dx + dy * dy + dz * dz)
             g *= distance_gain(vi[v, VI_MODEL], d, vf[v, VF_MIN_DIST], vf[v, VF_MAX_DIST], vf[v, VF_ROLLOFF])
+            if vi[v, VI_EXTRA] != 0 and vx[v, VX_PROP] != 0.0:     # its cone, occlusion, obstruction
+                inv = -1.0 / d if d > 1e-9 else 0.0
+                g *= propagation.voice(vx, v, dx * inv, dy * inv, dz * inv, d, 0.0)[0]
         if not math.isfinite(g):
             g = 0.0
         out_own[v] = g

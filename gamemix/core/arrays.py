@@ -80,8 +80,25 @@ VX_LP_Y1 = 5
 VX_SPREAD = 6                          # 0 a point source .. 1 heard from every direction (energy kept)
 VX_CENTRE = 7                          # 2D: the share of a centred sound the centre speaker takes (Center %)
 VX_LFE = 8                             # linear gain of the sound's send to the LFE channel (0: none)
-VX_NFIELDS = 9
-VX_REST = (1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0)   # a row's values until its parameters move it
+# propagation (core/propagation.py), read where VX_PROP is 1: directivity, air, occlusion, obstruction
+VX_PROP = 9                            # 1: compute the fields below for this voice
+VX_DIR_X, VX_DIR_Y, VX_DIR_Z = 10, 11, 12   # the emitter's facing direction (unit; 0: none, omnidirectional)
+VX_CONE_IN = 13                        # cone: inner and outer full angles, radians
+VX_CONE_OUT = 14
+VX_CONE_GAIN = 15                      # ... linear gain and gain at the reference frequency beyond the outer angle
+VX_CONE_HF = 16
+VX_AIR = 17                            # air absorption factor (OpenAL's: 1 = -0.05 dB per metre at 5 kHz)
+VX_OCC = 18                            # occlusion factor 0..1 the game set (zones add theirs)
+VX_OBS = 19                            # obstruction factor 0..1
+VX_OCC_DB = 20                         # at factor 1: occlusion's gain and gain at the reference frequency, dB
+VX_OCC_HF_DB = 21
+VX_OBS_DB = 22                         # ... obstruction's
+VX_OBS_HF_DB = 23
+VX_OBS_A = 24                          # the obstruction low-pass: coefficient of the last block, state
+VX_OBS_Y = 25
+VX_NFIELDS = 26
+VX_REST = (1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0,     # a row's values until its parameters move it
+           0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0)
 
 # per-sound modifiers (game-parameter curves): sound_mod[sound, SM_*]
 SM_GAIN = 0          # linear gain multiplier
@@ -137,8 +154,8 @@ class EngineArrays:
 
     def __init__(self, max_voices: int, n_buses: int, channels: int, block_size: int, panner,
                  max_instances: int | None = None, n_sounds: int = 1, n_categories: int = 1,
-                 sample_rate: float = 48000.0, stages: tuple = (), weights: tuple | None = None):
-        from gamemix.core import chain
+                 sample_rate: float = 48000.0, stages: tuple = (), weights: tuple | None = None, zones: int = 0):
+        from gamemix.core import chain, panning, propagation
         from gamemix.core.dsp import bs1770, filters, mixing
         self.max_voices = max_voices
         self.max_instances = max_instances = max(max_instances or max_voices, max_voices)
@@ -168,6 +185,8 @@ class EngineArrays:
         self.lf[LF_CEILING] = 1.0
         self.vi[:, VI_LANE1] = -1
         self.bf[:, BF_PITCH] = 1.0
+        self.prop = propagation.allocate(max_instances, zones, channels, sample_rate)
+        self.prop.omni[:] = panning.omni_gains(panner)[:channels]
         self.filters = filters.allocate(n_buses, channels)
         every = np.zeros(n_buses, dtype=np.int64)           # the stages every bus has
         self.meters = bs1770.MeterStage(np.arange(n_buses, dtype=np.int64),

@@ -34,7 +34,7 @@ from gamemix.core.voice_loop import render_voices
 
 @njit(cache=True, nogil=True)
 def render_block(pool, lane_off, lane_len, vi, vf, vx, gain, bf, bus_parent, bus_order, sound_mod, cat_gain,
-                 bus_buf, stages, scratch0, scratch1, target, ramp, lf, panner, out):
+                 bus_buf, stages, scratch0, scratch1, target, ramp, lf, panner, prop, out):
     """Render one block into out (frames, channels); out.shape[0] is the block size."""
     n = out.shape[0]
     channels = out.shape[1]
@@ -46,7 +46,7 @@ def render_block(pool, lane_off, lane_len, vi, vf, vx, gain, bf, bus_parent, bus
         listeners.write_frames(lf)
     panning.begin(panner, vi, vf)
     ended = render_voices(pool, lane_off, lane_len, vi, vf, vx, gain, bf, sound_mod, cat_gain, lf, frame, panner,
-                          bus_buf, scratch0, scratch1, target, ramp, n, channels)
+                          prop, bus_buf, scratch0, scratch1, target, ramp, n, channels)
     panning.finish(panner, bus_buf, n)
     lf[LF_ENDED] += ended
     chain.mix_buses(bus_order, bus_parent, stages, bus_buf, ramp, n, channels, lf[LF_SAMPLE_RATE])
@@ -69,7 +69,7 @@ class Engine:
         # every array render_block reads or writes, in its argument order, except `out`
         self.args = (pool, lane_offset, lane_length, a.vi, a.vf, a.vx, a.gain, a.bf, a.bus_parent, a.bus_order,
                      a.sound_mod, a.cat_gain, a.bus_buf, a.chain, a.scratch0, a.scratch1, a.target, a.ramp, a.lf,
-                     a.panner)
+                     a.panner, a.prop)
         self._compiled = None
 
     def render(self, out: np.ndarray) -> None:

@@ -24,13 +24,14 @@ from gamemix.core.arrays import (
     VF_VFADE_STEP, VF_VFADE_TARGET, VF_VOLUME, VF_VX, VF_VY, VF_VZ, VF_X, VF_Y, VF_Z, VI_BLOCKS, VI_BUS,
     VI_CAT, VI_DELAY, VI_EXTRA, VI_LANE0, VI_LANE1, VI_LOOP, VI_LOOPS, VI_MODEL, VI_PAUSE, VI_POS, VI_SOUND, VI_SPATIAL,
     VI_START_AT_TARGET, VI_STATE, VI_TO_VIRTUAL, PAUSED, VIRTUAL, VX_LP_A, VX_LP_A_TARGET, VX_LP_Y0, VX_LP_Y1,
-    VX_CENTRE, VX_LFE, VX_MOD_GAIN, VX_MOD_PITCH, VX_SPREAD,
+    VX_CENTRE, VX_LFE, VX_MOD_GAIN, VX_MOD_PITCH, VX_OBS_A, VX_OBS_Y, VX_PROP, VX_SPREAD,
 )
-from gamemix.core import listeners
+from gamemix.core import listeners, propagation
 from gamemix.core.dsp.distance import distance_gain, doppler_ratio
 from gamemix.core.dsp.mixing import add_ramped_to_bus, add_ramped_to_pair, seek
 from gamemix.core.dsp.playback import advance, delay_start, one_pole_lowpass, pitch_to_step, read_lane, wraps
 from gamemix.core.panning import balance_gains, direction_gains, filters, lfe_channel, mix_voice, pan_gains
+from gamemix.core.propagation import mix_sends, zone_sends
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -61,7 +62,7 @@ def passes_left(left, length, pos0, step, n):
 
 
 @njit(cache=True, nogil=True)
-def render_voices(pool, lane_off, lane_len, vi, vf, vx, gain, bf, sound_mod, cat_gain, lf, frame, panner,
+def render_voices(pool, lane_off, lane_len, vi, vf, vx, gain, bf, sound_mod, cat_gain, lf, frame, panner, prop,
                   bus_buf, scratch0, scratch1, target, ramp, n, channels):
     """Render every real voice into its bus and move every virtual one on; return how many ended.
 
@@ -122,6 +123,8 @@ def render_voices(pool, lane_off, lane_len, vi, vf, vx, gain, bf, sound_mod, cat
         dist = 1.0
         level = 0.0
         x = y = z = spread = 0.0
+        send_gain = hf_own = hf_obstruction = 1.0       # propagation (core/propagation.py)
+        zoned = False
         spatial = vi[v, VI_SPATIAL] != 0
         if spatial:
             if lf[LF_EXTRA_LISTENERS] > 0.0:    # split screen: heard from the nearest listener
@@ -145,7 +148,17 @@ def render_voices(pool, lane_off, lane_len, vi, vf, vx, gain, bf, sound_mod, cat
             ratio *= doppler_ratio(dx, dy, dz, d, vf[v, VF_VX], vf[v, VF_VY], vf[v, VF_VZ],
                                    lf[b + LF_VX], lf[b + LF_VY], lf[b + LF_VZ], lf[LF_SPEED_OF_SOUND],
                                    lf[LF_DOPPLER_FACTOR] * vf[v, VF_DOPPLER])
-            level = volume * dist
+            room_occlusion = 0.0
+            zoned = prop.zones.shape[0] > 0
+            if zoned:
+                room_occlusion = zone_sends(prop, vf[v, VF_X], vf[v, VF_Y], vf[v, VF_Z],
+                                            lf[b + LF_X], lf[b + LF_Y], lf[b + LF_Z])
+            direct_gain = 1.0
+            if extra and vx[v, VX_PROP] != 0.0:
+                inv = -1.0 / d if d > 1e-9 else 0.0      # towards the listener
+                direct_gain, send_gain, hf_own, hf_obstruction = propagation.voice(
+                    vx, v, dx * inv, dy * inv, dz * inv, d, room_occlusion)
+            level = volume * dist * direct_gain
             spread = vx[v, VX_SPREAD] if extra else 0.0
             if not filters(panner):     # (a filtering panner mixes the voice itself, below)
                 g = direction_gains(panner, x, y, z, spread)
@@ -189,13 +202,22 @@ def render_voices(pool, lane_off, lane_len, vi, vf, vx, gain, bf, sound_mod, cat
         pos, done = read_lane(pool, lane_off[lane], lane_len[lane], loop, pos0, step, scratch0, n - delay)
         if delay > 0:
             delay_start(scratch0, delay, n)
-        filtered = False                       # a per-voice low-pass (distance, occlusion curves)
+        filtered = False                       # a per-voice low-pass (mapped; cone, air, occlusion)
         lp0 = lp1 = 1.0
         if extra:
             lp0, lp1 = vx[v, VX_LP_A], vx[v, VX_LP_A_TARGET]
+            if hf_own < 1.0:                   # propagation's gain at the reference frequency, times the map's
+                cos_w = prop.reference[0]
+                lp1 = propagation.one_pole_for(propagation.one_pole_gain(lp1, cos_w) * hf_own, cos_w)
             filtered = lp0 < 1.0 or lp1 < 1.0
         if filtered:
             vx[v, VX_LP_Y0] = one_pole_lowpass(scratch0, n, lp0, lp1, vx[v, VX_LP_Y0])
+        if spatial and prop.aux_bus[0] >= 0:   # the aux sends (reverb returns): the voice as filtered so far
+            mix_sends(prop, v, first, scratch0, n, bus_buf, ramp, volume * dist * send_gain, zoned, channels)
+        if extra and (hf_obstruction < 1.0 or vx[v, VX_OBS_A] < 1.0):    # obstruction: the direct sound only
+            ob1 = propagation.one_pole_for(hf_obstruction, prop.reference[0])
+            vx[v, VX_OBS_Y] = one_pole_lowpass(scratch0, n, vx[v, VX_OBS_A], ob1, vx[v, VX_OBS_Y])
+            vx[v, VX_OBS_A] = ob1
         if filters(panner) and spatial:     # binaural: the panner filters the voice into its bus
             mix_voice(panner, v, first, scratch0, n, bus, bus_buf, x, y, z, spread, level, ramp)
         elif channels == 2:   # the common case, a mono lane onto a stereo bus, in one pass

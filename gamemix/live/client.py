@@ -296,10 +296,11 @@ class Client:
     def play(self, sound: str, id: int | None = None, position=None, velocity=None, volume_db: float = 0.0,
              pitch_semitones: float = 0.0, fade_in: float = 0.0, pan: float | None = None,
              loops: int | None = None, at_sample: int | None = None, wait: bool = False, callback=None,
-             object: int | None = None) -> int:
+             object: int | None = None, direction=None) -> int:
         """Start a sound; returns its instance handle (at once, unless `wait`).
 
-        `pan` (-1 left .. 1 right) for a 2D sound; `loops` instead of the sound's own looping (-1 for
+        `pan` (-1 left .. 1 right) for a 2D sound; `direction` where a 3D one faces (its cone);
+        `loops` instead of the sound's own looping (-1 for
         ever, 0 once, N: N more times); `at_sample` starts it at that sample of the mixer's clock
         (sample-accurate; see `clock`).  Without `wait` and without `id`, the handle comes from this
         client's session (a play before `wait_ready` is refused, as a notice).  `callback(notice)` is
@@ -310,7 +311,8 @@ class Client:
         msg = m.Play(sound=sound, id=id, position=_vec(position), velocity=_vec(velocity),
                      volume_db=float(volume_db), pitch_semitones=float(pitch_semitones), fade_in=float(fade_in),
                      pan=_float(pan), loops=None if loops is None else int(loops),
-                     at_sample=None if at_sample is None else int(at_sample), object=object)
+                     at_sample=None if at_sample is None else int(at_sample), object=object,
+                     direction=_vec(direction))
         if wait:
             id = self.request(msg)["id"]
             self._watch_callback(id, callback)
@@ -325,13 +327,14 @@ class Client:
         return id
 
     def event(self, name: str, id: int | None = None, position=None, velocity=None, at_sample: int | None = None,
-              wait: bool = False, callback=None, object: int | None = None) -> dict | int:
+              wait: bool = False, callback=None, object: int | None = None, direction=None) -> dict | int:
         """Post an event; returns its instance handle (waited: {'id': ..., 'refused': [...]}); `callback`
         as for `play`."""
         if id is None and not wait and self.session is not None:
             id = self._handle()
         msg = m.Event(name=name, id=id, position=_vec(position), velocity=_vec(velocity),
-                      at_sample=None if at_sample is None else int(at_sample), object=object)
+                      at_sample=None if at_sample is None else int(at_sample), object=object,
+                      direction=_vec(direction))
         if wait:
             reply = self.request(msg)
             self._watch_callback(reply["id"], callback)
@@ -355,11 +358,12 @@ class Client:
 
     def set_instance(self, id: int, volume_db: float | None = None, pitch_semitones: float | None = None,
                      pan: float | None = None, position=None, velocity=None, fade: float = 0.0,
-                     wait: bool = False) -> None:
-        """Change a playing instance's volume and pitch offsets, a 2D one's pan, a 3D one's position."""
+                     wait: bool = False, direction=None) -> None:
+        """Change a playing instance's volume and pitch offsets, a 2D one's pan, a 3D one's position
+        and direction."""
         self._send(m.SetInstance(id=id, volume_db=_float(volume_db), pitch_semitones=_float(pitch_semitones),
                                  pan=_float(pan), position=_vec(position), velocity=_vec(velocity),
-                                 fade=float(fade)), wait, id)
+                                 direction=_vec(direction), fade=float(fade)), wait, id)
 
     def pause(self, id: int, paused: bool = True, fade: float = 0.0, wait: bool = False) -> None:
         """Pause an instance (it holds its place), or resume it with paused=False."""
@@ -380,15 +384,30 @@ class Client:
         self._send(m.SetParameter(name=name, value=float(value), id=id, object=object), wait, id)
 
     def object(self, id: int, position=(0.0, 0.0, 0.0), velocity=None, remove: bool = False, fade: float = 0.0,
-               wait: bool = False) -> None:
-        """Place a game object (created the first time; what plays on it moves along), or remove it
-        and stop what plays on it.  A move is a stream message (every frame); a removal is posted."""
+               wait: bool = False, direction=None) -> None:
+        """Place (and turn) a game object (created the first time; what plays on it moves along), or
+        remove it and stop what plays on it.  A move is a stream message (every frame); a removal is
+        posted."""
         msg = m.GameObjectPose(id=id, position=_vec(position), velocity=_vec(velocity), remove=bool(remove),
-                               fade=float(fade))
+                               fade=float(fade), direction=_vec(direction))
         if remove or wait:
             self._send(msg, wait)
         else:
             self.send_stream(msg)
+
+    def occlusion(self, id: int | None = None, occlusion: float | None = None, obstruction: float | None = None,
+                  object: int | None = None, zone: str | None = None, wait: bool = False) -> None:
+        """How muffled an instance, a game object's instances or a zone's emitters are (0..1 each; a
+        zone takes occlusion only).  Posted (or waited); a game updating it every frame may send it
+        with `send_stream` instead."""
+        self._send(m.Occlusion(id=id, object=object, zone=zone, occlusion=_float(occlusion),
+                               obstruction=_float(obstruction)), wait, id)
+
+    def aux_sends(self, sends: dict[str, float], id: int | None = None, object: int | None = None,
+                  wait: bool = False) -> None:
+        """The levels (dB per auxiliary bus) an instance or a game object's instances feed reverb
+        buses at; replaces the last set ({}: none)."""
+        self._send(m.AuxSends(sends={str(k): float(v) for k, v in sends.items()}, id=id, object=object), wait, id)
 
     def reset_meters(self, bus: str | None = None, wait: bool = False) -> None:
         """Restart the loudness meters of one bus, or of all (e.g. when a level starts)."""
@@ -435,23 +454,26 @@ class Client:
         else:
             self._push.send(_frame({"t": now, **message}))
 
-    def emitter(self, id: int, position, velocity=None) -> None:
-        """Move an instance (a stream message)."""
-        self.send_stream(m.Emitter(id=id, position=_vec(position), velocity=_vec(velocity)))
+    def emitter(self, id: int, position, velocity=None, direction=None) -> None:
+        """Move (and turn) an instance (a stream message)."""
+        self.send_stream(m.Emitter(id=id, position=_vec(position), velocity=_vec(velocity),
+                                   direction=_vec(direction)))
 
-    def emitters(self, ids: Iterable[int], positions, velocities=None) -> None:
+    def emitters(self, ids: Iterable[int], positions, velocities=None, directions=None) -> None:
         """Move many instances at once (what a game sends every frame): stream messages of at most
         MAX_BATCH poses each, as many as it takes (the protocol's limit, which keeps the server's
         decode of any one frame short).  CommandFailed('bad_value') if the lengths differ."""
         ids = [int(i) for i in ids]
         positions = [_vec(p) for p in positions]
         velocities = None if velocities is None else [_vec(v) for v in velocities]
-        if len(positions) != len(ids) or velocities is not None and len(velocities) != len(ids):
-            raise CommandFailed("bad_value", "ids, positions and velocities must have the same length")
+        directions = None if directions is None else [_vec(v) for v in directions]
+        if len(positions) != len(ids) or any(x is not None and len(x) != len(ids) for x in (velocities, directions)):
+            raise CommandFailed("bad_value", "ids, positions, velocities and directions must have the same length")
         for a in range(0, len(ids), m.MAX_BATCH):
             b = a + m.MAX_BATCH
             self.send_stream(m.Emitters(ids=ids[a:b], positions=positions[a:b],
-                                        velocities=None if velocities is None else velocities[a:b]))
+                                        velocities=None if velocities is None else velocities[a:b],
+                                        directions=None if directions is None else directions[a:b]))
 
     def listener(self, position, forward=(0, 0, -1), up=(0, 1, 0), velocity=(0, 0, 0), index: int = 0,
                  remove: bool = False) -> None:

@@ -273,43 +273,50 @@ class Server:
     def _drain_inbox(self, budget: int) -> None:
         """Carry out queued messages: at most `budget` of them and for at most MESSAGES_TIME_S (a batch
         of poses costs more than a ping), always at least one; the rest wait for the next block."""
-        batch_ids, batch_pos, batch_vel = [], [], []
+        batch: tuple[list, list, list, list] = ([], [], [], [])
         deadline = time.perf_counter() + MESSAGES_TIME_S
         while self.inbox and budget > 0 and (budget == MESSAGES_PER_BLOCK or time.perf_counter() < deadline):
             budget -= 1
             kind, identity, rid, msg = self.inbox.popleft()
             if kind == "stream" and isinstance(msg, protocol.Emitter):
-                batch_ids.append(msg.id)
-                batch_pos.append(msg.position)
-                batch_vel.append(msg.velocity)
+                for part, value in zip(batch, (msg.id, msg.position, msg.velocity, msg.direction)):
+                    part.append(value)
                 continue
-            if batch_ids:
-                self._apply_emitters(batch_ids, batch_pos, batch_vel)
-                batch_ids, batch_pos, batch_vel = [], [], []
+            if batch[0]:
+                self._apply_emitters(*batch)
+                batch = ([], [], [], [])
             self._apply(kind, identity, rid, msg)
-        if batch_ids:
-            self._apply_emitters(batch_ids, batch_pos, batch_vel)
+        if batch[0]:
+            self._apply_emitters(*batch)
 
-    def _apply_emitters(self, ids, positions, velocities) -> None:
+    def _apply_emitters(self, ids, positions, velocities, directions) -> None:
         """Consecutive single-emitter stream messages (each already validated), applied as one
-        vectorised batch; later poses of an id overwrite earlier ones, so the newest wins."""
+        vectorised batch; later poses of an id overwrite earlier ones, so the newest wins.  Where
+        some give a velocity or direction and others not, the others keep their own."""
         try:
-            vel = None
-            if any(v is not None for v in velocities):
-                current = self.mixer.arrays.vf
-                vel = [v if v is not None else self._velocity_of(i, current) for i, v in zip(ids, velocities)]
-            self.stats.stream_drops += self.mixer.set_emitters(ids, positions, vel)
+            vel = self._completed(ids, velocities, lambda group, a: group.pose(a.vf)[1])
+            dirs = self._completed(ids, directions, lambda group, a: group.facing(a.vx))
+            self.stats.stream_drops += self.mixer.set_emitters(ids, positions, vel, dirs)
         except Exception as exc:
             self.stats.stream_drops += len(ids)
             self.faults.record("command", exc)
             return
         if self.recorder is not None:
             self.recorder.record(self.mixer.block_index, protocol.Emitters(
-                ids=ids, positions=positions, velocities=None if vel is None else [tuple(v) for v in vel]))
+                ids=ids, positions=positions, velocities=None if vel is None else [tuple(v) for v in vel],
+                directions=None if dirs is None else [tuple(d) for d in dirs]))
 
-    def _velocity_of(self, instance, vf) -> tuple:
-        group = self.mixer.instances.get(instance)
-        return group.pose(vf)[1] if group is not None else (0.0, 0.0, 0.0)
+    def _completed(self, ids, values, current) -> list | None:
+        """`values` with each None replaced by the instance's own (`current(group, arrays)`); None if
+        none was given."""
+        if all(v is None for v in values):
+            return None
+        arrays = self.mixer.arrays
+        out = []
+        for i, v in zip(ids, values):
+            group = self.mixer.instances.get(i)
+            out.append(v if v is not None else (current(group, arrays) if group is not None else (0.0, 0.0, 0.0)))
+        return out
 
     def _apply(self, kind: str, identity, rid, msg) -> None:
         """Carry out one message; a refusal is answered (or counted, on the stream socket), and so is a

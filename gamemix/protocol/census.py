@@ -13,7 +13,7 @@ that releases the GIL (`nogil`), and refused at its first excess:
   uses none);
 - its map has at most `max_keys` entries (no message has more fields);
 - it holds at most `max_objects` values in all (a full `emitters` batch is
-  the largest message: 9 values a pose with velocities);
+  the largest message: 13 values a pose with velocity and direction);
 - it nests at most `max_depth` levels (a batch's pose is three deep);
 - no string is longer than `max_str` bytes (a name is at most 128
   characters, 512 bytes of UTF-8); `bin` values (uploads) are only bounded

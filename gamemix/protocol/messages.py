@@ -52,6 +52,8 @@ GameId = Annotated[int, msgspec.Meta(ge=0, lt=AUTO_ID_BASE, description="an id t
 Clock = Annotated[float, msgspec.Meta(ge=0.0, le=1e11, description="seconds since the Unix epoch")]
 SampleTime = Annotated[int, msgspec.Meta(ge=0, le=2 ** 62, description="a sample of the mixer's clock")]
 Pan = Annotated[float, msgspec.Meta(ge=-1.0, le=1.0)]
+Factor = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
+MAX_AUX_SENDS = 8           # auxiliary buses an `aux_sends` message names (a scene has at most 8)
 Loops = Annotated[int, msgspec.Meta(ge=-1, le=1_000_000, description="-1: for ever; 0: once; N: N more times")]
 RequestId = Union[int, Annotated[str, msgspec.Meta(max_length=128)], None]
 
@@ -86,6 +88,7 @@ class Play(Message, tag="play"):
     loops: Optional[Loops] = None        # instead of the sound's own looping: -1 for ever, 0 once, N more times
     at_sample: Optional[SampleTime] = None   # start at this sample of the mixer's clock (not before the next block)
     object: Optional[GameId] = None      # play on this game object: take its pose, move with it
+    direction: Optional[Vec3] = None     # where a 3D emitter faces (its cone); any length, 0: none
     refs: ClassVar[dict[str, str]] = {"sound": "sounds"}
 
 
@@ -107,6 +110,7 @@ class SetInstance(Message, tag="set_instance"):
     pan: Optional[Pan] = None
     position: Optional[Vec3] = None
     velocity: Optional[Vec3] = None
+    direction: Optional[Vec3] = None
     fade: Seconds = 0.0
 
 
@@ -131,20 +135,23 @@ class Emitter(Message, tag="emitter"):
     id: InstanceId
     position: Vec3
     velocity: Optional[Vec3] = None
+    direction: Optional[Vec3] = None
 
 
 class Emitters(Message, tag="emitters"):
     """Move many instances at once (what a game sends every frame): `ids[k]` moves to
-    `positions[k]` with `velocities[k]`.  Unknown ids are skipped and counted in the reply."""
+    `positions[k]` with `velocities[k]`, facing `directions[k]`.  Unknown ids are skipped and
+    counted in the reply."""
 
     ids: Annotated[list[InstanceId], msgspec.Meta(max_length=MAX_BATCH)]
     positions: Annotated[list[Vec3], msgspec.Meta(max_length=MAX_BATCH)]
     velocities: Optional[Annotated[list[Vec3], msgspec.Meta(max_length=MAX_BATCH)]] = None
+    directions: Optional[Annotated[list[Vec3], msgspec.Meta(max_length=MAX_BATCH)]] = None
 
     def __post_init__(self):
-        if len(self.positions) != len(self.ids) or (self.velocities is not None
-                                                    and len(self.velocities) != len(self.ids)):
-            raise ValueError("ids, positions and velocities must have the same length")
+        if len(self.positions) != len(self.ids) or any(x is not None and len(x) != len(self.ids)
+                                                       for x in (self.velocities, self.directions)):
+            raise ValueError("ids, positions, velocities and directions must have the same length")
 
 
 class Listener(Message, tag="listener"):
@@ -196,6 +203,7 @@ class Event(Message, tag="event"):
     velocity: Optional[Vec3] = None
     at_sample: Optional[SampleTime] = None   # run its actions from this sample of the mixer's clock
     object: Optional[GameId] = None      # run it on this game object
+    direction: Optional[Vec3] = None     # where its emitter faces (cones)
     refs: ClassVar[dict[str, str]] = {"name": "events"}
 
 
@@ -206,6 +214,7 @@ class GameObjectPose(Message, tag="object"):
     id: GameId
     position: Vec3 = (0.0, 0.0, 0.0)
     velocity: Optional[Vec3] = None
+    direction: Optional[Vec3] = None
     remove: bool = False
     fade: Seconds = 0.0
 
@@ -219,6 +228,40 @@ class SetParameter(Message, tag="set_parameter"):
     id: Optional[InstanceId] = None
     object: Optional[GameId] = None      # a game object's own value, which its instances take
     refs: ClassVar[dict[str, str]] = {"name": "parameters"}
+
+
+class Occlusion(Message, tag="occlusion"):
+    """Set how muffled an instance, a game object's instances, or a zone's emitters are: `occlusion`
+    (a wall between: the direct sound and its sends) and `obstruction` (something in the way: the
+    direct sound only), 0..1; what 1 does is the sound's (`spatial.occlusion`, `obstruction`).  A
+    zone takes `occlusion` only: its walls, for a listener outside it.  A value left out stays."""
+
+    id: Optional[InstanceId] = None
+    object: Optional[GameId] = None
+    zone: Optional[Name] = None
+    occlusion: Optional[Factor] = None
+    obstruction: Optional[Factor] = None
+    refs: ClassVar[dict[str, str]] = {"zone": "zones"}
+
+    def __post_init__(self):
+        if sum(x is not None for x in (self.id, self.object, self.zone)) != 1:
+            raise ValueError("name exactly one of id, object and zone")
+        if self.zone is not None and self.obstruction is not None:
+            raise ValueError("a zone takes occlusion only (its walls)")
+
+
+class AuxSends(Message, tag="aux_sends"):
+    """Set the levels an instance (or a game object's instances) feeds auxiliary buses at, as dB per
+    bus (Wwise's game-defined auxiliary sends); it replaces the last set, {} sends nothing.  Zones
+    add their own sends on top."""
+
+    sends: Annotated[dict[Name, Decibels], msgspec.Meta(max_length=MAX_AUX_SENDS)]
+    id: Optional[InstanceId] = None
+    object: Optional[GameId] = None
+
+    def __post_init__(self):
+        if (self.id is None) == (self.object is None):
+            raise ValueError("name exactly one of id and object")
 
 
 class SnapshotStart(Message, tag="snapshot_start"):
@@ -314,7 +357,8 @@ class LoadScene(Message, tag="load_scene"):
 
 
 MESSAGES: tuple[type[Message], ...] = (Play, Stop, SetInstance, Pause, Seek, Emitter, Emitters, Listener,
-                                       BusVolume, BusMute, VcaVolume, Event, GameObjectPose, SetParameter, SnapshotStart, SnapshotStop,
+                                       BusVolume, BusMute, VcaVolume, Event, GameObjectPose, Occlusion, AuxSends,
+                                       SetParameter, SnapshotStart, SnapshotStop,
                                        SnapshotIntensity, ResetMeters, InstanceInfo, SoundInfo, UploadSound, Hello, Ping, Query,
                                        LoadScene)
 KINDS: dict[str, type[Message]] = {cls.__struct_config__.tag: cls for cls in MESSAGES}

@@ -36,7 +36,7 @@ from gamemix.protocol.messages import KINDS, MAX_BATCH, MESSAGES, PROTOCOL_VERSI
 
 MAX_FRAME_BYTES = 4 << 20          # 4 MiB: an `upload_sound` of a million samples; a full `emitters` batch is ~60 KiB
 MAX_KEYS = 1 + max(len(cls.__struct_fields__) for cls in MESSAGES)   # every field of the widest message, and `type`
-MAX_VALUES = 9 * MAX_BATCH + 2 * MAX_KEYS + 8   # a full `emitters` batch: an id and two poses of 4 values each
+MAX_VALUES = 13 * MAX_BATCH + 2 * MAX_KEYS + 8  # a full `emitters` batch: an id and three vectors of 4 values each
 MAX_DEPTH = 3                      # a frame's map, a batch's list, a pose
 MAX_STRING_BYTES = 512             # a name of 128 characters in UTF-8
 

@@ -20,7 +20,7 @@ from gamemix import processors
 from gamemix.errors import Problem
 from gamemix.scene.graph import BusGraph
 from gamemix.scene.located_yaml import LocatedYaml
-from gamemix.scene.model import BUILTIN_PARAMETERS, MAPPABLE, MAX_STREAM_SLOTS
+from gamemix.scene.model import BUILTIN_PARAMETERS, MAPPABLE, MAX_AUX, MAX_STREAM_SLOTS
 from gamemix.scene.paths import safe_path
 
 
@@ -38,7 +38,7 @@ def reference_problems(doc: LocatedYaml, raw: dict) -> list[Problem]:
     if not problems:
         problems += graph.order_problems(doc)
     for check in (_category_problems, _vca_problems, _sound_problems, _ducking_problems, _snapshot_problems,
-                  _parameter_problems, _mapping_problems, _event_problems, _hdr_problems):
+                  _parameter_problems, _mapping_problems, _event_problems, _hdr_problems, _zone_problems):
         problems += check(doc, raw, names)
     return problems
 
@@ -141,6 +141,43 @@ def _snapshot_problems(doc, raw, names) -> list[Problem]:
                     if target not in columns[m.name]:
                         problems.append(doc.problem(("snapshots", name, "buses", bus, m.field, target),
                                                     f"bus {bus!r} has no send to {target!r}"))
+    return problems
+
+
+def _zone_problems(doc, raw, names) -> list[Problem]:
+    """Zones send to buses and start snapshots that exist; snapshots move zones that exist, at sends
+    the zone has; the auxiliary buses (zone send targets, `auxiliary: true`) are at most MAX_AUX."""
+    problems = []
+    zones = _section(raw, "zones", dict)
+    targets = set()
+    for name, zone in zones.items():
+        if not isinstance(zone, dict):
+            continue
+        sends = zone.get("sends") if isinstance(zone.get("sends"), dict) else {}
+        for bus in sends:
+            problems += names.check(doc, ("zones", name, "sends", bus), "bus", bus)
+            if bus == "master":
+                problems.append(doc.problem(("zones", name, "sends", bus), "a zone sends to an auxiliary bus, "
+                                                                           "not to master"))
+            targets.add(bus)
+        if zone.get("snapshot") is not None:
+            problems += names.check(doc, ("zones", name, "snapshot"), "snapshot", zone.get("snapshot"))
+    aux = [b for b, spec in names.buses.items() if b in targets or isinstance(spec, dict) and spec.get("auxiliary")]
+    if len(aux) > MAX_AUX:
+        problems.append(doc.problem(("zones",) if zones else ("buses",),
+                                    f"{len(aux)} auxiliary buses ({', '.join(aux)}); at most {MAX_AUX}"))
+    for snap, spec in names.snapshots.items():
+        moved = spec.get("zones") if isinstance(spec, dict) and isinstance(spec.get("zones"), dict) else {}
+        for zone, o in moved.items():
+            if zone not in zones:
+                problems.append(doc.problem(("snapshots", snap, "zones", zone),
+                                            f"unknown zone {zone!r} (known: {', '.join(zones) or 'none defined'})"))
+                continue
+            has = zones[zone].get("sends") if isinstance(zones[zone], dict) else None
+            for bus in (o.get("sends") if isinstance(o, dict) and isinstance(o.get("sends"), dict) else {}):
+                if not isinstance(has, dict) or bus not in has:
+                    problems.append(doc.problem(("snapshots", snap, "zones", zone, "sends", bus),
+                                                f"zone {zone!r} has no send to {bus!r}"))
     return problems
 
 

@@ -74,6 +74,8 @@ class BusStrip(Strict):
     highpass_hz: Hertz = Field(10.0, description="high-pass cutoff; at or below 10 Hz the filter is open")
     pitch_semitones: Annotated[float, Field(ge=-24, le=24, allow_inf_nan=False)] = 0.0
     auto_pan: Optional[AutoPan] = Field(None, description="spread the bus's 2D voices by spectral overlap")
+    auxiliary: bool = Field(False, description="an auxiliary bus (a reverb return): the game may send each "
+                                               "emitter to it at a level of its own (`aux_sends`)")
 
 
 Bus = create_model("Bus", __base__=BusStrip, __module__=__name__,
@@ -81,8 +83,32 @@ Bus = create_model("Bus", __base__=BusStrip, __module__=__name__,
                    **{p.key: p.field for p in processors.REGISTRY})
 
 
+class Cone(Strict):
+    """Directivity (OpenAL's cone): full at the front within `inner_angle`, `outer_volume_db` and
+    `outer_lowpass_hz` beyond `outer_angle`, interpolated between; angles are the cones' full widths."""
+
+    inner_angle: float = Field(360.0, ge=0, le=360, allow_inf_nan=False, description="degrees")
+    outer_angle: float = Field(360.0, ge=0, le=360, allow_inf_nan=False, description="degrees")
+    outer_volume_db: ranged(-144.0, 0.0) = 0.0
+    outer_lowpass_hz: Hertz = Field(24000.0, description="at or above 20 kHz: no filtering")
+
+    @model_validator(mode="after")
+    def _outer_beyond_inner(self):
+        if self.outer_angle < self.inner_angle:
+            raise ValueError("outer_angle must be >= inner_angle")
+        return self
+
+
+class Muffle(Strict):
+    """What an occlusion or obstruction factor of 1 does (a factor f does f times it, in dB)."""
+
+    volume_db: ranged(-144.0, 0.0) = 0.0
+    lowpass_hz: Hertz = Field(24000.0, description="at or above 20 kHz: no filtering")
+
+
 class Spatial(Strict):
-    """3D settings: OpenAL clamped distance models (see docs/scene-format.md)."""
+    """3D settings: OpenAL clamped distance models, directivity, air absorption, and what occlusion
+    and obstruction do (see docs/scene-format.md)."""
 
     min_distance: float = Field(1.0, gt=0, le=1e6, description="m; full volume inside")
     max_distance: float = Field(1000.0, gt=0, le=1e7, description="m; attenuation stops here")
@@ -91,6 +117,13 @@ class Spatial(Strict):
     doppler: float = Field(1.0, ge=0, le=10, description="per-sound Doppler scale")
     spread: float = Field(0.0, ge=0, le=1, allow_inf_nan=False,
                           description="0 a point source .. 1 heard from every direction (energy kept)")
+    cone: Optional[Cone] = Field(None, description="directivity about the emitter's `direction`")
+    air_absorption: float = Field(0.0, ge=0, le=10, allow_inf_nan=False,
+                                  description="OpenAL's air absorption factor: 1 is -0.05 dB per metre at 5 kHz")
+    occlusion: Muffle = Field(Muffle(volume_db=-18.0, lowpass_hz=800.0),
+                              description="at occlusion 1 (a wall between): the direct sound and the sends")
+    obstruction: Muffle = Field(Muffle(volume_db=-9.0, lowpass_hz=1500.0),
+                                description="at obstruction 1 (something in the way): the direct sound only")
 
     @field_validator("max_distance")
     @classmethod
@@ -218,6 +251,7 @@ class Snapshot(Strict):
     curve: Curve = "linear"
     intensity: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] = 100.0
     buses: dict[str, BusOverride] = Field(default_factory=dict)
+    zones: dict[str, ZoneOverride] = Field(default_factory=dict, description="zone send levels it moves")
 
     @model_validator(mode="after")
     def _keys_of_its_mode(self):
@@ -341,6 +375,40 @@ class Action(Strict):
         return self
 
 
+MAX_ZONES = 64              # zones a scene may declare (each 3D voice measures itself against every one)
+MAX_AUX = 8                 # auxiliary buses (zone send targets and `auxiliary: true` buses) a scene may have
+SendDb = ranged(-144.0, 24.0)
+Metres = ranged(0.001, 1e6)
+
+
+class Zone(Strict):
+    """A region of the world that sends the emitters in it (or every emitter, while the listener is
+    in it) to auxiliary buses at its own levels, and may start a snapshot while the listener is in it.
+    Its weight at a point is 1 inside the shape, falling linearly to 0 across `fade` metres outside."""
+
+    shape: Literal["box", "sphere"] = "box"
+    center: Vec3 = (0.0, 0.0, 0.0)
+    size: tuple[Metres, Metres, Metres] = Field((10.0, 10.0, 10.0), description="box: edge lengths, m")
+    radius: Metres = Field(5.0, description="sphere: m")
+    fade: float = Field(2.0, ge=0, le=1e5, allow_inf_nan=False, description="m outside the shape to weight 0")
+    applies_to: Literal["emitter", "listener"] = Field(
+        "emitter", description="emitter: an emitter in the zone sends (Wwise's environments); listener: every "
+                               "3D voice sends while the listener is in it (FMOD's reverb zones)")
+    sends: dict[str, SendDb] = Field(default_factory=dict, max_length=MAX_AUX,
+                                     description="auxiliary bus -> send level (dB) at weight 1")
+    occlusion: float = Field(0.0, ge=0, le=1, allow_inf_nan=False,
+                             description="a room's walls: emitters in it, heard by a listener outside, are "
+                                         "occluded by this much (the game may change it: `occlusion`)")
+    snapshot: Optional[str] = Field(None, description="started while the listener is in the zone, at its "
+                                                      "weight (so crossing the fade crossfades it)")
+
+
+class ZoneOverride(Strict):
+    """What a snapshot does to a zone: its send levels (dB; offsets in a blend snapshot)."""
+
+    sends: dict[str, SendDb] = Field(default_factory=dict, max_length=MAX_AUX)
+
+
 class Hdr(Strict):
     """High-dynamic-range mixing (Frostbite / Wwise style)."""
 
@@ -379,10 +447,17 @@ class Scene(Strict):
     mappings: list[Mapping] = Field(default_factory=list)
     events: dict[str, list[Action]] = Field(default_factory=dict)
     hdr: Optional[Hdr] = None
+    zones: dict[str, Zone] = Field(default_factory=dict, max_length=MAX_ZONES,
+                                   description="reverb zones and rooms (see docs/scene-format.md)")
 
     # set by load_scene, not part of the file
     folder: Path = Field(Path("."), exclude=True)
     _doc: Optional[LocatedYaml] = PrivateAttr(None)
+
+    def aux_buses(self) -> list[str]:
+        """The auxiliary buses: marked `auxiliary`, or a zone's send target (in file order)."""
+        targets = {bus for zone in self.zones.values() for bus in zone.sends}
+        return [name for name, bus in self.buses.items() if bus.auxiliary or name in targets]
 
     def bus_parent(self, name: str) -> Optional[str]:
         """Parent of a bus (master for any bus without an explicit parent)."""

@@ -147,7 +147,7 @@ def _unknown_names(doc: LocatedYaml, loc: tuple, message, scene) -> list[Problem
     return problems
 
 
-_SINGULAR = {"sounds": "sound", "events": "event", "parameters": "parameter", "snapshots": "snapshot",
+_SINGULAR = {"sounds": "sound", "events": "event", "parameters": "parameter", "snapshots": "snapshot", "zones": "zone",
              "buses": "bus", "vcas": "VCA"}
 
 

@@ -183,6 +183,12 @@ def _finish(panner, bus_buf, n):
     return lambda panner, bus_buf, n: kernel(panner, bus_buf, n)
 
 
+def omni_gains(panner) -> tuple:
+    """The layout's gains for a source with no direction (at the listener: every main channel at equal
+    power, an ambisonic W): what an unpanned send feeds an aux bus with (core/propagation.py)."""
+    return _KERNELS[type(panner)]["direction"](panner, 0.0, 0.0, 0.0, 0.0)
+
+
 def _register_all() -> None:
     from gamemix.core.panning import ambisonics, binaural, stereo, vbap  # noqa: F401  (they register themselves)
 
