@@ -13,6 +13,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 PROGRAM = textwrap.dedent("""
     import sys
     import numpy as np, soundfile, yaml, pathlib
@@ -24,22 +26,32 @@ PROGRAM = textwrap.dedent("""
     soundfile.write(root / "mono.wav", (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 44100)
     soundfile.write(root / "st.wav", np.stack([np.sin(t * 900), np.cos(t * 700)], 1).astype(np.float32) * 0.2, 48000)
     (root / "scene.yaml").write_text(yaml.safe_dump({
-        "output": {"max_voices": 64},
+        "output": {"max_voices": 64, "channels": sys.argv[2], "hrtf_voices": 8},
         "buses": {"master": {"limiter": {}, "loudness": {"target_lufs": -24}},
                   "a": {"sends": {"room": -6}, "compressor": {"threshold_db": -30}},
                   "b": {"parent": "a", "sidechain": [{"key": "dlg", "key_band_hz": [300, 4000]}],
                         "unmask": {"target": "dlg"}},
                   "dlg": {"loudness": {"target_lufs": -20, "measure": "short_term"},
                           "intelligibility": {"margin_lu": 10}},
-                  "room": {"reverb": {"decay_s": 2.0}}},
+                  "room": {"reverb": {"decay_s": 2.0}, "auxiliary": True}},
+        "zones": {"cave": {"center": [0, 0, -3], "size": [12, 4, 4], "fade": 3, "sends": {"room": -3},
+                           "occlusion": 0.5}},
         "sounds": {"m3d": {"files": ["mono.wav"], "loop": True, "bus": "b", "pitch_semitones": 0.3,
-                           "spatial": {"rolloff": "linear", "max_distance": 40}},
+                           "spatial": {"rolloff": "linear", "max_distance": 40, "air_absorption": 1,
+                                       "cone": {"inner_angle": 90, "outer_angle": 200, "outer_volume_db": -9,
+                                                "outer_lowpass_hz": 2000}}},
+                   "wide": {"files": ["mono.wav"], "loop": True, "bus": "a", "lfe_db": -6,
+                            "spatial": {"spread": 0.5}},
                    "shot": {"files": ["mono.wav"], "bus": "a", "pitch_semitones": 7},
                    "st": {"files": ["st.wav"], "loop": True, "pan": 0.3, "bus": "dlg"}}}))
     mixer = Mixer(load_scene(root / "scene.yaml"))
-    out = np.zeros((256, 2), np.float32)
+    out = np.zeros((256, mixer.channels), np.float32)
+    from gamemix.protocol import messages as protocol
     for i in range(40):
-        mixer.play("m3d", i, position=(i - 20.0, 0.0, -3.0), velocity=(1.0, 0, 0))
+        mixer.play("m3d", i, position=(i - 20.0, 0.0, -3.0), velocity=(1.0, 0, 0), direction=(1.0, 0.0, 0.0))
+        mixer.apply(protocol.Occlusion(id=i, occlusion=0.3, obstruction=0.6))
+        mixer.apply(protocol.AuxSends(id=i, sends={"room": -10.0}))
+    mixer.play("wide", 102, position=(2.0, 1.0, 1.0))
     mixer.play("st", 100)
     mixer.play("shot", 101)
     mixer.stop(3, fade=0.5)
@@ -71,10 +83,12 @@ PROGRAM = textwrap.dedent("""
 """)
 
 
-def test_render_block_allocates_nothing(tmp_path):
+@pytest.mark.parametrize("layout", ["stereo", "7.1.4", "ambix3", "binaural"])
+def test_render_block_allocates_nothing(tmp_path, layout):
+    """Every panner class (a layout of each kind), with every propagation feature in use."""
     env = dict(os.environ, NUMBA_NRT_STATS="1")
-    result = subprocess.run([sys.executable, "-c", PROGRAM, str(tmp_path)], env=env,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run([sys.executable, "-c", PROGRAM, str(tmp_path), layout], env=env,
+                            capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     per_blocks, per_call, arrays, peak = result.stdout.split()
     assert int(per_blocks) == 0          # 3,000 blocks allocate no more than one
