@@ -30,6 +30,17 @@ implementations they are the loop's CPU time apportioned by perf_counter
 shares of each part (the clock calls around each part cost ~0.1 us).
 
     .venv/bin/python benchmarks/bench_engine.py [--seconds 5] [--runs 3] [--quick] [--json FILE]
+
+With --layout NAME ..., the same workload is rendered to each output layout
+side by side (stereo, a VBAP speaker layout such as 7.1, 3OA, binaural with
+its default mix of direct and ambisonic voices, binaural-ambisonic (every
+voice through the ambisonic field), binaural-direct (every voice through its
+own HRTF filters, at N <= 64, the most slots there are)), against OpenAL
+Soft with and without its HRTF (openal_bench --hrtf), and with
+--baseline-ref, the stereo rows of an earlier commit in the same run:
+
+    .venv/bin/python benchmarks/bench_engine.py --layout stereo 7.1 ambix3 binaural binaural-direct \
+        --baseline-ref 9cfe47a
 """
 
 from __future__ import annotations
@@ -67,7 +78,15 @@ TARGETS = {
     "budget_1024_pct": 10.0,  # 1024 voices under 10 % of the block budget
     "vs_numpy": 1.0,         # no slower than the NumPy baseline
     "warm_start_s": 2.0,     # warm-cache start (import .. first block) under 2 s
+    "binaural_vs_openal_hrtf": 3.0,   # binaural: >= 3x OpenAL Soft HRTF's real-time voice count
+    "vbap_vs_stereo": 1.5,   # VBAP 7.1: per-voice cost within 1.5x stereo's
+    "stereo_vs_before": 1.05,  # stereo: no slower than the baseline commit (5 % for noise)
 }
+# --layout modes: (output.channels, output.hrtf_voices, the voice counts measured, or None: --voices)
+LAYOUT_MODES = {"stereo": ("stereo", 16, None), "quad": ("quad", 16, None), "5.1": ("5.1", 16, None),
+                "7.1": ("7.1", 16, None), "7.1.4": ("7.1.4", 16, None), "ambix1": ("ambix1", 16, None),
+                "ambix3": ("ambix3", 16, None), "binaural": ("binaural", 16, None),
+                "binaural-ambisonic": ("binaural", 0, None), "binaural-direct": ("binaural", 64, [16, 32, 64])}
 
 
 # ---------------------------------------------------------------- workload
@@ -115,8 +134,9 @@ def start_offsets(n: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- gamemix
-def write_scene(folder: Path, clips: np.ndarray, n: int) -> Path:
-    """32 float32 WAVs + scene_<n>.yaml (one looping 3-D sound per clip); returns the yaml."""
+def write_scene(folder: Path, clips: np.ndarray, n: int, layout: str = "stereo", hrtf_voices: int = 16,
+                tag: str = "") -> Path:
+    """32 float32 WAVs + scene_<n><tag>.yaml (one looping 3-D sound per clip); returns the yaml."""
     import soundfile
     import yaml
     sounds = {}
@@ -129,11 +149,12 @@ def write_scene(folder: Path, clips: np.ndarray, n: int) -> Path:
             "spatial": {"min_distance": 1.0, "max_distance": 1000.0, "rolloff": "inverse", "rolloff_factor": 1.0},
         }
     scene = {"version": 1, "name": f"bench-{n}",
-             "output": {"sample_rate": SR, "block_size": BLOCK, "max_voices": max(n, 1024), "max_instances": max(n, 1024)},
+             "output": {"sample_rate": SR, "block_size": BLOCK, "max_voices": max(n, 1024), "max_instances": max(n, 1024),
+                        "channels": layout, "hrtf_voices": hrtf_voices},
              "listener": {"position": [0, 0, 0], "forward": [0, 0, -1], "up": [0, 1, 0]},
              "buses": {"master": {"volume_db": 20.0 * math.log10(master_gain(n))}},
              "sounds": sounds}
-    path = folder / f"scene_{n}.yaml"
+    path = folder / f"scene_{n}{tag}.yaml"
     path.write_text(yaml.safe_dump(scene, sort_keys=False))
     return path
 
@@ -159,7 +180,7 @@ def gamemix_run(scene_path: Path, n: int, pos_all: np.ndarray, push: str) -> dic
     mixer, rows = gamemix_setup(scene_path, n)
     vf = mixer.arrays.vf
     blocks = len(pos_all)
-    out = np.zeros((BLOCK, 2), np.float32)
+    out = np.zeros((BLOCK, mixer.channels), np.float32)
     sumsq = 0.0
     w_game = w_push = w_render = 0
     pc = time.perf_counter_ns
@@ -189,6 +210,7 @@ def gamemix_run(scene_path: Path, n: int, pos_all: np.ndarray, push: str) -> dic
     return {"cpu_s": cpu - game, "render_cpu_s": cpu * w_render / wall, "push_cpu_s": cpu * w_push / wall,
             "game_cpu_s": game, "wall_s": wall * 1e-9,
             "rms": math.sqrt(sumsq / (blocks * BLOCK * 2)) / master_gain(n), "playing": mixer.active_voices()}
+    # (RMS per stereo pair: for wider layouts the power is spread over more channels, summed here)
 
 
 def gamemix_profile(scene_path: Path, n: int, pos_all: np.ndarray) -> dict:
@@ -197,7 +219,7 @@ def gamemix_profile(scene_path: Path, n: int, pos_all: np.ndarray) -> dict:
     mixer, rows = gamemix_setup(scene_path, n)
     vf = mixer.arrays.vf
     blocks = len(pos_all)
-    out = np.zeros((BLOCK, 2), np.float32)
+    out = np.zeros((BLOCK, mixer.channels), np.float32)
     pc = time.perf_counter_ns
     parts = {"tick": 0, "assign": 0, "kernel": 0, "reap": 0}
     assign = mixer.voices.assign
@@ -315,8 +337,9 @@ def openal_binary() -> tuple[Path | None, str]:
     return exe, ""
 
 
-def openal_run(exe: Path, n: int, audio_s: float) -> dict:
-    r = subprocess.run([str(exe), str(n), f"{audio_s:.6f}", f"--pitch={PITCH}"], capture_output=True, text=True)
+def openal_run(exe: Path, n: int, audio_s: float, hrtf: bool = False) -> dict:
+    r = subprocess.run([str(exe), str(n), f"{audio_s:.6f}", f"--pitch={PITCH}", *(["--hrtf"] if hrtf else [])],
+                       capture_output=True, text=True)
     if r.returncode != 0:
         raise RuntimeError(f"openal_bench failed: {r.stderr.strip()}")
     d = json.loads(r.stdout.strip().splitlines()[-1])
@@ -414,6 +437,110 @@ def print_table(rows: list[dict]) -> None:
               f"{r['push_us_per_emitter']:>11.3f}{r['rms']:>8.4f}{r['playing']:>9}  {' '.join(flags)}")
 
 
+def layouts_main(args) -> int:
+    """--layout: every layout asked for on the same workload, interleaved run by run with OpenAL Soft
+    (plain and --hrtf), each one's fixed + per-voice cost and largest real-time N, and the targets."""
+    blocks = max(1, round(args.seconds * SR / BLOCK))
+    audio_s = blocks * BLOCK / SR
+    cpu_model = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")),
+                     platform.processor())
+    print(f"gamemix layouts benchmark  {datetime.datetime.now().isoformat(timespec='seconds')}  {cpu_model}, "
+          f"load {os.getloadavg()[0]:.2f}; {audio_s:.2f} s of audio per run, median of {args.runs}")
+    clips = make_clips()
+    exe, why = (None, "--no-openal") if args.no_openal else openal_binary()
+    if exe is None:
+        print(f"openal: skipped ({why})")
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="gamemix-bench-") as tmp:
+        folder = Path(tmp)
+        plan = {}                                  # impl name -> (voice counts, runner(n, pos_all))
+        for mode in args.layout:
+            channels, hrtf_voices, counts = LAYOUT_MODES[mode]
+            scenes = {n: write_scene(folder, clips, n, channels, hrtf_voices, f"-{mode}")
+                      for n in counts or args.voices}
+            plan[f"gamemix[{mode}]"] = (counts or args.voices,
+                                        lambda n, p, s=scenes: gamemix_run(s[n], n, p, "vf"))
+        if exe is not None:
+            counts = sorted(set(args.voices) | {c for m in args.layout for c in (LAYOUT_MODES[m][2] or [])})
+            plan["openal"] = (counts, lambda n, p: openal_run(exe, n, audio_s))
+            plan["openal-hrtf"] = (counts, lambda n, p: openal_run(exe, n, audio_s, hrtf=True))
+        for impl, (counts, run) in plan.items():        # load the kernels outside the measurements
+            if impl.startswith("gamemix"):
+                run(counts[0], all_positions(counts[0], 20))
+        for n in sorted({c for counts, _ in plan.values() for c in counts}):
+            pos_all = all_positions(n, blocks)
+            impls = [(impl, run) for impl, (counts, run) in plan.items() if n in counts]
+            results: dict[str, list[dict]] = {impl: [] for impl, _ in impls}
+            for _ in range(args.runs):                  # interleaved, so load elsewhere hits every one
+                for impl, run in impls:
+                    results[impl].append(run(n, pos_all))
+            rows += [summarise(impl, n, results[impl], blocks, audio_s) for impl, _ in impls]
+    baseline = baseline_rows(args) if args.baseline_ref else []
+    rows += baseline
+    print()
+    print_table(rows)
+    print(f"\nfixed + per-voice cost and largest real-time N on one core (block {BLOCK_MS:.3f} ms):")
+    fits = {}
+    for impl in dict.fromkeys(r["impl"] for r in rows):
+        f = fit([r for r in rows if r["impl"] == impl], "ms_per_block")
+        fits[impl] = f
+        if f is not None:
+            print(f"  {impl:<28} {f['fixed_us_per_block']:8.1f} us/block + {f['ns_per_voice_frame']:6.2f} ns/voice-frame"
+                  f"  -> max N {f['max_realtime_n'] if f['max_realtime_n'] is not None else 'n/a':>7}")
+    print("  (binaural-direct: every voice filtered, measured up to the 64 slots there are; its max N is what an"
+          " all-direct engine would reach)")
+    checks = layout_checks(fits, rows, baseline)
+    print("\ntargets:")
+    for what, got, target, ok in checks:
+        print(f"  {'ok  ' if ok else 'MISS'} {what:<62} {got:>9}  (target {target})")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"rows": rows, "fits": fits, "targets": TARGETS, "checks": [
+            {"what": w, "value": v, "target": t, "ok": ok} for w, v, t, ok in checks]}, indent=2))
+        print(f"wrote {args.json}")
+    return 0
+
+
+def baseline_rows(args) -> list[dict]:
+    """The stereo gamemix rows of `--baseline-ref`, from its own bench_engine in a temporary worktree."""
+    repo = HERE.parent
+    with tempfile.TemporaryDirectory(prefix="gamemix-base-") as tmp:
+        tree, out = Path(tmp) / "tree", Path(tmp) / "base.json"
+        subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", str(tree), args.baseline_ref],
+                       check=True, capture_output=True)
+        try:
+            subprocess.run([sys.executable, str(tree / "benchmarks" / "bench_engine.py"), "--no-openal", "--no-warmup",
+                            "--seconds", str(args.seconds), "--runs", str(args.runs), "--voices", *map(str, args.voices),
+                            "--json", str(out)], check=True, cwd=tree, capture_output=True,
+                           env=dict(os.environ, PYTHONPATH=str(tree)))
+            found = json.loads(out.read_text())["rows"]
+        finally:
+            subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)], capture_output=True)
+    return [{**r, "impl": f"gamemix[stereo]@{args.baseline_ref}"} for r in found if r["impl"] == "gamemix"]
+
+
+def layout_checks(fits: dict, rows: list[dict], baseline: list[dict]) -> list[tuple]:
+    """The spatial issue's goals, from the fits and rows of this run."""
+    checks = []
+    b, o = fits.get("gamemix[binaural]"), fits.get("openal-hrtf")
+    if b and o and b["max_realtime_n"] and o["max_realtime_n"]:
+        ratio = b["max_realtime_n"] / o["max_realtime_n"]
+        checks.append(("binaural / OpenAL Soft HRTF real-time voices", f"{ratio:.1f}x",
+                       f">= {TARGETS['binaural_vs_openal_hrtf']}x", ratio >= TARGETS["binaural_vs_openal_hrtf"]))
+    v, s = fits.get("gamemix[7.1]"), fits.get("gamemix[stereo]")
+    if v and s:
+        ratio = v["ns_per_voice_frame"] / s["ns_per_voice_frame"]
+        checks.append(("VBAP 7.1 / stereo per-voice cost", f"{ratio:.2f}x", f"<= {TARGETS['vbap_vs_stereo']}x",
+                       ratio <= TARGETS["vbap_vs_stereo"]))
+    by = {(r["impl"], r["n"]): r for r in rows}
+    for r in baseline:
+        now = by.get(("gamemix[stereo]", r["n"]))
+        if now:
+            ratio = now["ns_per_voice_frame"] / r["ns_per_voice_frame"]
+            checks.append((f"N={r['n']}: stereo now / {r['impl'].split('@')[1]} ns per voice-frame", f"{ratio:.2f}",
+                           f"<= {TARGETS['stereo_vs_before']}", ratio <= TARGETS["stereo_vs_before"]))
+    return checks
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description="gamemix engine vs NumPy vs OpenAL Soft on the moving-voices workload")
     ap.add_argument("--seconds", type=float, default=5.0, help="audio seconds per run (default 5)")
@@ -423,9 +550,14 @@ def main() -> int:
     ap.add_argument("--no-openal", action="store_true")
     ap.add_argument("--no-warmup", action="store_true", help="skip the cold/warm JIT start measurement")
     ap.add_argument("--json", metavar="FILE", help="write every figure to FILE")
+    ap.add_argument("--layout", nargs="+", choices=list(LAYOUT_MODES),
+                    help="compare output layouts side by side (and OpenAL Soft with and without HRTF)")
+    ap.add_argument("--baseline-ref", help="with --layout: also the stereo rows of this commit, in the same run")
     args = ap.parse_args()
     if args.quick:
         args.seconds, args.runs = 0.5, 1
+    if args.layout:
+        return layouts_main(args)
     blocks = max(1, round(args.seconds * SR / BLOCK))
     audio_s = blocks * BLOCK / SR
     started = time.perf_counter()

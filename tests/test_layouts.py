@@ -198,3 +198,24 @@ def test_a_wav_of_every_layout_has_its_channels_and_mask(tmp_path, name):
     listed = f"{len(SPECS[name].channels)} channels ({'+'.join(SPECS[name].channels)})"   # older ffmpeg: no name
     assert probe.get("channel_layout", "") in (FFMPEG_LAYOUT[name], listed)
     assert soundfile.read(str(out))[0].any()
+
+
+@pytest.mark.parametrize("name", ["quad", "7.1", "7.1.4", "ambix3"])
+def test_a_source_circling_fast_makes_no_step_larger_than_the_ramp_allows(scene_dir, name):
+    """A constant (DC) source turning 20 degrees a block around the listener: each channel's output
+    is its gain times the level, ramped across each block, so no sample-to-sample step exceeds
+    the largest gain change of a block spread over its 256 samples."""
+    scene_dir.audio("dc.wav", np.full(48000, 0.5, np.float32))
+    m = scene_dir.mixer({"dc": {"files": ["dc.wav"], "loop": True, "spatial": {"rolloff": "none"}}}, channels=name)
+    m.play("dc", 1, position=(0.0, 0.0, -2.0))
+    out = np.zeros((256, m.channels), np.float32)
+    blocks = []
+    for k in range(72):
+        a = math.radians(20.0 * k)
+        m.set_emitter(1, (2.0 * math.sin(a), 0.5, -2.0 * math.cos(a)))
+        m.render(out)
+        blocks.append(out.copy())
+    x = np.concatenate(blocks)[256:]
+    steps = np.abs(np.diff(x, axis=0)).max()
+    assert steps <= 0.5 * 1.0 / 256 + 1e-6           # a gain moves at most 1 in a block (SN3D: |Y| <= 1)
+    assert np.abs(x).max() > 0.2                     # and it was heard

@@ -28,7 +28,7 @@ from gamemix.core.arrays import (
 )
 from gamemix.core import listeners, propagation
 from gamemix.core.dsp.distance import distance_gain, doppler_ratio
-from gamemix.core.dsp.mixing import add_ramped_to_bus, add_ramped_to_pair, seek
+from gamemix.core.dsp.mixing import add_ramped_to_bus, add_ramped_to_pair, add_ramped_to_two, seek
 from gamemix.core.dsp.playback import advance, delay_start, one_pole_lowpass, pitch_to_step, read_lane, wraps
 from gamemix.core.panning import balance_gains, direction_gains, filters, lfe_channel, mix_voice, pan_gains
 from gamemix.core.propagation import mix_sends, zone_sends
@@ -42,13 +42,22 @@ def clamp_pitch(ratio):
 
 @njit(cache=True, nogil=True)
 def mix_source(scratch, s, v, gain, target, bus_buf, bus, ramp, n, channels):
-    """Add source channel s of voice v into its bus, each output's gain ramped to its target."""
+    """Add source channel s of voice v into its bus, each output's gain ramped to its target; the
+    channels that sound (a speaker panner drives two or three) two at a time, in one pass each."""
+    held = -1                                  # a sounding channel waiting for a partner, and its gains
+    h0 = h1 = 0.0
     for c in range(channels):
         g0 = gain[v, s, c]
         g1 = target[s, c]
         if g0 != 0.0 or g1 != 0.0:
-            add_ramped_to_bus(scratch, bus_buf, bus, c, g0, g1, ramp, n)
+            if held < 0:
+                held, h0, h1 = c, g0, g1
+            else:
+                add_ramped_to_two(scratch, bus_buf, bus, held, h0, h1, c, g0, g1, ramp, n)
+                held = -1
         gain[v, s, c] = g1
+    if held >= 0:
+        add_ramped_to_bus(scratch, bus_buf, bus, held, h0, h1, ramp, n)
 
 
 @njit(cache=True, nogil=True)

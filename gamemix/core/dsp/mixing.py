@@ -61,6 +61,21 @@ def add_ramped_to_pair(src, bus_buf, bus, l0, l1, r0, r1, ramp, n):
 
 
 @njit(cache=True, nogil=True)
+def add_ramped_to_two(src, bus_buf, bus, a, a0, a1, b, b0, b1, ramp, n):
+    """bus_buf[bus, a and b, :n] += src[:n] * each channel's ramped gain, in one pass (any two
+    channels: the pair a speaker panner drives)."""
+    ga = np.float32(a0)
+    da = np.float32(a1 - a0)
+    gb = np.float32(b0)
+    db = np.float32(b1 - b0)
+    for i in range(n):
+        x = src[i]
+        r = ramp[i]
+        bus_buf[bus, a, i] += x * (ga + da * r)
+        bus_buf[bus, b, i] += x * (gb + db * r)
+
+
+@njit(cache=True, nogil=True)
 def scale_ramped(buf, g0, g1, ramp, n):
     """buf[:n] *= gain, ramping from g0 towards g1."""
     g = np.float32(g0)

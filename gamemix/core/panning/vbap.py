@@ -175,9 +175,61 @@ def normalized(panner):
     return out
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _pick(c, ca, ga, cb, gb, cc, gc):
+    return ga if c == ca else (gb if c == cb else (gc if c == cc else 0.0))
+
+
+@njit(cache=True, nogil=True)
+def _gains(ca, ga, cb, gb, cc, gc):
+    """The 16-channel gain tuple with gains ga, gb, gc on channels ca, cb, cc (-1: none)."""
+    return (_pick(0, ca, ga, cb, gb, cc, gc), _pick(1, ca, ga, cb, gb, cc, gc), _pick(2, ca, ga, cb, gb, cc, gc),
+            _pick(3, ca, ga, cb, gb, cc, gc), _pick(4, ca, ga, cb, gb, cc, gc), _pick(5, ca, ga, cb, gb, cc, gc),
+            _pick(6, ca, ga, cb, gb, cc, gc), _pick(7, ca, ga, cb, gb, cc, gc), _pick(8, ca, ga, cb, gb, cc, gc),
+            _pick(9, ca, ga, cb, gb, cc, gc), _pick(10, ca, ga, cb, gb, cc, gc), _pick(11, ca, ga, cb, gb, cc, gc),
+            _pick(12, ca, ga, cb, gb, cc, gc), _pick(13, ca, ga, cb, gb, cc, gc), _pick(14, ca, ga, cb, gb, cc, gc),
+            _pick(15, ca, ga, cb, gb, cc, gc))
+
+
 @njit(cache=True, nogil=True)
 def direction_gains(panner, x, y, z, spread):
-    """Unit-power gains of a source at (x, y, z), widened by MDAP when spread > 0."""
+    """Unit-power gains of a source at (x, y, z), widened by MDAP when spread > 0.  The common case, a
+    point source inside a pair or a triangle of real speakers, is found and returned without the
+    scratch row (which the spread, the nadir and a source with no direction go through)."""
+    if spread <= 0.0:
+        inv, idx = panner.inv, panner.idx
+        if panner.flat:
+            r = math.sqrt(x * x + z * z)
+            if r > 1e-9:
+                px, pz = x / r, z / r
+                for k in range(inv.shape[0]):
+                    g0 = px * inv[k, 0, 0] + pz * inv[k, 1, 0]
+                    g1 = px * inv[k, 0, 1] + pz * inv[k, 1, 1]
+                    if g0 >= EPS and g1 >= EPS:
+                        g0, g1 = max(g0, 0.0), max(g1, 0.0)
+                        s = 1.0 / math.sqrt(g0 * g0 + g1 * g1)
+                        return _gains(idx[k, 0], g0 * s, idx[k, 1], g1 * s, -1, 0.0)
+        else:
+            r = math.sqrt(x * x + y * y + z * z)
+            if r > 1e-9:
+                px, py, pz = x / r, y / r, z / r
+                for k in range(inv.shape[0]):
+                    g0 = px * inv[k, 0, 0] + py * inv[k, 1, 0] + pz * inv[k, 2, 0]
+                    g1 = px * inv[k, 0, 1] + py * inv[k, 1, 1] + pz * inv[k, 2, 1]
+                    g2 = px * inv[k, 0, 2] + py * inv[k, 1, 2] + pz * inv[k, 2, 2]
+                    if g0 >= EPS and g1 >= EPS and g2 >= EPS:
+                        if idx[k, 0] < 0 or idx[k, 1] < 0 or idx[k, 2] < 0:
+                            break                      # the virtual nadir: the scratch row shares it out
+                        g0, g1, g2 = max(g0, 0.0), max(g1, 0.0), max(g2, 0.0)
+                        s = 1.0 / math.sqrt(g0 * g0 + g1 * g1 + g2 * g2)
+                        return _gains(idx[k, 0], g0 * s, idx[k, 1], g1 * s, idx[k, 2], g2 * s)
+    return accumulated_gains(panner, x, y, z, spread)
+
+
+@njit(cache=True, nogil=True)
+def accumulated_gains(panner, x, y, z, spread):
+    """The gains through the scratch row: MDAP's virtual sources, the virtual nadir's share, or every
+    speaker at equal power for a source with no direction."""
     add_direction(panner, x, y, z, 1.0)
     if spread > 0.0:
         r = math.sqrt(x * x + y * y + z * z)
