@@ -96,7 +96,7 @@ def decoder_error() -> None:
     az = t.az_step * np.arange(t.n_az)
     ge, ga = np.meshgrid(el, az, indexing="ij")
     sel = ge >= -40
-    target = hrtf.direct_response(t.hrir.astype(float), t.delay.astype(float), RATE, nfft)[sel]
+    target = hrtf.direct_response(t.hrir.astype(float), t.delay.astype(float), nfft)[sel]
     print("  taps   " + "  ".join(f"{c:>9d}" for c in OCTAVES) + "   (Hz: |dB| median/95th)")
     for length in (48, 56, 64, 72, 80, 96, 128):
         tables = hrtf.prepare(measured, RATE, onsets, decoder_taps=length)

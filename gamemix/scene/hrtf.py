@@ -465,10 +465,9 @@ class SphereMesh:
     def __init__(self, azimuth: np.ndarray, elevation: np.ndarray):
         from scipy.spatial import ConvexHull, QhullError
         v = unit_vectors(azimuth, elevation)
-        key = np.round(v, 6)
+        key = np.round(v, 6) + 0.0         # + 0.0: no -0.0 apart from 0.0
         _, first, self.group = np.unique(key, axis=0, return_index=True, return_inverse=True)
         self.group = self.group.ravel()
-        self.n_measured = len(v)
         self.n_unique = len(first)
         verts = [v[first]]
         uel = np.degrees(np.arcsin(np.clip(v[first, 2], -1, 1)))
@@ -580,7 +579,7 @@ def grid_area(el_deg: np.ndarray, step: float) -> np.ndarray:
     return 2 * np.pi * (np.sin(hi) - np.sin(lo))
 
 
-def direct_response(hrir: np.ndarray, delay: np.ndarray, rate: int, nfft: int) -> np.ndarray:
+def direct_response(hrir: np.ndarray, delay: np.ndarray, nfft: int) -> np.ndarray:
     """(..., 2, nfft//2+1) spectra of the direct path: each ear's filter delayed by its (fractional) delay."""
     f = np.fft.rfftfreq(nfft)                                  # cycles per sample
     return np.fft.rfft(hrir, nfft, axis=-1) * np.exp(-2j * np.pi * f * delay[..., None])
@@ -593,7 +592,7 @@ def design_decoder(hrir: np.ndarray, delay: np.ndarray, grid_az: np.ndarray, gri
     to +90 degrees, columns around), each weighted by the area it stands for, against the direct path's
     responses hrir (rows, columns, 2, taps) delayed by delay (rows, columns, 2) samples."""
     nfft = max(4 * length, 2 << math.ceil(math.log2(hrir.shape[-1] + delay.max() + 8)))
-    target = direct_response(hrir, delay, rate, nfft).reshape(-1, 2, nfft // 2 + 1)   # (G, 2, F)
+    target = direct_response(hrir, delay, nfft).reshape(-1, 2, nfft // 2 + 1)   # (G, 2, F)
     y = sh_sn3d(order, grid_az.ravel(), grid_el.ravel())                           # (G, C)
     w = np.repeat(grid_area(grid_el[:, 0], float(grid_el[1, 0] - grid_el[0, 0])) / grid_el.shape[1], grid_el.shape[1])
     gram = (y * w[:, None]).T @ y
