@@ -35,8 +35,8 @@ Preparation, per set and rate
 1. Delays.  Each measured response's onset is found as Andreopoulou & Katz (2017, "Identification of
    perceptually relevant methods of inter-aural time difference estimation", JASA 142(2), 588-598)
    found most perceptually relevant: the first sample at -30 dB of the response's peak after a 3 kHz
-   low-pass (here a causal 4th-order Butterworth, on the response upsampled by an integer factor to
-   >= 176.4 kHz, interpolated linearly between samples).  Onsets are times, the same at every output
+   low-pass (here a causal 4th-order Butterworth at the measured rate, then upsampled by an integer
+   factor to >= 176.4 kHz and interpolated linearly between samples).  Onsets are times, the same at every output
    rate; the earliest of the set becomes PRE_DELAY.  KEMAR's interaural difference at +-90 degrees
    azimuth is 0.66 ms.
 2. Magnitudes.  The responses are resampled to the output rate with soxr VHQ, as audio assets are
