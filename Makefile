@@ -60,7 +60,7 @@ bench-packages:
 $(VENV)/.installed: pyproject.toml | system-packages
 	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[audio,test,demo,analysis,cluster]'
+	$(PY) -m pip install -q -e '.[audio,test,demo,analysis,cluster,spatial]'
 	touch $@
 
 clean:
