@@ -151,7 +151,7 @@ int main(int argc, char **argv)
             gm_vec3 p = {10.0 * cos(a), 0.5 * sin(t + k), player.z + 10.0 * sin(a)};
             gm_vec3 v = {-2.0 * sin(a), 0.5 * cos(t + k), 2.0 * cos(a) - 0.8};
             if (handles[k] != GM_INVALID_HANDLE)
-                failed |= gm_pose_add(mix, handles[k], &p, &v) != GM_OK;
+                failed |= gm_pose_add(mix, handles[k], &p, &v, NULL) != GM_OK;
         }
         failed |= gm_listener(mix, &player, &forward, NULL, NULL, 0, 0) != GM_OK;
         failed |= gm_pose_flush(mix) != GM_OK;

@@ -288,11 +288,11 @@ static void mode_frames(void)
     CHECK(gm_upload_sound(client, "chat", stereo, 240, 2, 48000, 0));
     {
         gm_vec3 p = v3(1, 0, -2), v = v3(0, 0, 1), q = v3(-4, 0.5, 2);
-        CHECK(gm_object(client, 3, &p, &v, 0, 0.0, 0));
-        CHECK(gm_object(client, 4, NULL, NULL, 0, 0.0, 0));
-        CHECK(gm_object(client, 3, NULL, NULL, 1, 0.2, 0));
-        CHECK(gm_emitter(client, 5, &(gm_vec3){2.5, 0, -2}, &(gm_vec3){-1, 0, 0}));
-        CHECK(gm_emitter(client, 5, &q, NULL));
+        CHECK(gm_object(client, 3, &p, &v, NULL, 0, 0.0, 0));
+        CHECK(gm_object(client, 4, NULL, NULL, NULL, 0, 0.0, 0));
+        CHECK(gm_object(client, 3, NULL, NULL, NULL, 1, 0.2, 0));
+        CHECK(gm_emitter(client, 5, &(gm_vec3){2.5, 0, -2}, &(gm_vec3){-1, 0, 0}, NULL));
+        CHECK(gm_emitter(client, 5, &q, NULL, NULL));
     }
     ids[0] = 5;
     ids[1] = 6;
@@ -300,17 +300,17 @@ static void mode_frames(void)
     pos[1] = v3(1, 0, 0);
     vel[0] = v3(0, 0, 0);
     vel[1] = v3(1, 1, 1);
-    CHECK(gm_emitters(client, 2, ids, pos, vel));
-    CHECK(gm_emitters(client, 1, ids, pos, NULL));
+    CHECK(gm_emitters(client, 2, ids, pos, vel, NULL));
+    CHECK(gm_emitters(client, 1, ids, pos, NULL, NULL));
     /* a frame's batch without velocities: one message */
-    CHECK(gm_pose_add(client, 5, &(gm_vec3){1, 2, 3}, NULL));
-    CHECK(gm_pose_add(client, 6, &(gm_vec3){4, 5, 6}, NULL));
-    CHECK(gm_pose_add(client, 7, &(gm_vec3){7, 8, 9}, NULL));
+    CHECK(gm_pose_add(client, 5, &(gm_vec3){1, 2, 3}, NULL, NULL));
+    CHECK(gm_pose_add(client, 6, &(gm_vec3){4, 5, 6}, NULL, NULL));
+    CHECK(gm_pose_add(client, 7, &(gm_vec3){7, 8, 9}, NULL, NULL));
     CHECK(gm_pose_flush(client));
     /* a mixed batch: the poses without velocity, then those with */
-    CHECK(gm_pose_add(client, 5, &(gm_vec3){1, 0, 0}, &(gm_vec3){0.5, 0, 0}));
-    CHECK(gm_pose_add(client, 6, &(gm_vec3){2, 0, 0}, NULL));
-    CHECK(gm_pose_add(client, 7, &(gm_vec3){3, 0, 0}, &(gm_vec3){0, 0, -0.5}));
+    CHECK(gm_pose_add(client, 5, &(gm_vec3){1, 0, 0}, &(gm_vec3){0.5, 0, 0}, NULL));
+    CHECK(gm_pose_add(client, 6, &(gm_vec3){2, 0, 0}, NULL, NULL));
+    CHECK(gm_pose_add(client, 7, &(gm_vec3){3, 0, 0}, &(gm_vec3){0, 0, -0.5}, NULL));
     CHECK(gm_pose_flush(client));
     CHECK(gm_pose_flush(client));                                  /* empty: nothing is sent */
     CHECK(gm_listener(client, &(gm_vec3){0, 1.8, 0}, NULL, NULL, NULL, 0, 0));
@@ -431,7 +431,7 @@ static void mode_parity(void)
     CHECK(gm_seek(client, tone, 0.25, 0));
     /* 3. a game object: placed (a stream), then a play on it */
     sync_commands();
-    CHECK(gm_object(client, 3, &(gm_vec3){1, 0, -2}, NULL, 0, 0.0, 0));
+    CHECK(gm_object(client, 3, &(gm_vec3){1, 0, -2}, NULL, NULL, 0, 0.0, 0));
     streams_sent++;
     sync_streams();
     gm_play_args_init(&play);
@@ -447,11 +447,11 @@ static void mode_parity(void)
     CHECK(gm_sound_info(client, "tone", &reply));
     print_value("sound_info", reply);
     /* 4. poses: one emitter, a frame's batch (mixed: two messages), emitters, the listener */
-    CHECK(gm_emitter(client, tone, &(gm_vec3){2, 0, -1}, NULL));
+    CHECK(gm_emitter(client, tone, &(gm_vec3){2, 0, -1}, NULL, NULL));
     streams_sent++;
     sync_streams();
-    CHECK(gm_pose_add(client, tone, &(gm_vec3){1, 0, -1}, &(gm_vec3){-1, 0, 0}));
-    CHECK(gm_pose_add(client, car_tone, &(gm_vec3){0, 0, -3}, NULL));
+    CHECK(gm_pose_add(client, tone, &(gm_vec3){1, 0, -1}, &(gm_vec3){-1, 0, 0}, NULL));
+    CHECK(gm_pose_add(client, car_tone, &(gm_vec3){0, 0, -3}, NULL, NULL));
     CHECK(gm_pose_flush(client));
     streams_sent += 2;
     sync_streams();
@@ -462,7 +462,7 @@ static void mode_parity(void)
         ids[1] = car_tone;
         pos[0] = v3(0.5, 0, -1);
         pos[1] = v3(-0.5, 0, -3);
-        CHECK(gm_emitters(client, 2, ids, pos, NULL));
+        CHECK(gm_emitters(client, 2, ids, pos, NULL, NULL));
         streams_sent++;
         sync_streams();
     }
@@ -478,7 +478,7 @@ static void mode_parity(void)
     /* 5. endings, and two refusals */
     CHECK(gm_reset_meters(client, "music", 0));
     CHECK(gm_stop(client, tone, 0.05, GM_NOW, 0));
-    CHECK(gm_object(client, 3, NULL, NULL, 1, 0.1, 0));
+    CHECK(gm_object(client, 3, NULL, NULL, NULL, 1, 0.1, 0));
     CHECK(gm_snapshot_stop(client, "quiet", 0.1, 0));
     CHECK(gm_play(client, "nope", NULL, 0, &h));
     print_handle("nope", h);
@@ -523,9 +523,9 @@ static void mode_errors(void)
     print_result("null_name_event", gm_event(client, NULL, NULL, 0, &h));
     print_result("null_notices", gm_poll(client, NULL, 4, &count));
     print_result("null_count", gm_poll(client, n, 4, NULL));
-    print_result("null_position", gm_emitter(client, 1, NULL, NULL));
-    print_result("null_pose", gm_pose_add(client, 1, NULL, NULL));
-    print_result("null_ids", gm_emitters(client, 1, NULL, &ok3, NULL));
+    print_result("null_position", gm_emitter(client, 1, NULL, NULL, NULL));
+    print_result("null_pose", gm_pose_add(client, 1, NULL, NULL, NULL));
+    print_result("null_ids", gm_emitters(client, 1, NULL, &ok3, NULL, NULL));
     print_result("null_create_out", gm_client_create(NULL, NULL));
     print_result("null_parameter_name", gm_set_parameter(client, NULL, 1.0, 0));
     print_result("null_bus", gm_bus_volume(client, NULL, 0.0, 0.0, 0));
@@ -576,15 +576,15 @@ static void mode_errors(void)
     gm_play_args_init(&play);
     play.id = (gm_handle)1 << 62;
     print_result("play_id_too_big", gm_play(client, "tone", &play, 0, &h));
-    print_result("emitter_nan", gm_emitter(client, 1, &nan3, NULL));
-    print_result("emitter_inf_velocity", gm_emitter(client, 1, &ok3, &inf3));
-    print_result("pose_nan", gm_pose_add(client, 1, &nan3, NULL));
+    print_result("emitter_nan", gm_emitter(client, 1, &nan3, NULL, NULL));
+    print_result("emitter_inf_velocity", gm_emitter(client, 1, &ok3, &inf3, NULL));
+    print_result("pose_nan", gm_pose_add(client, 1, &nan3, NULL, NULL));
     ids[0] = 1;
     ids[1] = 2;
     pos[0] = ok3;
     pos[1] = nan3;
-    print_result("emitters_nan", gm_emitters(client, 2, ids, pos, NULL));
-    print_result("emitters_empty", gm_emitters(client, 0, NULL, NULL, NULL));
+    print_result("emitters_nan", gm_emitters(client, 2, ids, pos, NULL, NULL));
+    print_result("emitters_empty", gm_emitters(client, 0, NULL, NULL, NULL, NULL));
     print_result("listener_nan", gm_listener(client, &nan3, NULL, NULL, NULL, 0, 0));
     print_result("listener_index_out", gm_listener(client, NULL, NULL, NULL, NULL, 4, 0));
     print_result("parameter_nan", gm_set_parameter(client, "p", NAN, 0));
@@ -603,7 +603,7 @@ static void mode_errors(void)
     print_result("upload_rate_out", gm_upload_sound(client, "chat", (const float *)(const void *)&ok3, 1, 1,
                                                     1000, GM_WAIT));
     print_result("invalid_handle_stop", gm_stop(client, GM_INVALID_HANDLE, 0, GM_NOW, 0));
-    print_result("handle_too_big_emitter", gm_emitter(client, (gm_handle)1 << 63, &ok3, NULL));
+    print_result("handle_too_big_emitter", gm_emitter(client, (gm_handle)1 << 63, &ok3, NULL, NULL));
     /* sizes checked before sending */
     {
         size_t count_big = GM_MAX_BATCH, k;
@@ -614,8 +614,8 @@ static void mode_errors(void)
             many[k] = ((gm_handle)1 << 40) + k;
             mpos[k] = v3(1e6 + (double)k, -1e6, 123456.789);
         }
-        print_result("emitters_full_batch", gm_emitters(client, count_big, many, mpos, mpos));
-        print_result("emitters_beyond_a_batch", gm_emitters(client, count_big + 1, many, mpos, NULL));  /* two messages */
+        print_result("emitters_full_batch", gm_emitters(client, count_big, many, mpos, mpos, NULL));
+        print_result("emitters_beyond_a_batch", gm_emitters(client, count_big + 1, many, mpos, NULL, NULL));  /* two messages */
         print_result("upload_too_large", gm_upload_sound(client, "chat", huge, (size_t)GM_MAX_FRAME_BYTES / 4, 1,
                                                          48000, GM_WAIT));
         print_result("upload_a_bit_too_large", gm_upload_sound(client, "chat", huge,
@@ -642,7 +642,7 @@ static void mode_errors(void)
     print_result("bad_path_load", gm_load_scene(client, "../elsewhere.yaml", &reply));
     print_result("not_uploadable", gm_upload_sound(client, "tone", (const float *)(const void *)&ok3, 1, 1, 48000,
                                                    GM_WAIT));
-    print_result("unknown_object_remove", gm_object(client, 999, NULL, NULL, 1, 0, GM_WAIT));
+    print_result("unknown_object_remove", gm_object(client, 999, NULL, NULL, NULL, 1, 0, GM_WAIT));
     gm_play_args_init(&play);
     play.id = 77;
     print_result("duplicate_first", gm_play(client, "tone", &play, GM_WAIT, &h));
@@ -673,11 +673,11 @@ static void mode_errors(void)
         small.telemetry = ends[2];
         small.pose_capacity = 2;
         CHECK(gm_client_create(&small, &tiny));
-        print_result("pose_1", gm_pose_add(tiny, 1, &ok3, NULL));
-        print_result("pose_2", gm_pose_add(tiny, 2, &ok3, NULL));
-        print_result("pose_batch_full", gm_pose_add(tiny, 3, &ok3, NULL));
+        print_result("pose_1", gm_pose_add(tiny, 1, &ok3, NULL, NULL));
+        print_result("pose_2", gm_pose_add(tiny, 2, &ok3, NULL, NULL));
+        print_result("pose_batch_full", gm_pose_add(tiny, 3, &ok3, NULL, NULL));
         print_result("pose_flush", gm_pose_flush(tiny));
-        print_result("pose_after_flush", gm_pose_add(tiny, 3, &ok3, NULL));
+        print_result("pose_after_flush", gm_pose_add(tiny, 3, &ok3, NULL, NULL));
         print_result("play_without_session", gm_play(tiny, "tone", NULL, 0, &h));
         printf("{\"case\": \"play_without_session_handle\", \"null\": %s}\n", h == GM_INVALID_HANDLE ? "true" : "false");
         print_result("session_without_hello", gm_session_get(tiny, &(gm_session){0, 0, 0, 0, 0}));
@@ -688,7 +688,7 @@ static void mode_errors(void)
     print_result("close_again", gm_client_close(client));
     print_result("closed_play", gm_play(client, "tone", NULL, 0, &h));
     print_result("closed_ping", gm_ping(client, &reply));
-    print_result("closed_emitter", gm_emitter(client, 1, &ok3, NULL));
+    print_result("closed_emitter", gm_emitter(client, 1, &ok3, NULL, NULL));
     print_result("closed_pose_flush", gm_pose_flush(client));
     print_result("closed_telemetry", gm_telemetry(client, 0.0, &reply));
     print_result("closed_wait_ready", gm_wait_ready(client, 0.1));
@@ -733,7 +733,7 @@ static void mode_gone(void)
     r = gm_play(client, "tone", NULL, 0, &queued);
     printf("{\"case\": \"play_gone\", \"result\": \"%s\", \"seconds\": %.6f}\n", gm_result_code(r), now_s() - t0);
     print_handle("queued", queued);
-    print_result("emitter_gone", gm_emitter(client, h, &(gm_vec3){1, 0, 0}, NULL));
+    print_result("emitter_gone", gm_emitter(client, h, &(gm_vec3){1, 0, 0}, NULL, NULL));
     print_result("poll_gone", gm_poll(client, seen, 1, &(size_t){0}));
     r = gm_wait_ready(client, 0.5);
     print_result("wait_ready_gone", r);
@@ -814,7 +814,7 @@ static void mode_alloc(void)
         for (k = 0; k < 256; k++) {
             gm_vec3 p = v3((double)k + 0.001 * (double)j, 0.5, -5);
             gm_vec3 v = v3(1, 0, 0);
-            CHECK(gm_pose_add(client, ids[k], &p, (k % 2) ? &v : NULL));
+            CHECK(gm_pose_add(client, ids[k], &p, (k % 2) ? &v : NULL, NULL));
         }
         CHECK(gm_pose_flush(client));
         CHECK(gm_listener(client, &(gm_vec3){0, 1.8, 0}, NULL, NULL, NULL, 0, 0));
