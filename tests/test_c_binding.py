@@ -1015,8 +1015,10 @@ def test_the_install_builds_an_example_and_both_examples_play_against_gamemix_se
     assert 2.9 < figures["seconds"] < 6.0 and figures["real_voices"] > 0
     messages = recording(tmp_path / "showcase.yaml")
     kinds = {e["type"] for e in messages}
-    assert {"play", "event", "set_parameter", "listener", "emitters", "stop"} <= kinds
+    assert {"play", "event", "set_parameter", "listener", "emitters", "stop", "occlusion"} <= kinds
     batches = [e for e in messages if e["type"] == "emitters" and len(e["ids"]) == 16]
-    assert len(batches) >= 120 and all("velocities" in e for e in batches)       # one batch per frame
+    assert len(batches) >= 120 and all("velocities" in e and "directions" in e for e in batches)   # one a frame
+    occlusions = [e for e in messages if e["type"] == "occlusion"]                # streamed at 10 Hz per cricket
+    assert len(occlusions) >= 16 * 20 and {"id", "occlusion"} == {k for e in occlusions for k in e} - {"type", "block"}
     audio, _ = soundfile.read(str(tmp_path / "showcase.wav"), dtype="float32")
     assert np.abs(audio).max() > 0.05
