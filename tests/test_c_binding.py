@@ -121,12 +121,15 @@ def write_scene(d: SceneDir) -> Path:
     d.audio("click.wav", click)
     d.audio("tone.wav", sine(1000.0, 1.0, amp=0.5))
     d.audio("low.wav", sine(250.0, 1.0, amp=0.5))
+    cone = {"inner_angle": 90.0, "outer_angle": 240.0, "outer_volume_db": -12.0, "outer_lowpass_hz": 4000.0}
     return d.scene({"click": {"files": ["click.wav"], "pan": -1.0},
-                    "tone": {"files": ["tone.wav"], "loop": True, "spatial": {"max_distance": 100}},
+                    "tone": {"files": ["tone.wav"], "loop": True, "spatial": {"max_distance": 100, "cone": cone}},
                     "low": {"files": ["low.wav"], "loop": True, "bus": "music"},
                     "chat": {"upload": {"max_seconds": 2}}},
-                   buses={"master": {}, "music": {}},
+                   buses={"master": {}, "music": {}, "room": {"auxiliary": True}},
                    extra={"events": {"hum": [{"action": "play", "sound": "low"}]},
+                          "zones": {"cave": {"shape": "box", "center": [0.0, 0.0, -2.0], "size": [8.0, 4.0, 8.0],
+                                             "fade": 2.0, "sends": {"room": -6.0}}},
                           "parameters": {"p": {"min": 0, "max": 1},
                                          "rpm": {"scope": "instance", "min": 0, "max": 8000, "default": 900}},
                           "snapshots": {"quiet": {"fade_in": 0.1, "fade_out": 0.1,
@@ -283,12 +286,14 @@ def python_frames(client: Client) -> tuple[list, dict]:
     c.play("tone", position=(3, 0, -2), fade_in=0.5, wait=True)
     c.play("tone")
     c.play("tone", id=77, position=(1, 2, 3), velocity=(-1, 0, 0.5), volume_db=-6, pitch_semitones=2, fade_in=0.1,
-           pan=0.5, loops=-1, at_sample=48000, object=3)
+           pan=0.5, loops=-1, at_sample=48000, object=3, direction=(0, 0, -1))
     c.event("hum")
-    c.event("hum", id=9, position=(1, 2, 3), velocity=(0, 0, 1), at_sample=96000, object=4, wait=True)
+    c.event("hum", id=9, position=(1, 2, 3), velocity=(0, 0, 1), at_sample=96000, object=4, wait=True,
+            direction=(1, 0, 0))
     c.stop(5, fade=0.25)
     c.stop(5, at_sample=96000, wait=True)
-    c.set_instance(5, volume_db=-6, pitch_semitones=1, pan=0.5, position=(1, 0, 0), velocity=(0, 1, 0), fade=0.1)
+    c.set_instance(5, volume_db=-6, pitch_semitones=1, pan=0.5, position=(1, 0, 0), velocity=(0, 1, 0), fade=0.1,
+                   direction=(0, 0, 2.5))
     c.set_instance(5)
     c.pause(5)
     c.resume(5, fade=0.2)
@@ -312,16 +317,31 @@ def python_frames(client: Client) -> tuple[list, dict]:
     k = np.arange(480)
     c.upload_sound("chat", ((k % 13) / 16.0 - 0.375).astype(np.float32), sample_rate=16000)
     c.upload_sound("chat", ((k % 7) / 8.0 - 0.25).astype(np.float32).reshape(240, 2), wait=False)
-    c.object(3, (1, 0, -2), velocity=(0, 0, 1))
+    c.object(3, (1, 0, -2), velocity=(0, 0, 1), direction=(1, 0, 0))
     c.object(4)
+    c.object(6, direction=(0, 0, 0))                                        # a direction of length 0: none
     c.object(3, remove=True, fade=0.2)
-    c.emitter(5, (2.5, 0, -2), velocity=(-1, 0, 0))
+    c.occlusion(5, occlusion=0.5, obstruction=0.25)
+    c.occlusion(object=3, obstruction=1.0)
+    c.occlusion(zone="cave", occlusion=0.75, wait=True)
+    c.occlusion(5)                                                          # nothing to change: still sent
+    c.send_stream(m.Occlusion(id=5, occlusion=0.125))                       # C: GM_STREAM
+    c.aux_sends({"reverb": -6, "hall": 0}, id=5)
+    c.aux_sends({}, object=3, wait=True)
+    c.send_stream(m.AuxSends(sends={"reverb": -12.0}, id=5))
+    c.emitter(5, (2.5, 0, -2), velocity=(-1, 0, 0), direction=(0, 0, -1))
     c.emitter(5, (-4, 0.5, 2))
-    c.emitters([5, 6], [(0, 0, 1), (1, 0, 0)], velocities=[(0, 0, 0), (1, 1, 1)])
+    c.emitter(5, (1, 1, 1), direction=(1, 0, 0))
+    c.emitters([5, 6], [(0, 0, 1), (1, 0, 0)], velocities=[(0, 0, 0), (1, 1, 1)], directions=[(0, 0, -1), (1, 0, 0)])
     c.emitters([5], [(0, 0, 1)])
+    c.emitters([5, 6], [(0, 0, 1), (1, 0, 0)], directions=[(0, 1, 0), (0, 0, 0)])
     c.emitters([5, 6, 7], [(1, 2, 3), (4, 5, 6), (7, 8, 9)])                 # the C side: a frame's batch
     c.emitters([6], [(2, 0, 0)])                                            # a mixed batch: without velocity,
     c.emitters([5, 7], [(1, 0, 0), (3, 0, 0)], [(0.5, 0, 0), (0, 0, -0.5)])  # then with
+    c.emitters([6], [(2, 0, 0)])                                            # a batch of every kind of pose:
+    c.emitters([8], [(4, 0, 0)], [(0, 1, 0)])                               # position only, with a velocity,
+    c.emitters([5, 9], [(1, 0, 0), (5, 0, 0)], directions=[(0, 0, 1), (-1, 0, 0)])   # with a direction,
+    c.emitters([7], [(3, 0, 0)], [(0, 0, -0.5)], [(0, 1, 0)])                # with both
     c.listener((0, 1.8, 0))
     c.listener((1, 2, 3), forward=(1, 0, 0), up=(0, 1, 0), velocity=(0.5, 0, 0), index=1)
     c.listener((0, 0, 0), index=2, remove=True)
@@ -417,8 +437,8 @@ def python_parity(client: Client) -> dict:
     at = clock["sample"] + 14400 + 37
     click = c.play("click", at_sample=at)
     until(lambda n: n["id"] == click and n["event"] == "ended")
-    tone = c.play("tone", position=(3, 0, -1), fade_in=0.05)
-    hum = c.event("hum")
+    tone = c.play("tone", position=(3, 0, -1), fade_in=0.05, direction=(0, 0, 1))
+    hum = c.event("hum", direction=(0, 0, -1))
     c.set_parameter("p", 0.5)
     c.set_parameter("rpm", 1200, id=tone)
     c.snapshot_start("quiet", intensity=50, fade=0.1)
@@ -426,29 +446,44 @@ def python_parity(client: Client) -> dict:
     c.bus_volume("music", -3, fade=0.05)
     c.bus_mute("music", False)
     c.vca_volume("effects", -2, fade=0.05)
-    c.set_instance(tone, volume_db=-6, fade=0.05)
+    c.set_instance(tone, volume_db=-6, fade=0.05, direction=(-1, 0, 0))
     c.pause(tone, fade=0.02)
     c.ping()
     time.sleep(0.1)
     c.resume(tone)
     c.seek(tone, 0.25)
     c.ping()
-    c.object(3, (1, 0, -2))
+    c.object(3, (1, 0, -2), direction=(0, 0, 1))
     streams += 1
     sync_streams()
     car = c.play("tone", object=3)
     c.set_parameter("rpm", 1500, object=3)
+    c.occlusion(tone, occlusion=0.5, obstruction=0.25)
+    c.occlusion(object=3, obstruction=0.5)
+    c.occlusion(zone="cave", occlusion=0.75)
+    c.aux_sends({"room": -6}, id=tone)
+    c.aux_sends({"room": -3}, object=3)
     k = np.arange(4800)
     upload = c.upload_sound("chat", (0.25 * np.sin(2 * np.pi * 500.0 * k / 48000.0)).astype(np.float32))
     info = c.sound_info("tone")
-    c.emitter(tone, (2, 0, -1))
+    c.emitter(tone, (2, 0, -1), direction=(0, 0, 1))
     streams += 1
     sync_streams()
     c.emitters([car], [(0, 0, -3)])
     c.emitters([tone], [(1, 0, -1)], [(-1, 0, 0)])
     streams += 2
     sync_streams()
-    c.emitters([tone, car], [(0.5, 0, -1), (-0.5, 0, -3)])
+    c.emitters([tone], [(1, 0, -1.5)], directions=[(1, 0, 0)])
+    c.emitters([car], [(0, 0, -3.5)], [(0, 0, -1)], [(0, 0, -1)])
+    streams += 2
+    sync_streams()
+    c.send_stream(m.Occlusion(id=tone, occlusion=0.25))
+    streams += 1
+    sync_streams()
+    c.send_stream(m.AuxSends(sends={"room": -9.0}, id=tone))
+    streams += 1
+    sync_streams()
+    c.emitters([tone, car], [(0.5, 0, -1), (-0.5, 0, -3)], directions=[(0, 0, 1), (0, 0, 0)])
     streams += 1
     sync_streams()
     c.listener((0, 1.8, 0), forward=(0, 0, -1))
@@ -523,6 +558,12 @@ def test_a_scripted_scene_from_c_is_recorded_as_the_python_clients_and_heard(bui
     assert normalized(c_rec, c_at["at_base"]) == normalized(py_rec, py["at_base"])
     recorded = {e["type"] for e in c_rec}
     assert recorded == m.MIXER_KINDS - {"emitter"}          # (single `emitter` streams are recorded as `emitters`)
+    # the propagation fields among them, each carried out (a refused command is not recorded)
+    fields = {(e["type"], k) for e in c_rec for k in e}
+    assert {("play", "direction"), ("event", "direction"), ("set_instance", "direction"), ("object", "direction"),
+            ("emitters", "directions"), ("occlusion", "id"), ("occlusion", "object"), ("occlusion", "zone"),
+            ("occlusion", "obstruction"), ("aux_sends", "id"), ("aux_sends", "object")} <= fields
+    assert sum(e["type"] == "emitters" and "directions" in e and "velocities" not in e for e in c_rec) >= 3
     # the same handles, from the same session range
     c_handles = {n["handle"]: n["id"] for n in c_out if "handle" in n}
     assert c_handles == py["handles"]
@@ -595,6 +636,43 @@ def server_oracle(c: Client) -> dict[str, str]:
         "upload_rate_out": code_of(c.upload_sound, "chat", b"\x00" * 12, sample_rate=1000),
         "invalid_handle_stop": code_of(c.stop, (1 << 64) - 1, wait=True),
         "handle_too_big_emitter": code_of(req, m.Emitter(id=1 << 63, position=(1, 0, -1))),
+        # directions: any length (0: none), but three finite numbers within the coordinates' range
+        "play_nan_direction": code_of(c.play, "tone", direction=(NAN, 0, 0), wait=True),
+        "event_inf_direction": code_of(c.event, "hum", direction=(0, INF, 0), wait=True),
+        "set_instance_far_direction": code_of(c.set_instance, 1, direction=(2e7, 0, 0), wait=True),
+        "emitter_nan_direction": code_of(req, m.Emitter(id=1, position=(1, 0, -1), direction=(NAN, 0, 0))),
+        "pose_nan_direction": code_of(req, m.Emitters(ids=[1], positions=[(1, 0, -1)], directions=[(NAN, 0, 0)])),
+        "emitters_nan_direction": code_of(req, m.Emitters(ids=[1, 2], positions=[(1, 0, -1), (1, 0, -1)],
+                                                          directions=[(0, 0, 1), (0, NAN, 0)])),
+        "object_nan_direction": code_of(c.object, 5, direction=(NAN, 0, 0), wait=True),
+        "play_zero_direction": code_of(c.play, "tone", id=78, direction=(0, 0, 0), wait=True),
+        "zero_direction_cleanup": code_of(c.stop, 78, wait=True),
+        # occlusion: factors in [0, 1], exactly one target, a zone takes occlusion only (the Python client
+        # raises ValueError for the targets before sending: the server's answer is the oracle there)
+        "occlusion_factor_out": code_of(c.occlusion, 1, occlusion=1.5, wait=True),
+        "obstruction_factor_negative": code_of(c.occlusion, 1, obstruction=-0.5, wait=True),
+        "occlusion_nan": code_of(c.occlusion, 1, occlusion=NAN, wait=True),
+        "occlusion_two_targets": code_of(req, {"type": "occlusion", "id": 1, "object": 2, "occlusion": 0.5}),
+        "occlusion_three_targets": code_of(req, {"type": "occlusion", "id": 1, "object": 2, "zone": "cave",
+                                                 "occlusion": 0.5}),
+        "occlusion_no_target": code_of(req, {"type": "occlusion", "occlusion": 0.5}),
+        "occlusion_zone_obstruction": code_of(req, {"type": "occlusion", "zone": "cave", "obstruction": 0.5}),
+        "occlusion_zone_name_too_long": code_of(c.occlusion, zone="x" * 129, occlusion=0.5, wait=True),
+        "occlusion_object_too_big": code_of(c.occlusion, object=1 << 62, occlusion=0.5, wait=True),
+        "occlusion_zone": code_of(c.occlusion, zone="cave", occlusion=0.5, wait=True),
+        "unknown_zone_waited": code_of(c.occlusion, zone="nowhere", occlusion=0.5, wait=True),
+        "occlusion_unknown_instance": code_of(c.occlusion, 12345, occlusion=0.5, wait=True),
+        "occlusion_unknown_object": code_of(c.occlusion, object=999, obstruction=0.5, wait=True),
+        # aux_sends: at most 8, levels in [-144, 24] dB, names, exactly one target, auxiliary buses only
+        "aux_sends_too_many": code_of(c.aux_sends, {"room": -6, **{f"b{k}": -6 for k in range(8)}}, id=1, wait=True),
+        "aux_sends_two_targets": code_of(req, {"type": "aux_sends", "sends": {"room": -6.0}, "id": 1, "object": 2}),
+        "aux_sends_no_target": code_of(req, {"type": "aux_sends", "sends": {"room": -6.0}}),
+        "aux_sends_level_out": code_of(c.aux_sends, {"room": 30}, id=1, wait=True),
+        "aux_sends_level_nan": code_of(c.aux_sends, {"room": NAN}, id=1, wait=True),
+        "aux_sends_bus_empty": code_of(c.aux_sends, {"": -6}, id=1, wait=True),
+        "aux_sends_not_auxiliary": code_of(c.aux_sends, {"music": -6}, id=12345, wait=True),
+        "aux_sends_unknown_object": code_of(c.aux_sends, {"room": -6}, object=999, wait=True),
+        "aux_sends_unknown_instance": code_of(c.aux_sends, {}, id=12345, wait=True),
         "emitters_full_batch": code_of(c.emitters, range(1 << 40, (1 << 40) + m.MAX_BATCH), many, many),
         "emitters_beyond_a_batch": code_of(c.emitters, range(1 << 40, (1 << 40) + m.MAX_BATCH + 1),
                                            many + [(0.0, 0.0, 0.0)]),
@@ -621,6 +699,8 @@ def server_oracle(c: Client) -> dict[str, str]:
     c.play("nope")
     c.set_parameter("nothing", 1.0)
     c.bus_mute("nothing", True)
+    c.occlusion(zone="nowhere", occlusion=0.5)
+    c.aux_sends({"music": -6}, id=12345)
     click = c.play("click")
     end = time.monotonic() + 5
     seen = []
@@ -652,6 +732,10 @@ LOCAL_CONTRACT = {   # calls no server can see: the result the header documents
     "null_value_path": "not_found", "emitters_empty": "ok",
     "nan_timeout_option": "bad_value", "zero_pose_capacity": "invalid_argument", "name_not_utf8": "bad_value",
     "unknown_sound_posted": "ok", "unknown_parameter_posted": "ok", "unknown_bus_posted": "ok", "click_play": "ok",
+    "unknown_zone_posted": "ok", "not_auxiliary_posted": "ok",
+    "null_sends": "invalid_argument", "null_send_bus": "invalid_argument", "aux_sends_duplicate_bus": "bad_value",
+    "occlusion_stream_and_wait": "invalid_argument", "aux_sends_stream_and_wait": "invalid_argument",
+    "occlusion_streamed": "ok", "aux_sends_streamed": "ok",
     "ended_stop_posted": "ok", "ended_pause_posted": "ok",
     "pose_1": "ok", "pose_2": "ok", "pose_batch_full": "batch_full", "pose_flush": "ok", "pose_after_flush": "ok",
     "play_without_session": "no_session", "session_without_hello": "no_session_yet",
@@ -722,7 +806,10 @@ def test_streamed_poses_allocate_nothing_in_the_library(built, scene, tmp_path):
         server.stop()
     figures = {k: v for n in out for k, v in n.items()}
     assert figures["allocations_at_create"] > 0                       # the counting allocator is the one used
-    assert figures["allocations_during_poses"] == 0, figures          # 512,000 poses, 6,000 frames: none
+    assert figures["allocations_during_poses"] == 0, figures          # 512,000 poses, 12,000 frames: none
+    # a frame: four `emitters` (every kind of pose: with or without velocity and direction), the listener and
+    # a streamed occlusion
+    assert figures["stream_frames"] == 2000 * 6
     assert figures["poses"] == 512_000
     assert figures["server_streams"] >= figures["stream_frames"]      # and the server read every frame
 
@@ -928,8 +1015,10 @@ def test_the_install_builds_an_example_and_both_examples_play_against_gamemix_se
     assert 2.9 < figures["seconds"] < 6.0 and figures["real_voices"] > 0
     messages = recording(tmp_path / "showcase.yaml")
     kinds = {e["type"] for e in messages}
-    assert {"play", "event", "set_parameter", "listener", "emitters", "stop"} <= kinds
+    assert {"play", "event", "set_parameter", "listener", "emitters", "stop", "occlusion"} <= kinds
     batches = [e for e in messages if e["type"] == "emitters" and len(e["ids"]) == 16]
-    assert len(batches) >= 120 and all("velocities" in e for e in batches)       # one batch per frame
+    assert len(batches) >= 120 and all("velocities" in e and "directions" in e for e in batches)   # one a frame
+    occlusions = [e for e in messages if e["type"] == "occlusion"]                # streamed at 10 Hz per cricket
+    assert len(occlusions) >= 16 * 20 and {"id", "occlusion"} == {k for e in occlusions for k in e} - {"type", "block"}
     audio, _ = soundfile.read(str(tmp_path / "showcase.wav"), dtype="float32")
     assert np.abs(audio).max() > 0.05

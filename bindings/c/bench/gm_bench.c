@@ -83,7 +83,7 @@ static int bench_poses(char **argv, double seconds, uint32_t voices, double rate
             p.x = -50.0 + (double)(k % 100) + phase;
             p.y = 0.5;
             p.z = -50.0 + (double)(k / 100);
-            check(c, gm_pose_add(c, k, &p, NULL), "pose_add");
+            check(c, gm_pose_add(c, k, &p, NULL, NULL), "pose_add");
         }
         {
             gm_result r = gm_pose_flush(c);
@@ -92,7 +92,7 @@ static int bench_poses(char **argv, double seconds, uint32_t voices, double rate
                 for (k = 0; k < voices; k++) {
                     gm_vec3 p;
                     p.x = (double)k; p.y = 0.5; p.z = -5.0;
-                    check(c, gm_pose_add(c, k, &p, NULL), "pose_add");
+                    check(c, gm_pose_add(c, k, &p, NULL, NULL), "pose_add");
                 }
                 r = gm_pose_flush(c);
             }

@@ -7,7 +7,9 @@
  *   1. game logic: what happened this frame becomes posted commands (a footstep every 20 frames,
  *      a shot now and then); nothing waits for the server;
  *   2. poses, batched: every moving emitter goes into the frame's batch (gm_pose_add, no allocation)
- *      and the batch goes out as one `emitters` message (gm_pose_flush), with one listener pose;
+ *      with its velocity and the direction it faces (what a sound's `spatial.cone` turns with), and
+ *      the batch goes out as one `emitters` message (gm_pose_flush), with one listener pose;
+ *      occlusion, as a game ray-casts it at 10 Hz, goes on the stream socket too (GM_STREAM);
  *   3. what the mixer says back: gm_poll() once per frame; an `ended` notice frees the game's slot.
  * A second thread reads telemetry (the one call another thread may make on the client) as a HUD
  * would, and the loop prints its last reading at the end.  Exits 1 if a call fails.
@@ -23,6 +25,8 @@
 #include "gamemix_client.h"
 
 #define EMITTERS 16
+#define OCCLUSION_EVERY 6         /* frames between occlusion updates (10 Hz: ray casts are costly) */
+#define WALL_X 4.0                /* a wall along x = 4: crickets beyond it are occluded */
 
 typedef struct hud {
     pthread_mutex_t lock;
@@ -145,13 +149,21 @@ int main(int argc, char **argv)
         }
         failed |= gm_stream_parameter(mix, "rain", 0.5 + 0.5 * sin(t * 0.3), GM_INVALID_HANDLE) != GM_OK;
 
-        /* 2. poses, batched: one `emitters` message and one listener pose per frame */
+        /* 2. poses, batched: one `emitters` message and one listener pose per frame; each cricket
+         *    faces where it flies (a direction of any length; [0,0,0] for none) */
         for (k = 0; k < EMITTERS; k++) {
             double a = k * 0.39 + t * 0.2;
             gm_vec3 p = {10.0 * cos(a), 0.5 * sin(t + k), player.z + 10.0 * sin(a)};
             gm_vec3 v = {-2.0 * sin(a), 0.5 * cos(t + k), 2.0 * cos(a) - 0.8};
-            if (handles[k] != GM_INVALID_HANDLE)
-                failed |= gm_pose_add(mix, handles[k], &p, &v) != GM_OK;
+            if (handles[k] == GM_INVALID_HANDLE)
+                continue;
+            failed |= gm_pose_add(mix, handles[k], &p, &v, &v) != GM_OK;
+            /* occlusion (a wall between: muffles the direct sound and its sends), 0..1 as the wall
+             * hides it, obstruction left as it is; streamed, since it follows the game every few frames */
+            if (frame % OCCLUSION_EVERY == k % OCCLUSION_EVERY) {
+                double hidden = fmin(1.0, fmax(0.0, (p.x - WALL_X) / 2.0));
+                failed |= gm_occlusion(mix, handles[k], GM_NO_OBJECT, NULL, hidden, GM_UNCHANGED, GM_STREAM) != GM_OK;
+            }
         }
         failed |= gm_listener(mix, &player, &forward, NULL, NULL, 0, 0) != GM_OK;
         failed |= gm_pose_flush(mix) != GM_OK;

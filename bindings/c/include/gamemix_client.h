@@ -20,8 +20,9 @@
  *     With GM_WAIT a command waits for its reply (at most the timeout) and
  *     returns the server's refusal as its result.
  *   - Poses, the listener and per-frame parameters go on the stream socket
- *     (no reply).  gm_pose_add() + gm_pose_flush() batch a frame's poses
- *     into one `emitters` message, without allocating.
+ *     (no reply), and so may occlusion and aux sends (GM_STREAM).
+ *     gm_pose_add() + gm_pose_flush() batch a frame's poses into one
+ *     `emitters` message, without allocating.
  *   - Telemetry frames are read from the telemetry socket by gm_telemetry().
  *
  * Errors: every function that can fail returns a gm_result.  Problems found
@@ -80,8 +81,9 @@ extern "C" {
 #define GM_MAX_BATCH 1024                 /* ids in one `emitters` message (gamemix.protocol.messages);
                                            * gm_emitters and gm_pose_flush send more as several */
 #define GM_MAX_POSES 65536                /* pose_capacity's upper bound */
-#define GM_MAX_NAME_CHARS 128             /* names (`sound`, `name`, `bus`, `vca`, `file`): 1-128 characters */
-#define GM_MAX_COORDINATE 1e7             /* coordinates and velocities: finite, within +-1e7 */
+#define GM_MAX_NAME_CHARS 128             /* names (`sound`, `name`, `bus`, `vca`, `zone`, `file`): 1-128 characters */
+#define GM_MAX_COORDINATE 1e7             /* coordinates, velocities and directions: finite, within +-1e7 */
+#define GM_MAX_AUX_SENDS 8                /* buses one `aux_sends` names (gamemix.protocol.messages.MAX_AUX_SENDS) */
 #define GM_NAMESPACE_BITS 40              /* a session owns the ids [k * 2^40, (k + 1) * 2^40) */
 
 #define GM_DEFAULT_COMMANDS "tcp://127.0.0.1:5560"
@@ -137,6 +139,7 @@ typedef enum gm_result {
     GM_ERR_PENDING_LIMIT = 124,
     GM_ERR_INTERNAL_ERROR = 125,
     GM_ERR_UNKNOWN_MESSAGE = 126,
+    GM_ERR_UNKNOWN_ZONE = 127,    /* `occlusion` names a zone the scene lacks */
     GM_ERR_SERVER_OTHER = 199     /* a code this library does not know (a newer server): gm_last_error_code() */
 } gm_result;
 
@@ -161,9 +164,13 @@ typedef uint64_t gm_handle;           /* an instance: a play or an event */
 #define GM_AUTO_ID UINT64_MAX         /* in gm_play_args / gm_event_args: take the session's next handle */
 #define GM_NOW (-1)                   /* at_sample arguments: now (the next block) */
 #define GM_DEFAULT (-1.0)             /* optional seconds / percent arguments: the scene's own value */
+#define GM_UNCHANGED (-1.0)           /* gm_occlusion's factors: left out of the message (the value stays) */
+#define GM_NO_OBJECT UINT64_MAX       /* gm_occlusion / gm_aux_sends: no game object (the target is another) */
 
 /* Flags of posted commands. */
 #define GM_WAIT 1u                    /* wait for the reply; a refusal is the result (default: posted) */
+#define GM_STREAM 2u                  /* gm_occlusion, gm_aux_sends only: send on the stream socket (no reply,
+                                       * never blocks), for a value the game updates every frame */
 
 typedef struct gm_vec3 { double x, y, z; } gm_vec3;
 
@@ -347,9 +354,11 @@ typedef struct gm_play_args {
     int has_loops; int32_t loops; /* -1 for ever, 0 once, N more times */
     int has_at_sample; uint64_t at_sample;  /* start on this sample of the mixer's clock */
     int has_object; uint64_t object;        /* play on this game object (< 2^62) */
+    int has_direction; gm_vec3 direction;   /* where a 3D sound faces (its `spatial.cone`); any length, 0: none */
 } gm_play_args;
 
-#define GM_PLAY_ARGS_INIT {GM_AUTO_ID, 0, {0, 0, 0}, 0, {0, 0, 0}, 0.0, 0.0, 0.0, 0, 0.0, 0, 0, 0, 0, 0, 0}
+#define GM_PLAY_ARGS_INIT {GM_AUTO_ID, 0, {0, 0, 0}, 0, {0, 0, 0}, 0.0, 0.0, 0.0, 0, 0.0, 0, 0, 0, 0, 0, 0, \
+                           0, {0, 0, 0}}
 GM_API void gm_play_args_init(gm_play_args *args);
 
 /* `play`: start a sound.  `args` may be NULL (defaults).  *out_id is the handle: at once when posted
@@ -364,9 +373,10 @@ typedef struct gm_event_args {
     int has_velocity; gm_vec3 velocity;
     int has_at_sample; uint64_t at_sample;
     int has_object; uint64_t object;
+    int has_direction; gm_vec3 direction;   /* where its emitter faces (cones); any length, 0: none */
 } gm_event_args;
 
-#define GM_EVENT_ARGS_INIT {GM_AUTO_ID, 0, {0, 0, 0}, 0, {0, 0, 0}, 0, 0, 0, 0}
+#define GM_EVENT_ARGS_INIT {GM_AUTO_ID, 0, {0, 0, 0}, 0, {0, 0, 0}, 0, 0, 0, 0, 0, {0, 0, 0}}
 GM_API void gm_event_args_init(gm_event_args *args);
 
 /* `event`: post a scene event.  *out_id (may be NULL) is its handle (GM_INVALID_HANDLE when posted
@@ -386,12 +396,14 @@ typedef struct gm_instance_args {
     int has_position; gm_vec3 position;
     int has_velocity; gm_vec3 velocity;
     double fade;                                      /* seconds the volume glides (0) */
+    int has_direction; gm_vec3 direction;             /* where a 3D instance faces; any length, 0: none */
 } gm_instance_args;
 
-#define GM_INSTANCE_ARGS_INIT {0, 0.0, 0, 0.0, 0, 0.0, 0, {0, 0, 0}, 0, {0, 0, 0}, 0.0}
+#define GM_INSTANCE_ARGS_INIT {0, 0.0, 0, 0.0, 0, 0.0, 0, {0, 0, 0}, 0, {0, 0, 0}, 0.0, 0, {0, 0, 0}}
 GM_API void gm_instance_args_init(gm_instance_args *args);
 
-/* `set_instance`: change a playing instance (what `args` has; the rest stays). */
+/* `set_instance`: change a playing instance (what `args` has; the rest stays): volume and pitch
+ * offsets, a 2D one's pan, a 3D one's position, velocity and direction. */
 GM_API gm_result gm_set_instance(gm_client *client, gm_handle id, const gm_instance_args *args, unsigned flags);
 
 /* `pause`: pause (paused != 0) or resume an instance, fading over `fade` s. */
@@ -429,11 +441,38 @@ GM_API gm_result gm_vca_volume(gm_client *client, const char *vca, double volume
 /* `reset_meters`: restart the loudness meters of `bus`, or of every bus if NULL. */
 GM_API gm_result gm_reset_meters(gm_client *client, const char *bus, unsigned flags);
 
-/* `object`: place a game object (< 2^62; created the first time), moving what plays on it: a stream
- * message (`velocity` may be NULL: unchanged; `position` NULL: [0,0,0]).  With remove != 0, remove it
- * and stop what plays on it over `fade` s: a posted command (GM_WAIT waits). */
+/* `object`: place (and turn) a game object (< 2^62; created the first time), moving what plays on it:
+ * a stream message (`velocity` and `direction` may be NULL: unchanged; `position` NULL: [0,0,0]).
+ * With remove != 0, remove it and stop what plays on it over `fade` s: a posted command (GM_WAIT waits). */
 GM_API gm_result gm_object(gm_client *client, uint64_t object, const gm_vec3 *position, const gm_vec3 *velocity,
-                           int remove, double fade, unsigned flags);
+                           const gm_vec3 *direction, int remove, double fade, unsigned flags);
+
+/* `occlusion`: how muffled an instance `id`, the instances on game object `object`, or the emitters
+ * in zone `zone` are: `occlusion` (a wall between: the direct sound and its sends) and `obstruction`
+ * (something in the way: the direct sound only), each 0..1, or GM_UNCHANGED (left out: it stays);
+ * what 1 does is the sound's (`spatial.occlusion`, `spatial.obstruction`).  Name exactly one target:
+ * `id` (GM_INVALID_HANDLE: none), `object` (GM_NO_OBJECT: none) or `zone` (NULL: none); a zone takes
+ * `occlusion` only (its walls, for a listener outside it).  Else GM_ERR_BAD_VALUE, nothing sent (as
+ * the server's `bad_value`).  Posted (GM_WAIT waits; an unknown zone is GM_ERR_UNKNOWN_ZONE), or with
+ * GM_STREAM a stream message, for a value updated every frame (GM_STREAM | GM_WAIT is
+ * GM_ERR_INVALID_ARGUMENT). */
+GM_API gm_result gm_occlusion(gm_client *client, gm_handle id, uint64_t object, const char *zone, double occlusion,
+                              double obstruction, unsigned flags);
+
+/* One entry of an `aux_sends` message. */
+typedef struct gm_aux_send {
+    const char *bus;              /* an auxiliary bus (`auxiliary: true`, or a zone's send target) */
+    double volume_db;             /* the send level, -144..24 dB */
+} gm_aux_send;
+
+/* `aux_sends`: the levels instance `id` (GM_INVALID_HANDLE: none), or the instances on game object
+ * `object` (GM_NO_OBJECT: none), feed auxiliary buses at: `count` entries (0..GM_MAX_AUX_SENDS; `sends`
+ * may be NULL when 0), sent as a map in their order.  It replaces the last set (count 0: no sends);
+ * zones add their own sends on top.  Exactly one of `id` and `object`; more than GM_MAX_AUX_SENDS
+ * entries, a bus named twice, a bad name or level: GM_ERR_BAD_VALUE, nothing sent.  Posted (GM_WAIT
+ * waits; a bus that is not auxiliary is GM_ERR_UNKNOWN_BUS), or GM_STREAM as for gm_occlusion. */
+GM_API gm_result gm_aux_sends(gm_client *client, gm_handle id, uint64_t object, const gm_aux_send *sends,
+                              size_t count, unsigned flags);
 
 /* `upload_sound`: send `frames` frames of float32 audio (`channels` 1 or 2 interleaved, at
  * `sample_rate` 8000..384000) to a sound declared with `upload`.  Posted unless GM_WAIT (the Python
@@ -475,20 +514,26 @@ GM_API gm_result gm_clock_get(gm_client *client, gm_clock *out);
  * GM_ERR_QUEUE_FULL when stream_hwm frames wait in ZeroMQ: nothing was sent.
  * Thread-safety: the game thread's (the client's sending thread); not with other calls on the client. */
 
-/* `emitter`: move an instance (`velocity` may be NULL: unchanged). */
-GM_API gm_result gm_emitter(gm_client *client, gm_handle id, const gm_vec3 *position, const gm_vec3 *velocity);
+/* `emitter`: move (and turn) an instance (`velocity`, `direction` may be NULL: unchanged; a direction
+ * of any length, [0,0,0] for none, turns its cone). */
+GM_API gm_result gm_emitter(gm_client *client, gm_handle id, const gm_vec3 *position, const gm_vec3 *velocity,
+                            const gm_vec3 *direction);
 
-/* `emitters`: move `count` instances in one message: ids[k] to positions[k] (with velocities[k];
- * velocities may be NULL).  Any count (0 sends nothing): sent as messages of at most GM_MAX_BATCH poses. */
+/* `emitters`: move `count` instances in one message: ids[k] to positions[k] (with velocities[k],
+ * facing directions[k]; velocities and directions may each be NULL: unchanged).  Any count (0 sends
+ * nothing): sent as messages of at most GM_MAX_BATCH poses. */
 GM_API gm_result gm_emitters(gm_client *client, size_t count, const gm_handle *ids, const gm_vec3 *positions,
-                             const gm_vec3 *velocities);
+                             const gm_vec3 *velocities, const gm_vec3 *directions);
 
 /* Add one pose to this frame's batch (checked here: GM_ERR_BAD_VALUE for NaN; GM_ERR_BATCH_FULL once
- * it holds pose_capacity).  `velocity` may be NULL (unchanged).  Allocates nothing. */
-GM_API gm_result gm_pose_add(gm_client *client, gm_handle id, const gm_vec3 *position, const gm_vec3 *velocity);
-/* Send the batch as `emitters` messages and empty it: one message (two if some poses have a velocity
- * and some not, the ones without first; more if it would exceed the frame limit).  Send one pose per
- * instance per frame.  GM_OK for an empty batch.  The batch is emptied even if sending failed. */
+ * it holds pose_capacity).  `velocity` and `direction` may be NULL (unchanged).  Allocates nothing. */
+GM_API gm_result gm_pose_add(gm_client *client, gm_handle id, const gm_vec3 *position, const gm_vec3 *velocity,
+                             const gm_vec3 *direction);
+/* Send the batch as `emitters` messages and empty it: one message when every pose has the same fields;
+ * else one set per kind of pose, in this order: position only, with a velocity, with a direction, with
+ * both (`velocities` and `directions` are all or nothing in a message); more if a set exceeds
+ * GM_MAX_BATCH poses.  Send one pose per instance per frame.  GM_OK for an empty batch.  The batch is
+ * emptied even if sending failed.  Allocates nothing. */
 GM_API gm_result gm_pose_flush(gm_client *client);
 /* Poses in the batch now. */
 GM_API size_t gm_pose_count(const gm_client *client);

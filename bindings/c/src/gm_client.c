@@ -32,26 +32,28 @@ static void mutex_unlock(gm_mutex *m) { pthread_mutex_unlock(m); }
 static void mutex_destroy(gm_mutex *m) { pthread_mutex_destroy(m); }
 #endif
 
-#define GM_VERSION_STRING "0.1.0"
+#define GM_VERSION_STRING "0.2.0"
 #define GAME_ID_END ((uint64_t)1 << 62)       /* ids the game chooses are below 2^62 */
 #define INSTANCE_ID_END ((uint64_t)1 << 63)
 #define SAMPLE_MAX ((uint64_t)1 << 62)
 #define READY_POLL_S 0.25
 #define FRAME_ROOM 8                          /* room before the body for the map header */
+#define POSE_VELOCITY 1u                      /* a batched pose's flags: it has a velocity, */
+#define POSE_DIRECTION 2u                     /* a direction */
 
 /* The protocol's message kinds (gamemix/protocol/messages.py, KINDS), for notices' `kind`. */
 enum kind {
     K_PLAY, K_STOP, K_SET_INSTANCE, K_PAUSE, K_SEEK, K_EMITTER, K_EMITTERS, K_LISTENER, K_BUS_VOLUME,
-    K_BUS_MUTE, K_VCA_VOLUME, K_EVENT, K_OBJECT, K_SET_PARAMETER, K_SNAPSHOT_START, K_SNAPSHOT_STOP,
-    K_SNAPSHOT_INTENSITY, K_RESET_METERS, K_INSTANCE_INFO, K_SOUND_INFO, K_UPLOAD_SOUND, K_HELLO, K_PING,
-    K_QUERY, K_LOAD_SCENE, K_COUNT
+    K_BUS_MUTE, K_VCA_VOLUME, K_EVENT, K_OBJECT, K_OCCLUSION, K_AUX_SENDS, K_SET_PARAMETER, K_SNAPSHOT_START,
+    K_SNAPSHOT_STOP, K_SNAPSHOT_INTENSITY, K_RESET_METERS, K_INSTANCE_INFO, K_SOUND_INFO, K_UPLOAD_SOUND, K_HELLO,
+    K_PING, K_QUERY, K_LOAD_SCENE, K_COUNT
 };
 
 static const char *const KIND_NAMES[K_COUNT] = {
     "play", "stop", "set_instance", "pause", "seek", "emitter", "emitters", "listener", "bus_volume",
-    "bus_mute", "vca_volume", "event", "object", "set_parameter", "snapshot_start", "snapshot_stop",
-    "snapshot_intensity", "reset_meters", "instance_info", "sound_info", "upload_sound", "hello", "ping",
-    "query", "load_scene",
+    "bus_mute", "vca_volume", "event", "object", "occlusion", "aux_sends", "set_parameter", "snapshot_start",
+    "snapshot_stop", "snapshot_intensity", "reset_meters", "instance_info", "sound_info", "upload_sound", "hello",
+    "ping", "query", "load_scene",
 };
 
 typedef struct posted_entry {
@@ -84,11 +86,11 @@ struct gm_client {
     /* the frame being built: FRAME_ROOM bytes of room, then the body */
     uint8_t *frame;
     size_t frame_cap;
-    /* this frame's poses */
-    uint32_t pose_cap, pose_count, pose_with_velocity;
+    /* this frame's poses: each with POSE_VELOCITY and POSE_DIRECTION flags, counted by kind */
+    uint32_t pose_cap, pose_count, pose_kinds[4];
     gm_handle *pose_ids;
-    double *pose_pos, *pose_vel;
-    uint8_t *pose_has_vel;
+    double *pose_pos, *pose_vel, *pose_dir;
+    uint8_t *pose_flags;
     /* notices for gm_poll, a ring */
     gm_notice *notices;
     size_t notice_cap, notice_head, notice_count;
@@ -828,7 +830,8 @@ static void destroy(gm_client *c)
     gm__free(a, c->pose_ids);
     gm__free(a, c->pose_pos);
     gm__free(a, c->pose_vel);
-    gm__free(a, c->pose_has_vel);
+    gm__free(a, c->pose_dir);
+    gm__free(a, c->pose_flags);
     gm__free(a, c->notices);
     gm__free(a, c->posted);
     gm__free(a, c->states);
@@ -892,7 +895,8 @@ gm_result gm_client_create(const gm_options *options, gm_client **out)
     c->pose_ids = (gm_handle *)gm__malloc(&c->alloc, sizeof(gm_handle) * c->pose_cap);
     c->pose_pos = (double *)gm__malloc(&c->alloc, sizeof(double) * 3 * c->pose_cap);
     c->pose_vel = (double *)gm__malloc(&c->alloc, sizeof(double) * 3 * c->pose_cap);
-    c->pose_has_vel = (uint8_t *)gm__malloc(&c->alloc, c->pose_cap);
+    c->pose_dir = (double *)gm__malloc(&c->alloc, sizeof(double) * 3 * c->pose_cap);
+    c->pose_flags = (uint8_t *)gm__malloc(&c->alloc, c->pose_cap);
     c->notice_cap = o.notice_capacity;
     c->notices = (gm_notice *)gm__malloc(&c->alloc, sizeof(gm_notice) * c->notice_cap);
     c->posted_cap = o.posted_capacity;
@@ -905,7 +909,8 @@ gm_result gm_client_create(const gm_options *options, gm_client **out)
     if (!gm__doc_init(&c->scratch, &c->alloc) || !gm__doc_init(&c->reply, &c->alloc) ||
         !gm__doc_init(&c->tele, &c->alloc) || c->endpoints[0] == NULL || c->endpoints[1] == NULL ||
         c->endpoints[2] == NULL || (o.name != NULL && c->name == NULL) || c->frame == NULL ||
-        c->pose_ids == NULL || c->pose_pos == NULL || c->pose_vel == NULL || c->pose_has_vel == NULL ||
+        c->pose_ids == NULL || c->pose_pos == NULL || c->pose_vel == NULL || c->pose_dir == NULL ||
+        c->pose_flags == NULL ||
         c->notices == NULL || c->posted == NULL || c->states == NULL) {
         destroy(c);
         return GM_ERR_NO_MEMORY;
@@ -1125,6 +1130,8 @@ gm_result gm_play(gm_client *c, const char *sound, const gm_play_args *args, uns
         TRY(check_sample(c, a->at_sample));
     if (a->has_object)
         TRY(check_game_id(c, a->object, "object"));
+    if (a->has_direction)
+        TRY(check_vec(c, &a->direction, "direction"));
     if (auto_id)
         TRY(next_handle(c, &id));
     else if (a->id != GM_AUTO_ID)
@@ -1149,6 +1156,8 @@ gm_result gm_play(gm_client *c, const char *sound, const gm_play_args *args, uns
         kv_uint(&m, "at_sample", a->at_sample);
     if (a->has_object)
         kv_uint(&m, "object", a->object);
+    if (a->has_direction)
+        kv_vec(&m, "direction", &a->direction);
     if (flags & GM_WAIT) {
         uint64_t got = 0;
         r = request(c, &m);
@@ -1185,6 +1194,8 @@ gm_result gm_event(gm_client *c, const char *name, const gm_event_args *args, un
         TRY(check_sample(c, a->at_sample));
     if (a->has_object)
         TRY(check_game_id(c, a->object, "object"));
+    if (a->has_direction)
+        TRY(check_vec(c, &a->direction, "direction"));
     if (auto_id)
         TRY(next_handle(c, &id));
     else if (a->id != GM_AUTO_ID)
@@ -1201,6 +1212,8 @@ gm_result gm_event(gm_client *c, const char *name, const gm_event_args *args, un
         kv_uint(&m, "at_sample", a->at_sample);
     if (a->has_object)
         kv_uint(&m, "object", a->object);
+    if (a->has_direction)
+        kv_vec(&m, "direction", &a->direction);
     if (flags & GM_WAIT) {
         uint64_t got = 0;
         r = request(c, &m);
@@ -1244,6 +1257,8 @@ gm_result gm_set_instance(gm_client *c, gm_handle id, const gm_instance_args *ar
         TRY(check_vec(c, &a->position, "position"));
     if (a->has_velocity)
         TRY(check_vec(c, &a->velocity, "velocity"));
+    if (a->has_direction)
+        TRY(check_vec(c, &a->direction, "direction"));
     TRY(check_range(c, a->fade, 0, 3600, "fade"));
     msg_begin(c, &m, K_SET_INSTANCE);
     kv_uint(&m, "id", id);
@@ -1257,6 +1272,8 @@ gm_result gm_set_instance(gm_client *c, gm_handle id, const gm_instance_args *ar
         kv_vec(&m, "position", &a->position);
     if (a->has_velocity)
         kv_vec(&m, "velocity", &a->velocity);
+    if (a->has_direction)
+        kv_vec(&m, "direction", &a->direction);
     kv_f64(&m, "fade", a->fade);
     return send_command(c, &m, K_SET_INSTANCE, id, flags);
 }
@@ -1434,8 +1451,8 @@ gm_result gm_reset_meters(gm_client *c, const char *bus, unsigned flags)
     return send_command(c, &m, K_RESET_METERS, GM_INVALID_HANDLE, flags);
 }
 
-gm_result gm_object(gm_client *c, uint64_t object, const gm_vec3 *position, const gm_vec3 *velocity, int remove,
-                    double fade, unsigned flags)
+gm_result gm_object(gm_client *c, uint64_t object, const gm_vec3 *position, const gm_vec3 *velocity,
+                    const gm_vec3 *direction, int remove, double fade, unsigned flags)
 {
     static const gm_vec3 origin = {0.0, 0.0, 0.0};
     msg m;
@@ -1446,18 +1463,115 @@ gm_result gm_object(gm_client *c, uint64_t object, const gm_vec3 *position, cons
     TRY(check_vec(c, position, "position"));
     if (velocity != NULL)
         TRY(check_vec(c, velocity, "velocity"));
+    if (direction != NULL)
+        TRY(check_vec(c, direction, "direction"));
     TRY(check_range(c, fade, 0, 3600, "fade"));
     msg_begin(c, &m, K_OBJECT);
     kv_uint(&m, "id", object);
     kv_vec(&m, "position", position);
     if (velocity != NULL)
         kv_vec(&m, "velocity", velocity);
+    if (direction != NULL)
+        kv_vec(&m, "direction", direction);
     if (remove)
         kv_bool(&m, "remove", 1);
     kv_f64(&m, "fade", fade);
     if (remove || (flags & GM_WAIT))            /* a removal is a command, a move a stream (Client.object) */
         return send_command(c, &m, K_OBJECT, GM_INVALID_HANDLE, flags);
     return send_stream(c, &m);
+}
+
+/* The target of an `occlusion` or `aux_sends`: an instance (GM_INVALID_HANDLE: none) or a game object
+ * (GM_NO_OBJECT: none), checked as ids; how many of them (and of `zone`) are named is the caller's. */
+static gm_result check_target(gm_client *c, gm_handle id, uint64_t object)
+{
+    if (id != GM_INVALID_HANDLE)
+        TRY(check_instance(c, id));
+    if (object != GM_NO_OBJECT)
+        TRY(check_game_id(c, object, "object"));
+    return GM_OK;
+}
+
+/* GM_STREAM: a stream message; else posted or waited, about instance `id` (as Client._send). */
+static gm_result send_either(gm_client *c, msg *m, enum kind kind, gm_handle id, unsigned flags)
+{
+    if (flags & GM_STREAM)
+        return send_stream(c, m);
+    return send_command(c, m, kind, id, flags);
+}
+
+/* An optional factor: GM_UNCHANGED (absent), else within [0, 1]. */
+static gm_result check_factor(gm_client *c, double x, const char *field)
+{
+    if (x == GM_UNCHANGED)
+        return GM_OK;
+    return check_range(c, x, 0, 1, field);
+}
+
+gm_result gm_occlusion(gm_client *c, gm_handle id, uint64_t object, const char *zone, double occlusion,
+                       double obstruction, unsigned flags)
+{
+    msg m;
+    TRY(usable(c));
+    if ((flags & GM_WAIT) && (flags & GM_STREAM))
+        return fail(c, GM_ERR_INVALID_ARGUMENT, "flags: GM_WAIT or GM_STREAM, not both");
+    TRY(check_target(c, id, object));
+    if (zone != NULL)
+        TRY(check_name(c, zone, "zone"));
+    TRY(check_factor(c, occlusion, "occlusion"));
+    TRY(check_factor(c, obstruction, "obstruction"));
+    if ((id != GM_INVALID_HANDLE) + (object != GM_NO_OBJECT) + (zone != NULL) != 1)
+        return fail(c, GM_ERR_BAD_VALUE, "name exactly one of id, object and zone");
+    if (zone != NULL && obstruction != GM_UNCHANGED)
+        return fail(c, GM_ERR_BAD_VALUE, "obstruction: a zone takes occlusion only (its walls)");
+    msg_begin(c, &m, K_OCCLUSION);                 /* the fields in Occlusion's order */
+    if (id != GM_INVALID_HANDLE)
+        kv_uint(&m, "id", id);
+    if (object != GM_NO_OBJECT)
+        kv_uint(&m, "object", object);
+    if (zone != NULL)
+        kv_str(&m, "zone", zone);
+    if (occlusion != GM_UNCHANGED)
+        kv_f64(&m, "occlusion", occlusion);
+    if (obstruction != GM_UNCHANGED)
+        kv_f64(&m, "obstruction", obstruction);
+    return send_either(c, &m, K_OCCLUSION, id, flags);
+}
+
+gm_result gm_aux_sends(gm_client *c, gm_handle id, uint64_t object, const gm_aux_send *sends, size_t count,
+                       unsigned flags)
+{
+    msg m;
+    size_t k, j;
+    TRY(usable(c));
+    if ((flags & GM_WAIT) && (flags & GM_STREAM))
+        return fail(c, GM_ERR_INVALID_ARGUMENT, "flags: GM_WAIT or GM_STREAM, not both");
+    if (sends == NULL && count > 0)
+        return fail(c, GM_ERR_INVALID_ARGUMENT, "sends: NULL");
+    TRY(check_target(c, id, object));
+    if (count > GM_MAX_AUX_SENDS)
+        return fail(c, GM_ERR_BAD_VALUE, "sends: at most 8 buses");
+    for (k = 0; k < count; k++) {
+        TRY(check_name(c, sends[k].bus, "sends"));
+        TRY(check_range(c, sends[k].volume_db, -144, 24, "sends"));
+        for (j = 0; j < k; j++)
+            if (strcmp(sends[j].bus, sends[k].bus) == 0)
+                return failf(c, GM_ERR_BAD_VALUE, "sends", "a bus named twice");
+    }
+    if ((id != GM_INVALID_HANDLE) == (object != GM_NO_OBJECT))
+        return fail(c, GM_ERR_BAD_VALUE, "name exactly one of id and object");
+    msg_begin(c, &m, K_AUX_SENDS);                 /* the fields in AuxSends' order */
+    key(&m, "sends");
+    gm__enc_map(&m.e, (uint32_t)count);
+    for (k = 0; k < count; k++) {
+        gm__enc_cstr(&m.e, sends[k].bus);
+        gm__enc_f64(&m.e, sends[k].volume_db);
+    }
+    if (id != GM_INVALID_HANDLE)
+        kv_uint(&m, "id", id);
+    if (object != GM_NO_OBJECT)
+        kv_uint(&m, "object", object);
+    return send_either(c, &m, K_AUX_SENDS, id, flags);
 }
 
 gm_result gm_upload_sound(gm_client *c, const char *sound, const float *pcm, size_t frames, int channels,
@@ -1607,7 +1721,8 @@ gm_result gm_clock_get(gm_client *c, gm_clock *out)
 
 /* ------------------------------------------------------------ streams */
 
-gm_result gm_emitter(gm_client *c, gm_handle id, const gm_vec3 *position, const gm_vec3 *velocity)
+gm_result gm_emitter(gm_client *c, gm_handle id, const gm_vec3 *position, const gm_vec3 *velocity,
+                     const gm_vec3 *direction)
 {
     msg m;
     TRY(usable(c));
@@ -1617,25 +1732,44 @@ gm_result gm_emitter(gm_client *c, gm_handle id, const gm_vec3 *position, const 
     TRY(check_vec(c, position, "position"));
     if (velocity != NULL)
         TRY(check_vec(c, velocity, "velocity"));
+    if (direction != NULL)
+        TRY(check_vec(c, direction, "direction"));
     msg_begin(c, &m, K_EMITTER);
     kv_uint(&m, "id", id);
     kv_vec(&m, "position", position);
     if (velocity != NULL)
         kv_vec(&m, "velocity", velocity);
+    if (direction != NULL)
+        kv_vec(&m, "direction", direction);
     return send_stream(c, &m);
 }
 
-/* `emitters` messages of the poses k in [a, b) of parallel arrays (ids, positions as x,y,z
- * triples, velocities or NULL), those whose has_vel[k] equals `filter` (all if has_vel is NULL):
- * one message of at most GM_MAX_BATCH poses after another (the protocol's limit; a full one is
- * about 66 KiB, well within the frame limit). */
+/* A list of the triples k in [a, end) of `xyz` (x,y,z each) that `PICK` keeps, `count` of them. */
+#define PICK(k) (flags == NULL || flags[k] == filter)
+
+static void enc_triples(msg *m, const char *k_name, size_t a, size_t end, uint32_t count, const double *xyz,
+                        const uint8_t *flags, uint8_t filter)
+{
+    size_t k;
+    key(m, k_name);
+    gm__enc_array(&m->e, count);
+    for (k = a; k < end; k++)
+        if (PICK(k))
+            gm__enc_vec3(&m->e, xyz + 3 * k);
+}
+
+/* `emitters` messages of the poses k in [a, b) of parallel arrays (ids, positions, velocities and
+ * directions as x,y,z triples; velocities, directions or both may be NULL), those whose flags[k]
+ * equal `filter` (all if flags is NULL): one message of at most GM_MAX_BATCH poses after another
+ * (the protocol's limit; a full one with velocities and directions is about 95 KiB, well within the
+ * frame limit). */
 static gm_result send_poses(gm_client *c, size_t a, size_t b, const gm_handle *ids, const double *pos,
-                            const double *vel, const uint8_t *has_vel, uint8_t filter)
+                            const double *vel, const double *dir, const uint8_t *flags, uint8_t filter)
 {
     msg m;
-    size_t k, end, count;
+    size_t k, end;
+    uint32_t count;
     gm_result r = GM_OK;
-#define PICK(k) (has_vel == NULL || has_vel[k] == filter)
     while (a < b && r == GM_OK) {
         for (count = 0, end = a; end < b && count < GM_MAX_BATCH; end++)   /* [a, end): the next message */
             if (PICK(end))
@@ -1644,31 +1778,24 @@ static gm_result send_poses(gm_client *c, size_t a, size_t b, const gm_handle *i
             break;
         msg_begin(c, &m, K_EMITTERS);
         key(&m, "ids");
-        gm__enc_array(&m.e, (uint32_t)count);
+        gm__enc_array(&m.e, count);
         for (k = a; k < end; k++)
             if (PICK(k))
                 gm__enc_uint(&m.e, ids[k]);
-        key(&m, "positions");
-        gm__enc_array(&m.e, (uint32_t)count);
-        for (k = a; k < end; k++)
-            if (PICK(k))
-                gm__enc_vec3(&m.e, pos + 3 * k);
-        if (vel != NULL) {
-            key(&m, "velocities");
-            gm__enc_array(&m.e, (uint32_t)count);
-            for (k = a; k < end; k++)
-                if (PICK(k))
-                    gm__enc_vec3(&m.e, vel + 3 * k);
-        }
+        enc_triples(&m, "positions", a, end, count, pos, flags, filter);
+        if (vel != NULL)
+            enc_triples(&m, "velocities", a, end, count, vel, flags, filter);
+        if (dir != NULL)
+            enc_triples(&m, "directions", a, end, count, dir, flags, filter);
         r = send_stream(c, &m);
         a = end;
     }
-#undef PICK
     return r;
 }
+#undef PICK
 
 gm_result gm_emitters(gm_client *c, size_t count, const gm_handle *ids, const gm_vec3 *positions,
-                      const gm_vec3 *velocities)
+                      const gm_vec3 *velocities, const gm_vec3 *directions)
 {
     size_t k;
     TRY(usable(c));
@@ -1681,16 +1808,28 @@ gm_result gm_emitters(gm_client *c, size_t count, const gm_handle *ids, const gm
         TRY(check_vec(c, &positions[k], "positions"));
         if (velocities != NULL)
             TRY(check_vec(c, &velocities[k], "velocities"));
+        if (directions != NULL)
+            TRY(check_vec(c, &directions[k], "directions"));
     }
     /* gm_vec3 is three doubles (checked at compile time below): read as x, y, z triples */
-    return send_poses(c, 0, count, ids, &positions[0].x, velocities != NULL ? &velocities[0].x : NULL, NULL, 0);
+    return send_poses(c, 0, count, ids, (const double *)(const void *)positions,
+                      (const double *)(const void *)velocities, (const double *)(const void *)directions, NULL, 0);
 }
 
 typedef char gm_vec3_is_three_doubles[sizeof(gm_vec3) == 3 * sizeof(double) ? 1 : -1];
 
-gm_result gm_pose_add(gm_client *c, gm_handle id, const gm_vec3 *position, const gm_vec3 *velocity)
+static void put_triple(double *dst, const gm_vec3 *v)
+{
+    dst[0] = v->x;
+    dst[1] = v->y;
+    dst[2] = v->z;
+}
+
+gm_result gm_pose_add(gm_client *c, gm_handle id, const gm_vec3 *position, const gm_vec3 *velocity,
+                      const gm_vec3 *direction)
 {
     uint32_t k;
+    uint8_t flags = 0;
     TRY(usable(c));
     TRY(check_instance(c, id));
     if (position == NULL)
@@ -1698,42 +1837,49 @@ gm_result gm_pose_add(gm_client *c, gm_handle id, const gm_vec3 *position, const
     TRY(check_vec(c, position, "position"));
     if (velocity != NULL)
         TRY(check_vec(c, velocity, "velocity"));
+    if (direction != NULL)
+        TRY(check_vec(c, direction, "direction"));
     if (c->pose_count >= c->pose_cap)
         return fail(c, GM_ERR_BATCH_FULL, "the pose batch is full: gm_pose_flush() it");
     k = c->pose_count++;
     c->pose_ids[k] = id;
-    c->pose_pos[3 * k] = position->x;
-    c->pose_pos[3 * k + 1] = position->y;
-    c->pose_pos[3 * k + 2] = position->z;
-    c->pose_has_vel[k] = velocity != NULL;
+    put_triple(c->pose_pos + 3 * k, position);
     if (velocity != NULL) {
-        c->pose_vel[3 * k] = velocity->x;
-        c->pose_vel[3 * k + 1] = velocity->y;
-        c->pose_vel[3 * k + 2] = velocity->z;
-        c->pose_with_velocity++;
+        put_triple(c->pose_vel + 3 * k, velocity);
+        flags |= POSE_VELOCITY;
     }
+    if (direction != NULL) {
+        put_triple(c->pose_dir + 3 * k, direction);
+        flags |= POSE_DIRECTION;
+    }
+    c->pose_flags[k] = flags;
+    c->pose_kinds[flags]++;
     return GM_OK;
+}
+
+static void pose_empty(gm_client *c)
+{
+    c->pose_count = 0;
+    memset(c->pose_kinds, 0, sizeof c->pose_kinds);
 }
 
 gm_result gm_pose_flush(gm_client *c)
 {
     gm_result r = GM_OK;
     size_t n;
+    uint8_t kind;
     TRY(usable(c));
     n = c->pose_count;
-    if (n == 0)
-        return GM_OK;
-    if (c->pose_with_velocity == 0) {
-        r = send_poses(c, 0, n, c->pose_ids, c->pose_pos, NULL, NULL, 0);
-    } else if (c->pose_with_velocity == n) {
-        r = send_poses(c, 0, n, c->pose_ids, c->pose_pos, c->pose_vel, NULL, 0);
-    } else {
-        r = send_poses(c, 0, n, c->pose_ids, c->pose_pos, NULL, c->pose_has_vel, 0);
-        if (r == GM_OK)
-            r = send_poses(c, 0, n, c->pose_ids, c->pose_pos, c->pose_vel, c->pose_has_vel, 1);
+    /* one set of messages per kind of pose (position only, + velocity, + direction, + both): a
+     * message's velocities and directions are all or nothing.  A batch of one kind goes unfiltered. */
+    for (kind = 0; kind < 4 && r == GM_OK; kind++) {
+        if (c->pose_kinds[kind] == 0)
+            continue;
+        r = send_poses(c, 0, n, c->pose_ids, c->pose_pos, (kind & POSE_VELOCITY) ? c->pose_vel : NULL,
+                       (kind & POSE_DIRECTION) ? c->pose_dir : NULL,
+                       c->pose_kinds[kind] == n ? NULL : c->pose_flags, kind);
     }
-    c->pose_count = 0;
-    c->pose_with_velocity = 0;
+    pose_empty(c);
     return r;
 }
 
@@ -1744,10 +1890,8 @@ size_t gm_pose_count(const gm_client *c)
 
 void gm_pose_clear(gm_client *c)
 {
-    if (c != NULL) {
-        c->pose_count = 0;
-        c->pose_with_velocity = 0;
-    }
+    if (c != NULL)
+        pose_empty(c);
 }
 
 gm_result gm_listener(gm_client *c, const gm_vec3 *position, const gm_vec3 *forward, const gm_vec3 *up,

@@ -52,6 +52,7 @@ static const entry ENTRIES[] = {
     {GM_ERR_PENDING_LIMIT, "pending_limit", "pending limit: too many delayed event actions waiting"},
     {GM_ERR_INTERNAL_ERROR, "internal_error", "internal error: the server failed carrying the command out (it was undone)"},
     {GM_ERR_UNKNOWN_MESSAGE, "unknown_message", "unknown message: the mixer does not know the message"},
+    {GM_ERR_UNKNOWN_ZONE, "unknown_zone", "unknown zone: the scene has no zone of that name"},
     {GM_ERR_SERVER_OTHER, "server_other", "refused by the server with a code this library does not know"},
 };
 

@@ -194,7 +194,7 @@ static void mode_frames(void)
     gm_event_args ev;
     gm_instance_args inst;
     gm_handle h = 0, ids[3];
-    gm_vec3 pos[3], vel[3];
+    gm_vec3 pos[3], vel[3], dir[3];
     float pcm[480], stereo[2 * 240];
     int k;
     connect_client(2.0);
@@ -228,6 +228,8 @@ static void mode_frames(void)
     play.at_sample = 48000;
     play.has_object = 1;
     play.object = 3;
+    play.has_direction = 1;
+    play.direction = v3(0, 0, -1);
     CHECK(gm_play(client, "tone", &play, 0, &h));
     print_handle("full", h);
     CHECK(gm_event(client, "hum", NULL, 0, &h));
@@ -242,6 +244,8 @@ static void mode_frames(void)
     ev.at_sample = 96000;
     ev.has_object = 1;
     ev.object = 4;
+    ev.has_direction = 1;
+    ev.direction = v3(1, 0, 0);
     CHECK(gm_event(client, "hum", &ev, GM_WAIT, &h));
     print_value("event_reply", gm_last_reply(client));
     CHECK(gm_stop(client, 5, 0.25, GM_NOW, 0));
@@ -258,6 +262,8 @@ static void mode_frames(void)
     inst.has_velocity = 1;
     inst.velocity = v3(0, 1, 0);
     inst.fade = 0.1;
+    inst.has_direction = 1;
+    inst.direction = v3(0, 0, 2.5);
     CHECK(gm_set_instance(client, 5, &inst, 0));
     CHECK(gm_set_instance(client, 5, NULL, 0));
     CHECK(gm_pause(client, 5, 1, 0.0, 0));
@@ -287,12 +293,24 @@ static void mode_frames(void)
     CHECK(gm_upload_sound(client, "chat", pcm, 480, 1, 16000, GM_WAIT));
     CHECK(gm_upload_sound(client, "chat", stereo, 240, 2, 48000, 0));
     {
-        gm_vec3 p = v3(1, 0, -2), v = v3(0, 0, 1), q = v3(-4, 0.5, 2);
-        CHECK(gm_object(client, 3, &p, &v, 0, 0.0, 0));
-        CHECK(gm_object(client, 4, NULL, NULL, 0, 0.0, 0));
-        CHECK(gm_object(client, 3, NULL, NULL, 1, 0.2, 0));
-        CHECK(gm_emitter(client, 5, &(gm_vec3){2.5, 0, -2}, &(gm_vec3){-1, 0, 0}));
-        CHECK(gm_emitter(client, 5, &q, NULL));
+        gm_vec3 p = v3(1, 0, -2), v = v3(0, 0, 1), d = v3(1, 0, 0), zero = v3(0, 0, 0), q = v3(-4, 0.5, 2);
+        gm_aux_send sends[2] = {{"reverb", -6}, {"hall", 0}};
+        CHECK(gm_object(client, 3, &p, &v, &d, 0, 0.0, 0));
+        CHECK(gm_object(client, 4, NULL, NULL, NULL, 0, 0.0, 0));
+        CHECK(gm_object(client, 6, NULL, NULL, &zero, 0, 0.0, 0));        /* a direction of length 0: none */
+        CHECK(gm_object(client, 3, NULL, NULL, NULL, 1, 0.2, 0));
+        CHECK(gm_occlusion(client, 5, GM_NO_OBJECT, NULL, 0.5, 0.25, 0));
+        CHECK(gm_occlusion(client, GM_INVALID_HANDLE, 3, NULL, GM_UNCHANGED, 1.0, 0));
+        CHECK(gm_occlusion(client, GM_INVALID_HANDLE, GM_NO_OBJECT, "cave", 0.75, GM_UNCHANGED, GM_WAIT));
+        CHECK(gm_occlusion(client, 5, GM_NO_OBJECT, NULL, GM_UNCHANGED, GM_UNCHANGED, 0));
+        CHECK(gm_occlusion(client, 5, GM_NO_OBJECT, NULL, 0.125, GM_UNCHANGED, GM_STREAM));
+        CHECK(gm_aux_sends(client, 5, GM_NO_OBJECT, sends, 2, 0));
+        CHECK(gm_aux_sends(client, GM_INVALID_HANDLE, 3, NULL, 0, GM_WAIT));
+        sends[0].volume_db = -12;
+        CHECK(gm_aux_sends(client, 5, GM_NO_OBJECT, sends, 1, GM_STREAM));
+        CHECK(gm_emitter(client, 5, &(gm_vec3){2.5, 0, -2}, &(gm_vec3){-1, 0, 0}, &(gm_vec3){0, 0, -1}));
+        CHECK(gm_emitter(client, 5, &q, NULL, NULL));
+        CHECK(gm_emitter(client, 5, &(gm_vec3){1, 1, 1}, NULL, &d));
     }
     ids[0] = 5;
     ids[1] = 6;
@@ -300,17 +318,29 @@ static void mode_frames(void)
     pos[1] = v3(1, 0, 0);
     vel[0] = v3(0, 0, 0);
     vel[1] = v3(1, 1, 1);
-    CHECK(gm_emitters(client, 2, ids, pos, vel));
-    CHECK(gm_emitters(client, 1, ids, pos, NULL));
+    dir[0] = v3(0, 0, -1);
+    dir[1] = v3(1, 0, 0);
+    CHECK(gm_emitters(client, 2, ids, pos, vel, dir));
+    CHECK(gm_emitters(client, 1, ids, pos, NULL, NULL));
+    dir[0] = v3(0, 1, 0);
+    dir[1] = v3(0, 0, 0);
+    CHECK(gm_emitters(client, 2, ids, pos, NULL, dir));
     /* a frame's batch without velocities: one message */
-    CHECK(gm_pose_add(client, 5, &(gm_vec3){1, 2, 3}, NULL));
-    CHECK(gm_pose_add(client, 6, &(gm_vec3){4, 5, 6}, NULL));
-    CHECK(gm_pose_add(client, 7, &(gm_vec3){7, 8, 9}, NULL));
+    CHECK(gm_pose_add(client, 5, &(gm_vec3){1, 2, 3}, NULL, NULL));
+    CHECK(gm_pose_add(client, 6, &(gm_vec3){4, 5, 6}, NULL, NULL));
+    CHECK(gm_pose_add(client, 7, &(gm_vec3){7, 8, 9}, NULL, NULL));
     CHECK(gm_pose_flush(client));
     /* a mixed batch: the poses without velocity, then those with */
-    CHECK(gm_pose_add(client, 5, &(gm_vec3){1, 0, 0}, &(gm_vec3){0.5, 0, 0}));
-    CHECK(gm_pose_add(client, 6, &(gm_vec3){2, 0, 0}, NULL));
-    CHECK(gm_pose_add(client, 7, &(gm_vec3){3, 0, 0}, &(gm_vec3){0, 0, -0.5}));
+    CHECK(gm_pose_add(client, 5, &(gm_vec3){1, 0, 0}, &(gm_vec3){0.5, 0, 0}, NULL));
+    CHECK(gm_pose_add(client, 6, &(gm_vec3){2, 0, 0}, NULL, NULL));
+    CHECK(gm_pose_add(client, 7, &(gm_vec3){3, 0, 0}, &(gm_vec3){0, 0, -0.5}, NULL));
+    CHECK(gm_pose_flush(client));
+    /* a batch of every kind of pose: position only, with a velocity, with a direction, with both */
+    CHECK(gm_pose_add(client, 5, &(gm_vec3){1, 0, 0}, NULL, &(gm_vec3){0, 0, 1}));
+    CHECK(gm_pose_add(client, 6, &(gm_vec3){2, 0, 0}, NULL, NULL));
+    CHECK(gm_pose_add(client, 7, &(gm_vec3){3, 0, 0}, &(gm_vec3){0, 0, -0.5}, &(gm_vec3){0, 1, 0}));
+    CHECK(gm_pose_add(client, 8, &(gm_vec3){4, 0, 0}, &(gm_vec3){0, 1, 0}, NULL));
+    CHECK(gm_pose_add(client, 9, &(gm_vec3){5, 0, 0}, NULL, &(gm_vec3){-1, 0, 0}));
     CHECK(gm_pose_flush(client));
     CHECK(gm_pose_flush(client));                                  /* empty: nothing is sent */
     CHECK(gm_listener(client, &(gm_vec3){0, 1.8, 0}, NULL, NULL, NULL, 0, 0));
@@ -390,9 +420,16 @@ static void mode_parity(void)
     play.has_position = 1;
     play.position = v3(3, 0, -1);
     play.fade_in = 0.05;
+    play.has_direction = 1;
+    play.direction = v3(0, 0, 1);
     CHECK(gm_play(client, "tone", &play, 0, &tone));
     print_handle("tone", tone);
-    CHECK(gm_event(client, "hum", NULL, 0, &hum));
+    {
+        gm_event_args ev = GM_EVENT_ARGS_INIT;
+        ev.has_direction = 1;
+        ev.direction = v3(0, 0, -1);
+        CHECK(gm_event(client, "hum", &ev, 0, &hum));
+    }
     print_handle("hum", hum);
     /* telemetry read from C while the hum plays at 0 dB on the music bus */
     {
@@ -423,6 +460,8 @@ static void mode_parity(void)
     inst.has_volume_db = 1;
     inst.volume_db = -6;
     inst.fade = 0.05;
+    inst.has_direction = 1;
+    inst.direction = v3(-1, 0, 0);
     CHECK(gm_set_instance(client, tone, &inst, 0));
     CHECK(gm_pause(client, tone, 1, 0.02, 0));
     sync_commands();
@@ -431,7 +470,7 @@ static void mode_parity(void)
     CHECK(gm_seek(client, tone, 0.25, 0));
     /* 3. a game object: placed (a stream), then a play on it */
     sync_commands();
-    CHECK(gm_object(client, 3, &(gm_vec3){1, 0, -2}, NULL, 0, 0.0, 0));
+    CHECK(gm_object(client, 3, &(gm_vec3){1, 0, -2}, NULL, &(gm_vec3){0, 0, 1}, 0, 0.0, 0));
     streams_sent++;
     sync_streams();
     gm_play_args_init(&play);
@@ -440,6 +479,16 @@ static void mode_parity(void)
     CHECK(gm_play(client, "tone", &play, 0, &car_tone));
     print_handle("car_tone", car_tone);
     CHECK(gm_set_object_parameter(client, 3, "rpm", 1500, 0));
+    /* propagation: occlusion of an instance, an object and a zone; aux sends of an instance and an object */
+    CHECK(gm_occlusion(client, tone, GM_NO_OBJECT, NULL, 0.5, 0.25, 0));
+    CHECK(gm_occlusion(client, GM_INVALID_HANDLE, 3, NULL, GM_UNCHANGED, 0.5, 0));
+    CHECK(gm_occlusion(client, GM_INVALID_HANDLE, GM_NO_OBJECT, "cave", 0.75, GM_UNCHANGED, 0));
+    {
+        gm_aux_send room = {"room", -6};
+        CHECK(gm_aux_sends(client, tone, GM_NO_OBJECT, &room, 1, 0));
+        room.volume_db = -3;
+        CHECK(gm_aux_sends(client, GM_INVALID_HANDLE, 3, &room, 1, 0));
+    }
     for (k = 0; k < 4800; k++)
         pcm[k] = (float)(0.25 * sin(2 * 3.14159265358979323846 * 500.0 * k / 48000.0));
     CHECK(gm_upload_sound(client, "chat", pcm, 4800, 1, 48000, GM_WAIT));
@@ -447,22 +496,38 @@ static void mode_parity(void)
     CHECK(gm_sound_info(client, "tone", &reply));
     print_value("sound_info", reply);
     /* 4. poses: one emitter, a frame's batch (mixed: two messages), emitters, the listener */
-    CHECK(gm_emitter(client, tone, &(gm_vec3){2, 0, -1}, NULL));
+    CHECK(gm_emitter(client, tone, &(gm_vec3){2, 0, -1}, NULL, &(gm_vec3){0, 0, 1}));
     streams_sent++;
     sync_streams();
-    CHECK(gm_pose_add(client, tone, &(gm_vec3){1, 0, -1}, &(gm_vec3){-1, 0, 0}));
-    CHECK(gm_pose_add(client, car_tone, &(gm_vec3){0, 0, -3}, NULL));
+    CHECK(gm_pose_add(client, tone, &(gm_vec3){1, 0, -1}, &(gm_vec3){-1, 0, 0}, NULL));
+    CHECK(gm_pose_add(client, car_tone, &(gm_vec3){0, 0, -3}, NULL, NULL));
     CHECK(gm_pose_flush(client));
     streams_sent += 2;
     sync_streams();
+    CHECK(gm_pose_add(client, tone, &(gm_vec3){1, 0, -1.5}, NULL, &(gm_vec3){1, 0, 0}));
+    CHECK(gm_pose_add(client, car_tone, &(gm_vec3){0, 0, -3.5}, &(gm_vec3){0, 0, -1}, &(gm_vec3){0, 0, -1}));
+    CHECK(gm_pose_flush(client));                 /* two messages: with a direction, with both */
+    streams_sent += 2;
+    sync_streams();
+    CHECK(gm_occlusion(client, tone, GM_NO_OBJECT, NULL, 0.25, GM_UNCHANGED, GM_STREAM));
+    streams_sent++;
+    sync_streams();
+    {
+        gm_aux_send room = {"room", -9};
+        CHECK(gm_aux_sends(client, tone, GM_NO_OBJECT, &room, 1, GM_STREAM));
+        streams_sent++;
+        sync_streams();
+    }
     {
         gm_handle ids[2];
-        gm_vec3 pos[2];
+        gm_vec3 pos[2], dir[2];
         ids[0] = tone;
         ids[1] = car_tone;
         pos[0] = v3(0.5, 0, -1);
         pos[1] = v3(-0.5, 0, -3);
-        CHECK(gm_emitters(client, 2, ids, pos, NULL));
+        dir[0] = v3(0, 0, 1);
+        dir[1] = v3(0, 0, 0);
+        CHECK(gm_emitters(client, 2, ids, pos, NULL, dir));
         streams_sent++;
         sync_streams();
     }
@@ -478,7 +543,7 @@ static void mode_parity(void)
     /* 5. endings, and two refusals */
     CHECK(gm_reset_meters(client, "music", 0));
     CHECK(gm_stop(client, tone, 0.05, GM_NOW, 0));
-    CHECK(gm_object(client, 3, NULL, NULL, 1, 0.1, 0));
+    CHECK(gm_object(client, 3, NULL, NULL, NULL, 1, 0.1, 0));
     CHECK(gm_snapshot_stop(client, "quiet", 0.1, 0));
     CHECK(gm_play(client, "nope", NULL, 0, &h));
     print_handle("nope", h);
@@ -523,9 +588,9 @@ static void mode_errors(void)
     print_result("null_name_event", gm_event(client, NULL, NULL, 0, &h));
     print_result("null_notices", gm_poll(client, NULL, 4, &count));
     print_result("null_count", gm_poll(client, n, 4, NULL));
-    print_result("null_position", gm_emitter(client, 1, NULL, NULL));
-    print_result("null_pose", gm_pose_add(client, 1, NULL, NULL));
-    print_result("null_ids", gm_emitters(client, 1, NULL, &ok3, NULL));
+    print_result("null_position", gm_emitter(client, 1, NULL, NULL, NULL));
+    print_result("null_pose", gm_pose_add(client, 1, NULL, NULL, NULL));
+    print_result("null_ids", gm_emitters(client, 1, NULL, &ok3, NULL, NULL));
     print_result("null_create_out", gm_client_create(NULL, NULL));
     print_result("null_parameter_name", gm_set_parameter(client, NULL, 1.0, 0));
     print_result("null_bus", gm_bus_volume(client, NULL, 0.0, 0.0, 0));
@@ -576,15 +641,15 @@ static void mode_errors(void)
     gm_play_args_init(&play);
     play.id = (gm_handle)1 << 62;
     print_result("play_id_too_big", gm_play(client, "tone", &play, 0, &h));
-    print_result("emitter_nan", gm_emitter(client, 1, &nan3, NULL));
-    print_result("emitter_inf_velocity", gm_emitter(client, 1, &ok3, &inf3));
-    print_result("pose_nan", gm_pose_add(client, 1, &nan3, NULL));
+    print_result("emitter_nan", gm_emitter(client, 1, &nan3, NULL, NULL));
+    print_result("emitter_inf_velocity", gm_emitter(client, 1, &ok3, &inf3, NULL));
+    print_result("pose_nan", gm_pose_add(client, 1, &nan3, NULL, NULL));
     ids[0] = 1;
     ids[1] = 2;
     pos[0] = ok3;
     pos[1] = nan3;
-    print_result("emitters_nan", gm_emitters(client, 2, ids, pos, NULL));
-    print_result("emitters_empty", gm_emitters(client, 0, NULL, NULL, NULL));
+    print_result("emitters_nan", gm_emitters(client, 2, ids, pos, NULL, NULL));
+    print_result("emitters_empty", gm_emitters(client, 0, NULL, NULL, NULL, NULL));
     print_result("listener_nan", gm_listener(client, &nan3, NULL, NULL, NULL, 0, 0));
     print_result("listener_index_out", gm_listener(client, NULL, NULL, NULL, NULL, 4, 0));
     print_result("parameter_nan", gm_set_parameter(client, "p", NAN, 0));
@@ -603,7 +668,79 @@ static void mode_errors(void)
     print_result("upload_rate_out", gm_upload_sound(client, "chat", (const float *)(const void *)&ok3, 1, 1,
                                                     1000, GM_WAIT));
     print_result("invalid_handle_stop", gm_stop(client, GM_INVALID_HANDLE, 0, GM_NOW, 0));
-    print_result("handle_too_big_emitter", gm_emitter(client, (gm_handle)1 << 63, &ok3, NULL));
+    print_result("handle_too_big_emitter", gm_emitter(client, (gm_handle)1 << 63, &ok3, NULL, NULL));
+    /* directions: any length (0: none), three finite numbers within +-1e7 */
+    gm_play_args_init(&play);
+    play.has_direction = 1;
+    play.direction = nan3;
+    print_result("play_nan_direction", gm_play(client, "tone", &play, 0, &h));
+    {
+        gm_event_args ev = GM_EVENT_ARGS_INIT;
+        gm_instance_args inst = GM_INSTANCE_ARGS_INIT;
+        ev.has_direction = 1;
+        ev.direction = inf3;
+        print_result("event_inf_direction", gm_event(client, "hum", &ev, 0, &h));
+        inst.has_direction = 1;
+        inst.direction = far3;
+        print_result("set_instance_far_direction", gm_set_instance(client, 1, &inst, 0));
+    }
+    print_result("emitter_nan_direction", gm_emitter(client, 1, &ok3, NULL, &nan3));
+    print_result("pose_nan_direction", gm_pose_add(client, 1, &ok3, NULL, &nan3));
+    {
+        gm_vec3 dirs[2] = {{0, 0, 1}, {0, NAN, 0}};
+        ids[0] = 1;
+        ids[1] = 2;
+        pos[0] = ok3;
+        pos[1] = ok3;
+        print_result("emitters_nan_direction", gm_emitters(client, 2, ids, pos, NULL, dirs));
+    }
+    print_result("object_nan_direction", gm_object(client, 5, NULL, NULL, &nan3, 0, 0, GM_WAIT));
+    gm_play_args_init(&play);
+    play.id = 78;
+    play.has_direction = 1;
+    play.direction = v3(0, 0, 0);
+    print_result("play_zero_direction", gm_play(client, "tone", &play, GM_WAIT, &h));
+    print_result("zero_direction_cleanup", gm_stop(client, 78, 0, GM_NOW, GM_WAIT));
+    /* occlusion: factors in [0, 1], exactly one target, a zone takes occlusion only */
+    print_result("occlusion_factor_out", gm_occlusion(client, 1, GM_NO_OBJECT, NULL, 1.5, GM_UNCHANGED, 0));
+    print_result("obstruction_factor_negative", gm_occlusion(client, 1, GM_NO_OBJECT, NULL, GM_UNCHANGED, -0.5, 0));
+    print_result("occlusion_nan", gm_occlusion(client, 1, GM_NO_OBJECT, NULL, NAN, GM_UNCHANGED, 0));
+    print_result("occlusion_two_targets", gm_occlusion(client, 1, 2, NULL, 0.5, GM_UNCHANGED, 0));
+    print_result("occlusion_three_targets", gm_occlusion(client, 1, 2, "cave", 0.5, GM_UNCHANGED, 0));
+    print_result("occlusion_no_target", gm_occlusion(client, GM_INVALID_HANDLE, GM_NO_OBJECT, NULL, 0.5,
+                                                     GM_UNCHANGED, 0));
+    print_result("occlusion_zone_obstruction", gm_occlusion(client, GM_INVALID_HANDLE, GM_NO_OBJECT, "cave",
+                                                            GM_UNCHANGED, 0.5, 0));
+    print_result("occlusion_zone_name_too_long", gm_occlusion(client, GM_INVALID_HANDLE, GM_NO_OBJECT, long_name,
+                                                              0.5, GM_UNCHANGED, 0));
+    print_result("occlusion_object_too_big", gm_occlusion(client, GM_INVALID_HANDLE, (uint64_t)1 << 62, NULL, 0.5,
+                                                          GM_UNCHANGED, 0));
+    print_result("occlusion_stream_and_wait", gm_occlusion(client, 1, GM_NO_OBJECT, NULL, 0.5, GM_UNCHANGED,
+                                                           GM_WAIT | GM_STREAM));
+    print_result("occlusion_streamed", gm_occlusion(client, 1, GM_NO_OBJECT, NULL, 0.5, GM_UNCHANGED, GM_STREAM));
+    /* aux_sends: at most 8, levels in [-144, 24] dB, names, exactly one target */
+    {
+        gm_aux_send nine[9] = {{"room", -6}, {"b0", -6}, {"b1", -6}, {"b2", -6}, {"b3", -6}, {"b4", -6},
+                               {"b5", -6}, {"b6", -6}, {"b7", -6}};
+        gm_aux_send one = {"room", -6};
+        print_result("aux_sends_too_many", gm_aux_sends(client, 1, GM_NO_OBJECT, nine, 9, 0));
+        print_result("aux_sends_two_targets", gm_aux_sends(client, 1, 2, &one, 1, 0));
+        print_result("aux_sends_no_target", gm_aux_sends(client, GM_INVALID_HANDLE, GM_NO_OBJECT, &one, 1, 0));
+        print_result("aux_sends_stream_and_wait", gm_aux_sends(client, 1, GM_NO_OBJECT, &one, 1, GM_WAIT | GM_STREAM));
+        print_result("aux_sends_streamed", gm_aux_sends(client, 1, GM_NO_OBJECT, &one, 1, GM_STREAM));
+        print_result("null_sends", gm_aux_sends(client, 1, GM_NO_OBJECT, NULL, 1, 0));
+        one.volume_db = 30;
+        print_result("aux_sends_level_out", gm_aux_sends(client, 1, GM_NO_OBJECT, &one, 1, 0));
+        one.volume_db = NAN;
+        print_result("aux_sends_level_nan", gm_aux_sends(client, 1, GM_NO_OBJECT, &one, 1, 0));
+        one.volume_db = -6;
+        one.bus = "";
+        print_result("aux_sends_bus_empty", gm_aux_sends(client, 1, GM_NO_OBJECT, &one, 1, 0));
+        one.bus = NULL;
+        print_result("null_send_bus", gm_aux_sends(client, 1, GM_NO_OBJECT, &one, 1, 0));
+        nine[1].bus = "room";                       /* a bus named twice: refused here (the server keeps the last) */
+        print_result("aux_sends_duplicate_bus", gm_aux_sends(client, 1, GM_NO_OBJECT, nine, 2, 0));
+    }
     /* sizes checked before sending */
     {
         size_t count_big = GM_MAX_BATCH, k;
@@ -614,8 +751,8 @@ static void mode_errors(void)
             many[k] = ((gm_handle)1 << 40) + k;
             mpos[k] = v3(1e6 + (double)k, -1e6, 123456.789);
         }
-        print_result("emitters_full_batch", gm_emitters(client, count_big, many, mpos, mpos));
-        print_result("emitters_beyond_a_batch", gm_emitters(client, count_big + 1, many, mpos, NULL));  /* two messages */
+        print_result("emitters_full_batch", gm_emitters(client, count_big, many, mpos, mpos, NULL));
+        print_result("emitters_beyond_a_batch", gm_emitters(client, count_big + 1, many, mpos, NULL, NULL));  /* two messages */
         print_result("upload_too_large", gm_upload_sound(client, "chat", huge, (size_t)GM_MAX_FRAME_BYTES / 4, 1,
                                                          48000, GM_WAIT));
         print_result("upload_a_bit_too_large", gm_upload_sound(client, "chat", huge,
@@ -642,7 +779,21 @@ static void mode_errors(void)
     print_result("bad_path_load", gm_load_scene(client, "../elsewhere.yaml", &reply));
     print_result("not_uploadable", gm_upload_sound(client, "tone", (const float *)(const void *)&ok3, 1, 1, 48000,
                                                    GM_WAIT));
-    print_result("unknown_object_remove", gm_object(client, 999, NULL, NULL, 1, 0, GM_WAIT));
+    print_result("unknown_object_remove", gm_object(client, 999, NULL, NULL, NULL, 1, 0, GM_WAIT));
+    print_result("occlusion_zone", gm_occlusion(client, GM_INVALID_HANDLE, GM_NO_OBJECT, "cave", 0.5, GM_UNCHANGED,
+                                                GM_WAIT));
+    print_result("unknown_zone_waited", gm_occlusion(client, GM_INVALID_HANDLE, GM_NO_OBJECT, "nowhere", 0.5,
+                                                     GM_UNCHANGED, GM_WAIT));
+    print_result("occlusion_unknown_instance", gm_occlusion(client, 12345, GM_NO_OBJECT, NULL, 0.5, GM_UNCHANGED,
+                                                            GM_WAIT));
+    print_result("occlusion_unknown_object", gm_occlusion(client, GM_INVALID_HANDLE, 999, NULL, GM_UNCHANGED, 0.5,
+                                                          GM_WAIT));
+    {
+        gm_aux_send music = {"music", -6}, room = {"room", -6};
+        print_result("aux_sends_not_auxiliary", gm_aux_sends(client, 12345, GM_NO_OBJECT, &music, 1, GM_WAIT));
+        print_result("aux_sends_unknown_object", gm_aux_sends(client, GM_INVALID_HANDLE, 999, &room, 1, GM_WAIT));
+        print_result("aux_sends_unknown_instance", gm_aux_sends(client, 12345, GM_NO_OBJECT, NULL, 0, GM_WAIT));
+    }
     gm_play_args_init(&play);
     play.id = 77;
     print_result("duplicate_first", gm_play(client, "tone", &play, GM_WAIT, &h));
@@ -652,6 +803,9 @@ static void mode_errors(void)
     print_handle("unknown_sound_posted", h);
     print_result("unknown_parameter_posted", gm_set_parameter(client, "nothing", 1.0, 0));
     print_result("unknown_bus_posted", gm_bus_mute(client, "nothing", 1, 0, 0));
+    print_result("unknown_zone_posted", gm_occlusion(client, GM_INVALID_HANDLE, GM_NO_OBJECT, "nowhere", 0.5,
+                                                     GM_UNCHANGED, 0));
+    print_result("not_auxiliary_posted", gm_aux_sends(client, 12345, GM_NO_OBJECT, &(gm_aux_send){"music", -6}, 1, 0));
     /* an ended handle: posted stop refused as a notice; waited stop refused */
     print_result("click_play", gm_play(client, "click", NULL, 0, &h));
     print_handle("click", h);
@@ -673,11 +827,11 @@ static void mode_errors(void)
         small.telemetry = ends[2];
         small.pose_capacity = 2;
         CHECK(gm_client_create(&small, &tiny));
-        print_result("pose_1", gm_pose_add(tiny, 1, &ok3, NULL));
-        print_result("pose_2", gm_pose_add(tiny, 2, &ok3, NULL));
-        print_result("pose_batch_full", gm_pose_add(tiny, 3, &ok3, NULL));
+        print_result("pose_1", gm_pose_add(tiny, 1, &ok3, NULL, NULL));
+        print_result("pose_2", gm_pose_add(tiny, 2, &ok3, NULL, NULL));
+        print_result("pose_batch_full", gm_pose_add(tiny, 3, &ok3, NULL, NULL));
         print_result("pose_flush", gm_pose_flush(tiny));
-        print_result("pose_after_flush", gm_pose_add(tiny, 3, &ok3, NULL));
+        print_result("pose_after_flush", gm_pose_add(tiny, 3, &ok3, NULL, NULL));
         print_result("play_without_session", gm_play(tiny, "tone", NULL, 0, &h));
         printf("{\"case\": \"play_without_session_handle\", \"null\": %s}\n", h == GM_INVALID_HANDLE ? "true" : "false");
         print_result("session_without_hello", gm_session_get(tiny, &(gm_session){0, 0, 0, 0, 0}));
@@ -688,7 +842,7 @@ static void mode_errors(void)
     print_result("close_again", gm_client_close(client));
     print_result("closed_play", gm_play(client, "tone", NULL, 0, &h));
     print_result("closed_ping", gm_ping(client, &reply));
-    print_result("closed_emitter", gm_emitter(client, 1, &ok3, NULL));
+    print_result("closed_emitter", gm_emitter(client, 1, &ok3, NULL, NULL));
     print_result("closed_pose_flush", gm_pose_flush(client));
     print_result("closed_telemetry", gm_telemetry(client, 0.0, &reply));
     print_result("closed_wait_ready", gm_wait_ready(client, 0.1));
@@ -733,7 +887,7 @@ static void mode_gone(void)
     r = gm_play(client, "tone", NULL, 0, &queued);
     printf("{\"case\": \"play_gone\", \"result\": \"%s\", \"seconds\": %.6f}\n", gm_result_code(r), now_s() - t0);
     print_handle("queued", queued);
-    print_result("emitter_gone", gm_emitter(client, h, &(gm_vec3){1, 0, 0}, NULL));
+    print_result("emitter_gone", gm_emitter(client, h, &(gm_vec3){1, 0, 0}, NULL, NULL));
     print_result("poll_gone", gm_poll(client, seen, 1, &(size_t){0}));
     r = gm_wait_ready(client, 0.5);
     print_result("wait_ready_gone", r);
@@ -813,23 +967,26 @@ static void mode_alloc(void)
     for (j = 0; j < frames; j++) {
         for (k = 0; k < 256; k++) {
             gm_vec3 p = v3((double)k + 0.001 * (double)j, 0.5, -5);
-            gm_vec3 v = v3(1, 0, 0);
-            CHECK(gm_pose_add(client, ids[k], &p, (k % 2) ? &v : NULL));
+            gm_vec3 v = v3(1, 0, 0), d = v3(0, 0, 1);
+            /* every kind of pose: four `emitters` messages a frame */
+            CHECK(gm_pose_add(client, ids[k], &p, (k % 2) ? &v : NULL, (k % 4 >= 2) ? &d : NULL));
         }
         CHECK(gm_pose_flush(client));
         CHECK(gm_listener(client, &(gm_vec3){0, 1.8, 0}, NULL, NULL, NULL, 0, 0));
+        CHECK(gm_occlusion(client, ids[j % 256], GM_NO_OBJECT, NULL, 0.001 * (double)(j % 1000), GM_UNCHANGED,
+                           GM_STREAM));
         CHECK(gm_poll(client, n, 16, &count));
         if (j % 200 == 0)
             sleep_ms(1);
     }
     printf("{\"allocations_at_create\": %zu, \"allocations_during_poses\": %zu, \"poses\": %zu, "
-           "\"stream_frames\": %zu}\n", at_create, allocations - before, frames * 256, frames * 3);
+           "\"stream_frames\": %zu}\n", at_create, allocations - before, frames * 256, frames * 6);
     {
         double end = now_s() + 20.0;
         do {
             CHECK(gm_query(client, &q));
             gm_value_uint64(gm_value_path(q, "server.streams"), &streams);
-            if (streams >= frames * 3)
+            if (streams >= frames * 6)
                 break;
             sleep_ms(20);
         } while (now_s() < end);
