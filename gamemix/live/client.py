@@ -400,14 +400,15 @@ class Client:
         """How muffled an instance, a game object's instances or a zone's emitters are (0..1 each; a
         zone takes occlusion only).  Posted (or waited); a game updating it every frame may send it
         with `send_stream` instead."""
-        self._send(m.Occlusion(id=id, object=object, zone=zone, occlusion=_float(occlusion),
-                               obstruction=_float(obstruction)), wait, id)
+        self._send(_built(m.Occlusion, id=id, object=object, zone=zone, occlusion=_float(occlusion),
+                          obstruction=_float(obstruction)), wait, id)
 
     def aux_sends(self, sends: dict[str, float], id: int | None = None, object: int | None = None,
                   wait: bool = False) -> None:
         """The levels (dB per auxiliary bus) an instance or a game object's instances feed reverb
         buses at; replaces the last set ({}: none)."""
-        self._send(m.AuxSends(sends={str(k): float(v) for k, v in sends.items()}, id=id, object=object), wait, id)
+        self._send(_built(m.AuxSends, sends={str(k): float(v) for k, v in sends.items()}, id=id, object=object),
+                   wait, id)
 
     def reset_meters(self, bus: str | None = None, wait: bool = False) -> None:
         """Restart the loudness meters of one bus, or of all (e.g. when a level starts)."""
@@ -549,6 +550,15 @@ def _frame(message: m.Message | dict[str, Any]) -> bytes:
     if len(frame) > wire.MAX_FRAME_BYTES:
         raise CommandFailed("too_large", f"frame of {len(frame)} bytes exceeds the limit of {wire.MAX_FRAME_BYTES}")
     return frame
+
+
+def _built(kind, **fields) -> m.Message:
+    """A message, or CommandFailed('bad_value') for fields it refuses as a whole (two targets, or
+    none), as the server would answer it."""
+    try:
+        return kind(**fields)
+    except (ValueError, TypeError) as exc:
+        raise CommandFailed("bad_value", str(exc)) from None
 
 
 def _vec(v):

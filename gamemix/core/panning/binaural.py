@@ -24,8 +24,9 @@ Conference on Immersive and Interactive Audio):
   costs 2 x 16 x decoder taps a sample.
 
 Which voices are direct is chosen once per block (`begin`) from the last
-block's audibility: free filter slots go to the loudest voices without one,
-and a voice takes a slot from a holder only when it is louder by
+block's audibility: free filter slots go to the loudest voices without one
+(a pass over the voices per free slot, only while one is free), and a voice
+makes the quietest holder give its slot up only when it is louder by
 SWAP_RATIO (3 dB), at most SWAPS_PER_BLOCK a block, so slots do not flap.
 A voice moving between the paths is crossfaded over one block (its old path
 ramps down while the new one ramps up).  A spread source (spread > 0) is
@@ -125,36 +126,42 @@ def begin(panner, vi, vf):
             continue
         if leaving[s] != 0 or not _audible_3d(vi, v):
             _free(panner, s)
+    for s in range(k):                      # free slots go to the loudest voices without one
+        if slot_voice[s] < 0:
+            v = _loudest_without(panner, vi, vf)
+            if v < 0:
+                break
+            _take(panner, s, v)
     swaps = 0
     weakest, low = _weakest(panner, vf)
-    for v in range(vi.shape[0]):
-        if weakest < 0:
+    for v in range(vi.shape[0]):            # a voice louder by SWAP_RATIO than a holder takes its slot
+        if weakest < 0 or swaps >= SWAPS_PER_BLOCK:
             break
-        if voice_slot[v] >= 0 or not _audible_3d(vi, v):
+        if voice_slot[v] >= 0 or not _audible_3d(vi, v) or vf[v, VF_AUDIBILITY] <= low * SWAP_RATIO:
             continue
-        a = vf[v, VF_AUDIBILITY]
-        if a <= 0.0:
-            continue
-        if low < 0.0:                       # a free slot
-            _take(panner, weakest, v)
-        elif a > low * SWAP_RATIO and swaps < SWAPS_PER_BLOCK:
-            leaving[weakest] = 1            # its voice fades out of the slot this block; the slot is free next
-            swaps += 1
-        else:
-            continue
+        leaving[weakest] = 1                # its voice fades out of the slot this block; the slot is free next
+        swaps += 1
         weakest, low = _weakest(panner, vf)
 
 
 @njit(cache=True, nogil=True)
+def _loudest_without(panner, vi, vf):
+    """The most audible 3D voice playing without a slot (-1 if none): one pass, when a slot is free."""
+    best, level = -1, 0.0
+    for v in range(vi.shape[0]):
+        if panner.voice_slot[v] < 0 and _audible_3d(vi, v) and vf[v, VF_AUDIBILITY] > level:
+            best, level = v, vf[v, VF_AUDIBILITY]
+    return best
+
+
+@njit(cache=True, nogil=True)
 def _weakest(panner, vf):
-    """(slot, its voice's audibility) of a free slot (audibility -1), else of the quietest holder not
-    leaving; (-1, inf) when every slot is leaving."""
+    """(slot, its voice's audibility) of the quietest holder not leaving; (-1, inf) when no slot is held
+    (free slots were filled before: one still free means no voice wants it)."""
     weakest, low = -1, math.inf
     for s in range(panner.slot_voice.shape[0]):
         v = panner.slot_voice[s]
-        if v < 0:
-            return s, -1.0
-        if panner.leaving[s] == 0 and vf[v, VF_AUDIBILITY] < low:
+        if v >= 0 and panner.leaving[s] == 0 and vf[v, VF_AUDIBILITY] < low:
             weakest, low = s, vf[v, VF_AUDIBILITY]
     return weakest, low
 
