@@ -9,7 +9,7 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := portaudio19-dev python3-dev python3-venv pulseaudio pulseaudio-utils libsndfile1 chromium cmake gcc libzmq3-dev pkg-config
+APT_PACKAGES := portaudio19-dev python3-dev python3-venv pulseaudio pulseaudio-utils libsndfile1 chromium cmake gcc libzmq3-dev pkg-config espeak-ng
 BENCH_APT_PACKAGES := gcc libopenal-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -60,7 +60,8 @@ bench-packages:
 $(VENV)/.installed: pyproject.toml | system-packages
 	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[audio,test,demo,analysis,cluster]'
+	$(PY) -m pip install -q -e '.[audio,test,demo,analysis,cluster,ar]'
+	$(PY) -m pip install -q --no-deps 'silero-vad>=5.1'   # only its ONNX model: no torch (pyproject.toml, extra ar)
 	touch $@
 
 clean:

@@ -84,7 +84,7 @@ def cmd_render(args) -> int:
     from gamemix.offline.render import format_report, render
     with CompileProgress(compile_reporter()):
             report = render(args.scene, args.script, args.out, seed=args.seed, stems_dir=args.stems,
-                        report_path=args.report, fmt=args.format, strict=not args.allow_errors)
+                        report_path=args.report, fmt=args.format, strict=not args.allow_errors, mic=args.mic)
     print(format_report(report))
     print(f"wrote {args.out}")
     return _refused(report, args.allow_errors)
@@ -280,6 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stems", default=None, help="folder for one post-fader WAV per bus")
     p.add_argument("--report", default=None, help="write the render's figures as JSON")
     p.add_argument("--format", default="float", choices=["float", "pcm24", "pcm16"], help="WAV sample format")
+    p.add_argument("--mic", default=None, help="a recording (any rate and channels) that stands in for the scene's "
+                                               "microphone (AR mode; docs/scene-format.md, Microphone)")
     p.add_argument("--allow-errors", action="store_true",
                    help="exit 0 even when the script names what the scene lacks or the mixer refuses commands "
                         "(for exploring; a mix check should not pass it)")

@@ -190,8 +190,18 @@ class WavInput:
         self.frames += n
         return n
 
+    def conversions(self) -> list[str]:
+        """What reading this file at the mixer's rate and channel count changes, as warnings."""
+        out = []
+        if self._file.samplerate != self.sample_rate:
+            out.append(f"{self.path.name}: recorded at {self._file.samplerate} Hz, resampled to {self.sample_rate} Hz")
+        if self._file.channels != self.channels:
+            how = "mixed down" if self._file.channels > self.channels else "spread"
+            out.append(f"{self.path.name}: {self._file.channels} channel(s), {how} to {self.channels}")
+        return out
+
     def stats(self) -> dict:
-        return {"blocks": self.blocks, "frames": self.frames, "overruns": 0}
+        return {"blocks": self.blocks, "frames": self.frames, "overruns": 0, "underruns": 0}
 
     def close(self) -> None:
         self._file.close()
