@@ -13,9 +13,10 @@ block the mixer output at the same time, and keeps up to date:
 The pipeline: the mic block mixed to mono feeds the loudness steps at its own
 rate; it is resampled to 16 kHz (soxr) and cut in 10 ms frames; with
 loudspeakers each frame is aligned with the reference (the output, mono, 16 kHz,
-`delay` samples earlier), the canceller removes what it predicts, and the gate
-marks the frames the echo explains; the detector decides on its own frames
-of the (residual) signal, vetoed where the echo explains them; frame by frame
+`delay` samples earlier), the gate marks the frames the echo explains (on the
+microphone as it is: the safe side), and the canceller removes what it
+predicts before the detector hears the frame; the detector decides on its own frames
+of the (residual) signal, vetoed where the echo explains any of its 10 ms; frame by frame
 the segmenter turns decisions into speech on / off, and each 100 ms step is
 judged clean (for the estimate) once its ten frames are decided.
 
@@ -42,7 +43,8 @@ RATE = detectors.RATE
 STEP_FRAMES = 10            # 10 ms frames in a 100 ms loudness step
 RING = 4096                 # frames of decisions kept (41 s; far more than the lag between the stages)
 HISTORY_S = 4.0
-ALIGN_MARGIN = 32           # samples the canceller's reference starts before the measured delay (a causal filter)
+ALIGN_MARGIN = 32           # the canceller's reference is delayed 32 samples less than measured: its filter then
+                            # models the path with a lag of 32 (causal even if the measure is a little long)
 HANGOVER_S = 0.3
 
 
@@ -122,9 +124,9 @@ class MicAnalysis:
             echo = False
             if self.speakers:
                 start = self.frames * FRAME - self.delay.delay
-                if self.canceller is not None:
-                    frame = self.canceller.process(frame, self.ref_history.span(start - ALIGN_MARGIN, FRAME))
                 echo = self.gate.frame(frame, self.ref_history.span(start, FRAME))
+                if self.canceller is not None:
+                    frame = self.canceller.process(frame, self.ref_history.span(start + ALIGN_MARGIN, FRAME))
             self._echo[self.frames % RING] = echo
             self.frames += 1
             out.append(frame)
@@ -142,7 +144,7 @@ class MicAnalysis:
             lo = first + at
             hi = lo + size
             covered = range(-(-lo // FRAME), -(-hi // FRAME))       # frames whose start lies in [lo, hi)
-            if speech and self.speakers and sum(self._echo[j % RING] for j in covered) * 2 > len(covered):
+            if speech and self.speakers and any(self._echo[j % RING] for j in covered):
                 speech = False
                 self.vetoed += 1
             for j in covered:
