@@ -203,7 +203,8 @@ def cmd_serve(args) -> int:
                                  curve_secret=Path(args.curve_secret) if args.curve_secret else None,
                                  curve_clients=Path(args.curve_clients) if args.curve_clients else None,
                                  max_stream_age=args.max_stream_age, realtime=args.realtime,
-                                 endpoints_file=Path(args.endpoints_file) if args.endpoints_file else None)
+                                 endpoints_file=Path(args.endpoints_file) if args.endpoints_file else None,
+                                 mic=Path(args.mic) if args.mic else None)
     done = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: done.set())
     signal.signal(signal.SIGTERM, lambda *_: done.set())
@@ -321,6 +322,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="do not ask for real-time scheduling of the render thread")
     p.add_argument("--endpoints-file", default=None,
                    help="once the sockets are bound, write their endpoints (and the pid) here as JSON")
+    p.add_argument("--mic", default=None,
+                   help="a recording that stands in for the scene's microphone (AR mode); without it, a scene with a "
+                        "microphone captures it from the device, full duplex with the output")
     p.add_argument("--parent-pid", type=int, default=None,
                    help="stop when this process (the game that started the server) exits")
     p.set_defaults(func=cmd_serve)

@@ -41,3 +41,4 @@ class ServerConfig:
     max_stream_age: float = MAX_STREAM_AGE_S
     realtime: bool = True             # ask for real-time scheduling of the render thread (io/base.py)
     endpoints_file: Path | None = None  # once bound, write the endpoints here as JSON (for `spawn`)
+    mic: Path | None = None           # a recording that stands in for the scene's microphone (AR mode)
