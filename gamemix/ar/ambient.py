@@ -106,7 +106,7 @@ class AmbientEstimate:
         """Give the verdict of every pending step below `clean_until_step`: `is_clean(step)`."""
         while self.pending and self.pending[0][0] < clean_until_step:
             step, ms = self.pending.popleft()
-            self._recent.append((ms, bool(is_clean(step))))
+            self._recent.append((ms, ms > 0.0 and bool(is_clean(step))))    # digital silence: no mic, not a room
             changed = False
             while self.values and self.values[0][0] <= step - self.window_steps:
                 self.values.popleft()                           # older than the window
