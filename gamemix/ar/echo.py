@@ -60,6 +60,7 @@ HOLD_FRAMES = 5             # a frame the echo explained makes the next 50 ms th
 REF_FLOOR = 1e-7            # reference energy (mean square) under which it does not sound (-70 dBFS)
 PEAK_RATIO = 8.0
 MAX_DELAY_S = 0.5
+REGULARISE = 0.01           # the canceller's step is normalised by each bin's power plus 1 % of the mean power
 
 
 class History:
@@ -134,8 +135,8 @@ class Canceller:
     transforms; `process(mic, ref)` on FRAME-sample frames returns the residual."""
 
     PARTITIONS = 8
-    MU = 0.5
-    SMOOTH = 0.9
+    MU = 0.2
+    SMOOTH = 0.5
 
     def __init__(self):
         n = FRAME
@@ -156,7 +157,10 @@ class Canceller:
         self.power = self.SMOOTH * self.power + (1 - self.SMOOTH) * p
         if float(np.mean(ref * ref)) > REF_FLOOR:
             big_e = np.fft.rfft(np.concatenate([np.zeros(n), e]))
-            grad = np.fft.irfft(np.conj(self.x) * big_e / (self.power + 1e-8), 2 * n, axis=1)
+            # regularised per bin by a share of the mean power: a narrowband reference (a tone in the
+            # music) leaves most bins near zero power, and dividing by that alone blows the filter up
+            reg = REGULARISE * float(np.mean(self.power)) + 1e-10
+            grad = np.fft.irfft(np.conj(self.x) * big_e / (self.power + reg), 2 * n, axis=1)
             grad[:, n:] = 0.0                                  # gradient constraint: linear, causal partitions
             self.w += self.MU * np.fft.rfft(grad, axis=1)
         if not np.all(np.isfinite(self.w)):
