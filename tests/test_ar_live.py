@@ -96,7 +96,10 @@ def test_speech_in_the_captured_source_ducks_the_music_in_the_output(mic_source,
                            timeout=60)
             time.sleep(1.5)
             status = client.query()["microphone"]
+            frame = server.telemetry()
         cap.close()
+    from gamemix.live.telemetry import Telemetry
+    Telemetry.model_validate({"v": 1, **frame})                       # the frame its schema describes
     out = cap.audio()[:, 0]
     env = envelope_db(out)
     before = int(cap.frame_at(started) / (SR // 20))

@@ -169,6 +169,10 @@ class MicAnalysis:
         """The recording ended: close an open speech segment."""
         self.segmenter.finish()
 
+    def close(self) -> None:
+        """Let the resamplers go now (soxr's binding reports objects still alive at interpreter exit)."""
+        self._mic_rs = self._ref_rs = None
+
     def status(self) -> dict:
         """The figures reports and telemetry give."""
         amb = self.ambient_lufs

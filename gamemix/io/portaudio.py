@@ -27,7 +27,8 @@ thread that writes also reads: before each block it takes every whole block
 the input has ready (`get_read_available`, so it never waits on the input)
 into the `DeviceInput`'s ring, from which the render thread reads one block
 per block at its start.  The ring holds `prime` blocks before it delivers
-(the input arrives in device buffers, not blocks), an empty ring gives a
+(the input arrives in device buffers, not blocks; more if the input turns
+out to deliver bigger bursts than that), an empty ring gives a
 block of silence and counts an underrun (and primes again), a full one drops
 the new block and counts an overrun, and a ring fuller than it needs (the
 render thread fell behind) is trimmed back, an overrun each, so the
@@ -95,13 +96,15 @@ class DeviceInput:
     blocks, the render thread `read`s them (see the module docstring).  Single producer, single
     consumer, no lock: the BlockRing's counters."""
 
-    SLACK = 2               # blocks beyond `prime` the ring may hold before it is trimmed back
+    SLACK = 2               # blocks beyond what it holds (`prime`, or the input's burst) before it is trimmed
+    BURSTS = 8              # room for an input that delivers in bursts of up to this many blocks
 
     def __init__(self, channels: int, sample_rate: int, block_size: int, prime: int, stream_channels: int = 0):
         self.channels, self.sample_rate, self.block_size = channels, sample_rate, block_size
         self.prime = max(1, prime)
-        self.ring = BlockRing(self.prime + self.SLACK + 2, block_size, stream_channels or channels)
+        self.ring = BlockRing(self.prime + self.SLACK + self.BURSTS, block_size, stream_channels or channels)
         self.primed = False
+        self.burst = 1               # the most blocks the input has delivered at once (its real granularity)
         self.blocks = 0              # blocks captured
         self.delivered = 0           # blocks the render thread got
         self.overruns = 0            # blocks lost: ring full, PortAudio's input buffer full, or trimmed
@@ -121,12 +124,13 @@ class DeviceInput:
     def read(self, out: np.ndarray) -> int:
         """Render thread: the oldest captured block into out; 0 (and silence) while priming or empty."""
         ring = self.ring
+        hold = max(self.prime, min(self.burst, ring.slots - self.SLACK))
         if not self.primed:
-            if ring.fill_level() < self.prime:
+            if ring.fill_level() < hold:
                 out[:] = 0.0
                 return 0
             self.primed = True
-        while ring.fill_level() > self.prime + self.SLACK:      # more than it needs: hold the latency down
+        while ring.fill_level() > hold + self.SLACK:            # more than it needs: hold the latency down
             ring.release()
             self.overruns += 1
         slot = ring.read_slot()
@@ -147,7 +151,8 @@ class DeviceInput:
     def stats(self) -> dict:
         return {"blocks": self.blocks, "delivered": self.delivered, "overruns": self.overruns,
                 "underruns": self.underruns, "fill": self.ring.fill_level(),
-                "latency_ms": (self.input_latency_s + self.prime * self.block_size / self.sample_rate) * 1e3}
+                "latency_ms": (self.input_latency_s + max(self.prime, self.burst) * self.block_size
+                               / self.sample_rate) * 1e3}
 
     def close(self) -> None:
         """The stream is the output's: it closes it."""
@@ -265,6 +270,7 @@ class AudioOutput:
         if self.input is None:
             return
         available = self._stream.get_read_available()
+        self.input.burst = max(self.input.burst, available // self.block_size)
         while available >= self.block_size:
             self.input.push(self._stream.read(self.block_size, exception_on_overflow=False))
             available -= self.block_size

@@ -207,6 +207,7 @@ class WavInput:
 
     def close(self) -> None:
         self._file.close()
+        self._resampler = None
 
     def __enter__(self) -> "WavInput":
         return self

@@ -91,6 +91,8 @@ class LiveMicrophone:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=2.0)
+        if not self._thread.is_alive():
+            self.analysis.close()
         if self.input is not None:
             self.input.close()
 

@@ -274,6 +274,9 @@ class Server:
             return None
         if mic_input is None:
             status = status or "off"
+        if status == "capturing" and spec.echo.delay_ms is None:      # until GCC-PHAT measures it: PortAudio's
+            stats = self._output.stats()                              # round trip as the reference's delay
+            analysis.delay.delay = int(round((stats["latency_ms"] + stats["capture"]["latency_ms"]) * 16.0))
         mic = LiveMicrophone(analysis, mic_input, spec.channels, m.channels, m.block_size, self.faults,
                              self.mic_beat, status)
         m.microphone.align(analysis.latency_s(m.block_size) + m.dt)     # + a block: the thread's pick-up

@@ -72,6 +72,7 @@ class MicRecording:
 
     def report(self) -> dict:
         self.analysis.finish()
+        self.analysis.close()
         self.input.close()
         return {"recording": str(self.path), **self.analysis.status(),
                 "hear_through_delay_ms": round(self.mixer.microphone.delay_s() * 1e3, 2),
