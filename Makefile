@@ -5,6 +5,7 @@
 #   make test   installs what it needs (PortAudio, PulseAudio, ...) and runs the test suite
 #   make bench  installs what it needs (incl. OpenAL Soft for the peer) and runs benchmarks/
 #   make assets regenerates the showcase's audio and script (needs espeak-ng, installed here)
+#   make ar-assets regenerates scenes/ar's microphone recording (mic.flac, mic.json) and its sounds
 
 PYTHON ?= python3
 VENV := .venv
@@ -13,7 +14,7 @@ APT_PACKAGES := portaudio19-dev python3-dev python3-venv pulseaudio pulseaudio-u
 BENCH_APT_PACKAGES := gcc libopenal-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo showcase warmup test bench assets system-packages bench-packages clean
+.PHONY: demo showcase warmup test bench assets ar-assets system-packages bench-packages clean
 
 demo: warmup
 	$(PY) -m demo_game --out-dir out
@@ -44,6 +45,9 @@ assets: $(VENV)/.installed
 	@dpkg -s espeak-ng >/dev/null 2>&1 || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq espeak-ng)
 	$(PY) scenes/showcase/make_assets.py
 	$(PY) scenes/showcase/make_script.py
+
+ar-assets: $(VENV)/.installed
+	$(PY) scenes/ar/make_mic.py
 
 system-packages:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \

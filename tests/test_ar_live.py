@@ -137,3 +137,18 @@ def test_a_microphone_that_cannot_open_is_reported_and_the_mix_goes_on(pulse, sc
         assert server.threads_alive()["render"]
         assert math.isfinite(server.output_stats()["render_us_median"])
     assert status["status"].startswith("unavailable: no audio device 'no-such-microphone'"), status
+
+
+def test_a_mic_recording_that_does_not_exist_is_reported_and_the_mix_goes_on(scene_dir, tmp_path):
+    from gamemix.client import Client
+    from gamemix.live.server import Server, ServerConfig
+    any_port = "tcp://127.0.0.1:*"
+    config = ServerConfig(scene=scene(scene_dir), commands=any_port, streams=any_port, telemetry=any_port,
+                          output="null", mic=tmp_path / "missing.wav")
+    with Server(config) as server:
+        with Client(server.bound["commands"], server.bound["streams"], server.bound["telemetry"]) as client:
+            client.play("music", id=1, wait=True)
+            assert wait_for(lambda: server.output_stats().get("blocks", 0) > 50, 5.0)
+            status = client.query()["microphone"]
+        assert server.threads_alive()["render"] and server.threads_alive()["microphone"]
+    assert status["status"] == f"unavailable: mic recording not found: {tmp_path / 'missing.wav'}", status

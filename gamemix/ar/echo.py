@@ -32,7 +32,7 @@ output is known, so it serves as the reference, in three parts:
    the echo rather than the room dominates them; 3 s of such frames); until
    it is learned, an ERL of 0 dB (the safe side).  A frame in which the microphone is not `margin` dB above
    that prediction is the echo's: it neither counts as speech nor enters the
-   ambient estimate, nor do the 50 ms after it (the echo's tail, and the
+   ambient estimate, nor do the 150 ms after it (the echo's tail, and the
    frames between two syllables of the game's line).  Double talk (a person speaking over loud game
    dialogue) is lost while the game is louder at the mic than the person by
    less than the margin: the gate errs towards not ducking.
@@ -56,7 +56,7 @@ ERL_MIN_FRAMES = 50
 ERL_PERCENTILE = 50.0
 LOUD = 0.01                 # a frame teaches the ERL when its reference is within 20 dB of the recent peak
 PEAK_DECAY = 0.997          # per frame: the recent peak falls 13 dB in 10 s
-HOLD_FRAMES = 5             # a frame the echo explained makes the next 50 ms the echo's too (its tail)
+HOLD_FRAMES = 15            # a frame the echo explained makes the next 150 ms the echo's too (its tail)
 REF_FLOOR = 1e-7            # reference energy (mean square) under which it does not sound (-70 dBFS)
 PEAK_RATIO = 8.0
 MAX_DELAY_S = 0.5

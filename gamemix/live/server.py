@@ -138,8 +138,6 @@ class Server:
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         if self.config.mic is not None and self.mixer.scene.microphone is None:
             raise ValueError("--mic needs a scene with a `microphone` section (docs/scene-format.md)")
-        if self.config.mic is not None and not Path(self.config.mic).is_file():
-            raise ValueError(f"mic recording not found: {self.config.mic}")
         if self.config.record is not None:
             self.recorder = Recorder(self.config.record, self.config.seed)
             self.network.recorder = self.recorder
@@ -256,10 +254,15 @@ class Server:
         mic_input = getattr(self._output, "input", None)
         if cfg.mic is not None:
             from gamemix.io.wav import WavInput
-            mic_input = WavInput(cfg.mic, m.sample_rate, spec.channels, m.block_size, chunk=LIVE_FILE_CHUNK)
-            status = f"file {cfg.mic}"
-            for warning in mic_input.conversions():
-                log.warning("%s", warning)
+            try:
+                mic_input = WavInput(cfg.mic, m.sample_rate, spec.channels, m.block_size, chunk=LIVE_FILE_CHUNK)
+                status = f"file {cfg.mic}"
+                for warning in mic_input.conversions():
+                    log.warning("%s", warning)
+            except Exception as exc:        # missing, unreadable: said, and the mix goes on without it
+                why = "not found" if not Path(cfg.mic).is_file() else f"unreadable ({exc})"
+                status = self._mic_status = f"unavailable: mic recording {why}: {cfg.mic}"
+                log.error("the microphone %s; mixing on without it", status.removeprefix("unavailable: "))
         elif mic_input is not None:
             status = "capturing"
         elif status is None:
