@@ -13,7 +13,12 @@ seconds it is far less biased (0.1-0.3 dB for stationary noise) and still
 ignores what is louder than the floor most of the time.  Steps that the
 detector calls speech, or that the echo gate says the game's own output
 explains, are left out before the percentile is taken, so neither a person
-talking nor the game raises the estimate (ar/echo.py).
+talking nor the game raises the estimate (ar/echo.py).  If the detector
+calls everything speech for a whole window (webrtc in street noise does),
+the 5th percentile of every step but the echo's over two windows takes over:
+minimum statistics' own defence against speech (it is biased low by about
+the noise's own spread, ~1 dB for traffic, which is the price of not being
+raised by a person who talks on).
 
 The K-weighting runs at the microphone's own rate (its band above 8 kHz
 counts, as it does for pyloudnorm or any BS.1770 meter), before the signal
@@ -35,6 +40,8 @@ from gamemix.core.dsp.bs1770 import k_weighting
 STEP_S = 0.1            # a loudness step (BS.1770's gating-block hop)
 MOMENTARY_STEPS = 4     # 400 ms
 MIN_VALUES = 10         # momentary values (1 s) before the first estimate
+FALLBACK_WINDOWS = 2    # the fallback (no clean steps for a window) looks twice as far back ...
+FALLBACK_PERCENTILE = 5.0   # ... and lower: the speech it may contain must fill 95 % of it to raise it
 
 
 @njit(cache=True, nogil=True)
@@ -72,7 +79,8 @@ class AmbientEstimate:
     """Feeds on the mic's samples (mono, at its rate); every 100 ms step is kept until the caller says
     whether it was clean (neither speech nor echo), then momentary values of clean steps feed the
     percentile over the last `window_s` seconds.  `value` is the estimate in LUFS: NaN until a second
-    of clean steps; while fewer than a second's are in the window (a person talking on), it holds.""" 
+    of clean steps; while fewer than a second's are in the window (a person talking on), it holds, for
+    one window at most: then the percentile of every step but the echo's takes over (`_update`)."""
 
     def __init__(self, sample_rate: int, window_s: float, percentile: float, calibration_db: float = 0.0):
         self.coef = k_weighting(sample_rate)
@@ -87,6 +95,8 @@ class AmbientEstimate:
         self._recent = collections.deque(maxlen=MOMENTARY_STEPS)   # (mean square, clean) of the last steps
         self.window_steps = max(MIN_VALUES, int(round(window_s / STEP_S)))
         self.values: collections.deque = collections.deque()   # (step, momentary LUFS) of clean steps in the window
+        self.heard: collections.deque = collections.deque()    # ... of steps without the game's echo (speech or not)
+        self.held = 0                                          # steps since the clean values last sufficed
         self.value = math.nan
 
     def feed(self, x: np.ndarray) -> None:
@@ -102,18 +112,36 @@ class AmbientEstimate:
                 self.steps_done += 1
                 self._acc, self._count = 0.0, 0
 
-    def judge(self, clean_until_step: int, is_clean) -> None:
-        """Give the verdict of every pending step below `clean_until_step`: `is_clean(step)`."""
+    def judge(self, clean_until_step: int, is_clean, is_echo=None) -> None:
+        """Give the verdict of every pending step below `clean_until_step`: `is_clean(step)` (neither speech
+        nor echo) and `is_echo(step)` (the game's echo in it)."""
         while self.pending and self.pending[0][0] < clean_until_step:
             step, ms = self.pending.popleft()
-            self._recent.append((ms, ms > 0.0 and bool(is_clean(step))))    # digital silence: no mic, not a room
-            changed = False
-            while self.values and self.values[0][0] <= step - self.window_steps:
-                self.values.popleft()                           # older than the window
-                changed = True
-            if len(self._recent) == MOMENTARY_STEPS and all(clean for _, clean in self._recent):
-                self.values.append((step, lufs(sum(m for m, _ in self._recent) / MOMENTARY_STEPS)))
-                changed = True
-            if changed and len(self.values) >= MIN_VALUES:
-                values = np.fromiter((v for _, v in self.values), float, len(self.values))
-                self.value = float(np.percentile(values, self.percentile)) + self.calibration_db
+            sound = ms > 0.0                                    # digital silence: no mic, not a room
+            self._recent.append((ms, sound and bool(is_clean(step)),
+                                 sound and not (is_echo is not None and is_echo(step))))
+            for window, length in ((self.values, self.window_steps), (self.heard, FALLBACK_WINDOWS * self.window_steps)):
+                while window and window[0][0] <= step - length:
+                    window.popleft()                            # older than the window
+            if len(self._recent) == MOMENTARY_STEPS:
+                momentary = lufs(sum(m for m, _, _ in self._recent) / MOMENTARY_STEPS)
+                if all(clean for _, clean, _ in self._recent):
+                    self.values.append((step, momentary))
+                if all(heard for _, _, heard in self._recent):
+                    self.heard.append((step, momentary))
+            self._update()
+
+    def _update(self) -> None:
+        """The percentile of the clean values; if the detector has called everything speech for a whole
+        window (a detector that hears speech in noise, or a person talking on), the 5th percentile of
+        every value but the echo's over two windows, as minimum statistics would; else the last
+        estimate holds."""
+        if len(self.values) >= MIN_VALUES:
+            window, percentile, self.held = self.values, self.percentile, 0
+        else:
+            self.held += 1
+            if self.held < self.window_steps or len(self.heard) < MIN_VALUES:
+                return
+            window, percentile = self.heard, min(self.percentile, FALLBACK_PERCENTILE)
+        values = np.fromiter((v for _, v in window), float, len(window))
+        self.value = float(np.percentile(values, percentile)) + self.calibration_db

@@ -162,8 +162,9 @@ class MicAnalysis:
             self._clean[j % RING] = not (raw or on or self._echo[j % RING])
             self.judged += 1
         done_steps = self.judged // STEP_FRAMES
-        self.ambient.judge(done_steps, lambda step: all(self._clean[(step * STEP_FRAMES + i) % RING]
-                                                        for i in range(STEP_FRAMES)))
+        self.ambient.judge(done_steps,
+                           lambda step: all(self._clean[(step * STEP_FRAMES + i) % RING] for i in range(STEP_FRAMES)),
+                           lambda step: any(self._echo[(step * STEP_FRAMES + i) % RING] for i in range(STEP_FRAMES)))
 
     def finish(self) -> None:
         """The recording ended: close an open speech segment."""
