@@ -35,8 +35,6 @@ from numba import njit
 from gamemix.core import chain
 from gamemix.units import LN10_20
 
-
-
 # params[b, FIELD]
 AD_FOLLOW = 0        # 1 = the bus follows the ambience
 AD_MARGIN = 1        # LU the bus keeps over the ambience

@@ -26,7 +26,6 @@ from numba import njit
 
 from gamemix.core import chain
 
-
 MAX_CHANNELS = 2
 MAX_DELAY = 1 << 14            # samples of delay line: 341 ms at 48 kHz
 
