@@ -5,15 +5,16 @@
 #   make test   installs what it needs (PortAudio, PulseAudio, ...) and runs the test suite
 #   make bench  installs what it needs (incl. OpenAL Soft for the peer) and runs benchmarks/
 #   make assets regenerates the showcase's audio and script (needs espeak-ng, installed here)
+#   make ar-assets regenerates scenes/ar's microphone recording (mic.flac, mic.json) and its sounds
 
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := portaudio19-dev python3-dev python3-venv pulseaudio pulseaudio-utils libsndfile1 chromium cmake gcc libzmq3-dev pkg-config ffmpeg
+APT_PACKAGES := portaudio19-dev python3-dev python3-venv pulseaudio pulseaudio-utils libsndfile1 chromium cmake gcc libzmq3-dev pkg-config ffmpeg espeak-ng
 BENCH_APT_PACKAGES := gcc libopenal-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo showcase warmup test bench assets system-packages bench-packages clean
+.PHONY: demo showcase warmup test bench assets ar-assets system-packages bench-packages clean
 
 demo: warmup
 	$(PY) -m demo_game --out-dir out
@@ -38,11 +39,15 @@ bench: $(VENV)/.installed bench-packages
 	$(PY) benchmarks/bench_streaming.py
 	$(PY) benchmarks/bench_c_client.py
 	$(PY) benchmarks/bench_check.py
+	$(PY) benchmarks/bench_ar.py
 
 assets: $(VENV)/.installed
 	@dpkg -s espeak-ng >/dev/null 2>&1 || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq espeak-ng)
 	$(PY) scenes/showcase/make_assets.py
 	$(PY) scenes/showcase/make_script.py
+
+ar-assets: $(VENV)/.installed
+	$(PY) scenes/ar/make_mic.py
 
 system-packages:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -60,7 +65,8 @@ bench-packages:
 $(VENV)/.installed: pyproject.toml | system-packages
 	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[audio,test,demo,analysis,cluster,spatial]'
+	$(PY) -m pip install -q -e '.[audio,test,demo,analysis,cluster,spatial,ar]'
+	$(PY) -m pip install -q --no-deps 'silero-vad>=5.1'   # only its ONNX model: no torch (pyproject.toml, extra ar)
 	touch $@
 
 clean:

@@ -85,7 +85,7 @@ def cmd_render(args) -> int:
     with CompileProgress(compile_reporter()):
             report = render(args.scene, args.script, args.out, seed=args.seed, stems_dir=args.stems,
                         report_path=args.report, fmt=args.format, strict=not args.allow_errors,
-                        layout=args.layout)
+                        layout=args.layout, mic=args.mic)
     print(format_report(report))
     print(f"wrote {args.out}")
     return _refused(report, args.allow_errors)
@@ -205,7 +205,7 @@ def cmd_serve(args) -> int:
                                  curve_clients=Path(args.curve_clients) if args.curve_clients else None,
                                  max_stream_age=args.max_stream_age, realtime=args.realtime,
                                  endpoints_file=Path(args.endpoints_file) if args.endpoints_file else None,
-                                 layout=args.layout)
+                                 layout=args.layout, mic=Path(args.mic) if args.mic else None)
     done = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: done.set())
     signal.signal(signal.SIGTERM, lambda *_: done.set())
@@ -284,6 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stems", default=None, help="folder for one post-fader WAV per bus")
     p.add_argument("--report", default=None, help="write the render's figures as JSON")
     p.add_argument("--format", default="float", choices=["float", "pcm24", "pcm16"], help="WAV sample format")
+    p.add_argument("--mic", default=None, help="a recording (any rate and channels) that stands in for the scene's "
+                                               "microphone (AR mode; docs/scene-format.md, Microphone)")
     p.add_argument("--allow-errors", action="store_true",
                    help="exit 0 even when the script names what the scene lacks or the mixer refuses commands "
                         "(for exploring; a mix check should not pass it)")
@@ -325,6 +327,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="do not ask for real-time scheduling of the render thread")
     p.add_argument("--endpoints-file", default=None,
                    help="once the sockets are bound, write their endpoints (and the pid) here as JSON")
+    p.add_argument("--mic", default=None,
+                   help="a recording that stands in for the scene's microphone (AR mode); without it, a scene with a "
+                        "microphone captures it from the device, full duplex with the output")
     p.add_argument("--parent-pid", type=int, default=None,
                    help="stop when this process (the game that started the server) exits")
     p.set_defaults(func=cmd_serve)

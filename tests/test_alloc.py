@@ -94,3 +94,72 @@ def test_render_block_allocates_nothing(tmp_path, layout):
     assert int(per_blocks) == 0          # 3,000 blocks allocate no more than one
     assert int(per_call) <= int(arrays)  # the call boundary: one record per array argument
     assert float(peak) > 0.01   # it really rendered sound
+
+
+AR_PROGRAM = textwrap.dedent("""
+    import sys
+    import numpy as np, soundfile, yaml, pathlib
+    from numba.core.runtime import rtsys
+    from gamemix.scene.load import load_scene
+    from gamemix.control.mixer import Mixer
+    from gamemix.core.dsp.mic import MicStage
+    from gamemix.core.dsp.adaptive import AdaptiveStage, IN_AMBIENT, IN_SPEECH
+    root = pathlib.Path(sys.argv[1])
+    t = np.arange(48000) / 48000
+    soundfile.write(root / "tone.wav", (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 48000)
+    (root / "scene.yaml").write_text(yaml.safe_dump({
+        "buses": {"master": {"limiter": {}}, "mic": {"highpass_hz": 120}, "music": {},
+                  "dialogue": {"loudness": {"target_lufs": -23}}},
+        "sounds": {"m": {"files": ["tone.wav"], "loop": True, "bus": "music"},
+                   "d": {"files": ["tone.wav"], "loop": True, "bus": "dialogue"}},
+        "microphone": {"bus": "mic", "channels": 2, "hear_through_db": -6, "hear_through_align": True,
+                       "follow": {"dialogue": {}}, "duck": {"music": {"hold_ms": 20}}}}))
+    mixer = Mixer(load_scene(root / "scene.yaml"))
+    mixer.microphone.align(0.05)
+    out = np.zeros((256, 2), np.float32)
+    mixer.play("m", 1)
+    mixer.play("d", 2)
+    mixer.render(out)
+    from numba import njit
+    from gamemix.core.engine import render_block
+    stages = mixer.engine.args[13]
+    mic = [s for s in stages if isinstance(s, MicStage)][0]
+    ad = [s for s in stages if isinstance(s, AdaptiveStage)][0]
+
+    @njit
+    def drive(blocks, arrays, out, mic_block, inputs):
+        for b in range(blocks):
+            for c in range(mic_block.shape[0]):          # what the control side copies in: a new capture
+                for i in range(mic_block.shape[1]):
+                    mic_block[c, i] = np.sin(0.01 * (b * 256 + i) + c) * 0.1
+            inputs[IN_AMBIENT] = -40.0 + (b % 200) * 0.1   # the ambience moves, speech comes and goes
+            inputs[IN_SPEECH] = 1.0 if (b // 50) % 2 == 0 else 0.0
+            render_block(*arrays, out)
+
+    args = (mixer.engine.args, out, mic.block, ad.inputs)
+    drive(1, *args)
+    counts = []
+    for blocks in (1, 3000):
+        before = rtsys.get_allocation_stats()
+        drive(blocks, *args)
+        after = rtsys.get_allocation_stats()
+        counts.append(after.alloc - before.alloc)
+    def count(a):
+        return sum(count(x) for x in a) if isinstance(a, tuple) else 1
+    arrays = count(mixer.engine.args) + 3
+    print(counts[1] - counts[0], counts[0], arrays, float(np.abs(out).max()), float(np.abs(mixer.arrays.bus_buf[1]).max()))
+""")
+
+
+def test_the_mic_and_adaptive_stages_allocate_nothing_per_block(tmp_path):
+    """AR mode's stages (core/dsp/mic.py, core/dsp/adaptive.py) in the engine's block, with a new capture
+    in the mic stage, a moving ambience and speech toggling every 50 blocks: 3,000 blocks allocate exactly
+    what one does."""
+    env = dict(os.environ, NUMBA_NRT_STATS="1")
+    result = subprocess.run([sys.executable, "-c", AR_PROGRAM, str(tmp_path)], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    per_blocks, per_call, arrays, peak, mic_peak = result.stdout.split()
+    assert int(per_blocks) == 0
+    assert int(per_call) <= int(arrays)
+    assert float(peak) > 0.01 and float(mic_peak) > 0.01     # it really rendered, the mic included

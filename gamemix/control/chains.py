@@ -47,6 +47,7 @@ class BusChains:
             self._base = {}
             for p, m in self.movables:
                 self._base[m.name] = np.full((len(self.bus_index), p.width(m)), np.nan)
+            for p in self.processors:          # once every array exists: a processor may have several movables
                 p.base(self._base)
         moved = {name: values.copy() for name, values in self._base.items()}
         owner = {m.name: (p, m) for p, m in self.movables}

@@ -34,6 +34,7 @@ from gamemix.control.hdr import HdrWindow
 from gamemix.control.instances import AUTO_ID_BASE, Instances, PlayOptions
 from gamemix.control.parameters import GameParameters, MappedValues
 from gamemix.control.local import LocalParameters
+from gamemix.control.microphone import MicrophoneControl
 from gamemix.control.objects import GameObjects
 from gamemix.control.snapshots import SnapshotMixer
 from gamemix.control.streams import Streams
@@ -77,6 +78,7 @@ class Mixer:
         self.cat_names = scene.category_names()
         self.cat_index = {name: i for i, name in enumerate(self.cat_names)}
         self.chains = BusChains(scene, self.bus_index, self.channels, out.sample_rate)
+        self.microphone = MicrophoneControl(scene, self.chains, out.sample_rate)
         # rows beyond max_instances hold stolen or stopped voices while they fade out
         rows = out.max_instances + out.max_voices
         self.arrays = EngineArrays(out.max_voices, len(self.bus_names), self.channels, out.block_size,

@@ -3,12 +3,14 @@
 Every bus runs the same chain once per block, in this order (the numbers are
 each stage's `order`; a new stage picks a number between two of them):
 
+    MIC 5           the microphone's block into the mic bus (AR)     (dsp/mic.py)
     REVERB 10       an effect return's reverb replaces its input     (dsp/reverb.py)
     FILTERS 20      low-pass then high-pass                           (dsp/filters.py)
     UNMASK 30       cut where the bus masks a priority bus            (dsp/unmasking.py)
     SIDECHAIN 40    duck by other buses' signals                      (dsp/sidechain.py)
     COMPRESSOR 50   compressor                                        (dsp/compressor.py)
     LOUDNESS 60     meter, then the loudness-management gain          (dsp/leveler.py)
+    ADAPTIVE 65     ambient boost and speech duck (AR)                (dsp/adaptive.py)
     FADER 70        the bus fader, ramped                             (dsp/mixing.py)
     PROTECT 75      intelligibility targets: measure, cut the others  (dsp/intelligibility.py)
     LIMITER 80      true-peak limiter                                 (dsp/limiter.py)
@@ -52,7 +54,7 @@ from typing import Callable
 from numba import literal_unroll, njit
 from numba.extending import overload
 
-REVERB, FILTERS, UNMASK, SIDECHAIN, COMPRESSOR, LOUDNESS = 10, 20, 30, 40, 50, 60
+MIC, REVERB, FILTERS, UNMASK, SIDECHAIN, COMPRESSOR, LOUDNESS, ADAPTIVE = 5, 10, 20, 30, 40, 50, 60, 65
 FADER, PROTECT, LIMITER, LEVELS, METER, ANALYSIS, SENDS = 70, 75, 80, 90, 100, 110, 120
 
 _KERNELS: dict[type, Callable] = {}

@@ -161,11 +161,12 @@ class WavInput:
 
     Any file libsndfile reads; resampled to `sample_rate` with soxr when its rate differs, and
     mixed or spread to `channels` (a mono file feeds every channel; more channels than asked are
-    averaged down).  Decoded in chunks as it is read, so memory stays at a chunk."""
+    averaged down).  Decoded in chunks as it is read, so memory stays at a chunk (live, where the
+    render thread reads it, a small one: `chunk`)."""
 
     CHUNK = 1 << 16
 
-    def __init__(self, path: str | Path, sample_rate: int, channels: int, block_size: int):
+    def __init__(self, path: str | Path, sample_rate: int, channels: int, block_size: int, chunk: int = CHUNK):
         import soundfile
         import soxr
         self.path = Path(path)
@@ -176,12 +177,13 @@ class WavInput:
                            if self._file.samplerate != sample_rate else None)
         self._buffer = np.zeros((0, channels), dtype=np.float32)
         self._done = False
+        self.chunk = chunk
         self.blocks = 0
         self.frames = 0
 
     def _refill(self) -> None:
-        data = self._file.read(self.CHUNK, dtype="float32", always_2d=True)
-        last = len(data) < self.CHUNK
+        data = self._file.read(self.chunk, dtype="float32", always_2d=True)
+        last = len(data) < self.chunk
         if self._resampler is not None:
             data = self._resampler.resample_chunk(data, last=last)
         self._done = last
@@ -201,11 +203,22 @@ class WavInput:
         self.frames += n
         return n
 
+    def conversions(self) -> list[str]:
+        """What reading this file at the mixer's rate and channel count changes, as warnings."""
+        out = []
+        if self._file.samplerate != self.sample_rate:
+            out.append(f"{self.path.name}: recorded at {self._file.samplerate} Hz, resampled to {self.sample_rate} Hz")
+        if self._file.channels != self.channels:
+            how = "mixed down" if self._file.channels > self.channels else "spread"
+            out.append(f"{self.path.name}: {self._file.channels} channel(s), {how} to {self.channels}")
+        return out
+
     def stats(self) -> dict:
-        return {"blocks": self.blocks, "frames": self.frames, "overruns": 0}
+        return {"blocks": self.blocks, "frames": self.frames, "overruns": 0, "underruns": 0}
 
     def close(self) -> None:
         self._file.close()
+        self._resampler = None
 
     def __enter__(self) -> "WavInput":
         return self

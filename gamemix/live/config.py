@@ -42,3 +42,4 @@ class ServerConfig:
     realtime: bool = True             # ask for real-time scheduling of the render thread (io/base.py)
     endpoints_file: Path | None = None  # once bound, write the endpoints here as JSON (for `spawn`)
     layout: str | None = None         # the output layout instead of the scene's (`--layout`)
+    mic: Path | None = None           # a recording that stands in for the scene's microphone (AR mode)

@@ -54,6 +54,7 @@ from gamemix.live import telemetry
 from gamemix.live.config import ServerConfig
 from gamemix.live.curve import check_endpoints
 from gamemix.live.feeder import Feeder
+from gamemix.live.mic import LiveMicrophone
 from gamemix.live.network import MESSAGES_PER_BLOCK, MESSAGES_TIME_S, Network, PreparedUpload, ServerStats, Waker
 from gamemix.live.recorder import Recorder
 from gamemix.live.reloader import SceneReloader
@@ -69,6 +70,8 @@ SWITCH_INTERVAL_S = 0.0005
 RENDER_STALL_BLOCKS = 40         # the render thread is stalled after this many block periods without a block
 NETWORK_STALL_S = 1.0
 FEEDER_STALL_S = 2.0         # the stream feeder may wait on a slow disk; a ring holds 2.7 s
+LIVE_FILE_CHUNK = 2048       # frames a --mic recording is decoded by, on the render thread (well under a block's time)
+MIC_STALL_S = 2.0            # the mic's analysis thread (its ring holds 0.7 s: a late turn drops pairs, counted)
 
 __all__ = ["Server", "ServerConfig", "ServerStats"]
 
@@ -103,6 +106,9 @@ class Server:
         self.network.upload_room = self._upload_room
         self.feeder_beat = Heartbeat("streams", FEEDER_STALL_S)
         self.feeder = Feeder(lambda: self.mixer, self.faults, self.feeder_beat)
+        self.mic_beat = Heartbeat("microphone", MIC_STALL_S)
+        self.mic: LiveMicrophone | None = None
+        self._mic_status: str | None = None
         self.watchdog = Watchdog(self.faults, [self.render_beat, self.network_beat, self.feeder_beat],
                                  lambda frame: self.outbox.append((None, wire.encode(frame))))
         self._telemetry_every = max(1, round(self.mixer.sample_rate / self.mixer.block_size / config.telemetry_hz))
@@ -129,6 +135,8 @@ class Server:
         (a reloaded-away scene may keep some memory).
         """
         sys.setswitchinterval(SWITCH_INTERVAL_S)
+        if self.config.mic is not None and self.mixer.scene.microphone is None:
+            raise ValueError("--mic needs a scene with a `microphone` section (docs/scene-format.md)")
         if self.config.record is not None:
             self.recorder = Recorder(self.config.record, self.config.seed)
             self.network.recorder = self.recorder
@@ -142,7 +150,12 @@ class Server:
         gc.freeze()
         self.feeder.start()
         self._output = self._make_output()
+        self.mic = self._make_mic()
         self.render_beat()
+        if self.mic is not None:
+            self.mic_beat()
+            self.watchdog.heartbeats.append(self.mic_beat)
+            self.mic.start()
         self._output.start()
         self.watchdog.start()
         self.network.mark_ready()
@@ -189,6 +202,8 @@ class Server:
         """Stop audio and network; write the rest of the recording."""
         if self._output is not None:
             self._output.stop()
+        if self.mic is not None:
+            self.mic.stop()
         self.watchdog.stop()
         self.feeder.stop()
         self.network.stop()
@@ -212,14 +227,65 @@ class Server:
                               block_size=m.block_size, ahead=cfg.ahead, device_buffer=cfg.device_buffer,
                               realtime=cfg.realtime)
         if cfg.output == "device":
-            from gamemix.io.portaudio import AudioOutput
-            return AudioOutput(self.render_block, channels=m.channels, sample_rate=m.sample_rate,
-                               block_size=m.block_size, device=cfg.device, ahead=cfg.ahead,
-                               device_buffer=cfg.device_buffer, realtime=cfg.realtime)
+            from gamemix.io.portaudio import AudioOutput, DeviceError
+            spec = m.scene.microphone
+            settings = dict(channels=m.channels, sample_rate=m.sample_rate, block_size=m.block_size,
+                            device=cfg.device, ahead=cfg.ahead, device_buffer=cfg.device_buffer,
+                            realtime=cfg.realtime)
+            if spec is not None and cfg.mic is None:        # capture on the output's clock: one full-duplex stream
+                try:
+                    return AudioOutput(self.render_block, **settings, capture_channels=spec.channels,
+                                       capture_device=spec.device)
+                except DeviceError as exc:
+                    self._mic_status = f"unavailable: {exc}"
+                    log.error("the microphone could not open, mixing on without it: %s", exc)
+            return AudioOutput(self.render_block, **settings)
         from gamemix.io.wav import FileOutput
         return FileOutput(self.render_block, Path(cfg.output), channels=m.channels,
                           sample_rate=m.sample_rate, block_size=m.block_size, realtime=cfg.realtime,
                           mask=m.layout.mask)
+
+    def _make_mic(self) -> LiveMicrophone | None:
+        """The scene's microphone: the output's capture (full duplex), or --mic's recording, and its
+        analysis thread; None (said in the log and `microphone.status`) when there is none to be had."""
+        m, cfg = self.mixer, self.config
+        spec = m.scene.microphone
+        if spec is None:
+            return None
+        status = self._mic_status
+        mic_input = getattr(self._output, "input", None)
+        if cfg.mic is not None:
+            from gamemix.io.wav import WavInput
+            try:
+                mic_input = WavInput(cfg.mic, m.sample_rate, spec.channels, m.block_size, chunk=LIVE_FILE_CHUNK)
+                status = f"file {cfg.mic}"
+                for warning in mic_input.conversions():
+                    log.warning("%s", warning)
+            except Exception as exc:        # missing, unreadable: said, and the mix goes on without it
+                why = "not found" if not Path(cfg.mic).is_file() else f"unreadable ({exc})"
+                status = self._mic_status = f"unavailable: mic recording {why}: {cfg.mic}"
+                log.error("the microphone %s; mixing on without it", status.removeprefix("unavailable: "))
+        elif mic_input is not None:
+            status = "capturing"
+        elif status is None:
+            status = "off: the microphone needs --output device (one clock with the output) or --mic FILE"
+            log.warning("microphone %s", status)
+        try:
+            from gamemix.ar.analysis import MicAnalysis
+            analysis = MicAnalysis(spec, m.sample_rate)
+        except Exception as exc:            # a detector whose package is missing, a model that does not load
+            log.error("the microphone's analysis could not start, mixing on without it: %s", exc)
+            self._mic_status = f"unavailable: {exc}"
+            return None
+        if mic_input is None:
+            status = status or "off"
+        if status == "capturing" and spec.echo.delay_ms is None:      # until GCC-PHAT measures it: PortAudio's
+            stats = self._output.stats()                              # round trip as the reference's delay
+            analysis.delay.delay = int(round((stats["latency_ms"] + stats["capture"]["latency_ms"]) * 16.0))
+        mic = LiveMicrophone(analysis, mic_input, spec.channels, m.channels, m.block_size, self.faults,
+                             self.mic_beat, status)
+        m.microphone.align(analysis.latency_s(m.block_size) + m.dt)     # + a block: the thread's pick-up
+        return mic
 
     def output_stats(self) -> dict:
         """The audio output's figures (blocks, xruns, render time, latency); {} before it starts."""
@@ -235,6 +301,8 @@ class Server:
         try:
             mixer = self._take_reload()
             self._drain_inbox(MESSAGES_PER_BLOCK)
+            if self.mic is not None and mixer.microphone.enabled:
+                self.mic.take(mixer.microphone)
             mixer.tick()
         except Exception as exc:
             self.faults.record("control", exc)
@@ -244,6 +312,8 @@ class Server:
             out[:] = 0.0
             self.faults.record("kernel", exc)
         try:
+            if self.mic is not None:
+                self.mic.push(out)
             self._clock = (mixer.block_index * mixer.block_size, started)
             mixer.finish_block()
             self._notify()
@@ -267,6 +337,8 @@ class Server:
                     "field": None}})))
                 return self.mixer
             new.streams.synchronous = False
+            if self.mic is not None:
+                new.microphone.align(self.mic.analysis.latency_s(new.block_size) + new.dt)
             self.mixer = new
         return self.mixer
 
@@ -404,11 +476,21 @@ class Server:
     # ------------------------------------------------------------------ state out
     def query(self) -> dict[str, Any]:
         """The state a `query` command returns."""
-        return telemetry.query(self.mixer, self.stats.as_dict(), self.output_stats(), self.faults.summary())
+        return telemetry.query(self.mixer, self.stats.as_dict(), self.output_stats(), self.faults.summary(),
+                               self.mic_stats())
 
     def telemetry(self) -> dict[str, Any]:
         """One telemetry frame: levels, voices, audio-thread health."""
-        return telemetry.telemetry(self.mixer, self.output_stats(), self.stats, self.faults.summary(), self.clock())
+        return telemetry.telemetry(self.mixer, self.output_stats(), self.stats, self.faults.summary(), self.clock(),
+                                   self.mic_stats())
+
+    def mic_stats(self) -> dict | None:
+        """The microphone's figures (telemetry's `microphone`), or None for a scene without one."""
+        if self.mixer.scene.microphone is None and self.mic is None:
+            return None
+        if self.mic is None:
+            return {"status": self._mic_status or "off"}
+        return {**self.mic.stats(), **self.mixer.microphone.gains()}
 
     def clock(self) -> dict[str, Any]:
         """The mixer's sample clock against the wall clock (for `at_sample`): the first sample of the
@@ -420,4 +502,5 @@ class Server:
     def threads_alive(self) -> dict[str, bool]:
         """Which of the server's threads run (for tests and health checks)."""
         return {"network": self.network.alive(), "watchdog": self.watchdog.alive(), "streams": self.feeder.alive(),
+                **({"microphone": self.mic.alive()} if self.mic is not None else {}),
                 "render": self._output is not None and self._output.alive()}

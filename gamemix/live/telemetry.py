@@ -68,6 +68,37 @@ class Clock(Frame):
     latency_s: float = Field(description="from rendering to the speaker: render-ahead and the device's latency")
 
 
+class MicCapture(Frame):
+    """The microphone's input on the device's clock (io/portaudio.py, DeviceInput)."""
+
+    blocks: int = Field(ge=0, description="blocks captured")
+    delivered: int = Field(ge=0, description="blocks the render thread took")
+    overruns: int = Field(ge=0, description="captured blocks lost: the ring was full or held more than it needs")
+    underruns: int = Field(ge=0, description="blocks the render thread found no capture for (silence instead)")
+    fill: int = Field(ge=0, description="captured blocks waiting")
+    latency_ms: float = Field(description="capture side: PortAudio's input latency and the blocks held")
+
+
+class MicStatus(Frame):
+    """AR mode (docs/architecture.md, "The input path"): what the microphone tells the mix."""
+
+    status: str = Field(description="capturing, file PATH, off: why, or unavailable: why")
+    detector: Optional[str] = Field(None, description="the voice-activity detector")
+    echo: Optional[str] = Field(None, description="headphones or speakers")
+    ambient_lufs: Optional[float] = Field(None, description="the ambient noise estimate, LUFS (null until known)")
+    speech: Optional[bool] = Field(None, description="a person is speaking now")
+    segments: Optional[int] = Field(None, ge=0, description="speech segments found since start")
+    echo_delay_ms: Optional[float] = Field(None, description="speakers: the output-to-mic delay measured")
+    echo_path_db: Optional[float] = Field(None, description="speakers: the echo path's gain learned")
+    vetoed_frames: Optional[int] = Field(None, ge=0, description="speakers: detector frames the echo explained")
+    dropped: Optional[int] = Field(None, ge=0, description="blocks the analysis thread fell too far behind to see")
+    lag_blocks: Optional[int] = Field(None, ge=0, description="blocks waiting for the analysis thread")
+    analysis_us_median: Optional[float] = Field(None, description="the analysis's time per block (its own thread)")
+    capture: Optional[MicCapture] = Field(None, description="a device's capture (absent for a file)")
+    boost_db: Optional[dict[str, float]] = Field(None, description="each following bus's ambient boost, dB")
+    duck_db: Optional[dict[str, float]] = Field(None, description="each ducking bus's speech duck, dB")
+
+
 class Telemetry(Frame):
     """Published on the PUB socket every few blocks (about --telemetry-hz per second)."""
 
@@ -87,6 +118,7 @@ class Telemetry(Frame):
                                                "server was ready, or older than its age limit)")
     faults: FaultCounts
     clock: Clock
+    microphone: Optional[MicStatus] = Field(None, description="AR mode, for a scene with a microphone")
 
 
 class Notify(Frame):
@@ -136,7 +168,8 @@ PUBLISHED = (Telemetry, Ready, Fault, Reload)
 SENT = (Notify,)       # frames sent to one client on the command socket, besides replies
 
 
-def telemetry(mixer, output_stats: dict, stats, faults: dict, clock: dict) -> dict[str, Any]:
+def telemetry(mixer, output_stats: dict, stats, faults: dict, clock: dict, microphone: dict | None = None
+              ) -> dict[str, Any]:
     """One telemetry frame: levels, voices, audio-thread health."""
     m = mixer
     bf = m.arrays.bf
@@ -150,7 +183,8 @@ def telemetry(mixer, output_stats: dict, stats, faults: dict, clock: dict) -> di
             "snapshots": m.snapshots.levels(), "xruns": output_stats.get("xruns", 0),
             "cpu_load": output_stats.get("cpu_load", 0.0), "stream_drops": stats.stream_drops,
             "stream_underruns": m.streams.underruns,
-            "stale_drops": stats.stale_drops, "faults": faults, "clock": clock}
+            "stale_drops": stats.stale_drops, "faults": faults, "clock": clock,
+            **({"microphone": microphone} if microphone is not None else {})}
 
 
 def ready(mixer, endpoints: dict[str, str], output_stats: dict) -> dict[str, Any]:
@@ -160,7 +194,8 @@ def ready(mixer, endpoints: dict[str, str], output_stats: dict) -> dict[str, Any
             "priority": output_stats.get("priority", "normal")}
 
 
-def query(mixer, server_stats: dict, output_stats: dict, faults: dict) -> dict[str, Any]:
+def query(mixer, server_stats: dict, output_stats: dict, faults: dict, microphone: dict | None = None
+          ) -> dict[str, Any]:
     """The state a `query` command returns."""
     m = mixer
     return {
@@ -176,6 +211,7 @@ def query(mixer, server_stats: dict, output_stats: dict, faults: dict) -> dict[s
         "server": server_stats,
         "output": output_stats,
         "faults": faults,
+        **({"microphone": microphone} if microphone is not None else {}),
     }
 
 

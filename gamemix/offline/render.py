@@ -28,6 +28,7 @@ from gamemix.scene.model import Scene
 from gamemix.scene.script import Script, load_script
 from gamemix.io.wav import WavWriter
 from gamemix.offline.margins import LineMargins
+from gamemix.offline.microphone import MicRecording
 
 SNAPSHOT_SAMPLE_S = 0.1   # how often the report samples snapshot levels
 
@@ -78,13 +79,15 @@ class VoiceTimeline:
 def render(scene: Scene | str | Path, script: Script | str | Path, out_path: str | Path,
            seed: int | None = None, stems_dir: str | Path | None = None,
            report_path: str | Path | None = None, fmt: str = "float", strict: bool = False,
-           bank=None, layout: str | None = None) -> dict:
+           bank=None, layout: str | None = None, mic: str | Path | None = None) -> dict:
     """Render `script` through `scene` into `out_path`; returns the report dict.  With `strict`, a
     script naming what the scene lacks is refused before rendering (LocatedError), as
     `gamemix validate --script` does; commands the mixer refuses are listed in the report either way.
     `bank`: the scene's decoded audio from an earlier render of the same scene (mix CI renders many
     recordings through one scene; a scene with `upload` sounds must not share it).  `layout`: the
-    output layout instead of the scene's (a path only; a Scene object is rendered as it is)."""
+    output layout instead of the scene's (a path only; a Scene object is rendered as it is).  `mic`: a
+    recording that stands in for the scene's microphone (offline/microphone.py); the report's
+    `microphone` gives the ambient estimate, gains and speech segments over time."""
     if not isinstance(scene, Scene):
         scene = load_scene(scene, layout=layout)
     out_cfg = scene.output
@@ -100,6 +103,7 @@ def render(scene: Scene | str | Path, script: Script | str | Path, out_path: str
     levels_every = max(1, round(SNAPSHOT_SAMPLE_S / mixer.dt))
     nblocks = script.blocks(out_cfg.sample_rate, out_cfg.block_size)
     block = np.zeros((out_cfg.block_size, mixer.channels), dtype=np.float32)
+    recording = MicRecording(mic, mixer) if mic is not None else None
     with ExitStack() as files:
         out = files.enter_context(_open(out_path, out_cfg.sample_rate, mixer.channels, fmt, mixer.layout.mask))
         stems = _open_stems(files, stems_dir, mixer, fmt)
@@ -108,7 +112,11 @@ def render(scene: Scene | str | Path, script: Script | str | Path, out_path: str
             while k < len(pending) and pending[k].block <= b:
                 _apply(mixer, pending[k], errors)
                 k += 1
+            if recording is not None:
+                recording.before()
             mixer.render(block)
+            if recording is not None:
+                recording.after(b, block)
             out.write(block)
             for i, stem in stems:
                 stem.write(mixer.arrays.bus_buf[i].T)
@@ -120,6 +128,8 @@ def render(scene: Scene | str | Path, script: Script | str | Path, out_path: str
     report = _report(scene, mixer, tally, nblocks, seed, errors, snapshot_levels)
     report["lines"] = lines.report()
     report["voices"]["timeline"] = voices.steps
+    if recording is not None:
+        report["microphone"] = recording.report()
     if report_path is not None:
         Path(report_path).write_text(json.dumps(report, indent=2) + "\n")
     return report

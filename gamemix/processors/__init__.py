@@ -8,6 +8,9 @@ and mappings may move, and what it reports), listed in REGISTRY below.  Its
 scene field, snapshot fields, mapping properties, telemetry fields, graph
 checks and state on reload then follow from the entry.
 
+An entry whose `field` is None has no field on `Bus`: it is configured by a
+top-level section that names its buses (Microphone, by `microphone`).
+
 REGISTRY's order is the order of the processors' figures in reports and
 telemetry (and of the fields in the scene schema); the chain's order is the
 stages' (core/chain.py).
@@ -19,6 +22,7 @@ from gamemix.processors.base import Movable, Processor, Reading
 from gamemix.processors.compressor import Compressor
 from gamemix.processors.intelligibility import Intelligibility
 from gamemix.processors.limiter import Limiter
+from gamemix.processors.microphone import Microphone
 from gamemix.processors.loudness import Loudness
 from gamemix.processors.reverb import Reverb
 from gamemix.processors.sends import Sends
@@ -26,7 +30,7 @@ from gamemix.processors.sidechain import Sidechain
 from gamemix.processors.unmask import Unmasking
 
 REGISTRY: tuple[type[Processor], ...] = (Sidechain, Compressor, Loudness, Unmasking, Intelligibility, Limiter, Reverb,
-                                         Sends)
+                                         Sends, Microphone)
 
 
 def movables() -> list[tuple[type[Processor], Movable]]:

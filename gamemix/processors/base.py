@@ -11,6 +11,7 @@ duck, ...).  It has two halves:
   | declared            | used by                                                    |
   |---------------------|------------------------------------------------------------|
   | `key`, `field`      | scene/model.py: the field of `Bus` it is configured by     |
+  |                     | (None: a top-level section names its buses; microphone.py)  |
   | `movables`          | scene/model.py (`BusOverride` fields), mappings' properties,|
   |                     | control/snapshots.py and control/buses.py (the values moved)|
   | `readings`          | reports, telemetry (live/telemetry.py) and its schema      |

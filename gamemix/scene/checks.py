@@ -38,7 +38,8 @@ def reference_problems(doc: LocatedYaml, raw: dict) -> list[Problem]:
     if not problems:
         problems += graph.order_problems(doc)
     for check in (_category_problems, _vca_problems, _sound_problems, _ducking_problems, _snapshot_problems,
-                  _parameter_problems, _mapping_problems, _event_problems, _hdr_problems, _zone_problems):
+                  _parameter_problems, _mapping_problems, _event_problems, _hdr_problems, _zone_problems,
+                  _microphone_problems):
         problems += check(doc, raw, names)
     return problems
 
@@ -269,6 +270,41 @@ def _hdr_problems(doc, raw, names) -> list[Problem]:
     problems = []
     for j, value in enumerate(cats if isinstance(cats, list) else []):
         problems += names.check(doc, ("hdr", "categories", j), "category", value)
+    return problems
+
+
+def _microphone_problems(doc, raw, names) -> list[Problem]:
+    """The microphone's buses exist; a following bus has a level to keep over the noise and the master a
+    limiter to keep the boost under the ceiling; the mic bus does not duck itself; loudspeakers are not fed
+    the microphone (they would feed back)."""
+    mic = raw.get("microphone")
+    if not isinstance(mic, dict):
+        return []
+    problems = names.check(doc, ("microphone", "bus"), "bus", mic.get("bus"))
+    buses = names.buses
+    for section in ("follow", "duck"):
+        for bus in _section(mic, section, dict):
+            problems += names.check(doc, ("microphone", section, bus), "bus", bus)
+    if mic.get("bus") in _section(mic, "duck", dict):
+        problems.append(doc.problem(("microphone", "duck", mic["bus"]), "the mic bus would duck the speech that "
+                                                                        "ducks it: duck other buses"))
+    follow = _section(mic, "follow", dict)
+    for bus, spec in follow.items():
+        own = buses.get(bus) if isinstance(buses.get(bus), dict) else None
+        if own is None or (isinstance(spec, dict) and spec.get("level_lufs") is not None):
+            continue
+        if not isinstance(own.get("loudness"), dict):
+            problems.append(doc.problem(("microphone", "follow", bus), f"bus {bus!r} needs a level to keep over the "
+                                        "noise: give `level_lufs` here, or the bus a `loudness` target"))
+    master = buses.get("master") if isinstance(buses.get("master"), dict) else {}
+    if follow and master.get("limiter") is None:
+        problems.append(doc.problem(("microphone", "follow"), "ambient-adaptive gain needs the master's true-peak "
+                                    "limiter (buses.master.limiter), which keeps every boost under the ceiling"))
+    echo = mic.get("echo")
+    if isinstance(echo, dict) and echo.get("mode") == "speakers" and mic.get("hear_through_db", 0.0) is not None:
+        problems.append(doc.problem(("microphone", "hear_through_db"), "with echo mode speakers the loudspeakers "
+                                    "would play the microphone back into itself (feedback): set hear_through_db: "
+                                    "null, or use headphones"))
     return problems
 
 

@@ -24,6 +24,7 @@ from gamemix.scene.fields import (
 )
 from gamemix.scene.graph import BusGraph
 from gamemix.scene.located_yaml import LocatedYaml, dotted
+from gamemix.scene.microphone import Microphone
 from gamemix.scene.paths import safe_path
 
 SCENE_VERSION = 1
@@ -80,7 +81,7 @@ class BusStrip(Strict):
 
 Bus = create_model("Bus", __base__=BusStrip, __module__=__name__,
                    __doc__="One node of the bus tree.  `parent` defaults to master; master has none.",
-                   **{p.key: p.field for p in processors.REGISTRY})
+                   **{p.key: p.field for p in processors.REGISTRY if p.field is not None})
 
 
 class Cone(Strict):
@@ -449,6 +450,8 @@ class Scene(Strict):
     hdr: Optional[Hdr] = None
     zones: dict[str, Zone] = Field(default_factory=dict, max_length=MAX_ZONES,
                                    description="reverb zones and rooms (see docs/scene-format.md)")
+    microphone: Optional[Microphone] = Field(None, description="AR mode: a microphone in the mix (hear-through, "
+                                                               "ambient-adaptive gain, speech ducking)")
 
     # set by load_scene, not part of the file
     folder: Path = Field(Path("."), exclude=True)
@@ -470,7 +473,7 @@ class Scene(Strict):
         buses whose signal drives it (sidechain keys, unmask targets), before the returns it
         sends to; master last.  Among buses free to go, deeper first, then file order (a stable
         topological sort, scene/graph.py)."""
-        raw = {name: bus.model_dump(include={"parent"} | {p.key for p in processors.REGISTRY})
+        raw = {name: bus.model_dump(include={"parent"} | {p.key for p in processors.REGISTRY if p.field is not None})
                for name, bus in self.buses.items()}
         return BusGraph(raw, processors.REGISTRY).order()[0]
 
