@@ -101,3 +101,21 @@ def test_a_boost_never_takes_the_output_past_the_ceiling_or_to_nan(scene_dir):
     mixer.microphone.update(math.nan, True)
     out = render_blocks(mixer, 50)
     assert np.all(np.isfinite(out)) and np.abs(out).max() <= 10 ** (-1.0 / 20) + 1e-6
+
+
+@pytest.mark.parametrize("layout, front", [("5.1", (0, 1)), ("7.1.4", (0, 1)), ("binaural", (0, 1))])
+def test_the_hear_through_reaches_the_front_pair_of_any_layout(scene_dir, layout, front):
+    """The microphone is heard as a head-locked stereo sound: on a surround layout its left and right
+    go to the front left and right speakers (the layouts table), not to the centre, the LFE or the
+    surrounds; a mono mic feeds both."""
+    scene_dir.audio("dc.wav", np.full(SR, DC, np.float32))
+    m = scene_dir.mixer({"d": {"files": ["dc.wav"], "bus": "music"}}, buses={"master": {}, "mic": {}, "music": {}},
+                        extra={"microphone": {"bus": "mic", "channels": 2, "hear_through_db": 0}}, channels=layout)
+    block = np.zeros((BLOCK, m.channels), np.float32)
+    capture = np.stack([np.full(BLOCK, 0.5, np.float32), np.full(BLOCK, -0.25, np.float32)], axis=1)
+    for _ in range(3):
+        m.microphone.feed(capture)
+        m.render(block)
+    heard = block[-1]
+    assert heard[front[0]] == pytest.approx(0.5) and heard[front[1]] == pytest.approx(-0.25)
+    assert not np.delete(heard, list(front)).any()

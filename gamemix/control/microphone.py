@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from gamemix.core import panning
 from gamemix.core.dsp import adaptive, mic
 
 
@@ -28,6 +29,12 @@ class MicrophoneControl:
         proc = next(p for p in chains.processors if p.key == "microphone")
         self.mic, self.adaptive, self.processor = proc.mic, proc.adaptive, proc
         self.channels = self.spec.channels if self.spec is not None else 0
+
+    def route(self, panner) -> None:
+        """Hear the input as a head-locked stereo 2D sound of the layout: its left channel where the
+        panner puts a stereo sound's left at the centre, its right likewise (core/panning/)."""
+        left, right = panning.balance_of(panner)
+        mic.set_route(self.mic.route, left, right)
 
     @property
     def enabled(self) -> bool:

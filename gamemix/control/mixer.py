@@ -86,6 +86,7 @@ class Mixer:
                                    len(self.sound_names), len(self.cat_names), out.sample_rate, self.chains.stages,
                                    layout.spec.weights, len(scene.zones))
         self.zones = Zones(scene, self.arrays.prop, self.bus_index)
+        self.microphone.route(self.arrays.panner)
         self.engine = Engine(self.arrays, self.bank.pool, self.bank.lane_offset, self.bank.lane_length)
         self.voices = VoicePool(self.arrays, out.sample_rate, out.block_size, out.audibility_threshold_db,
                                 out.virtual_fade_ms, out.steal_fade_ms)

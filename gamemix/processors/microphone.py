@@ -45,7 +45,7 @@ class Microphone(Processor):
         spec = getattr(scene, "microphone", None)
         self.spec = spec
         block = scene.output.block_size
-        self.mic = mic.allocate(len(bus_index), block)
+        self.mic = mic.allocate(len(bus_index), block, channels)
         self.adaptive = adaptive.allocate(len(bus_index))
         self.stages = (self.mic, self.adaptive)
         self.specs = {}

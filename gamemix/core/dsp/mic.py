@@ -13,10 +13,16 @@ it (the detector's frames and its pick-up at the next block start): the duck
 a voice triggers then starts with that voice, not before it is heard (as a
 DAW's plugin-delay compensation aligns a track with its sidechain).
 
+Which output channels the input reaches is the layout's (`route`, set by
+the control side from the panner: a stereo mic's left on the front left, its
+right on the front right, as a head-locked stereo 2D sound; an ambisonic
+output encodes them at -30 and +30 degrees; a mono mic feeds both sides).
+
 Arrays (MicStage): block (MAX_CHANNELS, frames) the input, float32;
 params[MC_*] (gain, its target, delay, the input's channels, write position);
-line (MAX_CHANNELS, MAX_DELAY) the delay line.  One mic, so one set of
-arrays; slot[b] >= 0 only for the mic bus.
+line (MAX_CHANNELS, MAX_DELAY) the delay line; route (MAX_CHANNELS, output
+channels) each input channel's gain on each output channel.  One mic, so one
+set of arrays; slot[b] >= 0 only for the mic bus.
 """
 
 from typing import NamedTuple
@@ -44,14 +50,27 @@ class MicStage(NamedTuple):
     block: np.ndarray        # (MAX_CHANNELS, frames) float32: this block's input, written by the control side
     params: np.ndarray
     line: np.ndarray         # (MAX_CHANNELS, MAX_DELAY) float32
+    route: np.ndarray        # (MAX_CHANNELS, output channels) float32: input channel -> output channel gains
 
 
-def allocate(n_buses: int, block_size: int) -> MicStage:
-    """No mic bus, silence in, hear-through at 0 gain."""
+def allocate(n_buses: int, block_size: int, channels: int = 2) -> MicStage:
+    """No mic bus, silence in, hear-through at 0 gain; the input routed left and right to the first two
+    output channels until `set_route` says otherwise."""
     params = np.zeros(MC_NFIELDS)
     params[MC_CHANNELS] = 1.0
+    route = np.zeros((MAX_CHANNELS, channels), dtype=np.float32)
+    for c in range(min(MAX_CHANNELS, channels)):
+        route[c, c] = 1.0
     return MicStage(np.full(n_buses, -1, dtype=np.int64), np.zeros((MAX_CHANNELS, block_size), dtype=np.float32),
-                    params, np.zeros((MAX_CHANNELS, MAX_DELAY), dtype=np.float32))
+                    params, np.zeros((MAX_CHANNELS, MAX_DELAY), dtype=np.float32), route)
+
+
+def set_route(route: np.ndarray, left, right) -> None:
+    """Control side: the gains per output channel of the input's left and right channels (a mono input
+    feeds both)."""
+    channels = route.shape[1]
+    route[0, :] = np.asarray(left, dtype=np.float32)[:channels]
+    route[1, :] = np.asarray(right, dtype=np.float32)[:channels]
 
 
 def set_input(params: np.ndarray, channels: int, delay_samples: int) -> None:
@@ -61,8 +80,9 @@ def set_input(params: np.ndarray, channels: int, delay_samples: int) -> None:
 
 
 @njit(cache=True, nogil=True)
-def mic_block(b, bus_buf, n, channels, ramp, block, params, line):
-    """Add the input block, delayed and times the ramped hear-through gain, into bus b."""
+def mic_block(b, bus_buf, n, channels, ramp, block, params, line, route):
+    """Add the input block, delayed and times the ramped hear-through gain, into bus b, each input
+    channel on the output channels its route gives."""
     g0 = params[MC_GAIN]
     g1 = params[MC_TARGET]
     if not np.isfinite(g1):
@@ -82,15 +102,19 @@ def mic_block(b, bus_buf, n, channels, ramp, block, params, line):
     g = np.float32(g0)
     dg = np.float32(g1 - g0)
     for c in range(channels):
-        src = min(c, src_channels - 1)
-        for i in range(n):
-            bus_buf[b, c, i] += line[src, (write + i - delay) & mask] * (g + dg * ramp[i])
+        for side in range(MAX_CHANNELS):
+            k = route[side, c]
+            if k == 0.0:
+                continue
+            src = min(side, src_channels - 1)
+            for i in range(n):
+                bus_buf[b, c, i] += line[src, (write + i - delay) & mask] * (k * (g + dg * ramp[i]))
 
 
 @njit(cache=True, nogil=True)
 def mic_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
     """The chain's microphone stage (core/chain.py)."""
-    mic_block(b, bus_buf, n, channels, ramp, st.block, st.params, st.line)
+    mic_block(b, bus_buf, n, channels, ramp, st.block, st.params, st.line, st.route)
 
 
 chain.register(MicStage, mic_stage, chain.MIC)

@@ -189,6 +189,12 @@ def omni_gains(panner) -> tuple:
     return _KERNELS[type(panner)]["direction"](panner, 0.0, 0.0, 0.0, 0.0)
 
 
+def balance_of(panner) -> tuple:
+    """The layout's gains for a stereo 2D sound at the centre: (its left channel's, its right's);
+    what the microphone's hear-through is routed by (core/dsp/mic.py)."""
+    return _KERNELS[type(panner)]["balance"](panner, 0.0)
+
+
 def _register_all() -> None:
     from gamemix.core.panning import ambisonics, binaural, stereo, vbap  # noqa: F401  (they register themselves)
 
