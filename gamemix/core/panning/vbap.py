@@ -40,24 +40,28 @@ from numba.np.unsafe.ndarray import to_fixed_tuple
 from gamemix.core import panning
 from gamemix.core.panning.layouts import MAX_CHANNELS, SPECS, LayoutSpec
 
-EPS = -1e-9            # a gain this small below zero still counts as inside a pair or triangle
 MDAP_RINGS = 4         # virtual sources: the direction, then rings at spread x 45, 90, 135, 180 degrees
 MDAP_AROUND = 6        # ... of this many on a layout with height (two, left and right, on a flat one)
 
 
 class VbapPanner(NamedTuple):
-    """The tables of one speaker layout."""
+    """The tables of one speaker layout, in one array (the voice loop calls the kernels per voice, and
+    every array a call receives costs a reference-count pair: one array, one pair).
 
-    inv: np.ndarray        # (k, 3, 3) inverse speaker matrices (a flat layout's pairs: the top-left 2 x 2)
-    idx: np.ndarray        # (k, 3) their channels (-1: the virtual nadir speaker; a pair's third is -1)
-    ring: np.ndarray       # channels of the ear-level speakers (the nadir's gain goes to them)
-    mains: np.ndarray      # every channel but the LFE (a source with no direction: all at equal power)
+    `tab` rows: [0, bases) one base each: its inverse speaker matrix, row by row (9; a flat layout's
+    pairs use the top-left 2 x 2), then its channels (3; -1 the virtual nadir, a pair's third -1);
+    RING: the ear-level speakers' channels (the nadir's gain goes to them), -1 after; MAINS: every
+    channel but the LFE (a source with no direction: all at equal power), -1 after; SCRATCH: gains."""
+
+    tab: np.ndarray        # (bases + 3, MAX_CHANNELS) float64
+    bases: int
+    rings: int             # how many ear-level speakers and main speakers
+    mains: int
     flat: bool             # pairs in the horizontal plane (no speaker above or below)
     lfe: int               # the LFE channel, or -1
     fl: int                # front left and right (2D pans), centre (-1: none)
     fr: int
     fc: int
-    g: np.ndarray          # (MAX_CHANNELS,) scratch gains
 
 
 def _unit(az: float, el: float) -> np.ndarray:
@@ -73,13 +77,12 @@ def tables(spec: LayoutSpec) -> VbapPanner:
     flat = all(spec.speakers[c].elevation == 0.0 for c in mains)
     if flat:
         order = sorted(mains, key=lambda c: spec.speakers[c].azimuth)
-        bases = [(order[k], order[(k + 1) % len(order)]) for k in range(len(order))]
-        inv = np.zeros((len(bases), 3, 3))
-        idx = np.full((len(bases), 3), -1, dtype=np.int64)
-        for k, (a, b) in enumerate(bases):
-            pa, pb = (_unit(spec.speakers[c].azimuth, 0.0)[[0, 2]] for c in (a, b))
-            inv[k, :2, :2] = np.linalg.inv(np.array([pa, pb]))
-            idx[k, :2] = (a, b)
+        bases = []
+        for k in range(len(order)):
+            a, b = order[k], order[(k + 1) % len(order)]
+            inv = np.zeros((3, 3))
+            inv[:2, :2] = np.linalg.inv(np.array([_unit(spec.speakers[c].azimuth, 0.0)[[0, 2]] for c in (a, b)]))
+            bases.append((inv, (a, b, -1)))
     else:
         from scipy.spatial import ConvexHull
         points = [_unit(spec.speakers[c].azimuth, spec.speakers[c].elevation) for c in mains]
@@ -88,81 +91,102 @@ def tables(spec: LayoutSpec) -> VbapPanner:
             points.append(np.array([0.0, -1.0, 0.0]))
             channels.append(-1)
         hull = ConvexHull(np.array(points))
-        inv = np.zeros((len(hull.simplices), 3, 3))
-        idx = np.zeros((len(hull.simplices), 3), dtype=np.int64)
-        for k, face in enumerate(hull.simplices):
-            inv[k] = np.linalg.inv(np.array([points[i] for i in face]))
-            idx[k] = [channels[i] for i in face]
+        bases = [(np.linalg.inv(np.array([points[i] for i in face])), [channels[i] for i in face])
+                 for face in hull.simplices]
     ring = [c for c in mains if spec.speakers[c].elevation == 0.0]
+    nb = len(bases)
+    tab = np.full((nb + 3, MAX_CHANNELS), -1.0)
+    for k, (inv, chans) in enumerate(bases):
+        tab[k, :9] = inv.reshape(9)
+        tab[k, 9:12] = chans
+    tab[nb + RING, :len(ring)] = ring
+    tab[nb + MAINS, :len(mains)] = mains
+    tab[nb + SCRATCH] = 0.0
     find = {n: c for c, n in enumerate(names)}
-    return VbapPanner(inv, idx, np.array(ring, dtype=np.int64), np.array(mains, dtype=np.int64), flat,
-                      find.get("LFE", -1), find["FL"], find["FR"], find.get("FC", -1), np.zeros(MAX_CHANNELS))
+    return VbapPanner(tab, nb, len(ring), len(mains), flat, find.get("LFE", -1), find["FL"], find["FR"],
+                      find.get("FC", -1))
+
+
+RING, MAINS, SCRATCH = 0, 1, 2      # the rows after the bases
+
+
+@njit(cache=True, nogil=True, inline="always")
+def locate(tab, nb, flat, x, y, z):
+    """The base around direction (x, y, z): (found, its speakers' channels ca, cb, cc and unit-power
+    gains ga, gb, gc), cc = -1 for a pair; a channel -1 in a triangle is the virtual nadir; not found
+    for no direction (at the listener; straight above a flat layout).  Every base is tried and the one
+    whose smallest gain is largest kept (the one that holds the direction, all gains >= 0): a loop with
+    no early exit, so no branch mispredicts on a moving source."""
+    best, score = 0, -math.inf
+    if flat:
+        r = math.sqrt(x * x + z * z)
+        if r <= 1e-9:
+            return False, -1, 0.0, -1, 0.0, -1, 0.0
+        px, pz = x / r, z / r
+        for k in range(nb):
+            m = min(px * tab[k, 0] + pz * tab[k, 3], px * tab[k, 1] + pz * tab[k, 4])
+            if m > score:
+                best, score = k, m
+        g0 = max(px * tab[best, 0] + pz * tab[best, 3], 0.0)
+        g1 = max(px * tab[best, 1] + pz * tab[best, 4], 0.0)
+        s = 1.0 / math.sqrt(g0 * g0 + g1 * g1)
+        return True, int(tab[best, 9]), g0 * s, int(tab[best, 10]), g1 * s, -1, 0.0
+    r = math.sqrt(x * x + y * y + z * z)
+    if r <= 1e-9:
+        return False, -1, 0.0, -1, 0.0, -1, 0.0
+    px, py, pz = x / r, y / r, z / r
+    for k in range(nb):
+        m = min(px * tab[k, 0] + py * tab[k, 3] + pz * tab[k, 6],
+                px * tab[k, 1] + py * tab[k, 4] + pz * tab[k, 7],
+                px * tab[k, 2] + py * tab[k, 5] + pz * tab[k, 8])
+        if m > score:
+            best, score = k, m
+    g0 = max(px * tab[best, 0] + py * tab[best, 3] + pz * tab[best, 6], 0.0)
+    g1 = max(px * tab[best, 1] + py * tab[best, 4] + pz * tab[best, 7], 0.0)
+    g2 = max(px * tab[best, 2] + py * tab[best, 5] + pz * tab[best, 8], 0.0)
+    s = 1.0 / math.sqrt(g0 * g0 + g1 * g1 + g2 * g2)
+    return True, int(tab[best, 9]), g0 * s, int(tab[best, 10]), g1 * s, int(tab[best, 11]), g2 * s
 
 
 @njit(cache=True, nogil=True)
 def add_direction(panner, x, y, z, weight):
-    """Add `weight` x the unit-power VBAP gains of direction (x, y, z) into panner.g."""
-    g = panner.g
-    inv = panner.inv
-    idx = panner.idx
-    if panner.flat:
-        r = math.sqrt(x * x + z * z)
-        if r < 1e-9:
-            add_everywhere(panner, weight)
-            return
-        px, pz = x / r, z / r
-        for k in range(inv.shape[0]):
-            g0 = px * inv[k, 0, 0] + pz * inv[k, 1, 0]
-            g1 = px * inv[k, 0, 1] + pz * inv[k, 1, 1]
-            if g0 >= EPS and g1 >= EPS:
-                g0, g1 = max(g0, 0.0), max(g1, 0.0)
-                s = weight / math.sqrt(g0 * g0 + g1 * g1)
-                g[idx[k, 0]] += g0 * s
-                g[idx[k, 1]] += g1 * s
-                return
-        return
-    r = math.sqrt(x * x + y * y + z * z)
-    if r < 1e-9:
+    """Add `weight` x the unit-power VBAP gains of direction (x, y, z) into the scratch row."""
+    found, ca, ga, cb, gb, cc, gc = locate(panner.tab, panner.bases, panner.flat, x, y, z)
+    if not found:
         add_everywhere(panner, weight)
         return
-    px, py, pz = x / r, y / r, z / r
-    for k in range(inv.shape[0]):
-        g0 = px * inv[k, 0, 0] + py * inv[k, 1, 0] + pz * inv[k, 2, 0]
-        g1 = px * inv[k, 0, 1] + py * inv[k, 1, 1] + pz * inv[k, 2, 1]
-        g2 = px * inv[k, 0, 2] + py * inv[k, 1, 2] + pz * inv[k, 2, 2]
-        if g0 >= EPS and g1 >= EPS and g2 >= EPS:
-            g0, g1, g2 = max(g0, 0.0), max(g1, 0.0), max(g2, 0.0)
-            s = weight / math.sqrt(g0 * g0 + g1 * g1 + g2 * g2)
-            add_speaker(panner, idx[k, 0], g0 * s)
-            add_speaker(panner, idx[k, 1], g1 * s)
-            add_speaker(panner, idx[k, 2], g2 * s)
-            return
+    add_speaker(panner, ca, ga * weight)
+    add_speaker(panner, cb, gb * weight)
+    if cc >= 0 or not panner.flat:
+        add_speaker(panner, cc, gc * weight)
 
 
 @njit(cache=True, nogil=True)
 def add_speaker(panner, channel, gain):
     """Add a gain to a speaker; the virtual nadir's (-1) is shared in power by the ear-level ring."""
+    tab, nb = panner.tab, panner.bases
     if channel >= 0:
-        panner.g[channel] += gain
+        tab[nb + SCRATCH, channel] += gain
         return
-    share = gain / math.sqrt(panner.ring.shape[0])
-    for k in range(panner.ring.shape[0]):
-        panner.g[panner.ring[k]] += share
+    share = gain / math.sqrt(panner.rings)
+    for k in range(panner.rings):
+        tab[nb + SCRATCH, int(tab[nb + RING, k])] += share
 
 
 @njit(cache=True, nogil=True)
 def add_everywhere(panner, weight):
     """A source with no direction (at the listener, or straight above a flat layout): every main
     speaker at equal power."""
-    share = weight / math.sqrt(panner.mains.shape[0])
-    for k in range(panner.mains.shape[0]):
-        panner.g[panner.mains[k]] += share
+    tab, nb = panner.tab, panner.bases
+    share = weight / math.sqrt(panner.mains)
+    for k in range(panner.mains):
+        tab[nb + SCRATCH, int(tab[nb + MAINS, k])] += share
 
 
 @njit(cache=True, nogil=True)
 def normalized(panner):
-    """panner.g scaled to unit power, as a tuple of MAX_CHANNELS gains, and panner.g cleared."""
-    g = panner.g
+    """The scratch row scaled to unit power, as a tuple of MAX_CHANNELS gains, and the row cleared."""
+    g = panner.tab[panner.bases + SCRATCH]
     power = 0.0
     for c in range(g.shape[0]):
         power += g[c] * g[c]
@@ -197,32 +221,9 @@ def direction_gains(panner, x, y, z, spread):
     point source inside a pair or a triangle of real speakers, is found and returned without the
     scratch row (which the spread, the nadir and a source with no direction go through)."""
     if spread <= 0.0:
-        inv, idx = panner.inv, panner.idx
-        if panner.flat:
-            r = math.sqrt(x * x + z * z)
-            if r > 1e-9:
-                px, pz = x / r, z / r
-                for k in range(inv.shape[0]):
-                    g0 = px * inv[k, 0, 0] + pz * inv[k, 1, 0]
-                    g1 = px * inv[k, 0, 1] + pz * inv[k, 1, 1]
-                    if g0 >= EPS and g1 >= EPS:
-                        g0, g1 = max(g0, 0.0), max(g1, 0.0)
-                        s = 1.0 / math.sqrt(g0 * g0 + g1 * g1)
-                        return _gains(idx[k, 0], g0 * s, idx[k, 1], g1 * s, -1, 0.0)
-        else:
-            r = math.sqrt(x * x + y * y + z * z)
-            if r > 1e-9:
-                px, py, pz = x / r, y / r, z / r
-                for k in range(inv.shape[0]):
-                    g0 = px * inv[k, 0, 0] + py * inv[k, 1, 0] + pz * inv[k, 2, 0]
-                    g1 = px * inv[k, 0, 1] + py * inv[k, 1, 1] + pz * inv[k, 2, 1]
-                    g2 = px * inv[k, 0, 2] + py * inv[k, 1, 2] + pz * inv[k, 2, 2]
-                    if g0 >= EPS and g1 >= EPS and g2 >= EPS:
-                        if idx[k, 0] < 0 or idx[k, 1] < 0 or idx[k, 2] < 0:
-                            break                      # the virtual nadir: the scratch row shares it out
-                        g0, g1, g2 = max(g0, 0.0), max(g1, 0.0), max(g2, 0.0)
-                        s = 1.0 / math.sqrt(g0 * g0 + g1 * g1 + g2 * g2)
-                        return _gains(idx[k, 0], g0 * s, idx[k, 1], g1 * s, idx[k, 2], g2 * s)
+        found, ca, ga, cb, gb, cc, gc = locate(panner.tab, panner.bases, panner.flat, x, y, z)
+        if found and ca >= 0 and cb >= 0 and (cc >= 0 or panner.flat):   # (not the nadir's share)
+            return _gains(ca, ga, cb, gb, cc, gc)
     return accumulated_gains(panner, x, y, z, spread)
 
 
@@ -266,21 +267,21 @@ def pan_gains(panner, p, centre):
     """A mono 2D sound at pan p between the front left and right speakers; a share `centre` of it
     panned through the centre speaker (centre to left or right), the rest as a phantom image."""
     p = min(max(p, -1.0), 1.0)
-    g = panner.g
     left, right = pan_law((p + 1.0) / 2.0)
-    if panner.fc >= 0 and centre > 0.0:
-        c = min(centre, 1.0)
-        phantom = math.sqrt(1.0 - c)
-        g[panner.fl] += phantom * left
-        g[panner.fr] += phantom * right
-        side, onto = pan_law(abs(p))           # centre -> the side p leans to
-        share = math.sqrt(c)
-        g[panner.fc] += share * side
-        g[panner.fl if p < 0.0 else panner.fr] += share * onto
+    if panner.fc < 0 or centre <= 0.0:
+        return _gains(panner.fl, left, panner.fr, right, -1, 0.0)
+    c = min(centre, 1.0)
+    phantom = math.sqrt(1.0 - c)
+    side, onto = pan_law(abs(p))               # centre -> the side p leans to
+    share = math.sqrt(c)
+    gl, gr = phantom * left, phantom * right
+    if p < 0.0:
+        gl += share * onto
     else:
-        g[panner.fl] += left
-        g[panner.fr] += right
-    return normalized(panner)
+        gr += share * onto
+    gc = share * side
+    s = 1.0 / math.sqrt(gl * gl + gr * gr + gc * gc)
+    return _gains(panner.fl, gl * s, panner.fr, gr * s, panner.fc, gc * s)
 
 
 @njit(cache=True, nogil=True)
@@ -288,14 +289,8 @@ def balance_gains(panner, p):
     """A stereo 2D sound: its left channel on the front left speaker, its right on the front right,
     scaled by the stereo balance law (unity at the centre)."""
     left, right = pan_law((min(max(p, -1.0), 1.0) + 1.0) / 2.0)
-    gl = panner.g
-    gl[panner.fl] = min(1.0, math.sqrt(2.0) * left)
-    a = to_fixed_tuple(gl, MAX_CHANNELS)
-    gl[:] = 0.0
-    gl[panner.fr] = min(1.0, math.sqrt(2.0) * right)
-    b = to_fixed_tuple(gl, MAX_CHANNELS)
-    gl[:] = 0.0
-    return a, b
+    return (_gains(panner.fl, min(1.0, math.sqrt(2.0) * left), -1, 0.0, -1, 0.0),
+            _gains(panner.fr, min(1.0, math.sqrt(2.0) * right), -1, 0.0, -1, 0.0))
 
 
 @njit(cache=True, nogil=True)
