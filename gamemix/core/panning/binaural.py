@@ -192,28 +192,32 @@ def _free(panner, s):
 
 
 # ---------------------------------------------------------------------------------------------- per voice
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def mix_voice(panner, v, first, scratch, n, bus, bus_buf, x, y, z, spread, level, ramp):
     """Mix voice v's block: through its filter slot if it has one, else into its bus's field; a voice
-    changing paths fades out of one while it fades into the other."""
+    changing paths fades out of one while it fades into the other.  Inlined into the voice loop, and the
+    ambisonic path (most voices) handed only the four arrays it uses: every array a call receives costs
+    a reference-count pair, and the whole panner is twenty (measured 0.77 -> 0.2 us a voice)."""
     s = panner.voice_slot[v]
-    if first and s >= 0:                    # a new voice in a row whose last voice held a slot: start afresh
-        _take(panner, s, v)
-    direct = s >= 0 and panner.leaving[s] == 0 and spread <= 0.0
     if s >= 0:
+        if first:                           # a new voice in a row whose last voice held a slot: start afresh
+            _take(panner, s, v)
+        direct = panner.leaving[s] == 0 and spread <= 0.0
         _direct(panner, s, scratch, n, bus, bus_buf, x, y, z, level if direct else 0.0, ramp)
-    _encode(panner, v, first and s < 0, scratch, n, bus, x, y, z, spread, 0.0 if direct else level, ramp)
+        _encode(panner.amb_slot, panner.sh, panner.amb, panner.amb_live, v, False, scratch, n, bus, x, y, z,
+                spread, 0.0 if direct else level, ramp)
+    else:
+        _encode(panner.amb_slot, panner.sh, panner.amb, panner.amb_live, v, first, scratch, n, bus, x, y, z,
+                spread, level, ramp)
 
 
-@njit(cache=True, nogil=True)
-def _encode(panner, v, first, scratch, n, bus, x, y, z, spread, level, ramp):
+@njit(cache=True, nogil=True, inline="always")
+def _encode(amb_slot, sh, amb, amb_live, v, first, scratch, n, bus, x, y, z, spread, level, ramp):
     """Add the voice into its bus's third-order field, each component's gain ramped from the last block."""
-    f = panner.amb_slot[bus]
-    sh = panner.sh
+    f = amb_slot[bus]
     if f < 0:
         return
     g = ambisonics.encode(x, y, z, 3, spread)
-    amb = panner.amb
     d = amb.shape[2] - n
     touched = False
     for c in range(AMBI):
@@ -224,10 +228,11 @@ def _encode(panner, v, first, scratch, n, bus, x, y, z, spread, level, ramp):
             continue
         touched = True
         dg = np.float32(g1 - g0)
-        for i in range(n):
-            amb[f, c, d + i] += scratch[i] * (g0 + dg * ramp[i])
+        row = amb[f, c, d:d + n]             # a 1-D view: the loop vectorises (3-D indexing with an offset
+        for i in range(n):                   # did not, measured 9x slower)
+            row[i] += scratch[i] * (g0 + dg * ramp[i])
     if touched:
-        panner.amb_live[f] = 2
+        amb_live[f] = 2
 
 
 @njit(cache=True, nogil=True)
@@ -309,17 +314,17 @@ def _delayed(hist, s, h, d0, d1, n, taps, work):
 
 @njit(cache=True, nogil=True)
 def _fir(hrirs, e, work, acc, row, n, taps):
-    """acc[row, i] = sum_k hrirs[e, k] work[i + taps - 1 - k]: tap by tap, so the loop over the block
-    vectorises."""
-    for i in range(n):
-        acc[row, i] = 0.0
+    """acc[row, i] = sum_k hrirs[e, k] work[i + taps - 1 - k]: tap by tap over 1-D views, so the loop
+    over the block vectorises."""
+    out = acc[row, :n]
+    out[:] = 0.0
     for k in range(taps):
         c = hrirs[e, k]
         if c == 0.0:
             continue
-        off = taps - 1 - k
+        seg = work[taps - 1 - k:taps - 1 - k + n]
         for i in range(n):
-            acc[row, i] += c * work[off + i]
+            out[i] += c * seg[i]
 
 
 @njit(cache=True, nogil=True)
@@ -328,14 +333,14 @@ def _add_out(acc, moved, bus_buf, bus, e, l0, l1, ramp, n):
     they moved) times the level ramped from l0 to l1."""
     g = np.float32(l0)
     dg = np.float32(l1 - l0)
+    old, new, out = acc[0, :n], acc[1, :n], bus_buf[bus, e, :n]
     if moved:
         for i in range(n):
             r = ramp[i]
-            y = acc[0, i] + r * (acc[1, i] - acc[0, i])
-            bus_buf[bus, e, i] += y * (g + dg * r)
+            out[i] += (old[i] + r * (new[i] - old[i])) * (g + dg * r)
     else:
         for i in range(n):
-            bus_buf[bus, e, i] += acc[1, i] * (g + dg * ramp[i])
+            out[i] += new[i] * (g + dg * ramp[i])
 
 
 # ---------------------------------------------------------------------------------------------- per block
@@ -351,21 +356,22 @@ def finish(panner, bus_buf, n):
         panner.amb_live[f] -= 1
         bus = panner.amb_bus[f]
         for e in range(2):
-            for i in range(n):
-                out[i] = 0.0
+            out[:n] = 0.0
             for c in range(AMBI):
+                line = amb[f, c]
                 for k in range(taps):
                     w = dec[c, e, k]
-                    off = d - k
-                    for i in range(n):
-                        out[i] += w * amb[f, c, off + i]
+                    seg = line[d - k:d - k + n]      # 1-D views: the loop vectorises (9x faster than 3-D
+                    for i in range(n):               # indexing with an offset)
+                        out[i] += w * seg[i]
+            ear = bus_buf[bus, e]
             for i in range(n):
-                bus_buf[bus, e, i] += out[i]
+                ear[i] += out[i]
         for c in range(AMBI):
+            line = amb[f, c]
             for i in range(d):
-                amb[f, c, i] = amb[f, c, n + i]
-            for i in range(n):
-                amb[f, c, d + i] = 0.0
+                line[i] = line[n + i]
+            line[d:] = 0.0
 
 
 # ---------------------------------------------------------------------------------------------- 2D voices
