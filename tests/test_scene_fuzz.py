@@ -62,6 +62,18 @@ def scenes(draw):
     for name in names:
         if returns and draw(st.booleans()):
             buses[name]["sends"] = {draw(st.sampled_from(returns)): draw(st.floats(-40, 0))}
+    for name in draw(st.lists(st.sampled_from(names), max_size=2, unique=True)):
+        buses[name]["auxiliary"] = True
+    aux = [b for b in names if buses[b].get("auxiliary")]
+    zones = {}
+    for k in range(draw(st.integers(0, 2))):
+        zone = {"shape": draw(st.sampled_from(["box", "sphere"])), "center": list(draw(VEC)),
+                "size": [draw(st.floats(0.5, 30)) for _ in range(3)], "radius": draw(st.floats(0.5, 30)),
+                "fade": draw(st.floats(0, 10)), "applies_to": draw(st.sampled_from(["emitter", "listener"])),
+                "occlusion": draw(st.floats(0, 1))}
+        if aux:
+            zone["sends"] = {draw(st.sampled_from(aux)): draw(st.floats(-40, 6))}
+        zones[f"z{k}"] = zone
     all_buses = ["master"] + names
     sounds = {}
     for k in range(draw(st.integers(1, 4))):
@@ -71,7 +83,17 @@ def scenes(draw):
                  "pitch_semitones": draw(st.floats(-24, 24)), "priority": draw(st.integers(0, 255))}
         if spatial:
             sound["spatial"] = {"rolloff": draw(st.sampled_from(["inverse", "linear", "exponential", "none"])),
-                                "min_distance": 1.0, "max_distance": draw(st.floats(2, 500))}
+                                "min_distance": 1.0, "max_distance": draw(st.floats(2, 500)),
+                                "spread": draw(st.floats(0, 1)), "air_absorption": draw(st.floats(0, 10))}
+            if draw(st.booleans()):
+                inner = draw(st.floats(0, 360))
+                sound["spatial"]["cone"] = {"inner_angle": inner, "outer_angle": draw(st.floats(inner, 360)),
+                                            "outer_volume_db": draw(st.floats(-60, 0)),
+                                            "outer_lowpass_hz": draw(st.floats(100, 24000))}
+        else:
+            sound["centre"] = draw(st.floats(0, 1))
+        if draw(st.booleans()):
+            sound["lfe_db"] = draw(st.floats(-40, 6))
         if draw(st.booleans()):
             sound["max_instances"] = draw(st.integers(1, 4))
             sound["steal"] = draw(st.sampled_from(["oldest", "quietest", "lowest_priority", "furthest", "refuse"]))
@@ -94,19 +116,27 @@ def scenes(draw):
     events = {"e": [{"action": "play", "sound": draw(st.sampled_from(list(sounds)))},
                     {"action": "play", "sound": draw(st.sampled_from(list(sounds))), "delay": draw(st.floats(0, 0.2))}]}
     return {"output": {"block_size": draw(st.sampled_from([64, 128, 256])), "max_voices": draw(st.integers(1, 8)),
+                       "channels": draw(st.sampled_from(["stereo", "quad", "5.1", "7.1", "7.1.4", "binaural",
+                                                         "ambix1", "ambix3"])),
+                       "hrtf_voices": draw(st.integers(0, 3)),
                        "max_instances": draw(st.integers(1, 12)),
                        "steal": draw(st.sampled_from(["oldest", "lowest_priority", "refuse"])),
                        "ceiling_dbfs": draw(st.floats(-12, 0))},
-            "buses": buses, "sounds": sounds, "snapshots": snapshots,
+            "buses": buses, "sounds": sounds, "snapshots": snapshots, "zones": zones,
             "parameters": {"p": {"min": 0, "max": 1}}, "mappings": mappings, "events": events}
 
 
 VEC = st.tuples(*[st.floats(-50, 50)] * 3)
 
 
-def commands(sounds, buses, snapshots):
+def commands(sounds, buses, snapshots, zones):
     ids = st.integers(0, 20)
+    factor = st.one_of(st.none(), st.floats(0, 1))
     return st.lists(st.one_of(
+        st.builds(m.Emitter, id=ids, position=VEC, direction=st.one_of(VEC, st.just((0.0, 0.0, 0.0)))),
+        st.builds(m.Occlusion, id=ids, occlusion=factor, obstruction=factor),
+        st.builds(m.Occlusion, zone=st.sampled_from(zones + ["nope"]), occlusion=st.floats(0, 1)),
+        st.builds(m.AuxSends, id=ids, sends=st.dictionaries(st.sampled_from(buses), st.floats(-60, 24), max_size=3)),
         st.builds(m.Play, sound=st.sampled_from(sounds), id=st.one_of(st.none(), ids), position=VEC,
                   volume_db=st.floats(-144, 24), pitch_semitones=st.floats(-48, 48), fade_in=st.floats(0, 1)),
         st.builds(m.Stop, id=ids, fade=st.floats(0, 0.5)),
@@ -135,7 +165,8 @@ def test_a_scene_that_validates_never_crashes_or_goes_non_finite(folder, doc, da
         assume(False)                      # a generated reference the checks refuse: not a valid scene
     mixer = Mixer(scene)
     ceiling = 10 ** (scene.output.ceiling_dbfs / 20)
-    msgs = data.draw(commands(list(scene.sounds), list(scene.buses), list(scene.snapshots) or ["nope"]))
+    msgs = data.draw(commands(list(scene.sounds), list(scene.buses), list(scene.snapshots) or ["nope"],
+                              list(scene.zones)))
     out = np.zeros((mixer.block_size, mixer.channels), np.float32)
     for msg in msgs + ["block"] * 8:
         if msg == "block":
