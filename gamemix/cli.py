@@ -31,6 +31,12 @@ def cmd_validate(args) -> int:
     if args.decode:
         for warning in build_bank(scene).warnings:
             print(f"warning: {warning}", file=sys.stderr)
+        if scene.output.hrtf is not None:            # read and prepared as a binaural render would
+            from gamemix.scene import hrtf
+            try:
+                hrtf.load(scene.asset_path(scene.output.hrtf), scene.output.sample_rate)
+            except ValueError as exc:
+                raise LocatedError([scene.problem(("output", "hrtf"), str(exc))]) from None
     print(f"{args.scene}: ok ({len(scene.buses)} buses, {len(scene.sounds)} sounds)")
     if args.script:
         print(f"{args.script}: ok against {args.scene} ({len(script.messages)} messages)")

@@ -219,3 +219,22 @@ def test_a_source_circling_fast_makes_no_step_larger_than_the_ramp_allows(scene_
     steps = np.abs(np.diff(x, axis=0)).max()
     assert steps <= 0.5 * 1.0 / 256 + 1e-6           # a gain moves at most 1 in a block (SN3D: |Y| <= 1)
     assert np.abs(x).max() > 0.2                     # and it was heard
+
+
+def test_an_hrtf_file_outside_the_folder_missing_or_unreadable_is_a_located_error(tmp_path):
+    import subprocess
+    import sys
+    from gamemix.errors import LocatedError
+    from gamemix.scene.load import load_scene
+    for name, hrtf, says in (("out.yaml", "../../etc/passwd", "leaves the scene's folder"),
+                             ("missing.yaml", "nope.sofa", "HRTF file not found")):
+        (tmp_path / name).write_text(yaml.safe_dump({"output": {"channels": "binaural", "hrtf": hrtf}}))
+        with pytest.raises(LocatedError, match=says) as info:
+            load_scene(tmp_path / name)
+        assert "output.hrtf" in str(info.value)
+    (tmp_path / "bad.sofa").write_text("not a SOFA file")
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump({"output": {"channels": "binaural", "hrtf": "bad.sofa"}}))
+    done = subprocess.run([sys.executable, "-m", "gamemix", "validate", str(tmp_path / "bad.yaml")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "output.hrtf" in done.stderr + done.stdout
+    assert "not a readable SOFA file" in done.stderr + done.stdout

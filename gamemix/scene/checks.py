@@ -310,6 +310,13 @@ def _microphone_problems(doc, raw, names) -> list[Problem]:
 
 def file_problems(doc: LocatedYaml, raw: dict, folder: Path) -> list[Problem]:
     problems = []
+    output = raw.get("output") if isinstance(raw.get("output"), dict) else {}
+    if isinstance(output.get("hrtf"), str):              # an HRTF set: a file inside the folder, as audio is
+        try:
+            if not safe_path(folder, output["hrtf"]).is_file():
+                problems.append(doc.problem(("output", "hrtf"), f"HRTF file not found: {output['hrtf']}"))
+        except ValueError as exc:
+            problems.append(doc.problem(("output", "hrtf"), str(exc)))
     sounds = raw.get("sounds") if isinstance(raw.get("sounds"), dict) else {}
     for name, sound in sounds.items():
         files = sound.get("files") if isinstance(sound, dict) else None
