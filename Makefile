@@ -27,6 +27,7 @@ warmup: $(VENV)/.installed
 	$(PY) -m gamemix warmup
 
 test: warmup
+	$(PY) -m gamemix warmup --layout all
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q tests
 

@@ -80,7 +80,7 @@ def compile_reporter(stream=None):
 def cmd_warmup(args) -> int:
     from gamemix.core.kernel_cache import cache_dir
     from gamemix.offline.warmup import SHOWCASE, warm_up
-    seconds = warm_up(args.scene or SHOWCASE, compile_reporter(sys.stdout))
+    seconds = warm_up(args.scene or SHOWCASE, compile_reporter(sys.stdout), args.layout)
     print(f"kernels ready in {seconds:.1f} s ({cache_dir()})", flush=True)
     return 0
 
@@ -304,6 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("warmup", help="compile the mixer's kernels now (a first run takes about half a minute), "
                                       "showing each one")
     p.add_argument("--scene", default=None, help="render one block of this scene (default: the bundled showcase)")
+    p.add_argument("--layout", nargs="+", help="compile for these output layouts too ('all': one of each panner "
+                                               "class: stereo, speakers, ambisonics, binaural)")
     p.set_defaults(func=cmd_warmup)
 
     p = sub.add_parser("serve", help="run the live mixer: ZeroMQ in, audio out")

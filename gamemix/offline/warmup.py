@@ -5,7 +5,10 @@ upgrade that changes them) and cached (core/kernel_cache.py).  That takes
 about half a minute, which a first `serve`, `render` or `demo` would
 otherwise spend silent.  One block of the bundled showcase compiles the
 whole chain: its stages are one tuple of every registered stage, so the
-compiled block serves every scene.  The README's set-up step runs this.
+compiled block serves every scene of its output layout's panner class.  The
+README's set-up step runs this; `--layout all` also compiles the block for
+every other panner class (speaker VBAP, ambisonics, binaural), as the test
+command does, so nothing compiles while a test waits.
 """
 
 from __future__ import annotations
@@ -17,16 +20,24 @@ from typing import Callable
 SHOWCASE = Path(__file__).resolve().parent.parent / "showcase" / "scene.yaml"
 
 
-def warm_up(scene: str | Path = SHOWCASE, report: Callable[[str, int, int, float], None] | None = None) -> float:
-    """Render one block of `scene` (loading or compiling every kernel it needs); seconds taken."""
+def warm_up(scene: str | Path = SHOWCASE, report: Callable[[str, int, int, float], None] | None = None,
+            layouts: list[str] | None = None) -> float:
+    """Render one block of `scene` (loading or compiling every kernel it needs), once per layout asked
+    for (None: the scene's own; ["all"]: one of each panner class); seconds taken."""
     import numpy as np
 
     from gamemix.control.mixer import Mixer
     from gamemix.core.kernel_cache import CompileProgress
     from gamemix.scene.load import load_scene
 
+    if layouts == ["all"]:
+        layouts = list(ONE_PER_PANNER)
     began = time.monotonic()
     with CompileProgress(report or (lambda *a: None)):
-        mixer = Mixer(load_scene(scene), seed=0)
-        mixer.render(np.zeros((mixer.block_size, mixer.channels), np.float32))
+        for layout in layouts or [None]:
+            mixer = Mixer(load_scene(scene, layout=layout), seed=0)
+            mixer.render(np.zeros((mixer.block_size, mixer.channels), np.float32))
     return time.monotonic() - began
+
+
+ONE_PER_PANNER = ("stereo", "5.1", "ambix3", "binaural")   # a block compiles once per panner class
