@@ -152,8 +152,10 @@ def test_a_listener_zone_sends_every_voice_by_the_listener_s_weight_and_holds_it
     m.play("t", 1, position=(0.0, 0.0, 5.0))                      # far from the zone itself
     assert level_db(m, "room") < -200 and "cave_mix" not in m.snapshots.active
     m.set_listener((0.0, 0.0, -27.0))                            # halfway across the fade
+    started = m.block_index * m.dt
     level_db(m, "room")
     assert m.snapshots.levels()["cave_mix"] == pytest.approx(50.0, abs=0.01)
+    assert [e["t"] for e in m.snapshots.timeline if e["snapshot"] == "cave_mix"] == [pytest.approx(started)]
     m.set_listener((0.0, 0.0, -20.0))                            # inside
     level_db(m, "room")
     assert m.snapshots.levels()["cave_mix"] == pytest.approx(100.0)

@@ -493,7 +493,7 @@ class Mixer:
         self._apply_sound_mappings()
         self.buses.glide()
         self.snapshots.tick(self.dt)
-        self.zones.tick(self.snapshots, self.arrays.lf)
+        self.zones.tick(self.snapshots, self.arrays.lf, self.block_index * self.dt)
         if self.buses.changed(self.parameters.values, self.snapshots):   # else last block's targets stand
             self.buses.write(self.snapshots.apply(self.buses.own_values(self.mapped), self.mapped.snapshot_intensity))
         hdr_db, hdr_below = self._hdr()

@@ -80,8 +80,9 @@ class Zones:
             raise CommandError("unknown_zone", f"unknown zone {name!r} (zones: {listing})")
         self.prop.zones[z, ZN_OCCLUSION] = occlusion
 
-    def tick(self, snapshots, lf: np.ndarray) -> None:
-        """Zone sends after the snapshots, and the zones' snapshots at the listeners' weights."""
+    def tick(self, snapshots, lf: np.ndarray, now: float = 0.0) -> None:
+        """Zone sends after the snapshots, and the zones' snapshots at the listeners' weights (`now`: the
+        mixer's time, for the snapshot timeline)."""
         if not self.names:
             return
         self._write(snapshots.apply_zones(self.base_db, self.index, self.aux))
@@ -89,12 +90,12 @@ class Zones:
             weight = self._listener_weight(z, lf)
             if weight > 0.0:
                 if name not in snapshots.active:
-                    snapshots.start(name, intensity=weight * 100.0, fade=0.0)
+                    snapshots.start(name, intensity=weight * 100.0, fade=0.0, when=now)
                     self.held.add(name)
                 elif name in self.held:
                     snapshots.set_intensity(name, weight * 100.0)
             elif name in self.held:
-                snapshots.stop(name)
+                snapshots.stop(name, when=now)
                 self.held.discard(name)
 
     def _write(self, db: np.ndarray) -> None:
