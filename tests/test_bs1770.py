@@ -139,7 +139,7 @@ def test_block_size_does_not_change_the_readings():
         for start in range(0, x.shape[1], size):
             chunk = np.ascontiguousarray(x[:, start:start + size])
             bs1770.meter_block(0, chunk, chunk.shape[1], bank)
-        results.append(np.delete(bank.out[0], bs1770.LM_TRUE_PEAK_BLOCK))   # that one is per block by design
+        results.append(bank.out[0].copy())
     assert np.allclose(results[0], results[1], atol=1e-6) and np.allclose(results[0], results[2], atol=1e-6)
 
 
@@ -189,8 +189,5 @@ def test_silence_at_rest_reads_exactly_as_metered_sample_by_sample():
             m.meter_block(0, block, block.shape[1], bank)
             seen.append(bank.out[0].copy())
         readings.append(np.array(seen))
-    block_peak = m.LM_TRUE_PEAK_BLOCK            # the filler's own peak, 1e-300 instead of 0, and nothing else
-    others = [f for f in range(m.LM_NFIELDS) if f != block_peak]
-    assert np.array_equal(readings[0][:, others], readings[1][:, others])
-    assert np.allclose(readings[0][:, block_peak], readings[1][:, block_peak], rtol=0, atol=1e-299)
+    assert np.array_equal(readings[0], readings[1])
     assert np.isfinite(readings[0][-1, m.LM_INTEGRATED])

@@ -14,7 +14,9 @@ standard's steps:
    absolute gate (-70 LUFS), then above the relative gate (their mean - 10 LU);
 5. loudness range (Tech 3342): the 3 s short-term values every 100 ms above
    -70 LUFS and then above their mean - 20 LU; LRA = 95th - 10th percentile;
-6. true peak: 4x oversampled (dsp/truepeak.py), and the sample peak.
+6. true peak: 4x oversampled (dsp/truepeak.py), and the sample peak.  Only
+   the maximum since a reset is kept, so a chunk whose samples cannot reach
+   it between them (truepeak.could_exceed) is not oversampled at all.
 
 Integrated loudness and LRA cover a whole session in O(1) memory: each
 400 ms block and each short-term value lands in a histogram of 0.01 LU bins
@@ -36,7 +38,7 @@ from numba import njit
 
 from gamemix.core import chain
 from gamemix.core.dsp import truepeak
-from gamemix.core.dsp.truepeak import CHUNK, chunk_peaks, design, load
+from gamemix.core.dsp.truepeak import CHUNK, chunk_peaks, could_exceed, design, largest_abs, load, shift_history
 
 # out[m, FIELD]
 LM_MOMENTARY = 0
@@ -46,9 +48,8 @@ LM_LRA = 3
 LM_MAX_MOMENTARY = 4
 LM_MAX_SHORT_TERM = 5
 LM_TRUE_PEAK = 6          # linear, max since reset
-LM_TRUE_PEAK_BLOCK = 7    # linear, max of the last block
-LM_SAMPLE_PEAK = 8        # linear, max since reset
-LM_NFIELDS = 9
+LM_SAMPLE_PEAK = 7        # linear, max since reset
+LM_NFIELDS = 8
 
 # acc[m, FIELD]: the running state of a slot
 AC_SUM = 0                # weighted energy of the current 100 ms step
@@ -167,6 +168,49 @@ def _k_weight(x, at, k, coef, z, w, energy):
     z[0], z[1], z[2], z[3] = s0, s1, s2, s3
 
 
+@njit(cache=True, nogil=True)
+def _k_weight_pair(x, y, at, k, coef, zx, zy, wx, wy, energy):
+    """_k_weight of two channels in one pass, x's term added before y's as two calls add them: the
+    two channels' filters are independent chains, which the CPU then runs side by side."""
+    b0, b1, b2, a1, a2 = coef[0], coef[1], coef[2], coef[3], coef[4]
+    c0, c1, c2, d1, d2 = coef[5], coef[6], coef[7], coef[8], coef[9]
+    p0, p1, p2, p3 = zx[0], zx[1], zx[2], zx[3]
+    q0, q1, q2, q3 = zy[0], zy[1], zy[2], zy[3]
+    for i in range(k):
+        v = x[at + i]
+        u = b0 * v + p0
+        p0 = b1 * v - a1 * u + p1
+        p1 = b2 * v - a2 * u
+        f = c0 * u + p2
+        p2 = c1 * u - d1 * f + p3
+        p3 = c2 * u - d2 * f
+        v = y[at + i]
+        u = b0 * v + q0
+        q0 = b1 * v - a1 * u + q1
+        q1 = b2 * v - a2 * u
+        g = c0 * u + q2
+        q2 = c1 * u - d1 * g + q3
+        q3 = c2 * u - d2 * g
+        e = energy[i] + wx * f * f
+        energy[i] = e + wy * g * g
+    zx[0], zx[1], zx[2], zx[3] = p0, p1, p2, p3
+    zy[0], zy[1], zy[2], zy[3] = q0, q1, q2, q3
+
+
+@njit(cache=True, nogil=True)
+def _k_weight_all(tp, at, k, coef, z, weight, channels, energy):
+    """energy[i] = the weighted K-weighted energy of sample i summed over the channels in order (the
+    channels loaded in the detector's rows tp[c, at:at + k]), two channels per pass."""
+    for i in range(k):
+        energy[i] = 0.0
+    c = 0
+    while c + 1 < channels:
+        _k_weight_pair(tp[c], tp[c + 1], at, k, coef, z[c], z[c + 1], weight[c], weight[c + 1], energy)
+        c += 2
+    if c < channels:
+        _k_weight(tp[c], at, k, coef, z[c], weight[c], energy)
+
+
 @njit(cache=True, nogil=True, inline="always")
 def loudness(energy):
     """LUFS of a weighted mean-square energy (BS.1770 eq. 2)."""
@@ -178,16 +222,24 @@ def _bin(lufs):
     return min(int((lufs - LOW) / BIN), NBINS - 1)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _end_bin(highest):
+    """One past the highest histogram bin in use when `highest` is the largest value ever added (the
+    bins above hold zeros, and adding zeros changes no sum, so the scans stop here)."""
+    return _bin(highest) + 1 if highest > LOW else 0
+
+
 @njit(cache=True, nogil=True)
-def _gated_mean(h, n, e, offset):
-    """Loudness of the values in histogram h above (their mean energy e/n) + offset LU."""
+def _gated_mean(h, n, e, offset, end):
+    """Loudness of the values in histogram h (bins below `end` in use) above (their mean energy
+    e/n) + offset LU."""
     if n <= 0.0:
         return -math.inf, 0
     gate = loudness(e / n) + offset
     first = max(_bin(gate), 0) if gate > LOW else 0
     cnt = 0.0
     tot = 0.0
-    for j in range(first, NBINS):
+    for j in range(first, end):
         cnt += h[j, 0]
         tot += h[j, 1]
     return (loudness(tot / cnt) if cnt > 0.0 else -math.inf), first
@@ -222,7 +274,7 @@ def _end_step(m, bank):
         h = bank.hist[m, 1]
         first = _window(m, bank, steps, RING, 1, LM_SHORT_TERM, LM_MAX_SHORT_TERM, AC_ST_N, -20.0)[1]
         total = 0.0
-        for j in range(first, NBINS):
+        for j in range(first, _end_bin(out[LM_MAX_SHORT_TERM])):
             total += h[j, 0]
         if total > 0.0:
             out[LM_LRA] = _percentile(h, first, total, 0.95) - _percentile(h, first, total, 0.10)
@@ -248,7 +300,7 @@ def _window(m, bank, steps, length, kind, reading, maximum, count, gate):
         bank.hist[m, kind, j, 1] += e
         acc[count] += 1.0
         acc[count + 1] += e
-    return _gated_mean(bank.hist[m, kind], acc[count], acc[count + 1], gate)
+    return _gated_mean(bank.hist[m, kind], acc[count], acc[count + 1], gate, _end_bin(out[maximum]))
 
 
 @njit(cache=True, nogil=True)
@@ -304,36 +356,47 @@ def _count_silence(m, k, bank):
 def _meter_chunk(m, buf, start, k, bank):
     """Meter buf[:, start:start + k] (k <= CHUNK): peaks, K-weighted energy, then the steps it closes."""
     channels = bank.kstate.shape[1]
+    out = bank.out[m]
     if _at_rest(m, buf, start, k, bank):
         _count_silence(m, k, bank)
-        out = bank.out[m]
-        out[LM_TRUE_PEAK_BLOCK] = 0.0 if start == 0 else max(out[LM_TRUE_PEAK_BLOCK], 0.0)
         out[LM_TRUE_PEAK] = max(out[LM_TRUE_PEAK], 0.0, out[LM_SAMPLE_PEAK])
         return
     tp = bank.tp[m]
-    energy = bank.energy
     at = tp.shape[1] - CHUNK
-    sample_peak = bank.out[m, LM_SAMPLE_PEAK]
-    for i in range(k):
-        energy[i] = 0.0
+    sample_peak = out[LM_SAMPLE_PEAK]
     for c in range(channels):
         load(tp, c, buf[c], start, k)
-        x = tp[c]
-        for i in range(k):
-            sample_peak = max(sample_peak, abs(x[at + i]))
-        _k_weight(x, at, k, bank.coef, bank.kstate[m, c], bank.weight[c], energy)
-    tp_block = chunk_peaks(tp, bank.tp_coef, channels, k)
-    acc = bank.acc[m]
-    step = bank.step[0]
-    for i in range(k):
-        acc[AC_SUM] += energy[i]
-        acc[AC_COUNT] += 1.0
-        if acc[AC_COUNT] >= step:
-            _end_step(m, bank)
-    out = bank.out[m]
+        sample_peak = max(sample_peak, largest_abs(tp[c], at, k))
+    _k_weight_all(tp, at, k, bank.coef, bank.kstate[m], bank.weight, channels, bank.energy)
+    if could_exceed(tp, bank.tp_coef, channels, k, max(out[LM_TRUE_PEAK], sample_peak)):
+        out[LM_TRUE_PEAK] = max(out[LM_TRUE_PEAK], chunk_peaks(tp, bank.tp_coef, channels, k), sample_peak)
+    else:           # no point between these samples reaches the maximum so far
+        shift_history(tp, channels, k, at)
+        out[LM_TRUE_PEAK] = max(out[LM_TRUE_PEAK], sample_peak)
     out[LM_SAMPLE_PEAK] = sample_peak
-    out[LM_TRUE_PEAK_BLOCK] = tp_block if start == 0 else max(out[LM_TRUE_PEAK_BLOCK], tp_block)
-    out[LM_TRUE_PEAK] = max(out[LM_TRUE_PEAK], tp_block, sample_peak)
+    _accumulate(m, k, bank)
+
+
+@njit(cache=True, nogil=True)
+def _accumulate(m, k, bank):
+    """Add the chunk's k energies to the current 100 ms step, one by one, closing each step it fills
+    (the running sum kept in a register between closes)."""
+    acc = bank.acc[m]
+    energy = bank.energy
+    step = bank.step[0]
+    total = acc[AC_SUM]
+    count = acc[AC_COUNT]
+    for i in range(k):
+        total += energy[i]
+        count += 1.0
+        if count >= step:
+            acc[AC_SUM] = total
+            acc[AC_COUNT] = count
+            _end_step(m, bank)
+            total = acc[AC_SUM]
+            count = acc[AC_COUNT]
+    acc[AC_SUM] = total
+    acc[AC_COUNT] = count
 
 
 def read(bank: MeterBank, m: int) -> dict:
