@@ -37,7 +37,14 @@ coefficients, bell tangents and the row k of B^-1; targets[t, k, 5] each
 target's analysis state; maskers[m, UP_*] masker parameters;
 masker_bands[m, k, 5] each masker's analysis state; cuts[m, 0, k] the cut at
 band k's centre in dB (telemetry) and cuts[m, 1, k] bell k's gain;
-bells[m, k, c, 2] bell states.  Two stages of the chain use them:
+bells[m, k, c, 2] bell states; levels[NB + 1], scratch: a target's band
+levels (dB) and the strongest of them, read once per block (the target's
+analysis does not change while a masker is cut).
+
+Speed: each bell runs one channel at a time over its stretch with its state
+in locals (as arrays it went through memory at every sample); it still sees
+its samples in order and computes them as before, so the results are the
+same bits.  Two stages of the chain use them:
 UnmaskStage cuts a masker bus (slot[b] = its masker index) before its
 dynamics, UnmaskAnalysisStage analyses a target bus (slot[b] = its target
 index) after its fader, as heard.
@@ -115,6 +122,7 @@ class UnmaskStage(NamedTuple):
     masker_bands: np.ndarray
     cuts: np.ndarray
     bells: np.ndarray
+    levels: np.ndarray
 
 
 class UnmaskAnalysisStage(NamedTuple):
@@ -138,7 +146,8 @@ def allocate(n_buses: int, n_targets: int, n_maskers: int, sample_rate: float) -
     nt, nm = max(n_targets, 1), max(n_maskers, 1)
     targets = np.zeros((nt, NB, ENERGY + 1))
     cut = UnmaskStage(np.full(n_buses, -1, dtype=np.int64), bp, targets, np.zeros((nm, UP_NFIELDS)),
-                      np.zeros((nm, NB, ENERGY + 1)), np.zeros((nm, 2, NB)), np.zeros((nm, NB, MAX_CHANNELS, 2)))
+                      np.zeros((nm, NB, ENERGY + 1)), np.zeros((nm, 2, NB)), np.zeros((nm, NB, MAX_CHANNELS, 2)),
+                      np.zeros(NB + 1))
     return cut, UnmaskAnalysisStage(np.full(n_buses, -1, dtype=np.int64), bp, targets)
 
 
@@ -210,42 +219,55 @@ def _db(e):
 
 
 @njit(cache=True, nogil=True)
-def _wanted(k, p, target, masker):
-    """The cut (dB >= 0) the rule asks for in band k."""
-    lt = _db(target[k, ENERGY])
-    if lt <= p[UP_FLOOR]:
-        return 0.0
+def _target_levels(target, levels):
+    """levels[k] = the target's level in band k (dB), levels[NB] = the strongest of them."""
     strongest = -1e30
     for j in range(NB):
-        strongest = max(strongest, _db(target[j, ENERGY]))
-    if lt < strongest - RELEVANT_DB:
+        levels[j] = _db(target[j, ENERGY])
+        strongest = max(strongest, levels[j])
+    levels[NB] = strongest
+
+
+@njit(cache=True, nogil=True)
+def _wanted(k, p, levels, masker):
+    """The cut (dB >= 0) the rule asks for in band k (levels: _target_levels)."""
+    lt = levels[k]
+    if lt <= p[UP_FLOOR]:
+        return 0.0
+    if lt < levels[NB] - RELEVANT_DB:
         return 0.0
     return min(max(_db(masker[k, ENERGY]) - lt + p[UP_MARGIN], 0.0), p[UP_DEPTH])
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _bell(x, a1, a2, a3, m1, st):
-    v3 = x - st[1]
-    v1 = a1 * st[0] + a2 * v3
-    v2 = st[1] + a2 * st[0] + a3 * v3
-    st[0] = 2.0 * v1 - st[0]
-    st[1] = 2.0 * v2 - st[1]
-    return x + m1 * v1
+@njit(cache=True, nogil=True)
+def _bell_run(x, start, count, a1, a2, a3, m1, st):
+    """x[start:start + count] in place through a bell (Simper's TPT SVF), its state st[0:2] in locals."""
+    ic1, ic2 = st[0], st[1]
+    for i in range(start, start + count):
+        v = np.float64(x[i])
+        v = v if math.isfinite(v) else 0.0
+        v3 = v - ic2
+        v1 = a1 * ic1 + a2 * v3
+        v2 = ic2 + a2 * ic1 + a3 * v3
+        ic1 = 2.0 * v1 - ic1
+        ic2 = 2.0 * v2 - ic2
+        x[i] = v + m1 * v1
+    st[0], st[1] = ic1, ic2
 
 
 @njit(cache=True, nogil=True)
-def unmask_block(m, buf, n, channels, bands, targets, maskers, masker_bands, cuts, bells):
-    """Cut masker slot m's bus (buf, in place) where it masks its target."""
+def unmask_block(m, buf, n, channels, bands, targets, maskers, masker_bands, cuts, bells, levels):
+    """Cut masker slot m's bus (buf, in place) where it masks its target (levels: scratch, NB + 1)."""
     p = maskers[m]
     if p[UP_ENABLED] == 0.0:
         return
-    target = targets[int(p[UP_TARGET])]
+    _target_levels(targets[int(p[UP_TARGET])], levels)
     start = 0
     while start < n:
         count = min(SUB, n - start)
         _analyse(buf, start, count, channels, bands, masker_bands[m])
         for k in range(NB):
-            want = _wanted(k, p, target, masker_bands[m])
+            want = _wanted(k, p, levels, masker_bands[m])
             cut = cuts[m, 0, k]
             a = p[UP_ATTACK] if want > cut else p[UP_RELEASE]
             new = want + (cut - want) * a
@@ -268,10 +290,7 @@ def unmask_block(m, buf, n, channels, bands, targets, maskers, masker_bands, cut
             a3 = g * a2
             m1 = kk * (big_a * big_a - 1.0)
             for c in range(channels):
-                st = bells[m, k, c]
-                for i in range(start, start + count):
-                    x = np.float64(buf[c, i])
-                    buf[c, i] = _bell(x if math.isfinite(x) else 0.0, a1, a2, a3, m1, st)
+                _bell_run(buf[c], start, count, a1, a2, a3, m1, bells[m, k, c])
         start += count
     _recover(masker_bands[m])
     _recover(bells[m])
@@ -284,7 +303,8 @@ def unmask_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
     m = st.slot[b]
     if m < 0:
         return
-    unmask_block(m, bus_buf[b], n, channels, st.bands, st.targets, st.maskers, st.masker_bands, st.cuts, st.bells)
+    unmask_block(m, bus_buf[b], n, channels, st.bands, st.targets, st.maskers, st.masker_bands, st.cuts, st.bells,
+                 st.levels)
 
 
 @njit(cache=True, nogil=True)
