@@ -101,6 +101,8 @@ class Mixer:
         self.action_errors: collections.deque = collections.deque(maxlen=ERRORS_KEPT)   # delayed actions refused
         self.action_errors_total = 0
         self.mapped = MappedValues()
+        self._sound_mapped: MappedValues | None = None      # the mapped values sound_mod was written from
+        self._cat_db: bytes | None = None                   # the dB cat_gain was written from
         self._playing = np.zeros(len(self.cat_names), dtype=np.bool_)
         self.buses = Buses(scene, self.arrays, self.chains, self.bus_index, self.dt)
         self.buses.start(self.buses.own_values(MappedValues()))
@@ -453,6 +455,9 @@ class Mixer:
         self._category_gains(hdr_db)   # after ranking: a sound starting this block ducks this block
 
     def _apply_sound_mappings(self) -> None:
+        if self.mapped is self._sound_mapped:       # the parameters did not move: sound_mod stands
+            return
+        self._sound_mapped = self.mapped
         mod = self.arrays.sound_mod
         mod[:, SM_GAIN] = 1.0
         mod[:, SM_PITCH] = 1.0
@@ -477,7 +482,10 @@ class Mixer:
             return      # cat_gain keeps the 1.0 it was made with
         categories_playing(self.arrays.vi, self._playing)
         total_db = self.ducker.tick(self.dt, self._playing) + hdr_db
-        self.arrays.cat_gain[:] = db_to_gain_array(total_db)
+        key = total_db.tobytes()
+        if key != self._cat_db:         # else cat_gain already holds these gains
+            self._cat_db = key
+            self.arrays.cat_gain[:] = db_to_gain_array(total_db)
 
     def render(self, out: np.ndarray) -> None:
         """Tick, render the next block into out (block_size, channels), reclaim ended voices."""
