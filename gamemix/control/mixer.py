@@ -41,7 +41,7 @@ from gamemix.control.voices import VoicePool, categories_playing
 from gamemix.core import panning
 from gamemix.core.arrays import (
     FREE, FRAC_ONE, LF_CEILING, LF_DOPPLER_FACTOR, LF_FX, LF_SAMPLE_RATE, LF_SPEED_OF_SOUND, LF_UX, LF_X, LF_Z,
-    PLAYING, SM_GAIN, SM_PITCH, STOPPING, VF_AUDIBILITY, VI_CAT, VI_POS, VI_SOUND, VI_STATE, VIRTUAL, EngineArrays,
+    PLAYING, SM_GAIN, SM_PITCH, STOPPING, VF_AUDIBILITY, VI_POS, VI_SOUND, VI_STATE, VIRTUAL, EngineArrays,
 )
 from gamemix.core.engine import Engine
 from gamemix.errors import CommandError
@@ -157,7 +157,7 @@ class Mixer:
             return None
         mask = np.zeros(len(self.cat_names), dtype=bool)
         mask[[self.cat_index[c] for c in (spec.categories or self.cat_names)]] = True
-        return HdrWindow(spec, mask)
+        return HdrWindow(spec, mask, self.arrays.max_instances)
 
     # ----------------------------------------------------------- dispatch
     def apply(self, msg) -> dict:
@@ -471,8 +471,7 @@ class Mixer:
         zero = np.zeros(len(self.cat_names))
         if self.hdr is None:
             return zero, None
-        attenuation, below = self.hdr.tick(self.dt, self.instances.rating, self.voices.own_gain,
-                                           self.arrays.vi[:, VI_CAT], self.voices.live())
+        attenuation, below = self.hdr.tick(self.dt, self.instances.rating, self.voices.own_gain, self.arrays.vi)
         zero[self.hdr.categories] = attenuation
         return zero, below
 
