@@ -32,10 +32,16 @@ graphic-equaliser design (Valimaki & Liski 2017), an interaction matrix B
 allocation) is inverted once, and the bells get B^-1 @ cuts, so the cascade's
 response at every band centre is the cut the rule asked for.
 
+The analysis runs the six bands in the lanes of one vector (core/lanes.py):
+the same operations per band as one band alone, six at once.
+
 Arrays (allocate(), shared by the two stages): bands[k] analysis band-pass
-coefficients, bell tangents and the row k of B^-1; targets[t, k, 5] each
-target's analysis state; maskers[m, UP_*] masker parameters;
-masker_bands[m, k, 5] each masker's analysis state; cuts[m, 0, k] the cut at
+coefficients, bell tangents and the row k of B^-1; lane_bands[field, k] the
+analysis coefficients by field, a band per lane (zeros beyond NB);
+targets[t, field, k] each target's analysis state, a band per lane (fields:
+the two band-passes' ic1, ic2, then the smoothed energy); maskers[m, UP_*]
+masker parameters; masker_bands[m, field, k] each masker's analysis state;
+cuts[m, 0, k] the cut at
 band k's centre in dB (telemetry) and cuts[m, 1, k] bell k's gain;
 bells[m, k, c, 2] bell states; levels[NB + 1], scratch: a target's band
 levels (dB) and the strongest of them, read once per block (the target's
@@ -57,9 +63,11 @@ import numpy as np
 from numba import njit
 
 from gamemix.core import chain
+from gamemix.core.lanes import WIDTH, load, store
 
 BANDS = (250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0)
 NB = len(BANDS)
+assert NB <= WIDTH, "the analysis runs a band per lane"
 Q_BAND = 1.4
 SUB = 16
 SMOOTH_S = 0.050
@@ -117,6 +125,7 @@ class UnmaskStage(NamedTuple):
 
     slot: np.ndarray
     bands: np.ndarray
+    lane_bands: np.ndarray
     targets: np.ndarray
     maskers: np.ndarray
     masker_bands: np.ndarray
@@ -129,7 +138,7 @@ class UnmaskAnalysisStage(NamedTuple):
     """The chain's analysis of unmasking targets: slot[b] = bus b's target index (-1: none)."""
 
     slot: np.ndarray
-    bands: np.ndarray
+    lane_bands: np.ndarray
     targets: np.ndarray
 
 
@@ -143,12 +152,14 @@ def allocate(n_buses: int, n_targets: int, n_maskers: int, sample_rate: float) -
         a1 = 1.0 / (1.0 + g * (g + kq))
         bp[k, :BP_INV] = (a1, g * a1, g * g * a1, kq, g, math.exp(-1.0 / (SMOOTH_S * sample_rate)))
     bp[:, BP_INV:] = np.linalg.inv(interaction(sample_rate))
+    lane_bands = np.zeros((BP_SMOOTH + 1, WIDTH))
+    lane_bands[:, :NB] = bp[:, :BP_SMOOTH + 1].T
     nt, nm = max(n_targets, 1), max(n_maskers, 1)
-    targets = np.zeros((nt, NB, ENERGY + 1))
-    cut = UnmaskStage(np.full(n_buses, -1, dtype=np.int64), bp, targets, np.zeros((nm, UP_NFIELDS)),
-                      np.zeros((nm, NB, ENERGY + 1)), np.zeros((nm, 2, NB)), np.zeros((nm, NB, MAX_CHANNELS, 2)),
+    targets = np.zeros((nt, ENERGY + 1, WIDTH))
+    cut = UnmaskStage(np.full(n_buses, -1, dtype=np.int64), bp, lane_bands, targets, np.zeros((nm, UP_NFIELDS)),
+                      np.zeros((nm, ENERGY + 1, WIDTH)), np.zeros((nm, 2, NB)), np.zeros((nm, NB, MAX_CHANNELS, 2)),
                       np.zeros(NB + 1))
-    return cut, UnmaskAnalysisStage(np.full(n_buses, -1, dtype=np.int64), bp, targets)
+    return cut, UnmaskAnalysisStage(np.full(n_buses, -1, dtype=np.int64), lane_bands, targets)
 
 
 def set_masker(maskers: np.ndarray, m: int, target_slot: int, sample_rate: float, max_depth_db: float,
@@ -165,26 +176,24 @@ def set_masker(maskers: np.ndarray, m: int, target_slot: int, sample_rate: float
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _band_pass(x, bp, k, st, s):
-    v3 = x - st[s + 1]
-    v1 = bp[k, BP_A1] * st[s] + bp[k, BP_A2] * v3
-    v2 = st[s + 1] + bp[k, BP_A2] * st[s] + bp[k, BP_A3] * v3
-    st[s] = 2.0 * v1 - st[s]
-    st[s + 1] = 2.0 * v2 - st[s + 1]
-    return bp[k, BP_K] * v1
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _band_energy(x, bp, k, st):
-    """Feed x to band k's analysis filter (two band-passes in series, 24 dB/oct skirts, so a band
-    does not read its neighbours' energy); update the smoothed energy st[ENERGY]."""
-    y = _band_pass(_band_pass(x, bp, k, st, 0), bp, k, st, 2)
-    st[ENERGY] = y * y + (st[ENERGY] - y * y) * bp[k, BP_SMOOTH]
+def _band_pass(x, a1, a2, a3, kq, ic1, ic2):
+    """One sample through a band-pass (TPT SVF) in every lane: (output, new ic1, new ic2)."""
+    v3 = x - ic2
+    v1 = a1 * ic1 + a2 * v3
+    v2 = ic2 + a2 * ic1 + a3 * v3
+    return kq * v1, 2.0 * v1 - ic1, 2.0 * v2 - ic2
 
 
 @njit(cache=True, nogil=True)
-def _analyse(buf, start, count, channels, bp, state):
-    """Band energies of the mid signal of buf[:, start:start+count] into state (k, 3)."""
+def _analyse(buf, start, count, channels, lane_bands, state):
+    """Band energies of the mid signal (mean of the channels, non-finite as 0) of
+    buf[:, start:start+count] into state (ENERGY + 1, WIDTH): each sample through every band's two
+    band-passes in series (24 dB/oct skirts, so a band does not read its neighbours' energy), then
+    its smoothed energy, the bands in lanes."""
+    a1, a2, a3 = load(lane_bands[BP_A1], 0), load(lane_bands[BP_A2], 0), load(lane_bands[BP_A3], 0)
+    kq, smooth = load(lane_bands[BP_K], 0), load(lane_bands[BP_SMOOTH], 0)
+    p1, p2, q1, q2 = load(state[0], 0), load(state[1], 0), load(state[2], 0), load(state[3], 0)
+    e = load(state[ENERGY], 0)
     for i in range(start, start + count):
         x = 0.0
         for c in range(channels):
@@ -192,14 +201,20 @@ def _analyse(buf, start, count, channels, bp, state):
         x /= channels
         if not math.isfinite(x):
             x = 0.0
-        for k in range(NB):
-            _band_energy(x, bp, k, state[k])
+        y, p1, p2 = _band_pass(x, a1, a2, a3, kq, p1, p2)
+        y, q1, q2 = _band_pass(y, a1, a2, a3, kq, q1, q2)
+        e = y * y + (e - y * y) * smooth
+    store(state[0], 0, p1)
+    store(state[1], 0, p2)
+    store(state[2], 0, q1)
+    store(state[3], 0, q2)
+    store(state[ENERGY], 0, e)
 
 
 @njit(cache=True, nogil=True)
-def analyse_target(t, buf, n, channels, bands, targets):
+def analyse_target(t, buf, n, channels, lane_bands, targets):
     """Measure target slot t's bands over the first n samples of buf (channels, >= n)."""
-    _analyse(buf, 0, n, channels, bands, targets[t])
+    _analyse(buf, 0, n, channels, lane_bands, targets[t])
     _recover(targets[t])
 
 
@@ -223,7 +238,7 @@ def _target_levels(target, levels):
     """levels[k] = the target's level in band k (dB), levels[NB] = the strongest of them."""
     strongest = -1e30
     for j in range(NB):
-        levels[j] = _db(target[j, ENERGY])
+        levels[j] = _db(target[ENERGY, j])
         strongest = max(strongest, levels[j])
     levels[NB] = strongest
 
@@ -236,7 +251,7 @@ def _wanted(k, p, levels, masker):
         return 0.0
     if lt < levels[NB] - RELEVANT_DB:
         return 0.0
-    return min(max(_db(masker[k, ENERGY]) - lt + p[UP_MARGIN], 0.0), p[UP_DEPTH])
+    return min(max(_db(masker[ENERGY, k]) - lt + p[UP_MARGIN], 0.0), p[UP_DEPTH])
 
 
 @njit(cache=True, nogil=True)
@@ -256,7 +271,7 @@ def _bell_run(x, start, count, a1, a2, a3, m1, st):
 
 
 @njit(cache=True, nogil=True)
-def unmask_block(m, buf, n, channels, bands, targets, maskers, masker_bands, cuts, bells, levels):
+def unmask_block(m, buf, n, channels, bands, lane_bands, targets, maskers, masker_bands, cuts, bells, levels):
     """Cut masker slot m's bus (buf, in place) where it masks its target (levels: scratch, NB + 1)."""
     p = maskers[m]
     if p[UP_ENABLED] == 0.0:
@@ -265,7 +280,7 @@ def unmask_block(m, buf, n, channels, bands, targets, maskers, masker_bands, cut
     start = 0
     while start < n:
         count = min(SUB, n - start)
-        _analyse(buf, start, count, channels, bands, masker_bands[m])
+        _analyse(buf, start, count, channels, lane_bands, masker_bands[m])
         for k in range(NB):
             want = _wanted(k, p, levels, masker_bands[m])
             cut = cuts[m, 0, k]
@@ -303,8 +318,8 @@ def unmask_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
     m = st.slot[b]
     if m < 0:
         return
-    unmask_block(m, bus_buf[b], n, channels, st.bands, st.targets, st.maskers, st.masker_bands, st.cuts, st.bells,
-                 st.levels)
+    unmask_block(m, bus_buf[b], n, channels, st.bands, st.lane_bands, st.targets, st.maskers, st.masker_bands,
+                 st.cuts, st.bells, st.levels)
 
 
 @njit(cache=True, nogil=True)
@@ -313,7 +328,7 @@ def analysis_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
     t = st.slot[b]
     if t < 0:
         return
-    analyse_target(t, bus_buf[b], n, channels, st.bands, st.targets)
+    analyse_target(t, bus_buf[b], n, channels, st.lane_bands, st.targets)
 
 
 chain.register(UnmaskStage, unmask_stage, chain.UNMASK)
