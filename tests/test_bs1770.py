@@ -139,6 +139,7 @@ def test_block_size_does_not_change_the_readings():
         for start in range(0, x.shape[1], size):
             chunk = np.ascontiguousarray(x[:, start:start + size])
             bs1770.meter_block(0, chunk, chunk.shape[1], bank)
+        bs1770.settle(0, bank)
         results.append(bank.out[0].copy())
     assert np.allclose(results[0], results[1], atol=1e-6) and np.allclose(results[0], results[2], atol=1e-6)
 
@@ -149,6 +150,7 @@ def test_non_finite_input_reads_as_silence_and_reset_clears():
     x[0, 1000:2000] = np.nan
     x[1, 5000] = np.inf
     bs1770.meter_block(0, x, x.shape[1], bank)
+    bs1770.settle(0, bank)
     assert np.all(np.isfinite(bank.out[0, [bs1770.LM_INTEGRATED, bs1770.LM_TRUE_PEAK]]))
     bank.flags[0] = 1
     bs1770.meter_block(0, x[:, :10].copy(), 10, bank)
@@ -187,6 +189,7 @@ def test_silence_at_rest_reads_exactly_as_metered_sample_by_sample():
         for start in range(0, buf.shape[1], 256):
             block = np.ascontiguousarray(buf[:, start:start + 256])
             m.meter_block(0, block, block.shape[1], bank)
+            m.settle(0, bank)
             seen.append(bank.out[0].copy())
         readings.append(np.array(seen))
     assert np.array_equal(readings[0], readings[1])

@@ -31,7 +31,18 @@ when a scene loads) whose class is registered here with its block kernel:
 
 Every state's first field is `slot`: slot[b] >= 0 when bus b has the stage
 (which of the stage's slots it is, where that matters), so a stage is not
-even called for a bus without it.  Every kernel takes (its state, bus index
+even called for a bus without it.
+
+A stage that only reads its buses, at a place in the chain after which
+nothing changes a bus any more (the meter: only the analysis and the sends,
+which read, come after it), may instead do its work once per block after
+every bus's chain, for all its buses together (`after`: the meter runs eight
+buses in the lanes of a vector, core/lanes.py); its kernel is then None:
+
+    chain.register(MeterStage, None, chain.METER, after=meter_all)
+
+    @njit(cache=True, nogil=True)
+    def meter_all(st, bus_buf, n, channels, sample_rate): ...   # every bus with st.slot[b] >= 0  Every kernel takes (its state, bus index
 b, bus_buf (buses, channels, frames), frames n, channels, ramp (i / n),
 sample rate) and works on bus b in place.  The engine gets the chain as one
 tuple of stage states in order (`build`), and `mix_buses` walks it for each
@@ -55,15 +66,18 @@ from numba.extending import overload
 REVERB, FILTERS, UNMASK, SIDECHAIN, COMPRESSOR, LOUDNESS = 10, 20, 30, 40, 50, 60
 FADER, PROTECT, LIMITER, LEVELS, METER, ANALYSIS, SENDS = 70, 75, 80, 90, 100, 110, 120
 
-_KERNELS: dict[type, Callable] = {}
+_KERNELS: dict[type, Callable | None] = {}
+_AFTER: dict[type, Callable | None] = {}
 _ORDER: dict[type, int] = {}
 
 
-def register(state_class: type, kernel: Callable, order: int) -> None:
-    """Declare a stage: its state's class, its block kernel and its place in the chain."""
+def register(state_class: type, kernel: Callable | None, order: int, after: Callable | None = None) -> None:
+    """Declare a stage: its state's class, its block kernel (per bus; None for none), its place in
+    the chain and `after`, its kernel for all its buses once every chain of the block is done."""
     if any(o == order and c is not state_class for c, o in _ORDER.items()):
         raise ValueError(f"chain order {order} is taken")
     _KERNELS[state_class] = kernel
+    _AFTER[state_class] = after
     _ORDER[state_class] = order
 
 
@@ -84,16 +98,34 @@ def run_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
 @overload(run_stage)
 def _run_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
     kernel = _KERNELS[st.instance_class]
+    if kernel is None:
+        return lambda st, b, bus_buf, n, channels, ramp, sample_rate: None
 
     def impl(st, b, bus_buf, n, channels, ramp, sample_rate):
         kernel(st, b, bus_buf, n, channels, ramp, sample_rate)
     return impl
 
 
+def run_after(st, bus_buf, n, channels, sample_rate):
+    """Run stage `st`'s `after` kernel, if it has one (resolved at compile time)."""
+
+
+@overload(run_after)
+def _run_after(st, bus_buf, n, channels, sample_rate):
+    after = _AFTER[st.instance_class]
+    if after is None:
+        return lambda st, bus_buf, n, channels, sample_rate: None
+
+    def impl(st, bus_buf, n, channels, sample_rate):
+        after(st, bus_buf, n, channels, sample_rate)
+    return impl
+
+
 @njit(cache=True, nogil=True)
 def mix_buses(bus_order, bus_parent, chain, bus_buf, ramp, n, channels, sample_rate):
     """For each bus in order (children, keys and senders first): its chain, in place, then the bus
-    added into its parent (dst[i] += src[i], as dsp/mixing.py's add_into)."""
+    added into its parent (dst[i] += src[i], as dsp/mixing.py's add_into); then the stages that work
+    on all their buses at once."""
     for k in range(bus_order.shape[0]):
         b = bus_order[k]
         for st in literal_unroll(chain):
@@ -104,4 +136,6 @@ def mix_buses(bus_order, bus_parent, chain, bus_buf, ramp, n, channels, sample_r
             for c in range(channels):
                 for i in range(n):
                     bus_buf[parent, c, i] += bus_buf[b, c, i]
+    for st in literal_unroll(chain):
+        run_after(st, bus_buf, n, channels, sample_rate)
 

@@ -15,8 +15,8 @@ code:
     store(state, 0, s)           # state[0:8] = the lanes
 
 `Lanes` values live only inside jitted functions (in registers): `load`,
-`store`, `splat` (a number in every lane), `lane` (one lane out) and +, -, *
-between them.  Each lane's result is the IEEE operation on that lane's
+`store`, `gather` (eight elements a stride apart), `splat` (a number in every
+lane), `lane` (one lane out) and +, -, * between them.  Each lane's result is the IEEE operation on that lane's
 operands, exactly what the scalar code computes: LLVM gets plain vector
 fadd/fsub/fmul, never fused into a multiply-add or reordered (Numba compiles
 without fast-math), so a filter run in a lane gives the bits it gives
@@ -88,6 +88,26 @@ def store(typingctx, arr, i, value):
                       align=8)
         return context.get_dummy_value()
     return types.void(arr, i, value), codegen
+
+
+@intrinsic
+def gather(typingctx, arr, start, stride):
+    """Lane j = arr[start + j * stride] (arr: a C-contiguous float64 vector): eight loads, the
+    addresses computed in a vector."""
+    if not (_is_vector(arr) and isinstance(start, types.Integer) and isinstance(stride, types.Integer)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        first = context.cast(builder, args[1], signature.args[1], types.intp)
+        step = context.cast(builder, args[2], signature.args[2], types.intp)
+        value = ir.Constant(_VECTOR, ir.Undefined)
+        for j in range(WIDTH):
+            at = builder.add(first, builder.mul(step, ir.Constant(step.type, j)))
+            element = builder.load(builder.gep(data, [at], inbounds=True), align=8)
+            value = builder.insert_element(value, element, ir.Constant(ir.IntType(32), j))
+        return value
+    return Lanes(arr, start, stride), codegen
 
 
 @intrinsic

@@ -114,39 +114,45 @@ ROUNDING_MARGIN = 1.0 + 1e-9
 
 
 @njit(cache=True, nogil=True)
-def could_exceed(state, coefs, channels, k, level):
-    """Whether a point chunk_peaks would find for the k samples loaded could exceed `level`.  False
-    when the largest |sample| of their window (each channel's history and the k samples) times the
-    largest sum of |weights| of a phase (at least 1: phase 0 is the sample itself), with a margin
-    for the rounding, is at most `level`: then no peak of the chunk is above `level`."""
+def reach(coefs):
+    """The most a point chunk_peaks computes can be, per unit of the largest |sample| of its window:
+    the largest sum of |weights| of a phase (at least 1: phase 0 is the sample itself), with a
+    margin for the rounding."""
     weights = 1.0
     for p in range(coefs.shape[0]):
         total = 0.0
         for j in range(coefs.shape[1]):
             total += abs(coefs[p, j])
         weights = max(weights, total)
-    reach = coefs.shape[1] - 1 + k
-    top = 0.0
-    for c in range(channels):
-        top = max(top, largest_abs(state[c], 0, reach))
-    return top * weights * ROUNDING_MARGIN > level
+    return weights * ROUNDING_MARGIN
 
 
 @njit(cache=True, nogil=True)
-def largest_abs(x, start, k):
-    """max |x[start:start + k]| of finite values (0 for none), in four running maxima: max is exact
-    in any order, and four independent chains run about four times faster than one."""
+def could_exceed(state, coefs, channels, k, level):
+    """Whether a point chunk_peaks would find for the k samples loaded could exceed `level`: not when
+    the largest |sample| of their window (each channel's history and the k samples) times `reach`
+    is at most `level`."""
+    top = 0.0
+    for c in range(channels):
+        top = max(top, largest_abs(state[c], 0, coefs.shape[1] - 1 + k, 1))
+    return top * reach(coefs) > level
+
+
+@njit(cache=True, nogil=True)
+def largest_abs(x, start, k, stride):
+    """max |x[start + i * stride]| for i < k, of finite values (0 for none), in four running maxima:
+    max is exact in any order, and four independent chains run about four times faster than one."""
     m0 = m1 = m2 = m3 = 0.0
-    i = start
-    end = start + k
-    while i + 4 <= end:
-        m0 = max(m0, abs(x[i]))
-        m1 = max(m1, abs(x[i + 1]))
-        m2 = max(m2, abs(x[i + 2]))
-        m3 = max(m3, abs(x[i + 3]))
+    i = 0
+    while i + 4 <= k:
+        at = start + i * stride
+        m0 = max(m0, abs(x[at]))
+        m1 = max(m1, abs(x[at + stride]))
+        m2 = max(m2, abs(x[at + 2 * stride]))
+        m3 = max(m3, abs(x[at + 3 * stride]))
         i += 4
-    while i < end:
-        m0 = max(m0, abs(x[i]))
+    while i < k:
+        m0 = max(m0, abs(x[start + i * stride]))
         i += 1
     return max(max(m0, m1), max(m2, m3))
 
