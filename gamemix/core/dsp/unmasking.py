@@ -45,12 +45,16 @@ cuts[m, 0, k] the cut at
 band k's centre in dB (telemetry) and cuts[m, 1, k] bell k's gain;
 bells[m, k, c, 2] bell states; levels[NB + 1], scratch: a target's band
 levels (dB) and the strongest of them, read once per block (the target's
-analysis does not change while a masker is cut).
+analysis does not change while a masker is cut); steps[CHUNK // SUB *
+WIDTH], scratch: the band energies after each SUB samples of an analysis
+pass (a masker's input is analysed a whole chunk at a time, before its cut
+changes it, and each SUB's cut reads the energies as of its end).
 
 Speed: each bell runs one channel at a time over its stretch with its state
 in locals (as arrays it went through memory at every sample); it still sees
 its samples in order and computes them as before, so the results are the
-same bits.  Two stages of the chain use them:
+same bits.  The masker's analysis of a SUB reads the input before that SUB's
+cut, so a whole chunk is analysed first and the cut follows SUB by SUB.  Two stages of the chain use them:
 UnmaskStage cuts a masker bus (slot[b] = its masker index) before its
 dynamics, UnmaskAnalysisStage analyses a target bus (slot[b] = its target
 index) after its fader, as heard.
@@ -70,6 +74,7 @@ NB = len(BANDS)
 assert NB <= WIDTH, "the analysis runs a band per lane"
 Q_BAND = 1.4
 SUB = 16
+CHUNK = 256         # samples analysed in one pass (the energies after each SUB of them kept in `steps`)
 SMOOTH_S = 0.050
 RELEVANT_DB = 15.0
 ENERGY = 4          # analysis state per band: two band-passes' (ic1, ic2), then the smoothed energy
@@ -132,6 +137,7 @@ class UnmaskStage(NamedTuple):
     cuts: np.ndarray
     bells: np.ndarray
     levels: np.ndarray
+    steps: np.ndarray
 
 
 class UnmaskAnalysisStage(NamedTuple):
@@ -140,6 +146,7 @@ class UnmaskAnalysisStage(NamedTuple):
     slot: np.ndarray
     lane_bands: np.ndarray
     targets: np.ndarray
+    steps: np.ndarray
 
 
 def allocate(n_buses: int, n_targets: int, n_maskers: int, sample_rate: float) -> tuple[UnmaskStage,
@@ -156,10 +163,11 @@ def allocate(n_buses: int, n_targets: int, n_maskers: int, sample_rate: float) -
     lane_bands[:, :NB] = bp[:, :BP_SMOOTH + 1].T
     nt, nm = max(n_targets, 1), max(n_maskers, 1)
     targets = np.zeros((nt, ENERGY + 1, WIDTH))
+    steps = np.zeros(CHUNK // SUB * WIDTH)
     cut = UnmaskStage(np.full(n_buses, -1, dtype=np.int64), bp, lane_bands, targets, np.zeros((nm, UP_NFIELDS)),
                       np.zeros((nm, ENERGY + 1, WIDTH)), np.zeros((nm, 2, NB)), np.zeros((nm, NB, MAX_CHANNELS, 2)),
-                      np.zeros(NB + 1))
-    return cut, UnmaskAnalysisStage(np.full(n_buses, -1, dtype=np.int64), lane_bands, targets)
+                      np.zeros(NB + 1), steps)
+    return cut, UnmaskAnalysisStage(np.full(n_buses, -1, dtype=np.int64), lane_bands, targets, steps)
 
 
 def set_masker(maskers: np.ndarray, m: int, target_slot: int, sample_rate: float, max_depth_db: float,
@@ -185,25 +193,28 @@ def _band_pass(x, a1, a2, a3, kq, ic1, ic2):
 
 
 @njit(cache=True, nogil=True)
-def _analyse(buf, start, count, channels, lane_bands, state):
+def _analyse(buf, start, count, channels, lane_bands, state, steps):
     """Band energies of the mid signal (mean of the channels, non-finite as 0) of
-    buf[:, start:start+count] into state (ENERGY + 1, WIDTH): each sample through every band's two
-    band-passes in series (24 dB/oct skirts, so a band does not read its neighbours' energy), then
-    its smoothed energy, the bands in lanes."""
+    buf[:, start:start+count] (count <= CHUNK) into state (ENERGY + 1, WIDTH): each sample through
+    every band's two band-passes in series (24 dB/oct skirts, so a band does not read its
+    neighbours' energy), then its smoothed energy, the bands in lanes.  The energies after each SUB
+    samples (and after the last) go to steps[s * WIDTH:(s + 1) * WIDTH]."""
     a1, a2, a3 = load(lane_bands[BP_A1], 0), load(lane_bands[BP_A2], 0), load(lane_bands[BP_A3], 0)
     kq, smooth = load(lane_bands[BP_K], 0), load(lane_bands[BP_SMOOTH], 0)
     p1, p2, q1, q2 = load(state[0], 0), load(state[1], 0), load(state[2], 0), load(state[3], 0)
     e = load(state[ENERGY], 0)
-    for i in range(start, start + count):
+    for i in range(count):
         x = 0.0
         for c in range(channels):
-            x += buf[c, i]
+            x += buf[c, start + i]
         x /= channels
         if not math.isfinite(x):
             x = 0.0
         y, p1, p2 = _band_pass(x, a1, a2, a3, kq, p1, p2)
         y, q1, q2 = _band_pass(y, a1, a2, a3, kq, q1, q2)
         e = y * y + (e - y * y) * smooth
+        if i % SUB == SUB - 1 or i == count - 1:
+            store(steps, i // SUB * WIDTH, e)
     store(state[0], 0, p1)
     store(state[1], 0, p2)
     store(state[2], 0, q1)
@@ -212,9 +223,10 @@ def _analyse(buf, start, count, channels, lane_bands, state):
 
 
 @njit(cache=True, nogil=True)
-def analyse_target(t, buf, n, channels, lane_bands, targets):
-    """Measure target slot t's bands over the first n samples of buf (channels, >= n)."""
-    _analyse(buf, 0, n, channels, lane_bands, targets[t])
+def analyse_target(t, buf, n, channels, lane_bands, targets, steps):
+    """Measure target slot t's bands over the first n samples of buf (channels, >= n); steps: scratch."""
+    for start in range(0, n, CHUNK):
+        _analyse(buf, start, min(CHUNK, n - start), channels, lane_bands, targets[t], steps)
     _recover(targets[t])
 
 
@@ -244,45 +256,32 @@ def _target_levels(target, levels):
 
 
 @njit(cache=True, nogil=True)
-def _wanted(k, p, levels, masker):
-    """The cut (dB >= 0) the rule asks for in band k (levels: _target_levels)."""
-    lt = levels[k]
-    if lt <= p[UP_FLOOR]:
-        return 0.0
-    if lt < levels[NB] - RELEVANT_DB:
-        return 0.0
-    return min(max(_db(masker[ENERGY, k]) - lt + p[UP_MARGIN], 0.0), p[UP_DEPTH])
-
-
-@njit(cache=True, nogil=True)
-def _bell_run(x, start, count, a1, a2, a3, m1, st):
-    """x[start:start + count] in place through a bell (Simper's TPT SVF), its state st[0:2] in locals."""
-    ic1, ic2 = st[0], st[1]
-    for i in range(start, start + count):
-        v = np.float64(x[i])
-        v = v if math.isfinite(v) else 0.0
-        v3 = v - ic2
-        v1 = a1 * ic1 + a2 * v3
-        v2 = ic2 + a2 * ic1 + a3 * v3
-        ic1 = 2.0 * v1 - ic1
-        ic2 = 2.0 * v2 - ic2
-        x[i] = v + m1 * v1
-    st[0], st[1] = ic1, ic2
-
-
-@njit(cache=True, nogil=True)
-def unmask_block(m, buf, n, channels, bands, lane_bands, targets, maskers, masker_bands, cuts, bells, levels):
-    """Cut masker slot m's bus (buf, in place) where it masks its target (levels: scratch, NB + 1)."""
+def unmask_block(m, buf, n, channels, bands, lane_bands, targets, maskers, masker_bands, cuts, bells, levels, steps):
+    """Cut masker slot m's bus (buf, in place) where it masks its target (levels, steps: scratch)."""
     p = maskers[m]
     if p[UP_ENABLED] == 0.0:
         return
     _target_levels(targets[int(p[UP_TARGET])], levels)
-    start = 0
-    while start < n:
-        count = min(SUB, n - start)
-        _analyse(buf, start, count, channels, lane_bands, masker_bands[m])
+    for start in range(0, n, CHUNK):
+        count = min(CHUNK, n - start)
+        _analyse(buf, start, count, channels, lane_bands, masker_bands[m], steps)
+        _cut(m, buf, start, count, channels, bands, p, levels, steps, cuts, bells)
+    _recover(masker_bands[m])
+    _recover(bells[m])
+    _recover(cuts[m])
+
+
+@njit(cache=True, nogil=True)
+def _cut(m, buf, start, count, channels, bands, p, levels, steps, cuts, bells):
+    """The cut of masker slot m on buf[:, start:start + count], SUB samples at a time: each band's cut
+    moves towards what the rule asks for (`_wanted`, from the masker's energies as of the end of
+    that SUB: steps), the bells' gains follow (B^-1), and each bell runs over the SUB in place, its
+    state in locals; a band with no gain and none before is bypassed."""
+    for s in range((count + SUB - 1) // SUB):
+        at = start + s * SUB
+        todo = min(SUB, start + count - at)
         for k in range(NB):
-            want = _wanted(k, p, levels, masker_bands[m])
+            want = _wanted(k, p, levels, steps[s * WIDTH + k])
             cut = cuts[m, 0, k]
             a = p[UP_ATTACK] if want > cut else p[UP_RELEASE]
             new = want + (cut - want) * a
@@ -295,7 +294,9 @@ def unmask_block(m, buf, n, channels, bands, lane_bands, targets, maskers, maske
             before = cuts[m, 1, k]
             cuts[m, 1, k] = gain
             if gain == 0.0 and before == 0.0:
-                bells[m, k, :, :] = 0.0          # bypassed: wake from rest
+                for c in range(bells.shape[2]):         # bypassed: wake from rest
+                    bells[m, k, c, 0] = 0.0
+                    bells[m, k, c, 1] = 0.0
                 continue
             big_a = 10.0 ** (-gain / 40.0)
             g = bands[k, BP_G]
@@ -305,11 +306,29 @@ def unmask_block(m, buf, n, channels, bands, lane_bands, targets, maskers, maske
             a3 = g * a2
             m1 = kk * (big_a * big_a - 1.0)
             for c in range(channels):
-                _bell_run(buf[c], start, count, a1, a2, a3, m1, bells[m, k, c])
-        start += count
-    _recover(masker_bands[m])
-    _recover(bells[m])
-    _recover(cuts[m])
+                ic1, ic2 = bells[m, k, c, 0], bells[m, k, c, 1]
+                for i in range(at, at + todo):
+                    v = np.float64(buf[c, i])
+                    v = v if math.isfinite(v) else 0.0
+                    v3 = v - ic2
+                    v1 = a1 * ic1 + a2 * v3
+                    v2 = ic2 + a2 * ic1 + a3 * v3
+                    ic1 = 2.0 * v1 - ic1
+                    ic2 = 2.0 * v2 - ic2
+                    buf[c, i] = v + m1 * v1
+                bells[m, k, c, 0], bells[m, k, c, 1] = ic1, ic2
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _wanted(k, p, levels, masker_energy):
+    """The cut (dB >= 0) the rule asks for in band k (levels: _target_levels; the masker's energy in
+    the band)."""
+    lt = levels[k]
+    if lt <= p[UP_FLOOR]:
+        return 0.0
+    if lt < levels[NB] - RELEVANT_DB:
+        return 0.0
+    return min(max(_db(masker_energy) - lt + p[UP_MARGIN], 0.0), p[UP_DEPTH])
 
 
 @njit(cache=True, nogil=True)
@@ -319,7 +338,7 @@ def unmask_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
     if m < 0:
         return
     unmask_block(m, bus_buf[b], n, channels, st.bands, st.lane_bands, st.targets, st.maskers, st.masker_bands,
-                 st.cuts, st.bells, st.levels)
+                 st.cuts, st.bells, st.levels, st.steps)
 
 
 @njit(cache=True, nogil=True)
@@ -328,7 +347,7 @@ def analysis_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
     t = st.slot[b]
     if t < 0:
         return
-    analyse_target(t, bus_buf[b], n, channels, st.lane_bands, st.targets)
+    analyse_target(t, bus_buf[b], n, channels, st.lane_bands, st.targets, st.steps)
 
 
 chain.register(UnmaskStage, unmask_stage, chain.UNMASK)
