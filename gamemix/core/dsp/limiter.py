@@ -111,23 +111,16 @@ def latency(lim: np.ndarray) -> int:
 
 
 @njit(cache=True, nogil=True)
-def _hold(needed, pos, size, window, hold, age, r):
-    """Push r; return the minimum of the last `window` values and its age, from the last ones (hold,
-    age) (rescans only when the minimum expires)."""
-    needed[pos] = r
-    age += 1.0
-    if r <= hold:
-        hold = r
-        age = 0.0
-    elif age >= window:
-        hold = 1.0
-        age = 0.0
-        k = pos
-        for j in range(window):
-            if needed[k] < hold:
-                hold = needed[k]
-                age = j
-            k = k - 1 if k > 0 else size - 1
+def _rescan(needed, pos, size, window):
+    """The minimum of the last `window` values pushed (the newest at pos) and its age (capped at 1)."""
+    hold = 1.0
+    age = 0.0
+    k = pos
+    for j in range(window):
+        if needed[k] < hold:
+            hold = needed[k]
+            age = j
+        k = k - 1 if k > 0 else size - 1
     return hold, age
 
 
@@ -165,6 +158,7 @@ def _limit_chunk(buf, start, k, channels, lim, line, needed, env, tp_coef, tp):
     hold = lim[LM_HOLD]
     age = lim[LM_HOLD_AGE]
     since = lim[LM_SINCE_RESUM]
+    window = look + 2 * SPREAD
     lowest = 1.0 if start == 0 else lim[LM_MIN_GAIN]
     top = ceiling * 10.0 ** (MARGIN_DB / 20.0)
     for i in range(start, start + k):
@@ -173,7 +167,13 @@ def _limit_chunk(buf, start, k, channels, lim, line, needed, env, tp_coef, tp):
             line[c, pos] = x if math.isfinite(x) else 0.0
         peak = peaks[i - start]
         r = ceiling / peak if peak > ceiling else 1.0
-        hold, age = _hold(needed, pos, size, look + 2 * SPREAD, hold, age, r)
+        needed[pos] = r                     # the hold: the smallest r of the last window values
+        age += 1.0
+        if r <= hold:
+            hold = r
+            age = 0.0
+        elif age >= window:                 # the minimum left the window: find the new one
+            hold, age = _rescan(needed, pos, size, window)
         e = hold if hold < e else hold + (e - hold) * release
         old = pos - look
         if old < 0:

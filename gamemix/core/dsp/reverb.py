@@ -91,22 +91,6 @@ def set_reverb(params: np.ndarray, r: int, sample_rate: float, decay_s: float, s
         row[RV_APLEN0 + j] = max(int(ms * 1e-3 * size * sample_rate), 1)
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _hadamard8(v):
-    """In-place normalised fast Walsh-Hadamard transform of 8 values (orthogonal, energy-preserving)."""
-    h = 1
-    while h < LINES:
-        for i in range(0, LINES, 2 * h):
-            for j in range(i, i + h):
-                a = v[j]
-                b = v[j + h]
-                v[j] = a + b
-                v[j + h] = a - b
-        h *= 2
-    for i in range(LINES):
-        v[i] *= 0.35355339059327373   # 1 / sqrt(8)
-
-
 @njit(cache=True, nogil=True)
 def reverb_block(r, buf, n, channels, params, lines, diffusers, predelay, positions, tmp):
     """Replace buf (channels, >= n) with the reverb of its mono sum.  tmp: float64 scratch of LINES."""
@@ -154,7 +138,17 @@ def reverb_block(r, buf, n, channels, params, lines, diffusers, predelay, positi
                 left += sign * out
             else:
                 right += sign * out
-        _hadamard8(tmp)
+        h = 1                           # tmp through a normalised fast Walsh-Hadamard transform (orthogonal)
+        while h < LINES:                # (here, not in a function: an array passed to one, even inlined,
+            for q in range(0, LINES, 2 * h):    # costs a reference count at every sample)
+                for j in range(q, q + h):
+                    a = tmp[j]
+                    c = tmp[j + h]
+                    tmp[j] = a + c
+                    tmp[j + h] = a - c
+            h *= 2
+        for k in range(LINES):
+            tmp[k] *= 0.35355339059327373   # 1 / sqrt(8)
         for k in range(LINES):
             length = int(p[RV_LEN0 + k])
             w = positions[r, RI_LINE0 + k]

@@ -121,23 +121,6 @@ def set_key(keys: np.ndarray, b: int, k: int, key_bus: int, sample_rate: float, 
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _band(x, row, f):
-    """One key sample through the high-pass then the low-pass (TPT SVF, Butterworth); f: its state."""
-    v3 = x - f[1]
-    v1 = row[SC_HP_A1] * f[0] + row[SC_HP_A2] * v3
-    v2 = f[1] + row[SC_HP_A2] * f[0] + row[SC_HP_A3] * v3
-    f[0] = 2.0 * v1 - f[0]
-    f[1] = 2.0 * v2 - f[1]
-    x = x - SVF_K * v1 - v2
-    v3 = x - f[3]
-    v1 = row[SC_LP_A1] * f[2] + row[SC_LP_A2] * v3
-    v2 = f[3] + row[SC_LP_A2] * f[2] + row[SC_LP_A3] * v3
-    f[2] = 2.0 * v1 - f[2]
-    f[3] = 2.0 * v2 - f[3]
-    return v2
-
-
-@njit(cache=True, nogil=True, inline="always")
 def _wanted(row, level_db):
     """Attenuation (dB >= 0) the key asks for at this level."""
     over = level_db - row[SC_THRESHOLD]
@@ -163,6 +146,8 @@ def _key(b, k, bus_buf, start, count, channels, keys, band_state, deepest, first
     depth = row[SC_DEPTH]
     at = 10.0 ** (row[SC_THRESHOLD] / 10.0)      # the mean square at the threshold
     low, high = at * (1.0 - NEAR), at * (1.0 + NEAR)
+    h1, h2, h3 = row[SC_HP_A1], row[SC_HP_A2], row[SC_HP_A3]
+    l1, l2, l3 = row[SC_LP_A1], row[SC_LP_A2], row[SC_LP_A3]
     ms, att, hold_left = row[SC_MS], row[SC_ATT], row[SC_HOLD_LEFT]
     for i in range(count):
         sq = 0.0
@@ -170,8 +155,21 @@ def _key(b, k, bus_buf, start, count, channels, keys, band_state, deepest, first
             x = np.float64(bus_buf[key, c, start + i])
             if not math.isfinite(x):
                 x = 0.0
-            if band:
-                x = _band(x, row, band_state[b, k, c])
+            if band:        # the high-pass then the low-pass (TPT SVF, Butterworth), state band_state[b, k, c]
+                f0, f1 = band_state[b, k, c, 0], band_state[b, k, c, 1]
+                f2, f3 = band_state[b, k, c, 2], band_state[b, k, c, 3]
+                v3 = x - f1
+                v1 = h1 * f0 + h2 * v3
+                v2 = f1 + h2 * f0 + h3 * v3
+                band_state[b, k, c, 0] = 2.0 * v1 - f0
+                band_state[b, k, c, 1] = 2.0 * v2 - f1
+                x = x - SVF_K * v1 - v2
+                v3 = x - f3
+                v1 = l1 * f2 + l2 * v3
+                v2 = f3 + l2 * f2 + l3 * v3
+                band_state[b, k, c, 2] = 2.0 * v1 - f2
+                band_state[b, k, c, 3] = 2.0 * v2 - f3
+                x = v2
             sq += x * x
         ms = sq + (ms - sq) * rms
         m = ms + 1e-20

@@ -281,7 +281,7 @@ def _cut(m, buf, start, count, channels, bands, p, levels, steps, cuts, bells):
         at = start + s * SUB
         todo = min(SUB, start + count - at)
         for k in range(NB):
-            want = _wanted(k, p, levels, steps[s * WIDTH + k])
+            want = _wanted(levels[k], levels[NB], p[UP_FLOOR], p[UP_MARGIN], p[UP_DEPTH], steps[s * WIDTH + k])
             cut = cuts[m, 0, k]
             a = p[UP_ATTACK] if want > cut else p[UP_RELEASE]
             new = want + (cut - want) * a
@@ -320,15 +320,14 @@ def _cut(m, buf, start, count, channels, bands, p, levels, steps, cuts, bells):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _wanted(k, p, levels, masker_energy):
-    """The cut (dB >= 0) the rule asks for in band k (levels: _target_levels; the masker's energy in
-    the band)."""
-    lt = levels[k]
-    if lt <= p[UP_FLOOR]:
+def _wanted(lt, strongest, floor, margin, depth, masker_energy):
+    """The cut (dB >= 0) the rule asks for in a band where the target's level is lt (strongest: its
+    strongest band's) and the masker's energy masker_energy."""
+    if lt <= floor:
         return 0.0
-    if lt < levels[NB] - RELEVANT_DB:
+    if lt < strongest - RELEVANT_DB:
         return 0.0
-    return min(max(_db(masker_energy) - lt + p[UP_MARGIN], 0.0), p[UP_DEPTH])
+    return min(max(_db(masker_energy) - lt + margin, 0.0), depth)
 
 
 @njit(cache=True, nogil=True)
