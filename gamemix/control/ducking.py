@@ -45,14 +45,19 @@ class Ducker:
         self.combine = combine
         self.floor_db = floor_db
 
-    def tick(self, dt: float, playing: np.ndarray) -> np.ndarray:
+    def tick(self, dt: float, playing: np.ndarray) -> list[float]:
         """Advance every rule by dt given which categories have a playing sound; per-category dB.
         In Python floats (a handful of rules and categories), with NumPy's minimum and maximum
-        (x1 unless x2 is smaller, resp. larger) and its additions, so the same numbers."""
+        (x1 unless x2 is smaller, resp. larger) and its additions, so the same numbers as before."""
         duck = [0.0] * self.n
         playing = playing.tolist()
         for st in self.states:
-            self._advance(st, dt, any(playing[c] for c in st.when_list))
+            triggered = False
+            for c in st.when_list:
+                if playing[c]:
+                    triggered = True
+                    break
+            self._advance(st, dt, triggered)
             level = st.level_db
             for c in st.duck_list:
                 if self.combine == "sum":
@@ -61,7 +66,7 @@ class Ducker:
                     duck[c] = level
         if self.combine == "sum":
             duck = [d if d > self.floor_db else self.floor_db for d in duck]
-        return np.array(duck)
+        return duck
 
     @staticmethod
     def _advance(st: _RuleState, dt: float, triggered: bool) -> None:

@@ -102,7 +102,9 @@ class Mixer:
         self.action_errors_total = 0
         self.mapped = MappedValues()
         self._sound_mapped: MappedValues | None = None      # the mapped values sound_mod was written from
-        self._cat_db: bytes | None = None                   # the dB cat_gain was written from
+        self._cat_db: list[float] | None = None             # the dB cat_gain was written from
+        self._no_hdr = [0.0] * len(self.cat_names)
+        self._hdr_categories = [] if self.hdr is None else self.hdr.categories.tolist()
         self._playing = np.zeros(len(self.cat_names), dtype=np.bool_)
         self.buses = Buses(scene, self.arrays, self.chains, self.bus_index, self.dt)
         self.buses.start(self.buses.own_values(MappedValues()))
@@ -466,25 +468,24 @@ class Mixer:
         for name, st in self.mapped.sound_pitch.items():
             mod[self.sound_index[name], SM_PITCH] = semitones_to_ratio(st)
 
-    def _hdr(self) -> tuple[np.ndarray, np.ndarray | None]:
-        """HDR attenuation per category (dB) and the mask of instances below the window."""
-        zero = np.zeros(len(self.cat_names))
+    def _hdr(self) -> tuple[list[float], np.ndarray | None]:
+        """HDR attenuation per category (dB; 0 for the others) and the mask of instances below the window."""
         if self.hdr is None:
-            return zero, None
+            return self._no_hdr, None
         attenuation, below = self.hdr.tick(self.dt, self.instances.rating, self.voices.own_gain, self.arrays.vi)
-        zero[self.hdr.categories] = attenuation
-        return zero, below
+        return [attenuation if hdr else 0.0 for hdr in self._hdr_categories], below
 
-    def _category_gains(self, hdr_db: np.ndarray) -> None:
-        """Ducking (from the categories playing now) and HDR, as a gain per category."""
+    def _category_gains(self, hdr_db: list[float]) -> None:
+        """Ducking (from the categories playing now) and HDR, as a gain per category: their dB added in
+        Python floats (a handful of categories), the gains by NumPy's array power as always, and only
+        when the dB changed."""
         if not self.ducker.states and self.hdr is None:
             return      # cat_gain keeps the 1.0 it was made with
         categories_playing(self.arrays.vi, self._playing)
-        total_db = self.ducker.tick(self.dt, self._playing) + hdr_db
-        key = total_db.tobytes()
-        if key != self._cat_db:         # else cat_gain already holds these gains
-            self._cat_db = key
-            self.arrays.cat_gain[:] = db_to_gain_array(total_db)
+        total_db = [d + h for d, h in zip(self.ducker.tick(self.dt, self._playing), hdr_db)]
+        if total_db != self._cat_db:        # else cat_gain already holds these gains (+0 and -0 give 1)
+            self._cat_db = total_db
+            self.arrays.cat_gain[:] = db_to_gain_array(np.array(total_db))
 
     def render(self, out: np.ndarray) -> None:
         """Tick, render the next block into out (block_size, channels), reclaim ended voices."""

@@ -56,6 +56,12 @@ class BusValues:
         return BusValues(self.volume_db.copy(), self.lowpass_oct.copy(), self.highpass_oct.copy(),
                          self.pitch_st.copy(), {k: v.copy() for k, v in self.moved.items()})
 
+    def copy_shallow(self) -> "BusValues":
+        """A copy whose processor values are the same arrays as these (SnapshotMixer.apply copies one
+        before a snapshot changes it)."""
+        return BusValues(self.volume_db.copy(), self.lowpass_oct.copy(), self.highpass_oct.copy(),
+                         self.pitch_st.copy(), dict(self.moved))
+
 
 @dataclass
 class ActiveSnapshot:
@@ -141,7 +147,8 @@ class SnapshotMixer:
 
     def apply(self, base: BusValues, intensity_overrides: dict[str, float] | None = None) -> BusValues:
         """The bus values after every active snapshot, in priority order."""
-        out = base.copy()
+        out = base.copy_shallow()         # a processor value is copied when a snapshot moves it
+        copied = set()
         overrides = intensity_overrides or {}
         for snap in sorted(self.active.values(), key=lambda s: (self.specs[s.name].priority, s.order)):
             w = self.weight(snap.name, overrides.get(snap.name))
@@ -153,6 +160,9 @@ class SnapshotMixer:
                 step(out.highpass_oct, b, highpass, w)
                 step(out.pitch_st, b, pitch, w)
                 for name, column, value in moves:
+                    if name not in copied:
+                        out.moved[name] = out.moved[name].copy()
+                        copied.add(name)
                     if column is None:              # one value for every column of the bus
                         step(out.moved[name], b, value, w)
                     else:                           # a named value (a send's target): its column
