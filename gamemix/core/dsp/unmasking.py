@@ -280,12 +280,18 @@ def _cut(m, buf, start, count, channels, bands, p, levels, steps, cuts, bells):
     for s in range((count + SUB - 1) // SUB):
         at = start + s * SUB
         todo = min(SUB, start + count - at)
+        resting = True              # no cut wanted or left, every bell bypassed at rest: nothing to do
         for k in range(NB):
             want = _wanted(levels[k], levels[NB], p[UP_FLOOR], p[UP_MARGIN], p[UP_DEPTH], steps[s * WIDTH + k])
             cut = cuts[m, 0, k]
             a = p[UP_ATTACK] if want > cut else p[UP_RELEASE]
             new = want + (cut - want) * a
             cuts[m, 0, k] = new if new >= 1e-4 or want > 0.0 else 0.0
+            resting = resting and cuts[m, 0, k] == 0.0 and cuts[m, 1, k] == 0.0
+            for c in range(channels):   # (the channels beyond are only ever reset)
+                resting = resting and bells[m, k, c, 0] == 0.0 and bells[m, k, c, 1] == 0.0
+        if resting:                 # every gain would come out 0, so every bell would be bypassed and reset
+            continue
         for k in range(NB):
             gain = 0.0
             for j in range(NB):
