@@ -58,6 +58,8 @@ class Buses:
         # (bus, parent) from the master down: tree_product's multiplications, in order
         self._down = [(int(b), int(arrays.bus_parent[b])) for b in reversed(arrays.bus_order) if arrays.bus_parent[b] >= 0]
         self._last_inputs = None
+        self._moving: dict[int, Glide] = {}     # the glides away from their target, by id
+        self._glided = False                    # whether a glide moved in the last glide()
         self.set_by_game: set[str] = set()      # faders and mutes the game moved (kept through a reload)
         self.vcas = {n: Glide(db_to_gain(v.volume_db), db_to_gain(v.volume_db)) for n, v in scene.vcas.items()}
         self.vcas_of = {bus: [n for n, v in scene.vcas.items() if bus in v.buses] for bus in bus_index}
@@ -90,13 +92,13 @@ class Buses:
     def set_volume(self, bus: str, volume_db: float, fade: float) -> None:
         """Move a bus fader to `volume_db` over `fade` seconds (at least one block)."""
         self.index(bus)
-        self.faders[bus].set(db_to_gain(volume_db), fade, self.dt)
+        self._move(self.faders[bus]).set(db_to_gain(volume_db), fade, self.dt)
         self.set_by_game.add(bus)
 
     def set_mute(self, bus: str, mute: bool, fade: float) -> None:
         """Mute or unmute a bus, ramped like a fader move."""
         self.index(bus)
-        self.mutes[bus].set(0.0 if mute else 1.0, fade, self.dt)
+        self._move(self.mutes[bus]).set(0.0 if mute else 1.0, fade, self.dt)
         self.set_by_game.add(bus)
 
     def set_vca(self, vca: str, volume_db: float, fade: float) -> None:
@@ -105,7 +107,7 @@ class Buses:
         glide = self.vcas.get(vca)
         if glide is None:
             raise CommandError("unknown_vca", f"unknown VCA {vca!r} (VCAs: {', '.join(self.vcas) or 'none defined'})")
-        glide.set(db_to_gain(volume_db), fade, self.dt)
+        self._move(glide).set(db_to_gain(volume_db), fade, self.dt)
         self.vcas_set_by_game.add(vca)
 
     def vca_db(self) -> dict[str, float]:
@@ -119,41 +121,51 @@ class Buses:
             if theirs is None:
                 continue
             if name in old.vcas_set_by_game:
-                self.vcas[name] = theirs
+                self.vcas[name] = self._move(theirs)
                 self.vcas_set_by_game.add(name)
             else:
                 target, mine.value = mine.target, theirs.value
-                mine.set(target, seconds, self.dt)
+                self._move(mine).set(target, seconds, self.dt)
 
     def take_over(self, bus: str, old: "Buses", seconds: float) -> None:
         """After a reload: a fader and mute the game set stay as the game set them; others start
         where the old ones are and glide to this scene's values over `seconds`."""
         if bus in old.set_by_game:
-            self.faders[bus], self.mutes[bus] = old.faders[bus], old.mutes[bus]
+            self.faders[bus], self.mutes[bus] = self._move(old.faders[bus]), self._move(old.mutes[bus])
             self.set_by_game.add(bus)
             return
         for mine, theirs in ((self.faders[bus], old.faders[bus]), (self.mutes[bus], old.mutes[bus])):
             target = mine.target
             mine.value = theirs.value
-            mine.set(target, seconds, self.dt)
+            self._move(mine).set(target, seconds, self.dt)
+
+    def _move(self, glide: Glide) -> Glide:
+        """Count `glide` among the moving ones (its target or value is being changed); returns it."""
+        self._moving[id(glide)] = glide
+        return glide
 
     def glide(self) -> None:
-        """Move every fader and mute one block towards its target (one at its target stays there)."""
-        for glides in (self.faders, self.mutes, self.vcas):
-            for g in glides.values():
-                if g.value != g.target:
-                    g.tick(self.dt)
+        """Move every fader, mute and VCA one block towards its target.  Only those a command or a
+        reload moved can be away from their target (one at its target stays there): they are the
+        ones ticked, until they arrive."""
+        self._glided = False
+        for key, g in list(self._moving.items()):
+            if g.value != g.target:
+                before = g.value
+                g.tick(self.dt)
+                self._glided = self._glided or g.value != before
+            if g.value == g.target:
+                del self._moving[key]
 
-    def changed(self, parameter_values: dict, snapshots) -> bool:
+    def changed(self, mapped, snapshots) -> bool:
         """Whether anything the bus values depend on moved since the last call that said so: faders,
-        mutes, parameter values (through their mappings) and the snapshot stack."""
-        inputs = (tuple(g.value for g in self.faders.values()), tuple(g.value for g in self.mutes.values()),
-                  tuple(g.value for g in self.vcas.values()),
-                  tuple(parameter_values.values()),
-                  tuple((s.name, s.level, s.intensity, s.order) for s in snapshots.active.values()))
-        if inputs == self._last_inputs:
+        mutes and VCAs (they move only in glide()), parameter values (GameParameters gives a new
+        MappedValues exactly when they moved) and the snapshot stack."""
+        stack = tuple((s.name, s.level, s.intensity, s.order) for s in snapshots.active.values())
+        last = self._last_inputs
+        if last is not None and not self._glided and last[0] is mapped and last[1] == stack:
             return False
-        self._last_inputs = inputs
+        self._last_inputs = (mapped, stack)
         return True
 
     def own_values(self, mapped) -> BusValues:

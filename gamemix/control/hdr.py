@@ -54,13 +54,10 @@ class HdrWindow:
         n = rated_rows(vi, rating_db, gain, self.categories, self._rows, self._loudness)
         loud = self._loudness[:n]
         np.log10(loud, out=loud)
-        loudest = max(self.spec.threshold_db, loudness_of(self._rows, rating_db, loud))
-        if loudest >= self.top_db:
-            self.top_db = loudest
-        else:
-            self.top_db = max(loudest, self.top_db - self.spec.release_db_per_s * dt)
-        mark_below(self._rows, loud, self.top_db - self.spec.window_db, self._below)
-        return self.spec.threshold_db - self.top_db, self._below
+        spec = self.spec
+        self.top_db = move_window(self._rows, rating_db, loud, spec.threshold_db, self.top_db,
+                                  spec.release_db_per_s * dt, spec.window_db, self._below)
+        return spec.threshold_db - self.top_db, self._below
 
 
 @njit(cache=True, nogil=True)
@@ -79,19 +76,18 @@ def rated_rows(vi, rating_db, gain, categories, rows, gains):
 
 
 @njit(cache=True, nogil=True)
-def loudness_of(rows, rating_db, level_db):
-    """level_db[k] (the dB of row k's gain) becomes its loudness, rating + 20 log10(gain); returns
-    the loudest (-inf for none)."""
+def move_window(rows, rating_db, level_db, threshold_db, top_db, release_db, window_db, below):
+    """level_db[k] (the dB of row k's gain) becomes its loudness, rating + 20 log10(gain); the top
+    follows the loudest (at least the threshold) up at once and down by at most release_db; below[v]
+    = True for the rows under the window's floor, False elsewhere.  Returns the new top."""
     loudest = -math.inf
     for k in range(level_db.shape[0]):
         level_db[k] = rating_db[rows[k]] + 20.0 * level_db[k]
         loudest = max(loudest, level_db[k])
-    return loudest
-
-
-@njit(cache=True, nogil=True)
-def mark_below(rows, loudness, floor_db, below):
-    """below[v] = True for the rows whose loudness is under the window's floor, False elsewhere."""
+    loudest = max(threshold_db, loudest)
+    top_db = loudest if loudest >= top_db else max(loudest, top_db - release_db)
+    floor_db = top_db - window_db
     below[:] = False
-    for k in range(loudness.shape[0]):
-        below[rows[k]] = loudness[k] < floor_db
+    for k in range(level_db.shape[0]):
+        below[rows[k]] = level_db[k] < floor_db
+    return top_db

@@ -449,7 +449,7 @@ class Mixer:
         self._apply_sound_mappings()
         self.buses.glide()
         self.snapshots.tick(self.dt)
-        if self.buses.changed(self.parameters.values, self.snapshots):   # else last block's targets stand
+        if self.buses.changed(self.mapped, self.snapshots):   # else last block's targets stand
             self.buses.write(self.snapshots.apply(self.buses.own_values(self.mapped), self.mapped.snapshot_intensity))
         hdr_db, hdr_below = self._hdr()
         # rank on what is heard now, so a fader move's own ramp is never steepened by a virtualization fade
