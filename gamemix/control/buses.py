@@ -72,6 +72,7 @@ class Buses:
         self._written: dict[str, bytes] = {}    # the inputs of what `write` last wrote that the kernels only read
         self._own_values: tuple | None = None   # (faders, VCAs, mapped values) -> own_values' result for them
         self._gains: tuple | None = None        # (volumes, mutes) -> the fader gains for them
+        self._moved_arrays: tuple | None = None   # the processor values (arrays) last compared
 
     def start(self, values: BusValues) -> None:
         """The scene's values as where every ramp starts: the first block does not fade them in."""
@@ -215,8 +216,11 @@ class Buses:
             cutoff[:, FL_LP_TARGET] = 2.0 ** values.lowpass_oct     # the kernel clamps to [10 Hz, 0.49 fs]
         if self._moved("highpass", values.highpass_oct.tobytes()):
             cutoff[:, FL_HP_TARGET] = 2.0 ** values.highpass_oct
-        if self._moved("processors", b"".join(v.tobytes() for v in values.moved.values())):
-            self.chains.write(values.moved)
+        moved = tuple(values.moved.values())
+        if self._moved_arrays is None or any(a is not b for a, b in zip(moved, self._moved_arrays)):
+            self._moved_arrays = moved      # the same arrays are the same values: nobody changes them in place
+            if self._moved("processors", b"".join(v.tobytes() for v in moved)):
+                self.chains.write(values.moved)
         return gains
 
     def _moved(self, what: str, inputs: bytes) -> bool:
