@@ -75,7 +75,10 @@ class VoiceTimeline:
             self.steps.append({"t": round(step * self.STEP_S, 3), "real": real, "virtual": virtual})
         else:
             last = self.steps[-1]
-            last["real"], last["virtual"] = max(last["real"], real), max(last["virtual"], virtual)
+            if real > last["real"]:
+                last["real"] = real
+            if virtual > last["virtual"]:
+                last["virtual"] = virtual
 
 
 class BlockBuffer:

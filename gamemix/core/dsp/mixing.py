@@ -61,12 +61,12 @@ def add_ramped_to_pair(src, bus_buf, bus, l0, l1, r0, r1, ramp, n):
 
 
 @njit(cache=True, nogil=True)
-def scale_ramped(buf, g0, g1, ramp, n):
-    """buf[:n] *= gain, ramping from g0 towards g1."""
+def scale_ramped(bus_buf, b, c, g0, g1, ramp, n):
+    """bus_buf[b, c, :n] *= gain, ramping from g0 towards g1 (indexed in place: no view to count)."""
     g = np.float32(g0)
     dg = np.float32(g1 - g0)
     for i in range(n):
-        buf[i] *= g + dg * ramp[i]
+        bus_buf[b, c, i] *= g + dg * ramp[i]
 
 
 @njit(cache=True, nogil=True)
@@ -123,7 +123,7 @@ def fader_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
     g0 = bf[b, BF_GAIN]
     g1 = seek(g0, bf[b, BF_GAIN_TARGET], bf[b, BF_GAIN_STEP] * n)
     for c in range(channels):
-        scale_ramped(bus_buf[b, c], g0, g1, ramp, n)
+        scale_ramped(bus_buf, b, c, g0, g1, ramp, n)
     bf[b, BF_GAIN] = g1
 
 

@@ -110,19 +110,25 @@ def interaction(sample_rate: float) -> np.ndarray:
     for k, fc in enumerate(BANDS):
         a1, a2, a3, m1 = _bell_coefficients(math.tan(math.pi * min(fc, 0.45 * sample_rate) / sample_rate),
                                             REFERENCE_CUT_DB)
-        h = np.zeros(n)
-        ic1 = ic2 = 0.0
-        for i in range(2048):
-            x = 1.0 if i == 0 else 0.0
-            v3 = x - ic2
-            v1 = a1 * ic1 + a2 * v3
-            v2 = ic2 + a2 * ic1 + a3 * v3
-            ic1, ic2 = 2.0 * v1 - ic1, 2.0 * v2 - ic2
-            h[i] = x + m1 * v1
-        mag = 20.0 * np.log10(np.abs(np.fft.rfft(h)))
+        mag = 20.0 * np.log10(np.abs(np.fft.rfft(_bell_impulse(a1, a2, a3, m1, n, 2048))))
         for j, fj in enumerate(BANDS):
             b[j, k] = -np.interp(fj, f, mag) / REFERENCE_CUT_DB
     return b
+
+
+@njit(cache=True, nogil=True)
+def _bell_impulse(a1, a2, a3, m1, n, length):
+    """The first `length` samples of a bell's impulse response, zero-padded to n."""
+    h = np.zeros(n)
+    ic1 = ic2 = 0.0
+    for i in range(length):
+        x = 1.0 if i == 0 else 0.0
+        v3 = x - ic2
+        v1 = a1 * ic1 + a2 * v3
+        v2 = ic2 + a2 * ic1 + a3 * v3
+        ic1, ic2 = 2.0 * v1 - ic1, 2.0 * v2 - ic2
+        h[i] = x + m1 * v1
+    return h
 
 
 class UnmaskStage(NamedTuple):
