@@ -65,6 +65,7 @@ from numba.extending import overload
 
 REVERB, FILTERS, UNMASK, SIDECHAIN, COMPRESSOR, LOUDNESS = 10, 20, 30, 40, 50, 60
 FADER, PROTECT, LIMITER, LEVELS, METER, ANALYSIS, SENDS = 70, 75, 80, 90, 100, 110, 120
+BATCH = 64          # buses per _mix_range call (see mix_buses)
 
 _KERNELS: dict[type, Callable | None] = {}
 _AFTER: dict[type, Callable | None] = {}
@@ -125,8 +126,21 @@ def _run_after(st, bus_buf, n, channels, sample_rate):
 def mix_buses(bus_order, bus_parent, chain, bus_buf, ramp, n, channels, sample_rate):
     """For each bus in order (children, keys and senders first): its chain, in place, then the bus
     added into its parent (dst[i] += src[i], as dsp/mixing.py's add_into); then the stages that work
-    on all their buses at once."""
-    for k in range(bus_order.shape[0]):
+    on all their buses at once.  The buses go BATCH at a time through _mix_range: the stack slots
+    Numba makes for the walk are taken anew at every bus and given back only when a function
+    returns (~3 KB a bus: 4,096 buses in one call overflowed an 8 MB stack)."""
+    for start in range(0, bus_order.shape[0], BATCH):
+        _mix_range(bus_order, start, min(start + BATCH, bus_order.shape[0]), bus_parent, chain, bus_buf, ramp, n,
+                   channels, sample_rate)
+    for st in literal_unroll(chain):
+        run_after(st, bus_buf, n, channels, sample_rate)
+
+
+
+@njit(cache=True, nogil=True)
+def _mix_range(bus_order, start, stop, bus_parent, chain, bus_buf, ramp, n, channels, sample_rate):
+    """mix_buses's walk over bus_order[start:stop]."""
+    for k in range(start, stop):
         b = bus_order[k]
         for st in literal_unroll(chain):
             if st.slot[b] >= 0:
@@ -136,6 +150,4 @@ def mix_buses(bus_order, bus_parent, chain, bus_buf, ramp, n, channels, sample_r
             for c in range(channels):
                 for i in range(n):
                     bus_buf[parent, c, i] += bus_buf[b, c, i]
-    for st in literal_unroll(chain):
-        run_after(st, bus_buf, n, channels, sample_rate)
 
