@@ -56,7 +56,8 @@ class Buses:
             arrays.bus_parent[i] = -1 if parent is None else bus_index[parent]
         arrays.bus_order[:] = [bus_index[n] for n in scene.bus_order()]
         # (bus, parent) from the master down: tree_product's multiplications, in order
-        self._down = [(int(b), int(arrays.bus_parent[b])) for b in reversed(arrays.bus_order) if arrays.bus_parent[b] >= 0]
+        self._down = [(int(b), int(arrays.bus_parent[b])) for b in reversed(arrays.bus_order)
+                      if arrays.bus_parent[b] >= 0]
         self._last_inputs = None
         self._moving: dict[int, Glide] = {}     # the glides away from their target, by id
         self._glided = False                    # whether a glide moved in the last glide()

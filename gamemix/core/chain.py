@@ -31,7 +31,18 @@ when a scene loads) whose class is registered here with its block kernel:
 
 Every state's first field is `slot`: slot[b] >= 0 when bus b has the stage
 (which of the stage's slots it is, where that matters), so a stage is not
-even called for a bus without it.
+even called for a bus without it.  Every kernel takes (its state, bus index
+b, bus_buf (buses, channels, frames), frames n, channels, ramp (i / n),
+sample rate) and works on bus b in place.  The engine gets the chain as one
+tuple of stage states in order (`build`), and `mix_buses` walks it for each
+bus with `literal_unroll`: Numba compiles the walk once for the tuple's
+types and resolves each call at compile time from the state's class
+(`run_stage`), so there is no dispatch at run time and a new stage needs no
+edit here or in the engine.  The walk stays inside one function for up to
+BATCH buses and calls only the stages a bus has: every array a call passes
+costs a reference count (core/voice_loop.py), and passing the whole chain per
+bus, or every stage's state for every bus, cost ~13 us a block on a
+seven-bus scene.
 
 A stage that only reads its buses, at a place in the chain after which
 nothing changes a bus any more (the meter: only the analysis and the sends,
@@ -42,18 +53,7 @@ buses in the lanes of a vector, core/lanes.py); its kernel is then None:
     chain.register(MeterStage, None, chain.METER, after=meter_all)
 
     @njit(cache=True, nogil=True)
-    def meter_all(st, bus_buf, n, channels, sample_rate): ...   # every bus with st.slot[b] >= 0  Every kernel takes (its state, bus index
-b, bus_buf (buses, channels, frames), frames n, channels, ramp (i / n),
-sample rate) and works on bus b in place.  The engine gets the chain as one
-tuple of stage states in order (`build`), and `mix_buses` walks it for each
-bus with `literal_unroll`: Numba compiles the walk once for the tuple's
-types and resolves each call at compile time from the state's class
-(`run_stage`), so there is no dispatch at run time and a new stage needs no
-edit here or in the engine.  The walk stays inside one function for every
-bus and calls only the stages a bus has: every array a call passes costs a
-reference count (core/voice_loop.py), and passing the whole chain per bus,
-or every stage's state for every bus, cost ~13 us a block on a seven-bus
-scene.
+    def meter_all(st, bus_buf, n, channels, sample_rate): ...   # every bus with st.slot[b] >= 0
 """
 
 from __future__ import annotations

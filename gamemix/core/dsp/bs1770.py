@@ -28,8 +28,8 @@ falls in.  Only complete windows count (as in pyloudnorm and libebur128).
 
 Up to WIDTH slots are metered at once, a slot per lane of a vector
 (core/lanes.py): the K-weighting filters and the 100 ms sums of eight buses
-run in the time of one, each lane computing exactly what one slot alone
-computes.  `meter_buses` meters every bus this way after the block's chains
+run in about the time of one, each lane computing exactly what one slot
+alone computes.  `meter_buses` meters every bus this way after the block's chains
 (the chain's meter stage, which sits where nothing changes a bus any more);
 `meter_block` meters one slot (the loudness targets' meters, files).
 
@@ -418,8 +418,9 @@ def _k_weight_pass(c, d, both, k, bank):
     state = bank.lane_state
     x, y, energy = bank.lanes[c], bank.lanes[d], bank.lane_energy
     wx, wy = bank.weight[c], bank.weight[d]
-    p0, p1, p2, p3 = load(state[4 * c], 0), load(state[4 * c + 1], 0), load(state[4 * c + 2], 0), load(state[4 * c + 3], 0)
-    q0, q1, q2, q3 = load(state[4 * d], 0), load(state[4 * d + 1], 0), load(state[4 * d + 2], 0), load(state[4 * d + 3], 0)
+    sc, sd = state[4 * c:4 * c + 4], state[4 * d:4 * d + 4]
+    p0, p1, p2, p3 = load(sc[0], 0), load(sc[1], 0), load(sc[2], 0), load(sc[3], 0)
+    q0, q1, q2, q3 = load(sd[0], 0), load(sd[1], 0), load(sd[2], 0), load(sd[3], 0)
     zero = splat(0.0)
     for i in range(k):
         at = i * WIDTH
@@ -441,15 +442,15 @@ def _k_weight_pass(c, d, both, k, bank):
             q3 = c2 * u - d2 * f
             e = e + wy * f * f
         store(energy, at, e)
-    store(state[4 * c], 0, p0)
-    store(state[4 * c + 1], 0, p1)
-    store(state[4 * c + 2], 0, p2)
-    store(state[4 * c + 3], 0, p3)
+    store(sc[0], 0, p0)
+    store(sc[1], 0, p1)
+    store(sc[2], 0, p2)
+    store(sc[3], 0, p3)
     if both:
-        store(state[4 * d], 0, q0)
-        store(state[4 * d + 1], 0, q1)
-        store(state[4 * d + 2], 0, q2)
-        store(state[4 * d + 3], 0, q3)
+        store(sd[0], 0, q0)
+        store(sd[1], 0, q1)
+        store(sd[2], 0, q2)
+        store(sd[3], 0, q3)
 
 
 @njit(cache=True, nogil=True)
