@@ -41,6 +41,7 @@ bench: $(VENV)/.installed bench-packages
 	$(PY) benchmarks/bench_c_client.py
 	$(PY) benchmarks/bench_check.py
 	$(PY) benchmarks/bench_ar.py
+	$(PY) benchmarks/bench_render.py --cli
 
 assets: $(VENV)/.installed
 	@dpkg -s espeak-ng >/dev/null 2>&1 || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq espeak-ng)

@@ -97,3 +97,91 @@ def test_a_snapshot_moves_the_depth_and_nothing_clicks(duck):
     out = render_blocks(m, 60)[:, 0].astype(np.float64)
     assert np.abs(np.diff(out)).max() < DC * 0.01
     assert 20 * np.log10(out[-1] / DC) == pytest.approx(-20.0, abs=0.05)
+
+
+# ------------------------------------------------------------ the kernel against the sample-by-sample loop
+def test_kernel_matches_the_sample_by_sample_loop_bit_for_bit():
+    """sidechain_block (a key at a time, log10 only near the threshold, exp only where the
+    attenuation changes) against the plain per-sample loop it replaced: a band-limited fixed-depth
+    key on noise bursts, a ratio-mode key, and a DC key whose mean square settles exactly on its
+    threshold (the log10 path near it)."""
+    from numba import njit
+    from gamemix.core.dsp import sidechain as S
+
+    @njit
+    def reference(b, bus_buf, n, channels, keys, band_state, duck):
+        total = 0.0
+        for i in range(n):
+            total = 0.0
+            for k in range(S.MAX_KEYS):
+                row = keys[b, k]
+                key = int(row[S.SC_KEY])
+                if key < 0:
+                    break
+                sq = 0.0
+                for c in range(channels):
+                    x = np.float64(bus_buf[key, c, i])
+                    if not math.isfinite(x):
+                        x = 0.0
+                    if row[S.SC_BAND] != 0.0:
+                        f = band_state[b, k, c]
+                        v3 = x - f[1]
+                        v1 = row[S.SC_HP_A1] * f[0] + row[S.SC_HP_A2] * v3
+                        v2 = f[1] + row[S.SC_HP_A2] * f[0] + row[S.SC_HP_A3] * v3
+                        f[0] = 2.0 * v1 - f[0]
+                        f[1] = 2.0 * v2 - f[1]
+                        x = x - S.SVF_K * v1 - v2
+                        v3 = x - f[3]
+                        v1 = row[S.SC_LP_A1] * f[2] + row[S.SC_LP_A2] * v3
+                        v2 = f[3] + row[S.SC_LP_A2] * f[2] + row[S.SC_LP_A3] * v3
+                        f[2] = 2.0 * v1 - f[2]
+                        f[3] = 2.0 * v2 - f[3]
+                        x = v2
+                    sq += x * x
+                ms = sq + (row[S.SC_MS] - sq) * row[S.SC_RMS]
+                row[S.SC_MS] = ms
+                wanted = S._wanted(row, 10.0 * math.log10(ms + 1e-20))
+                att = row[S.SC_ATT]
+                if wanted >= att:
+                    att = wanted + (att - wanted) * row[S.SC_ATTACK]
+                    row[S.SC_HOLD_LEFT] = row[S.SC_HOLD]
+                elif row[S.SC_HOLD_LEFT] > 0.0:
+                    row[S.SC_HOLD_LEFT] -= 1.0
+                else:
+                    att = wanted + (att - wanted) * row[S.SC_RELEASE]
+                row[S.SC_ATT] = att
+                total = max(total, att)
+            g = math.exp(-total * S.LN10_20)
+            for c in range(channels):
+                bus_buf[b, c, i] *= g
+        duck[b] = total
+
+    rng = np.random.default_rng(5)
+    n, blocks = 256, 120
+    noise = rng.standard_normal((2, n * blocks)) * 0.1
+    gate = (np.sin(np.arange(n * blocks) / 9000.0) > 0.2).astype(float)
+    dc = 0.01
+    source = np.zeros((4, 2, n * blocks), np.float32)
+    source[1] = noise * gate
+    source[2] = noise[::-1] * 0.5 * (1 - gate)
+    source[3] = dc
+    states = []
+    for _ in range(2):
+        st = S.allocate(4)
+        S.set_key(st.keys, 0, 0, 1, SR, -30.0, -9.0, None, 24.0, 20.0, 100.0, 300.0, (300.0, 4000.0))
+        S.set_key(st.keys, 0, 1, 2, SR, -40.0, None, 3.0, 12.0, 5.0, 0.0, 200.0, None)
+        S.set_key(st.keys, 0, 2, 3, SR, 10.0 * math.log10(2 * np.float64(np.float32(dc)) ** 2 + 1e-20), -6.0,
+                  None, 24.0, 1.0, 0.0, 50.0, None)
+        states.append(st)
+    outs = []
+    for st, kernel in zip(states, (lambda *a: S.sidechain_block(*a, states[0].scratch), reference)):
+        out = np.zeros((2, n * blocks), np.float32)
+        for k in range(blocks):
+            buf = np.ascontiguousarray(source[:, :, k * n:(k + 1) * n])
+            buf[0] = 0.5
+            kernel(0, buf, n, 2, st.keys, st.band_state, st.duck)
+            out[:, k * n:(k + 1) * n] = buf[0]
+        outs.append(out)
+    assert np.array_equal(outs[0], outs[1])
+    assert np.array_equal(states[0].keys, states[1].keys) and states[0].duck[0] == states[1].duck[0]
+    assert outs[0].min() < 0.5 * 10 ** (-5 / 20)          # it did duck

@@ -35,9 +35,10 @@ def run(masker, target, margin=0.0, depth=9.0, attack=20.0, release=300.0):
     cuts = []
     for s in range(0, masker.size - BLOCK + 1, BLOCK):
         t = np.ascontiguousarray(np.stack([target[s:s + BLOCK]] * 2).astype(np.float32))
-        U.analyse_target(0, t, BLOCK, 2, st.bands, st.targets)
+        U.analyse_target(0, t, BLOCK, 2, st.lane_bands, st.targets, st.steps)
         m = np.ascontiguousarray(np.stack([masker[s:s + BLOCK]] * 2).astype(np.float32))
-        U.unmask_block(0, m, BLOCK, 2, st.bands, st.targets, st.maskers, st.masker_bands, st.cuts, st.bells)
+        U.unmask_block(0, m, BLOCK, 2, st.bands, st.lane_bands, st.targets, st.maskers, st.masker_bands, st.cuts,
+                       st.bells, st.levels, st.steps)
         out[s:s + BLOCK] = m[0]
         cuts.append(st.cuts[0, 0].copy())
     return out, np.array(cuts)

@@ -43,7 +43,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.signal import welch
 
 from gamemix.core.arrays import PLAYING, VF_AUDIBILITY, VF_PAN, VI_BUS, VI_SOUND, VI_SPATIAL, VI_STATE
 
@@ -63,6 +62,7 @@ SWEEPS = 3               # passes that re-place each source given all the others
 
 def profile(x: np.ndarray, sample_rate: float) -> np.ndarray:
     """Share of the energy of mono signal x in each band of BANDS (sums to 1; uniform if silent)."""
+    from scipy.signal import welch     # here: importing scipy.signal takes ~1 s, and most scenes never auto-pan
     n = len(BANDS) - 1
     if len(x) < 64 or not np.any(x):
         return np.full(n, 1.0 / n)

@@ -27,6 +27,7 @@ class BusChains:
         self.processors: list[Processor] = [cls(scene, bus_index, channels, sample_rate) for cls in REGISTRY]
         self.movables = [(p, m) for p in self.processors for m in p.movables]
         self._base: dict[str, np.ndarray] | None = None
+        self._owner = {m.name: (p, m) for p, m in self.movables}
         self.meters = None
 
     @property
@@ -50,7 +51,7 @@ class BusChains:
             for p in self.processors:          # once every array exists: a processor may have several movables
                 p.base(self._base)
         moved = {name: values.copy() for name, values in self._base.items()}
-        owner = {m.name: (p, m) for p, m in self.movables}
+        owner = self._owner
         for (bus, name, column), db in mapped.items():
             row = moved[name][self.bus_index[bus]]
             if column is None:

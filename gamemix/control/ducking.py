@@ -30,6 +30,10 @@ class _RuleState:
     level_db: float = 0.0
     hold_left: float = 0.0
 
+    def __post_init__(self):
+        self.when_list = self.when.tolist()
+        self.duck_list = self.duck.tolist()
+
 
 class Ducker:
     """Envelopes of the scene's ducking rules and the per-category duck they produce."""
@@ -41,16 +45,28 @@ class Ducker:
         self.combine = combine
         self.floor_db = floor_db
 
-    def tick(self, dt: float, playing: np.ndarray) -> np.ndarray:
-        """Advance every rule by dt given which categories have a playing sound; per-category dB."""
-        duck = np.zeros(self.n)
+    def tick(self, dt: float, playing: np.ndarray) -> list[float]:
+        """Advance every rule by dt given which categories have a playing sound; per-category dB.
+        In Python floats (a handful of rules and categories), with NumPy's minimum and maximum
+        (x1 unless x2 is smaller, resp. larger) and its additions, so the same numbers as before."""
+        duck = [0.0] * self.n
+        playing = playing.tolist()
         for st in self.states:
-            self._advance(st, dt, bool(playing[st.when].any()))
-            if self.combine == "sum":
-                duck[st.duck] += st.level_db
-            else:
-                duck[st.duck] = np.minimum(duck[st.duck], st.level_db)
-        return np.maximum(duck, self.floor_db) if self.combine == "sum" else duck
+            triggered = False
+            for c in st.when_list:
+                if playing[c]:
+                    triggered = True
+                    break
+            self._advance(st, dt, triggered)
+            level = st.level_db
+            for c in st.duck_list:
+                if self.combine == "sum":
+                    duck[c] += level
+                elif not duck[c] < level:
+                    duck[c] = level
+        if self.combine == "sum":
+            duck = [d if d > self.floor_db else self.floor_db for d in duck]
+        return duck
 
     @staticmethod
     def _advance(st: _RuleState, dt: float, triggered: bool) -> None:

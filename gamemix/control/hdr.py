@@ -26,29 +26,68 @@ Control side.
 
 from __future__ import annotations
 
-import numpy as np
+import math
 
+import numpy as np
+from numba import njit
+
+from gamemix.core.arrays import PAUSED, PLAYING, VI_CAT, VI_STATE, VIRTUAL
 from gamemix.scene.model import Hdr
 
 
 class HdrWindow:
     """State of the HDR window: where its top is now."""
 
-    def __init__(self, spec: Hdr, hdr_categories: np.ndarray):
+    def __init__(self, spec: Hdr, hdr_categories: np.ndarray, rows: int):
         self.spec = spec
         self.categories = hdr_categories      # bool mask over category indices
         self.top_db = spec.threshold_db
+        self._rows = np.zeros(rows, dtype=np.int64)        # the rows in the window this block
+        self._loudness = np.zeros(rows)                    # and their loudness
+        self._below = np.zeros(rows, dtype=np.bool_)
 
-    def tick(self, dt: float, rating_db: np.ndarray, gain: np.ndarray, cat: np.ndarray,
-             live: np.ndarray) -> tuple[float, np.ndarray]:
-        """Move the window; return (attenuation dB for HDR categories, mask of instances below it)."""
-        in_hdr = live & ~np.isnan(rating_db) & self.categories[cat] & (gain > 0.0)
-        loudness = np.full(len(gain), -np.inf)
-        loudness[in_hdr] = rating_db[in_hdr] + 20.0 * np.log10(gain[in_hdr])
-        loudest = max(self.spec.threshold_db, float(loudness.max(initial=-np.inf)))
-        if loudest >= self.top_db:
-            self.top_db = loudest
-        else:
-            self.top_db = max(loudest, self.top_db - self.spec.release_db_per_s * dt)
-        below = in_hdr & (loudness < self.top_db - self.spec.window_db)
-        return self.spec.threshold_db - self.top_db, below
+    def tick(self, dt: float, rating_db: np.ndarray, gain: np.ndarray, vi: np.ndarray) -> tuple[float, np.ndarray]:
+        """Move the window; return (attenuation dB for HDR categories, mask of instances below it).
+        The rows that count (live, rated, of an HDR category, sounding) are found in one jitted
+        pass; their gains go to dB through NumPy's log10 of an array, as always (its vectorised
+        log10 and the scalar one differ in the last bit now and then)."""
+        n = rated_rows(vi, rating_db, gain, self.categories, self._rows, self._loudness)
+        loud = self._loudness[:n]
+        np.log10(loud, out=loud)
+        spec = self.spec
+        self.top_db = move_window(self._rows, rating_db, loud, spec.threshold_db, self.top_db,
+                                  spec.release_db_per_s * dt, spec.window_db, self._below)
+        return spec.threshold_db - self.top_db, self._below
+
+
+@njit(cache=True, nogil=True)
+def rated_rows(vi, rating_db, gain, categories, rows, gains):
+    """The rows that count for the window (playing, virtual or paused; rated; of an HDR category;
+    gain > 0) into rows[:n] and their gains into gains[:n]; returns n."""
+    n = 0
+    for v in range(gain.shape[0]):
+        state = vi[v, VI_STATE]
+        if ((state == PLAYING or state == VIRTUAL or state == PAUSED) and not math.isnan(rating_db[v])
+                and categories[vi[v, VI_CAT]] and gain[v] > 0.0):
+            rows[n] = v
+            gains[n] = gain[v]
+            n += 1
+    return n
+
+
+@njit(cache=True, nogil=True)
+def move_window(rows, rating_db, level_db, threshold_db, top_db, release_db, window_db, below):
+    """level_db[k] (the dB of row k's gain) becomes its loudness, rating + 20 log10(gain); the top
+    follows the loudest (at least the threshold) up at once and down by at most release_db; below[v]
+    = True for the rows under the window's floor, False elsewhere.  Returns the new top."""
+    loudest = -math.inf
+    for k in range(level_db.shape[0]):
+        level_db[k] = rating_db[rows[k]] + 20.0 * level_db[k]
+        loudest = max(loudest, level_db[k])
+    loudest = max(threshold_db, loudest)
+    top_db = loudest if loudest >= top_db else max(loudest, top_db - release_db)
+    floor_db = top_db - window_db
+    below[:] = False
+    for k in range(level_db.shape[0]):
+        below[rows[k]] = level_db[k] < floor_db
+    return top_db

@@ -43,7 +43,7 @@ from gamemix.control.zones import Zones
 from gamemix.core import panning
 from gamemix.core.arrays import (
     FREE, FRAC_ONE, LF_CEILING, LF_DOPPLER_FACTOR, LF_FX, LF_SAMPLE_RATE, LF_SPEED_OF_SOUND, LF_UX, LF_X, LF_Z,
-    PLAYING, SM_GAIN, SM_PITCH, STOPPING, VF_AUDIBILITY, VI_CAT, VI_POS, VI_SOUND, VI_STATE, VIRTUAL, EngineArrays,
+    PLAYING, SM_GAIN, SM_PITCH, STOPPING, VF_AUDIBILITY, VI_POS, VI_SOUND, VI_STATE, VIRTUAL, EngineArrays,
 )
 from gamemix.core.engine import Engine
 from gamemix.errors import CommandError
@@ -109,6 +109,10 @@ class Mixer:
         self.action_errors: collections.deque = collections.deque(maxlen=ERRORS_KEPT)   # delayed actions refused
         self.action_errors_total = 0
         self.mapped = MappedValues()
+        self._sound_mapped: MappedValues | None = None      # the mapped values sound_mod was written from
+        self._cat_db: list[float] | None = None             # the dB cat_gain was written from
+        self._no_hdr = [0.0] * len(self.cat_names)
+        self._hdr_categories = [] if self.hdr is None else self.hdr.categories.tolist()
         self._playing = np.zeros(len(self.cat_names), dtype=np.bool_)
         self.buses = Buses(scene, self.arrays, self.chains, self.bus_index, self.dt)
         self.buses.start(self.buses.own_values(MappedValues()))
@@ -181,7 +185,7 @@ class Mixer:
             return None
         mask = np.zeros(len(self.cat_names), dtype=bool)
         mask[[self.cat_index[c] for c in (spec.categories or self.cat_names)]] = True
-        return HdrWindow(spec, mask)
+        return HdrWindow(spec, mask, self.arrays.max_instances)
 
     # ----------------------------------------------------------- dispatch
     def apply(self, msg) -> dict:
@@ -494,7 +498,7 @@ class Mixer:
         self.buses.glide()
         self.snapshots.tick(self.dt)
         self.zones.tick(self.snapshots, self.arrays.lf, self.block_index * self.dt)
-        if self.buses.changed(self.parameters.values, self.snapshots):   # else last block's targets stand
+        if self.buses.changed(self.mapped, self.snapshots):   # else last block's targets stand
             self.buses.write(self.snapshots.apply(self.buses.own_values(self.mapped), self.mapped.snapshot_intensity))
         hdr_db, hdr_below = self._hdr()
         # rank on what is heard now, so a fader move's own ramp is never steepened by a virtualization fade
@@ -502,6 +506,9 @@ class Mixer:
         self._category_gains(hdr_db)   # after ranking: a sound starting this block ducks this block
 
     def _apply_sound_mappings(self) -> None:
+        if self.mapped is self._sound_mapped:       # the parameters did not move: sound_mod stands
+            return
+        self._sound_mapped = self.mapped
         mod = self.arrays.sound_mod
         mod[:, SM_GAIN] = 1.0
         mod[:, SM_PITCH] = 1.0
@@ -510,23 +517,24 @@ class Mixer:
         for name, st in self.mapped.sound_pitch.items():
             mod[self.sound_index[name], SM_PITCH] = semitones_to_ratio(st)
 
-    def _hdr(self) -> tuple[np.ndarray, np.ndarray | None]:
-        """HDR attenuation per category (dB) and the mask of instances below the window."""
-        zero = np.zeros(len(self.cat_names))
+    def _hdr(self) -> tuple[list[float], np.ndarray | None]:
+        """HDR attenuation per category (dB; 0 for the others) and the mask of instances below the window."""
         if self.hdr is None:
-            return zero, None
-        attenuation, below = self.hdr.tick(self.dt, self.instances.rating, self.voices.own_gain,
-                                           self.arrays.vi[:, VI_CAT], self.voices.live())
-        zero[self.hdr.categories] = attenuation
-        return zero, below
+            return self._no_hdr, None
+        attenuation, below = self.hdr.tick(self.dt, self.instances.rating, self.voices.own_gain, self.arrays.vi)
+        return [attenuation if hdr else 0.0 for hdr in self._hdr_categories], below
 
-    def _category_gains(self, hdr_db: np.ndarray) -> None:
-        """Ducking (from the categories playing now) and HDR, as a gain per category."""
+    def _category_gains(self, hdr_db: list[float]) -> None:
+        """Ducking (from the categories playing now) and HDR, as a gain per category: their dB added in
+        Python floats (a handful of categories), the gains by NumPy's array power as always, and only
+        when the dB changed."""
         if not self.ducker.states and self.hdr is None:
             return      # cat_gain keeps the 1.0 it was made with
         categories_playing(self.arrays.vi, self._playing)
-        total_db = self.ducker.tick(self.dt, self._playing) + hdr_db
-        self.arrays.cat_gain[:] = db_to_gain_array(total_db)
+        total_db = [d + h for d, h in zip(self.ducker.tick(self.dt, self._playing), hdr_db)]
+        if total_db != self._cat_db:        # else cat_gain already holds these gains (+0 and -0 give 1)
+            self._cat_db = total_db
+            self.arrays.cat_gain[:] = db_to_gain_array(np.array(total_db))
 
     def render(self, out: np.ndarray) -> None:
         """Tick, render the next block into out (block_size, channels), reclaim ended voices."""

@@ -102,6 +102,7 @@ class GameParameters:
         self.mappings: list[Mapping] = [m for m in scene.mappings if m.parameter in self.specs
                                         and not (m.sound is not None and m.property in PER_VOICE)]
         self.local = {n for n, p in scene.parameters.items() if p.scope == "instance"}
+        self._evaluated: tuple[tuple, MappedValues] | None = None    # (values, what the mappings gave for them)
 
     def set(self, name: str, value: float) -> None:
         """Set a parameter's target; refused if unknown, not finite or out of range."""
@@ -123,7 +124,10 @@ class GameParameters:
             if value != target:
                 step = spec.seek_speed * dt
                 self.values[name] = min(value + step, target) if value < target else max(value - step, target)
-        return self._evaluate()
+        values = tuple(self.values.values())
+        if self._evaluated is None or self._evaluated[0] != values:     # else the same values map the same
+            self._evaluated = values, self._evaluate()
+        return self._evaluated[1]
 
     def _evaluate(self) -> MappedValues:
         out = MappedValues()

@@ -56,6 +56,12 @@ class BusValues:
         return BusValues(self.volume_db.copy(), self.lowpass_oct.copy(), self.highpass_oct.copy(),
                          self.pitch_st.copy(), {k: v.copy() for k, v in self.moved.items()})
 
+    def copy_shallow(self) -> "BusValues":
+        """A copy whose processor values are the same arrays as these (SnapshotMixer.apply copies one
+        before a snapshot changes it)."""
+        return BusValues(self.volume_db.copy(), self.lowpass_oct.copy(), self.highpass_oct.copy(),
+                         self.pitch_st.copy(), dict(self.moved))
+
 
 @dataclass
 class ActiveSnapshot:
@@ -80,6 +86,7 @@ class SnapshotMixer:
         self.active: dict[str, ActiveSnapshot] = {}
         self.timeline: collections.deque = collections.deque(maxlen=TIMELINE_KEPT)   # the last starts and stops
         self._order = 0
+        self._plans: dict[str, list] = {}
 
     def start(self, name: str, intensity: float | None = None, fade: float | None = None, when: float = 0.0) -> None:
         """Start (or re-start a fading-out) snapshot; intensity in percent."""
@@ -140,33 +147,26 @@ class SnapshotMixer:
 
     def apply(self, base: BusValues, intensity_overrides: dict[str, float] | None = None) -> BusValues:
         """The bus values after every active snapshot, in priority order."""
-        out = base.copy()
+        out = base.copy_shallow()         # a processor value is copied when a snapshot moves it
+        copied = set()
         overrides = intensity_overrides or {}
         for snap in sorted(self.active.values(), key=lambda s: (self.specs[s.name].priority, s.order)):
-            spec = self.specs[snap.name]
             w = self.weight(snap.name, overrides.get(snap.name))
             if w <= 0.0:
                 continue
-            for bus, o in spec.buses.items():
-                b = self.bus_index[bus]
-                step = _lerp if spec.mode == "override" else _add
-                if spec.mode == "override":
-                    _lerp(out.volume_db, b, o.volume_db, w)
-                    _lerp(out.lowpass_oct, b, None if o.lowpass_hz is None else math.log2(o.lowpass_hz), w)
-                    _lerp(out.highpass_oct, b, None if o.highpass_hz is None else math.log2(o.highpass_hz), w)
-                    _lerp(out.pitch_st, b, o.pitch_semitones, w)
-                else:
-                    _add(out.volume_db, b, o.volume_db, w)
-                    _add(out.lowpass_oct, b, o.lowpass_octaves, w)
-                    _add(out.highpass_oct, b, o.highpass_octaves, w)
-                    _add(out.pitch_st, b, o.pitch_semitones, w)
-                for m in self.movables:
-                    value = getattr(o, m.field)
-                    if isinstance(value, dict):     # named values: one column each
-                        for name, v in value.items():
-                            step(out.moved[m.name][b], self.column(m, bus, name), v, w)
-                    elif value is not None:         # one value for every column of the bus
-                        step(out.moved[m.name], b, value, w)
+            for b, step, volume, lowpass, highpass, pitch, moves in self._plan(snap.name):
+                step(out.volume_db, b, volume, w)
+                step(out.lowpass_oct, b, lowpass, w)
+                step(out.highpass_oct, b, highpass, w)
+                step(out.pitch_st, b, pitch, w)
+                for name, column, value in moves:
+                    if name not in copied:
+                        out.moved[name] = out.moved[name].copy()
+                        copied.add(name)
+                    if column is None:              # one value for every column of the bus
+                        step(out.moved[name], b, value, w)
+                    else:                           # a named value (a send's target): its column
+                        step(out.moved[name][b], column, value, w)
         return out
 
     def apply_zones(self, base_db: np.ndarray, zone_index: dict[str, int], aux_index: dict[str, int]) -> np.ndarray:
@@ -184,6 +184,33 @@ class SnapshotMixer:
                     a = aux_index[bus]
                     out[z, a] += w * (value - out[z, a]) if spec.mode == "override" else w * value
         return out
+
+    def _plan(self, name: str) -> list[tuple]:
+        """What snapshot `name` does to each bus it names, worked out once from its spec: (bus index,
+        _lerp or _add, its volume, low-pass, high-pass and pitch in their domains (None: unset), and
+        (movable, column or None, value) for each processor value it sets)."""
+        plan = self._plans.get(name)
+        if plan is not None:
+            return plan
+        spec = self.specs[name]
+        plan = []
+        for bus, o in spec.buses.items():
+            moves = []
+            for m in self.movables:
+                value = getattr(o, m.field)
+                if isinstance(value, dict):         # named values: one column each
+                    moves += [(m.name, self.column(m, bus, k), v) for k, v in value.items()]
+                elif value is not None:
+                    moves.append((m.name, None, value))
+            if spec.mode == "override":
+                plan.append((self.bus_index[bus], _lerp, o.volume_db,
+                             None if o.lowpass_hz is None else math.log2(o.lowpass_hz),
+                             None if o.highpass_hz is None else math.log2(o.highpass_hz), o.pitch_semitones, moves))
+            else:
+                plan.append((self.bus_index[bus], _add, o.volume_db, o.lowpass_octaves, o.highpass_octaves,
+                             o.pitch_semitones, moves))
+        self._plans[name] = plan
+        return plan
 
     def levels(self) -> dict[str, float]:
         """Weight of each active snapshot in percent (for reports and telemetry)."""

@@ -356,10 +356,14 @@ class VoicePool:
             p.vi, p.vf, p.vx, p.lf, p.sound_mod, p.cat_gain, bus_gain, self.priority, self.threshold, HYSTERESIS_DB,
             excluded, p.max_voices, self.audibility, self.own_gain, self.score, self._work, self._to_virtual,
             self._to_real)
-        self._virtualize(self._to_virtual[:nv])
-        moved = self._devirtualize(self._to_real[:nr], budget - kept)
-        self.stats.peak_real = max(self.stats.peak_real, real + moved)
-        self.stats.peak_virtual = max(self.stats.peak_virtual, virtual - moved)
+        if nv:
+            self._virtualize(self._to_virtual[:nv])
+        moved = self._devirtualize(self._to_real[:nr], budget - kept) if nr else 0
+        stats = self.stats
+        if real + moved > stats.peak_real:
+            stats.peak_real = real + moved
+        if virtual - moved > stats.peak_virtual:
+            stats.peak_virtual = virtual - moved
 
     def _virtualize(self, rows: np.ndarray) -> None:
         if len(rows) == 0:

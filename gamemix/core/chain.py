@@ -40,11 +40,22 @@ tuple of stage states in order (`build`), and `mix_buses` walks it for each
 bus with `literal_unroll`: Numba compiles the walk once for the tuple's
 types and resolves each call at compile time from the state's class
 (`run_stage`), so there is no dispatch at run time and a new stage needs no
-edit here or in the engine.  The walk stays inside one function for every
-bus and calls only the stages a bus has: every array a call passes costs a
-reference count (core/voice_loop.py), and passing the whole chain per bus,
-or every stage's state for every bus, cost ~13 us a block on a seven-bus
-scene.
+edit here or in the engine.  The walk stays inside one function for up to
+BATCH buses and calls only the stages a bus has: every array a call passes
+costs a reference count (core/voice_loop.py), and passing the whole chain per
+bus, or every stage's state for every bus, cost ~13 us a block on a
+seven-bus scene.
+
+A stage that only reads its buses, at a place in the chain after which
+nothing changes a bus any more (the meter: only the analysis and the sends,
+which read, come after it), may instead do its work once per block after
+every bus's chain, for all its buses together (`after`: the meter runs eight
+buses in the lanes of a vector, core/lanes.py); its kernel is then None:
+
+    chain.register(MeterStage, None, chain.METER, after=meter_all)
+
+    @njit(cache=True, nogil=True)
+    def meter_all(st, bus_buf, n, channels, sample_rate): ...   # every bus with st.slot[b] >= 0
 """
 
 from __future__ import annotations
@@ -56,16 +67,20 @@ from numba.extending import overload
 
 MIC, REVERB, FILTERS, UNMASK, SIDECHAIN, COMPRESSOR, LOUDNESS, ADAPTIVE = 5, 10, 20, 30, 40, 50, 60, 65
 FADER, PROTECT, LIMITER, LEVELS, METER, ANALYSIS, SENDS = 70, 75, 80, 90, 100, 110, 120
+BATCH = 64          # buses per _mix_range call (see mix_buses)
 
-_KERNELS: dict[type, Callable] = {}
+_KERNELS: dict[type, Callable | None] = {}
+_AFTER: dict[type, Callable | None] = {}
 _ORDER: dict[type, int] = {}
 
 
-def register(state_class: type, kernel: Callable, order: int) -> None:
-    """Declare a stage: its state's class, its block kernel and its place in the chain."""
+def register(state_class: type, kernel: Callable | None, order: int, after: Callable | None = None) -> None:
+    """Declare a stage: its state's class, its block kernel (per bus; None for none), its place in
+    the chain and `after`, its kernel for all its buses once every chain of the block is done."""
     if any(o == order and c is not state_class for c, o in _ORDER.items()):
         raise ValueError(f"chain order {order} is taken")
     _KERNELS[state_class] = kernel
+    _AFTER[state_class] = after
     _ORDER[state_class] = order
 
 
@@ -86,17 +101,48 @@ def run_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
 @overload(run_stage)
 def _run_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
     kernel = _KERNELS[st.instance_class]
+    if kernel is None:
+        return lambda st, b, bus_buf, n, channels, ramp, sample_rate: None
 
     def impl(st, b, bus_buf, n, channels, ramp, sample_rate):
         kernel(st, b, bus_buf, n, channels, ramp, sample_rate)
     return impl
 
 
+def run_after(st, bus_buf, n, channels, sample_rate):
+    """Run stage `st`'s `after` kernel, if it has one (resolved at compile time)."""
+
+
+@overload(run_after)
+def _run_after(st, bus_buf, n, channels, sample_rate):
+    after = _AFTER[st.instance_class]
+    if after is None:
+        return lambda st, bus_buf, n, channels, sample_rate: None
+
+    def impl(st, bus_buf, n, channels, sample_rate):
+        after(st, bus_buf, n, channels, sample_rate)
+    return impl
+
+
 @njit(cache=True, nogil=True)
 def mix_buses(bus_order, bus_parent, chain, bus_buf, ramp, n, channels, sample_rate):
     """For each bus in order (children, keys and senders first): its chain, in place, then the bus
-    added into its parent (dst[i] += src[i], as dsp/mixing.py's add_into)."""
-    for k in range(bus_order.shape[0]):
+    added into its parent (dst[i] += src[i], as dsp/mixing.py's add_into); then the stages that work
+    on all their buses at once.  The buses go BATCH at a time through _mix_range: the stack slots
+    Numba makes for the walk are taken anew at every bus and given back only when a function
+    returns (~3 KB a bus: 4,096 buses in one call overflowed an 8 MB stack)."""
+    for start in range(0, bus_order.shape[0], BATCH):
+        _mix_range(bus_order, start, min(start + BATCH, bus_order.shape[0]), bus_parent, chain, bus_buf, ramp, n,
+                   channels, sample_rate)
+    for st in literal_unroll(chain):
+        run_after(st, bus_buf, n, channels, sample_rate)
+
+
+
+@njit(cache=True, nogil=True)
+def _mix_range(bus_order, start, stop, bus_parent, chain, bus_buf, ramp, n, channels, sample_rate):
+    """mix_buses's walk over bus_order[start:stop]."""
+    for k in range(start, stop):
         b = bus_order[k]
         for st in literal_unroll(chain):
             if st.slot[b] >= 0:

@@ -10,8 +10,10 @@ the targets the control side wrote into the EngineArrays (core/arrays.py), and i
 2. each bus, in an order that puts children, sidechain keys, unmasking
    targets and senders before what they feed: its chain of stages
    (core/chain.py: reverb for returns, filters, unmasking cut, sidechain duck,
-   compressor, loudness management, fader, limiter, levels, BS.1770 meter,
-   target analysis, sends), then added into its parent;
+   compressor, loudness management, fader, limiter, levels, target analysis,
+   sends), then added into its parent; then every bus's BS.1770 meter, eight
+   buses at a time (the meter's `after` kernel: nothing changes a bus after
+   its meter's place in the chain);
 3. the master into the interleaved output, NaN-free and clamped to the ceiling.
 
 `Engine` is the thin Python owner of the arrays that makes that call.

@@ -73,7 +73,7 @@ class WavWriter:
         block = np.asarray(block, dtype=np.float32).reshape(-1, self.channels)
         self.frames += len(block)
         if self.tag == 3:
-            self.file.write(block.astype("<f4").tobytes())
+            self.file.write(np.ascontiguousarray(block, dtype="<f4").data)     # no copy when it is already
         else:
             full = float(2 ** (self.bits - 1))
             ints = np.clip(np.round(block.astype(np.float64) * full), -full, full - 1).astype("<i4")

@@ -46,10 +46,13 @@ class LevelTally:
         self.sumsq = np.zeros(n_buses)
         self.samples = 0
 
-    def add(self, bf: np.ndarray, samples: int) -> None:
-        np.maximum(self.peak, bf[:, BF_PEAK], out=self.peak)
-        self.sumsq += bf[:, BF_SUMSQ]
-        self.samples += samples
+    def add(self, levels: np.ndarray, samples: int) -> None:
+        """Blocks' levels, levels[block, bus] = (peak, sum of squares) from the engine's per-block
+        meters, each block of `samples` samples: the running maximum, and the sums added one block
+        after another (np.add.accumulate, not a pairwise sum), as block by block."""
+        np.maximum(self.peak, levels[:, :, 0].max(axis=0, initial=0.0), out=self.peak)
+        self.sumsq = np.add.accumulate(np.concatenate([self.sumsq[None], levels[:, :, 1]]), axis=0)[-1]
+        self.samples += samples * len(levels)
 
     def bus(self, i: int) -> dict:
         rms = math.sqrt(self.sumsq[i] / self.samples) if self.samples else 0.0
@@ -73,7 +76,57 @@ class VoiceTimeline:
             self.steps.append({"t": round(step * self.STEP_S, 3), "real": real, "virtual": virtual})
         else:
             last = self.steps[-1]
-            last["real"], last["virtual"] = max(last["real"], real), max(last["virtual"], virtual)
+            if real > last["real"]:
+                last["real"] = real
+            if virtual > last["virtual"]:
+                last["virtual"] = virtual
+
+
+class BlockBuffer:
+    """The render's outputs of each block, gathered about a second at a time and then written and
+    tallied: the mix, each bus's post-fader stem (its buffer as the block ended) and the buses'
+    levels are copied into preallocated arrays (one copy each a block), where writing a block to
+    every file and tallying it cost ~55 us a block in per-call overhead (10 files, 7,500 blocks for
+    the showcase).  The files' bytes are the same; each is written, and its header patched, once a
+    second of audio, as WavWriter does block by block (so a file still reads up to its last second
+    after a crash)."""
+
+    def __init__(self, mixer: Mixer, out: WavWriter, stems: list[WavWriter], tally: LevelTally):
+        self.out, self.stems, self.tally = out, stems, tally
+        self.arrays = mixer.arrays
+        n = mixer.block_size
+        self.blocks = -(-out.sync_frames // n)         # blocks per flush: a second of audio, rounded up
+        self.frames = n
+        self.mix = np.zeros((self.blocks, n, mixer.channels), dtype=np.float32)
+        # the engine's layout (bus, channel, frame), interleaved once per flush rather than per block
+        self.buses = np.zeros((len(stems), self.blocks, mixer.channels, n), dtype=np.float32) if stems else None
+        self.interleaved = np.zeros_like(self.mix)
+        self.levels = np.zeros((self.blocks, len(mixer.bus_names), 2))
+        self.filled = 0
+
+    def add(self, block: np.ndarray) -> None:
+        """Take the block just rendered (and the engine's bus buffers and levels as it left them)."""
+        k = self.filled
+        self.mix[k] = block
+        if self.buses is not None:
+            self.buses[:, k] = self.arrays.bus_buf
+        self.levels[k] = self.arrays.bf[:, BF_PEAK:BF_SUMSQ + 1]
+        self.filled = k + 1
+        if self.filled == self.blocks:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write and tally what was gathered."""
+        k = self.filled
+        if k == 0:
+            return
+        self.out.write(self.mix[:k].reshape(-1, self.mix.shape[2]))
+        for i, stem in enumerate(self.stems):
+            for c in range(self.mix.shape[2]):      # a channel at a time: 5x faster than a transposed copy
+                self.interleaved[:k, :, c] = self.buses[i, :k, c]
+            stem.write(self.interleaved[:k].reshape(-1, self.mix.shape[2]))
+        self.tally.add(self.levels[:k], self.frames * self.mix.shape[2])
+        self.filled = 0
 
 
 def render(scene: Scene | str | Path, script: Script | str | Path, out_path: str | Path,
@@ -106,7 +159,7 @@ def render(scene: Scene | str | Path, script: Script | str | Path, out_path: str
     recording = MicRecording(mic, mixer) if mic is not None else None
     with ExitStack() as files:
         out = files.enter_context(_open(out_path, out_cfg.sample_rate, mixer.channels, fmt, mixer.layout.mask))
-        stems = _open_stems(files, stems_dir, mixer, fmt)
+        sink = BlockBuffer(mixer, out, _open_stems(files, stems_dir, mixer, fmt), tally)
         pending, k = script.messages, 0
         for b in range(nblocks):
             while k < len(pending) and pending[k].block <= b:
@@ -117,14 +170,12 @@ def render(scene: Scene | str | Path, script: Script | str | Path, out_path: str
             mixer.render(block)
             if recording is not None:
                 recording.after(b, block)
-            out.write(block)
-            for i, stem in stems:
-                stem.write(mixer.arrays.bus_buf[i].T)
-            tally.add(mixer.arrays.bf, block.size)
+            sink.add(block)
             voices.sample(b, mixer.arrays.vi)
             lines.sample(b)
             if b % levels_every == 0 and mixer.snapshots.active:
                 snapshot_levels.append({"t": round(b * mixer.dt, 4), **mixer.snapshots.levels()})
+        sink.flush()
     report = _report(scene, mixer, tally, nblocks, seed, errors, snapshot_levels)
     report["lines"] = lines.report()
     report["voices"]["timeline"] = voices.steps
@@ -143,9 +194,9 @@ def _open_stems(files: ExitStack, stems_dir, mixer: Mixer, fmt):
     if stems_dir is None:
         return []
     Path(stems_dir).mkdir(parents=True, exist_ok=True)
-    return [(i, files.enter_context(_open(Path(stems_dir) / f"{name}.wav", mixer.sample_rate,
-                                          mixer.channels, fmt, mixer.layout.mask)))
-            for i, name in enumerate(mixer.bus_names)]
+    return [files.enter_context(_open(Path(stems_dir) / f"{name}.wav", mixer.sample_rate, mixer.channels, fmt,
+                                      mixer.layout.mask))
+            for name in mixer.bus_names]
 
 
 def _apply(mixer: Mixer, item, errors: list[dict]) -> None:

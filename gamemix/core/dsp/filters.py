@@ -71,20 +71,32 @@ def _coefficients(fc, sample_rate):
 
 
 @njit(cache=True, nogil=True)
-def svf_run(buf, start, count, state, s, a1, a2, a3, highpass):
-    """Filter buf[start:start+count] in place with one SVF stage (state[s], state[s+1])."""
-    ic1 = state[s]
-    ic2 = state[s + 1]
+def svf_run(bus_buf, b, c, d, start, count, state, s, a1, a2, a3, highpass):
+    """Filter bus b's channels c and d (d == c: only c) over samples start .. start + count - 1 in
+    place with one SVF stage (state[b, channel, s], state[b, channel, s + 1]): the two channels are
+    independent chains, run side by side, each state in locals."""
+    both = d != c
+    p1, p2 = state[b, c, s], state[b, c, s + 1]
+    q1, q2 = state[b, d, s], state[b, d, s + 1]
     for i in range(start, start + count):
-        v0 = np.float64(buf[i])
-        v3 = v0 - ic2
-        v1 = a1 * ic1 + a2 * v3
-        v2 = ic2 + a2 * ic1 + a3 * v3
-        ic1 = 2.0 * v1 - ic1
-        ic2 = 2.0 * v2 - ic2
-        buf[i] = v0 - K * v1 - v2 if highpass else v2
-    state[s] = ic1
-    state[s + 1] = ic2
+        v0 = np.float64(bus_buf[b, c, i])
+        v3 = v0 - p2
+        v1 = a1 * p1 + a2 * v3
+        v2 = p2 + a2 * p1 + a3 * v3
+        p1 = 2.0 * v1 - p1
+        p2 = 2.0 * v2 - p2
+        bus_buf[b, c, i] = v0 - K * v1 - v2 if highpass else v2
+        if both:
+            v0 = np.float64(bus_buf[b, d, i])
+            v3 = v0 - q2
+            v1 = a1 * q1 + a2 * v3
+            v2 = q2 + a2 * q1 + a3 * v3
+            q1 = 2.0 * v1 - q1
+            q2 = 2.0 * v2 - q2
+            bus_buf[b, d, i] = v0 - K * v1 - v2 if highpass else v2
+    state[b, c, s], state[b, c, s + 1] = p1, p2
+    if both:
+        state[b, d, s], state[b, d, s + 1] = q1, q2
 
 
 @njit(cache=True, nogil=True)
@@ -115,8 +127,8 @@ def filter_section(bus_buf, b, channels, n, state, params, cur_f, tgt_f, s, high
         count = min(SUB, n - start)
         fc = 2.0 ** (l0 + dl * (start + count) / n)
         a1, a2, a3 = _coefficients(fc, sample_rate)
-        for c in range(channels):
-            svf_run(bus_buf[b, c], start, count, state[b, c], s, a1, a2, a3, highpass)
+        for c in range(0, channels, 2):
+            svf_run(bus_buf, b, c, min(c + 1, channels - 1), start, count, state, s, a1, a2, a3, highpass)
         start += count
     params[b, cur_f] = f1
 

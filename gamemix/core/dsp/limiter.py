@@ -36,7 +36,7 @@ from numba import njit
 from gamemix.core import chain
 
 from gamemix.core.dsp import truepeak
-from gamemix.core.dsp.truepeak import CHUNK, chunk_peaks, design, load
+from gamemix.core.dsp.truepeak import CHUNK, chunk_peaks, could_exceed, design, load, shift_history
 
 OVERSAMPLE = 8
 TAPS = 32
@@ -111,26 +111,17 @@ def latency(lim: np.ndarray) -> int:
 
 
 @njit(cache=True, nogil=True)
-def _hold(needed, pos, size, window, lim, r):
-    """Push r; return the minimum of the last `window` values (rescans only when the minimum expires)."""
-    needed[pos] = r
-    hold = lim[LM_HOLD]
-    age = lim[LM_HOLD_AGE] + 1.0
-    if r <= hold:
-        hold = r
-        age = 0.0
-    elif age >= window:
-        hold = 1.0
-        age = 0.0
-        k = pos
-        for j in range(window):
-            if needed[k] < hold:
-                hold = needed[k]
-                age = j
-            k = k - 1 if k > 0 else size - 1
-    lim[LM_HOLD] = hold
-    lim[LM_HOLD_AGE] = age
-    return hold
+def _rescan(needed, pos, size, window):
+    """The minimum of the last `window` values pushed (the newest at pos) and its age (capped at 1)."""
+    hold = 1.0
+    age = 0.0
+    k = pos
+    for j in range(window):
+        if needed[k] < hold:
+            hold = needed[k]
+            age = j
+        k = k - 1 if k > 0 else size - 1
+    return hold, age
 
 
 @njit(cache=True, nogil=True)
@@ -144,20 +135,30 @@ def limit_block(buf, n, channels, lim, line, needed, env, tp_coef, tp):
 
 @njit(cache=True, nogil=True)
 def _limit_chunk(buf, start, k, channels, lim, line, needed, env, tp_coef, tp):
-    """Limit buf[:, start:start + k] (k <= CHUNK) in place: the detector over the chunk first,
-    then sample by sample the hold, envelope, smoothing and the delayed output."""
+    """Limit buf[:, start:start + k] (k <= CHUNK) in place: the detector over the chunk first (not
+    even run when no stretch of it can exceed the ceiling: each then needs no reduction), then
+    sample by sample the hold, envelope, smoothing and the delayed output (the state in locals)."""
     for c in range(channels):
         load(tp, c, buf[c], start, k)
-    chunk_peaks(tp, tp_coef, channels, k)
     peaks = tp[channels + 1]
+    ceiling = lim[LM_CEILING]
+    if could_exceed(tp, tp_coef, channels, k, ceiling):
+        chunk_peaks(tp, tp_coef, channels, k)
+    else:
+        shift_history(tp, channels, k, tp.shape[1] - CHUNK)
+        for i in range(k):
+            peaks[i] = 0.0
     size = env.shape[0]
     look = int(lim[LM_LOOKAHEAD])
     delay = look + DETECTOR_DELAY + SPREAD - 1
-    ceiling = lim[LM_CEILING]
     release = lim[LM_RELEASE]
     e = lim[LM_ENV]
     total = lim[LM_SUM]
     pos = int(lim[LM_POS])
+    hold = lim[LM_HOLD]
+    age = lim[LM_HOLD_AGE]
+    since = lim[LM_SINCE_RESUM]
+    window = look + 2 * SPREAD
     lowest = 1.0 if start == 0 else lim[LM_MIN_GAIN]
     top = ceiling * 10.0 ** (MARGIN_DB / 20.0)
     for i in range(start, start + k):
@@ -166,16 +167,22 @@ def _limit_chunk(buf, start, k, channels, lim, line, needed, env, tp_coef, tp):
             line[c, pos] = x if math.isfinite(x) else 0.0
         peak = peaks[i - start]
         r = ceiling / peak if peak > ceiling else 1.0
-        hold = _hold(needed, pos, size, look + 2 * SPREAD, lim, r)
+        needed[pos] = r                     # the hold: the smallest r of the last window values
+        age += 1.0
+        if r <= hold:
+            hold = r
+            age = 0.0
+        elif age >= window:                 # the minimum left the window: find the new one
+            hold, age = _rescan(needed, pos, size, window)
         e = hold if hold < e else hold + (e - hold) * release
         old = pos - look
         if old < 0:
             old += size
         total += e - env[old]
         env[pos] = e
-        lim[LM_SINCE_RESUM] += 1.0
-        if lim[LM_SINCE_RESUM] >= RESUM_EVERY:      # keep the running sum from drifting
-            lim[LM_SINCE_RESUM] = 0.0
+        since += 1.0
+        if since >= RESUM_EVERY:      # keep the running sum from drifting
+            since = 0.0
             total = 0.0
             q = pos
             for j in range(look):
@@ -193,6 +200,9 @@ def _limit_chunk(buf, start, k, channels, lim, line, needed, env, tp_coef, tp):
     lim[LM_ENV] = e
     lim[LM_SUM] = total
     lim[LM_POS] = pos
+    lim[LM_HOLD] = hold
+    lim[LM_HOLD_AGE] = age
+    lim[LM_SINCE_RESUM] = since
     lim[LM_MIN_GAIN] = lowest
 
 

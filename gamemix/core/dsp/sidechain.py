@@ -20,10 +20,18 @@ is playing.  Each ducked bus has up to MAX_KEYS keys.  Per key and per sample:
 Several keys on one bus: the deepest wins (as `ducking_combine: deepest`).
 The gain is applied per sample from the smoothed dB value, so it cannot click.
 
+A block is worked a key at a time in stretches of CHUNK samples, each key's
+state in locals, its attenuation per sample kept in `scratch` (the deepest so
+far), then the gain applied (exp only where the attenuation changed).  With
+a fixed depth the level only decides whether the key is over its threshold,
+so a mean square far enough from the threshold's needs no log10 (see
+`_over`): the same decisions and the same numbers as sample by sample.
+
 Arrays (SidechainStage): keys[b, k, SC_*] float64 (params and state of key k of
 bus b; SC_KEY < 0 marks an unused slot; used slots come first),
 band_state[b, k, c, 4] the band filters' state, duck[b] = the bus's
-attenuation at the end of the last block, dB >= 0 (telemetry).
+attenuation at the end of the last block, dB >= 0 (telemetry); scratch
+(CHUNK,) the attenuation per sample of the stretch being worked.
 """
 
 import math
@@ -38,6 +46,8 @@ from gamemix.units import LN10_20
 
 MAX_KEYS = 4
 RMS_TIME_S = 0.010
+CHUNK = 256          # samples worked a key at a time
+NEAR = 1e-9          # relative distance from the threshold's mean square inside which log10 decides
 
 # keys[b, k, FIELD]
 SC_KEY = 0          # key bus index, -1 = unused slot
@@ -70,6 +80,7 @@ class SidechainStage(NamedTuple):
     keys: np.ndarray
     band_state: np.ndarray
     duck: np.ndarray
+    scratch: np.ndarray
 
 
 def allocate(n_buses: int) -> SidechainStage:
@@ -77,7 +88,7 @@ def allocate(n_buses: int) -> SidechainStage:
     keys = np.zeros((n_buses, MAX_KEYS, SC_NFIELDS), dtype=np.float64)
     keys[:, :, SC_KEY] = -1.0
     return SidechainStage(np.full(n_buses, -1, dtype=np.int64), keys, np.zeros((n_buses, MAX_KEYS, MAX_CHANNELS, 4)),
-                          np.zeros(n_buses, dtype=np.float64))
+                          np.zeros(n_buses, dtype=np.float64), np.zeros(CHUNK))
 
 
 def _svf(fc: float, sample_rate: float) -> tuple[float, float, float]:
@@ -111,23 +122,6 @@ def set_key(keys: np.ndarray, b: int, k: int, key_bus: int, sample_rate: float, 
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _band(x, row, f):
-    """One key sample through the high-pass then the low-pass (TPT SVF, Butterworth); f: its state."""
-    v3 = x - f[1]
-    v1 = row[SC_HP_A1] * f[0] + row[SC_HP_A2] * v3
-    v2 = f[1] + row[SC_HP_A2] * f[0] + row[SC_HP_A3] * v3
-    f[0] = 2.0 * v1 - f[0]
-    f[1] = 2.0 * v2 - f[1]
-    x = x - SVF_K * v1 - v2
-    v3 = x - f[3]
-    v1 = row[SC_LP_A1] * f[2] + row[SC_LP_A2] * v3
-    v2 = f[3] + row[SC_LP_A2] * f[2] + row[SC_LP_A3] * v3
-    f[2] = 2.0 * v1 - f[2]
-    f[3] = 2.0 * v2 - f[3]
-    return v2
-
-
-@njit(cache=True, nogil=True, inline="always")
 def _wanted(row, level_db):
     """Attenuation (dB >= 0) the key asks for at this level."""
     over = level_db - row[SC_THRESHOLD]
@@ -138,51 +132,96 @@ def _wanted(row, level_db):
     return row[SC_DEPTH]
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _smooth(row, wanted):
-    """Attack / hold / release of one key's attenuation in dB."""
-    att = row[SC_ATT]
-    if wanted >= att:
-        att = wanted + (att - wanted) * row[SC_ATTACK]
-        row[SC_HOLD_LEFT] = row[SC_HOLD]
-    elif row[SC_HOLD_LEFT] > 0.0:
-        row[SC_HOLD_LEFT] -= 1.0
-    else:
-        att = wanted + (att - wanted) * row[SC_RELEASE]
+@njit(cache=True, nogil=True)
+def _key(b, k, bus_buf, start, count, channels, keys, band_state, deepest, first):
+    """Key k of bus b over samples start .. start + count - 1: its smoothed attenuation (dB) at each
+    sample goes into deepest[:count] (the first key's as max(0, it), the others' as max with what is
+    there, as the sample-by-sample loop took the deepest).  Per sample: the key's mean square, the
+    attenuation it asks for (`_wanted`, through the level only where it matters: `_over`), then
+    attack / hold / release in dB; the state in locals, stored back at the end."""
+    row = keys[b, k]
+    key = int(row[SC_KEY])
+    band = row[SC_BAND] != 0.0
+    rms, attack, release, hold = row[SC_RMS], row[SC_ATTACK], row[SC_RELEASE], row[SC_HOLD]
+    fixed = not row[SC_RATIO] > 1.0
+    depth = row[SC_DEPTH]
+    at = 10.0 ** (row[SC_THRESHOLD] / 10.0)      # the mean square at the threshold
+    low, high = at * (1.0 - NEAR), at * (1.0 + NEAR)
+    h1, h2, h3 = row[SC_HP_A1], row[SC_HP_A2], row[SC_HP_A3]
+    l1, l2, l3 = row[SC_LP_A1], row[SC_LP_A2], row[SC_LP_A3]
+    ms, att, hold_left = row[SC_MS], row[SC_ATT], row[SC_HOLD_LEFT]
+    for i in range(count):
+        sq = 0.0
+        for c in range(channels):
+            x = np.float64(bus_buf[key, c, start + i])
+            if not math.isfinite(x):
+                x = 0.0
+            if band:        # the high-pass then the low-pass (TPT SVF, Butterworth), state band_state[b, k, c]
+                f0, f1 = band_state[b, k, c, 0], band_state[b, k, c, 1]
+                f2, f3 = band_state[b, k, c, 2], band_state[b, k, c, 3]
+                v3 = x - f1
+                v1 = h1 * f0 + h2 * v3
+                v2 = f1 + h2 * f0 + h3 * v3
+                band_state[b, k, c, 0] = 2.0 * v1 - f0
+                band_state[b, k, c, 1] = 2.0 * v2 - f1
+                x = x - SVF_K * v1 - v2
+                v3 = x - f3
+                v1 = l1 * f2 + l2 * v3
+                v2 = f3 + l2 * f2 + l3 * v3
+                band_state[b, k, c, 2] = 2.0 * v1 - f2
+                band_state[b, k, c, 3] = 2.0 * v2 - f3
+                x = v2
+            sq += x * x
+        ms = sq + (ms - sq) * rms
+        m = ms + 1e-20
+        if fixed and m > high:
+            wanted = depth
+        elif fixed and m < low:
+            wanted = 0.0
+        else:
+            wanted = _wanted(row, 10.0 * math.log10(m))
+        if wanted >= att:
+            att = wanted + (att - wanted) * attack
+            hold_left = hold
+        elif hold_left > 0.0:
+            hold_left -= 1.0
+        else:
+            att = wanted + (att - wanted) * release
+        deepest[i] = max(0.0, att) if first else max(deepest[i], att)
+    row[SC_MS] = ms
     row[SC_ATT] = att
-    return att
+    row[SC_HOLD_LEFT] = hold_left
 
 
 @njit(cache=True, nogil=True)
-def sidechain_block(b, bus_buf, n, channels, keys, band_state, duck):
-    """Duck bus b in place by its keys' signals over the first n samples of bus_buf."""
+def sidechain_block(b, bus_buf, n, channels, keys, band_state, duck, scratch):
+    """Duck bus b in place by its keys' signals over the first n samples of bus_buf (scratch: CHUNK
+    floats)."""
     if keys[b, 0, SC_KEY] < 0.0:
         return
-    total = 0.0
-    for i in range(n):
-        total = 0.0
+    for start in range(0, n, CHUNK):
+        count = min(CHUNK, n - start)
         for k in range(MAX_KEYS):
-            row = keys[b, k]
-            key = int(row[SC_KEY])
-            if key < 0:
+            if keys[b, k, SC_KEY] < 0.0:
                 break
-            sq = 0.0
-            for c in range(channels):
-                x = np.float64(bus_buf[key, c, i])
-                if not math.isfinite(x):
-                    x = 0.0
-                if row[SC_BAND] != 0.0:
-                    x = _band(x, row, band_state[b, k, c])
-                sq += x * x
-            ms = sq + (row[SC_MS] - sq) * row[SC_RMS]
-            row[SC_MS] = ms
-            level = 10.0 * math.log10(ms + 1e-20)
-            total = max(total, _smooth(row, _wanted(row, level)))
-        g = math.exp(-total * LN10_20)
-        for c in range(channels):
-            bus_buf[b, c, i] *= g
-    duck[b] = total
+            _key(b, k, bus_buf, start, count, channels, keys, band_state, scratch, k == 0)
+        _apply(b, bus_buf, start, count, channels, scratch)
+        duck[b] = scratch[count - 1]
     recover(b, keys, band_state)
+
+
+@njit(cache=True, nogil=True)
+def _apply(b, bus_buf, start, count, channels, total):
+    """Bus b's samples start .. start + count - 1 times 10^(-total[i] / 20), exp taken only where
+    total changed (the same gain for the same attenuation)."""
+    last = total[0]
+    g = math.exp(-last * LN10_20)
+    for i in range(count):
+        if total[i] != last:
+            last = total[i]
+            g = math.exp(-last * LN10_20)
+        for c in range(channels):
+            bus_buf[b, c, start + i] *= g
 
 
 @njit(cache=True, nogil=True)
@@ -205,7 +244,7 @@ def recover(b, keys, band_state):
 @njit(cache=True, nogil=True)
 def sidechain_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
     """The chain's sidechain stage (core/chain.py)."""
-    sidechain_block(b, bus_buf, n, channels, st.keys, st.band_state, st.duck)
+    sidechain_block(b, bus_buf, n, channels, st.keys, st.band_state, st.duck, st.scratch)
 
 
 chain.register(SidechainStage, sidechain_stage, chain.SIDECHAIN)

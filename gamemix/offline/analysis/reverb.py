@@ -40,7 +40,7 @@ def wet(stem: np.ndarray, sample_rate: int, settings, gain_db: float) -> np.ndar
     for start in range(0, n, BLOCK):
         k = min(BLOCK, n - start)
         buf[:, :k] = x[:, start:start + k]
-        fdn.reverb_block(0, buf, k, channels, st.params, st.lines, st.diffusers, st.predelay, st.positions, st.tmp)
+        fdn.reverb_block(0, buf, k, channels, st.params, st.lines, st.diffusers, st.predelay, st.positions)
         out[:, start:start + k] = buf[:, :k]
     return out.T
 
