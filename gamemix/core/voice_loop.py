@@ -85,6 +85,11 @@ def render_voices(pool, lane_off, lane_len, vi, vf, vx, gain, bf, sound_mod, cat
     voice cost an NRT incref/decref pair, ~4 ns each, ~150 ns a voice in all
     (half of the block at 1,024 voices) when each step was a function.
     """
+    # what the scene's propagation has, read once before the loop rather than an array of a NamedTuple
+    # read per voice (each read is a reference-count pair)
+    any_zones = prop.zones.shape[0] > 0
+    any_aux = prop.aux_bus[0] >= 0
+    reference = prop.reference[0]
     ended = 0
     for v in range(vi.shape[0]):
         state = vi[v, VI_STATE]
@@ -158,7 +163,7 @@ def render_voices(pool, lane_off, lane_len, vi, vf, vx, gain, bf, sound_mod, cat
                                    lf[b + LF_VX], lf[b + LF_VY], lf[b + LF_VZ], lf[LF_SPEED_OF_SOUND],
                                    lf[LF_DOPPLER_FACTOR] * vf[v, VF_DOPPLER])
             room_occlusion = 0.0
-            zoned = prop.zones.shape[0] > 0
+            zoned = any_zones
             if zoned:
                 room_occlusion = zone_sends(prop, vf[v, VF_X], vf[v, VF_Y], vf[v, VF_Z],
                                             lf[b + LF_X], lf[b + LF_Y], lf[b + LF_Z])
@@ -216,15 +221,15 @@ def render_voices(pool, lane_off, lane_len, vi, vf, vx, gain, bf, sound_mod, cat
         if extra:
             lp0, lp1 = vx[v, VX_LP_A], vx[v, VX_LP_A_TARGET]
             if hf_own < 1.0:                   # propagation's gain at the reference frequency, times the map's
-                cos_w = prop.reference[0]
+                cos_w = reference
                 lp1 = propagation.one_pole_for(propagation.one_pole_gain(lp1, cos_w) * hf_own, cos_w)
             filtered = lp0 < 1.0 or lp1 < 1.0
         if filtered:
             vx[v, VX_LP_Y0] = one_pole_lowpass(scratch0, n, lp0, lp1, vx[v, VX_LP_Y0])
-        if spatial and prop.aux_bus[0] >= 0:   # the aux sends (reverb returns): the voice as filtered so far
+        if spatial and any_aux:                # the aux sends (reverb returns): the voice as filtered so far
             mix_sends(prop, v, first, scratch0, n, bus_buf, ramp, volume * dist * send_gain, zoned, channels)
         if extra and (hf_obstruction < 1.0 or vx[v, VX_OBS_A] < 1.0):    # obstruction: the direct sound only
-            ob1 = propagation.one_pole_for(hf_obstruction, prop.reference[0])
+            ob1 = propagation.one_pole_for(hf_obstruction, reference)
             vx[v, VX_OBS_Y] = one_pole_lowpass(scratch0, n, vx[v, VX_OBS_A], ob1, vx[v, VX_OBS_Y])
             vx[v, VX_OBS_A] = ob1
         if filters(panner) and spatial:     # binaural: the panner filters the voice into its bus
