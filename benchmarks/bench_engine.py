@@ -495,7 +495,7 @@ def layouts_main(args) -> int:
         print(f"  {'ok  ' if ok else 'MISS'} {what:<62} {got:>9}  (target {target})")
     if args.json:
         Path(args.json).write_text(json.dumps({"rows": rows, "fits": fits, "targets": TARGETS, "checks": [
-            {"what": w, "value": v, "target": t, "ok": ok} for w, v, t, ok in checks]}, indent=2))
+            {"what": w, "value": v, "target": t, "ok": bool(ok)} for w, v, t, ok in checks]}, indent=2, default=float))
         print(f"wrote {args.json}")
     return 0
 

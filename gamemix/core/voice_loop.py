@@ -131,10 +131,7 @@ def render_voices(pool, lane_off, lane_len, vi, vf, vx, gain, bf, sound_mod, cat
         if extra:
             volume *= vx[v, VX_MOD_GAIN]
         stereo_source = vi[v, VI_LANE1] >= 0
-        for s in range(target.shape[0]):    # a loop: slice assignment costs ~10 ns a voice here
-            for c in range(channels):
-                target[s, c] = 0.0
-        dist = 1.0
+        dist = 1.0                             # (each branch below writes every channel of the rows it uses)
         level = 0.0
         x = y = z = spread = 0.0
         send_gain = hf_own = hf_obstruction = 1.0       # propagation (core/propagation.py)
@@ -178,6 +175,9 @@ def render_voices(pool, lane_off, lane_len, vi, vf, vx, gain, bf, sound_mod, cat
                 g = direction_gains(panner, x, y, z, spread)
                 for c in range(channels):
                     target[0, c] = level * g[c]
+            else:
+                for c in range(channels):
+                    target[0, c] = 0.0
         elif stereo_source:
             left, right = balance_gains(panner, vf[v, VF_PAN])
             for c in range(channels):

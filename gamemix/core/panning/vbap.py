@@ -215,7 +215,7 @@ def _gains(ca, ga, cb, gb, cc, gc):
             _pick(15, ca, ga, cb, gb, cc, gc))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def direction_gains(panner, x, y, z, spread):
     """Unit-power gains of a source at (x, y, z), widened by MDAP when spread > 0.  The common case, a
     point source inside a pair or a triangle of real speakers, is found and returned without the
