@@ -41,6 +41,8 @@ bench: $(VENV)/.installed bench-packages
 	$(PY) benchmarks/bench_c_client.py
 	$(PY) benchmarks/bench_check.py
 	$(PY) benchmarks/bench_ar.py
+	$(PY) benchmarks/bench_binaural.py
+	$(PY) benchmarks/bench_reliability.py
 	$(PY) benchmarks/bench_render.py --cli
 
 assets: $(VENV)/.installed

@@ -26,7 +26,7 @@ commit (default 974ec1e) checked out into a temporary worktree, in the same
 run; the server and the helper processes import the tree under test.
 
     .venv/bin/python benchmarks/bench_reliability.py [--seconds 20] [--only hostile hog] [--hogs 0 1 2]
-                                                     [--device] [--baseline-ref REF]
+                                                     [--device] [--device-buffer FRAMES] [--baseline-ref REF]
 """
 
 from __future__ import annotations
@@ -380,14 +380,19 @@ def main() -> int:
     ap.add_argument("--device", action="store_true",
                     help="serve to PortAudio playing into a private PulseAudio null sink (tests/pulse.py), not the "
                          "null output")
+    ap.add_argument("--device-buffer", type=int, metavar="FRAMES",
+                    help="the server's --device-buffer (default its own, 1,024): 256 leaves one block of slack, "
+                         "so scheduling delays show as xruns sooner")
     ap.add_argument("--json", metavar="FILE")
     args = ap.parse_args()
+    if args.device_buffer:
+        OUTPUT.extend(["--device-buffer", str(args.device_buffer)])
     with contextlib.ExitStack() as stack:
         if args.device:
             sys.path.insert(0, str(REPO / "tests"))
             from pulse import pulse_null_sink
             stack.enter_context(pulse_null_sink("gamemix_bench"))
-            OUTPUT[:] = ["--output", "device", "--device", "pulse"]
+            OUTPUT[:2] = ["--output", "device", "--device", "pulse"]
         return run(args)
 
 

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import tracemalloc
 
@@ -468,3 +469,32 @@ def test_the_render_thread_reports_the_scheduling_it_got(served, scene, tmp_path
         assert os.sched_getscheduler(0) == os.SCHED_OTHER                # this (test) thread was left alone
     finally:
         plain.stop()
+
+
+def test_the_threads_that_take_the_lock_run_at_the_nice_value_the_os_allowed(scene, tmp_path):
+    """The render thread real-time where allowed; the network and streams threads (which hold the
+    interpreter lock the render thread waits for) and the null output's clock at a better nice value,
+    as the OS itself reports for each thread; none of it when real time is off."""
+    def by_name(prefix):
+        return [t.native_id for t in threading.enumerate() if t.name == prefix]
+
+    base = os.getpriority(os.PRIO_PROCESS, 0)          # what a thread started here inherits
+    for realtime in (True, False):
+        server = Server(ServerConfig(scene=scene, commands=ANY, streams=ANY, telemetry=ANY, output="null",
+                                     realtime=realtime)).start()
+        try:
+            time.sleep(0.3)                                  # every thread has begun its loop
+            got = server.output_stats()["priority"]
+            (render,), (network,), (streams,), (clock,) = (by_name(n) for n in (
+                "gamemix-render", "gamemix-network", "gamemix-streams", "gamemix-clock"))
+            if got.startswith("SCHED_FIFO"):
+                assert os.sched_getscheduler(render) == os.SCHED_FIFO
+                assert os.sched_getscheduler(clock) == os.SCHED_FIFO
+            nice = -10 if realtime and got != "normal" else base
+            for tid in (network, streams):
+                assert os.sched_getscheduler(tid) == os.SCHED_OTHER       # never real time: a flood must not take a core
+                assert os.getpriority(os.PRIO_PROCESS, tid) == nice
+            if not realtime:
+                assert got == "normal" and os.sched_getscheduler(render) == os.SCHED_OTHER
+        finally:
+            server.stop()

@@ -41,18 +41,25 @@ RT_PRIORITY = 10          # SCHED_FIFO priority asked for (1..99; audio servers 
 NICE = -10                # the fallback: a higher share of the CPU than normal threads
 
 
-def raise_priority(realtime: bool = True) -> str:
+def raise_priority(realtime: bool = True, fifo: bool = True) -> str:
     """Give the calling thread real-time scheduling where the OS allows it, else a better nice
     value, else nothing; returns which it got.  Linux schedules threads as tasks, so both calls
     with pid 0 / the thread's own id apply to this thread alone.  Quiet when refused (a container
-    without CAP_SYS_NICE, a user without an rtprio limit): the caller reports what it got."""
+    without CAP_SYS_NICE, a user without an rtprio limit): the caller reports what it got.
+
+    `fifo=False` asks for the nice value only: for the server's other threads that take the
+    interpreter lock (the network and streams threads, the null output's clock).  A real-time
+    render thread waits for that lock whenever one of them holds it, so a CPU hog that deschedules
+    the holder delays the block (priority inversion); a nice value makes the holder run again
+    soon, without letting a flood of messages take a core from everything else as SCHED_FIFO would."""
     if not realtime:
         return "normal"
-    try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(RT_PRIORITY))
-        return f"SCHED_FIFO {RT_PRIORITY}"
-    except (AttributeError, OSError):
-        pass
+    if fifo:
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(RT_PRIORITY))
+            return f"SCHED_FIFO {RT_PRIORITY}"
+        except (AttributeError, OSError):
+            pass
     try:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
         return f"nice {NICE}"

@@ -54,6 +54,9 @@ class NullOutput:
                 self.timing.period)
 
     def _clock_loop(self) -> None:
+        # the device's own thread: PortAudio's (io/portaudio.py) asks for real-time scheduling too, so a
+        # clock that a CPU hog delays would empty the ring in a burst when it wakes, an xrun no device has
+        raise_priority(self.realtime)
         deadline = time.perf_counter() + self.ring.slots * self.timing.period   # let the ring fill first
         while self._running.is_set():
             wait = deadline - time.perf_counter()

@@ -14,6 +14,8 @@ from __future__ import annotations
 import threading
 import time
 
+from gamemix.io.base import raise_priority
+
 FEED_PERIOD_S = 0.005        # a turn every 5 ms: a ring holds 2.7 s, so this is far ahead
 FAULT_PAUSE_S = 0.05
 
@@ -21,8 +23,8 @@ FAULT_PAUSE_S = 0.05
 class Feeder:
     """A daemon thread feeding the streams of `current()` (a callable giving the mixer in use)."""
 
-    def __init__(self, current, faults, heartbeat):
-        self.current, self.faults, self.heartbeat = current, faults, heartbeat
+    def __init__(self, current, faults, heartbeat, realtime: bool = False):
+        self.current, self.faults, self.heartbeat, self.realtime = current, faults, heartbeat, realtime
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="gamemix-streams", daemon=True)
 
@@ -38,6 +40,7 @@ class Feeder:
         return self._thread.is_alive()
 
     def _run(self) -> None:
+        raise_priority(self.realtime, fifo=False)      # it holds the lock the render thread takes
         while not self._stop.is_set():
             self.heartbeat()
             try:

@@ -105,7 +105,7 @@ class Server:
         self.inbox, self.outbox = self.network.inbox, self.network.outbox
         self.network.upload_room = self._upload_room
         self.feeder_beat = Heartbeat("streams", FEEDER_STALL_S)
-        self.feeder = Feeder(lambda: self.mixer, self.faults, self.feeder_beat)
+        self.feeder = Feeder(lambda: self.mixer, self.faults, self.feeder_beat, config.realtime)
         self.mic_beat = Heartbeat("microphone", MIC_STALL_S)
         self.mic: LiveMicrophone | None = None
         self._mic_status: str | None = None
