@@ -30,7 +30,7 @@ from gamemix.core import listeners, propagation
 from gamemix.core.dsp.distance import distance_gain, doppler_ratio
 from gamemix.core.dsp.mixing import add_ramped_to_bus, add_ramped_to_pair, add_ramped_to_two, seek
 from gamemix.core.dsp.playback import advance, delay_start, one_pole_lowpass, pitch_to_step, read_lane, wraps
-from gamemix.core.panning import balance_gains, direction_gains, filters, lfe_channel, mix_voice, pan_gains
+from gamemix.core.panning import balance_gains, direction_targets, filters, lfe_channel, mix_voice, pan_gains
 from gamemix.core.propagation import mix_sends, zone_sends
 
 
@@ -172,9 +172,7 @@ def render_voices(pool, lane_off, lane_len, vi, vf, vx, gain, bf, sound_mod, cat
             level = volume * dist * direct_gain
             spread = vx[v, VX_SPREAD] if extra else 0.0
             if not filters(panner):     # (a filtering panner mixes the voice itself, below)
-                g = direction_gains(panner, x, y, z, spread)
-                for c in range(channels):
-                    target[0, c] = level * g[c]
+                direction_targets(panner, target, 0, level, x, y, z, spread, channels)
             else:
                 for c in range(channels):
                     target[0, c] = 0.0

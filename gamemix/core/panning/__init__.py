@@ -23,6 +23,16 @@ runs them per voice, where every array argument costs reference counting):
 and `lfe_channel(panner)`: the LFE channel's index (-1: none, a constant for
 the classes without one), where a sound's LFE send goes.
 
+The voice loop takes a point source's gains through
+
+    direction_targets(panner, target, s, level, x, y, z, spread, channels)
+                              target[s, :channels] = level x direction_gains(...)
+
+which a panner may provide itself where most of its gains are zero (VBAP: a
+pair or a triangle of eight or more channels writes three and zeroes the
+rest, instead of building a tuple of every channel and copying it, ~25 ns a
+voice); the others get it from their direction_gains.
+
 A panner that *filters* each voice rather than scaling it (binaural: head-
 related filters; `filters(panner)` is True for its class) also provides
 
@@ -82,16 +92,22 @@ _KERNELS: dict[type, dict[str, Any]] = {}
 def register(spec: LayoutSpec, panner_class: type, make_panner: Callable[[PannerContext], tuple],
              direction: Callable, pan: Callable, balance: Callable, lfe: Callable | None = None,
              begin: Callable | None = None, mix_voice: Callable | None = None,
-             finish: Callable | None = None) -> None:
+             finish: Callable | None = None, direction_targets: Callable | None = None) -> None:
     """Declare a layout, its panner's class and that class's kernels (`lfe`: the LFE channel's index,
-    omitted where there is none; the last three: a filtering panner's)."""
+    omitted where there is none; `begin`, `mix_voice`, `finish`: a filtering panner's;
+    `direction_targets`: its own way to write a direction's gains, else direction's tuple is copied)."""
     LAYOUTS[spec.name] = Layout(spec, make_panner)
     _KERNELS[panner_class] = {"direction": direction, "pan": pan, "balance": balance, "lfe": lfe,
-                              "begin": begin, "mix_voice": mix_voice, "finish": finish}
+                              "begin": begin, "mix_voice": mix_voice, "finish": finish,
+                              "direction_targets": direction_targets}
 
 
 def direction_gains(panner, x, y, z, spread):
     """Gains per output channel of a point source at unit direction (x, y, z) in the listener's frame."""
+
+
+def direction_targets(panner, target, s, level, x, y, z, spread, channels):
+    """target[s, :channels] = level x the gains of a point source at (x, y, z) (direction_gains)."""
 
 
 def pan_gains(panner, p, centre):
@@ -130,6 +146,21 @@ def _kernel(panner, name):
 def _direction_gains(panner, x, y, z, spread):
     kernel = _kernel(panner, "direction")
     return lambda panner, x, y, z, spread: kernel(panner, x, y, z, spread)
+
+
+@overload(direction_targets, inline="always")
+def _direction_targets(panner, target, s, level, x, y, z, spread, channels):
+    own = _kernel(panner, "direction_targets")
+    if own is not None:
+        return lambda panner, target, s, level, x, y, z, spread, channels: own(
+            panner, target, s, level, x, y, z, spread, channels)
+    kernel = _kernel(panner, "direction")
+
+    def copy(panner, target, s, level, x, y, z, spread, channels):
+        g = kernel(panner, x, y, z, spread)
+        for c in range(channels):
+            target[s, c] = level * g[c]
+    return copy
 
 
 @overload(pan_gains, inline="always")

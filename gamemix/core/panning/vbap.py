@@ -227,6 +227,25 @@ def direction_gains(panner, x, y, z, spread):
     return accumulated_gains(panner, x, y, z, spread)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def direction_targets(panner, target, s, level, x, y, z, spread, channels):
+    """target[s, :channels] = level x direction_gains(panner, x, y, z, spread), the common case (a point
+    source in a pair or a triangle of real speakers) written as its two or three gains and zeros."""
+    if spread <= 0.0:
+        found, ca, ga, cb, gb, cc, gc = locate(panner.tab, panner.bases, panner.flat, x, y, z)
+        if found and ca >= 0 and cb >= 0 and (cc >= 0 or panner.flat):   # (not the nadir's share)
+            for c in range(channels):
+                target[s, c] = 0.0
+            target[s, ca] = level * ga
+            target[s, cb] = level * gb
+            if cc >= 0:
+                target[s, cc] = level * gc
+            return
+    g = accumulated_gains(panner, x, y, z, spread)
+    for c in range(channels):
+        target[s, c] = level * g[c]
+
+
 @njit(cache=True, nogil=True)
 def accumulated_gains(panner, x, y, z, spread):
     """The gains through the scratch row: MDAP's virtual sources, the virtual nadir's share, or every
@@ -303,4 +322,5 @@ def _maker(spec: LayoutSpec):
 
 
 for _name in ("quad", "5.1", "7.1", "7.1.4"):
-    panning.register(SPECS[_name], VbapPanner, _maker(SPECS[_name]), direction_gains, pan_gains, balance_gains, lfe)
+    panning.register(SPECS[_name], VbapPanner, _maker(SPECS[_name]), direction_gains, pan_gains, balance_gains, lfe,
+                     direction_targets=direction_targets)
