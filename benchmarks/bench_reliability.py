@@ -352,8 +352,8 @@ def report(name: str, r: dict) -> None:
     print(f"== {name}")
     if "hostile" in r:
         h = r["hostile"]
-        print(f"  hostile frames: ping (another client) median {h['median_ms']} ms, p99 {h['p99_ms']} ms, "
-              f"max {h['max_ms']} ms over {h['pings']} pings ({h['lost']} unanswered within 2 s); xruns {h['xruns']}")
+        print(f"  hostile frames: ping (another client) median {h['median_ms']:.1f} ms, p99 {h['p99_ms']:.1f} ms, "
+              f"max {h['max_ms']:.1f} ms over {h['pings']} pings ({h['lost']} unanswered within 2 s); xruns {h['xruns']}")
     for hg in r.get("hog", []):
         print(f"  {hg['hogs']} CPU hog(s), {hg['seconds']:.0f} s: {hg['xruns']} xruns (render thread: {hg['priority']})")
     if "memory" in r:
