@@ -35,7 +35,7 @@ import math
 import numpy as np
 from numba import njit
 
-from gamemix.core.dsp.bs1770 import k_weighting
+from gamemix.core.dsp.bs1770 import OFFSET_DB, k_weighting
 
 STEP_S = 0.1            # a loudness step (BS.1770's gating-block hop)
 MOMENTARY_STEPS = 4     # 400 ms
@@ -72,7 +72,7 @@ def k_weighted_sum(x, coef, z):
 
 def lufs(mean_square: float) -> float:
     """BS.1770 loudness of a mono K-weighted mean square (channel weight 1); -inf for silence."""
-    return -0.691 + 10.0 * math.log10(mean_square) if mean_square > 0.0 else -math.inf
+    return OFFSET_DB + 10.0 * math.log10(mean_square) if mean_square > 0.0 else -math.inf
 
 
 class AmbientEstimate:

@@ -33,7 +33,7 @@ MAX_LINES = 10000           # lines kept per report (a script of more is summari
 
 def _energy(lufs: np.ndarray) -> np.ndarray:
     """BS.1770 loudness back to energy; silence (under the gate, or -inf) is 0."""
-    return np.where(lufs >= bs1770.LOW, 10.0 ** ((lufs + 0.691) / 10.0), 0.0)
+    return np.where(lufs >= bs1770.LOW, 10.0 ** ((lufs - bs1770.OFFSET_DB) / 10.0), 0.0)
 
 
 class LineMargins:

@@ -50,6 +50,8 @@ from gamemix.core.dsp import truepeak
 from gamemix.core.dsp.truepeak import CHUNK, chunk_peaks, design, largest_abs, reach
 from gamemix.core.lanes import WIDTH, gather, load, splat, store
 
+OFFSET_DB = -0.691          # BS.1770-4 eq. 2: L = -0.691 + 10 log10(sum of G_i z_i); its one home
+
 # out[m, FIELD]
 LM_MOMENTARY = 0
 LM_SHORT_TERM = 1
@@ -179,7 +181,7 @@ def _k_weight(x, at, k, coef, z, w, energy):
 @njit(cache=True, nogil=True, inline="always")
 def loudness(energy):
     """LUFS of a weighted mean-square energy (BS.1770 eq. 2)."""
-    return -0.691 + 10.0 * math.log10(energy) if energy > 0.0 else -math.inf
+    return OFFSET_DB + 10.0 * math.log10(energy) if energy > 0.0 else -math.inf
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -220,7 +220,7 @@ def _pole(tau, n):
 
 @njit(cache=True, nogil=True, inline="always")
 def _level(e):
-    return -0.691 + 10.0 * math.log10(e) if e > 1e-20 else -200.0
+    return bs1770.OFFSET_DB + 10.0 * math.log10(e) if e > 1e-20 else -200.0
 
 
 @njit(cache=True, nogil=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gamemix.core.dsp.bs1770 import OFFSET_DB
 from gamemix.offline.analysis.frames import STEP_S, rounded
 
 SPEAKING_LUFS = -50.0
@@ -23,7 +24,7 @@ def loudness(energy):
     """BS.1770 loudness of K-weighted energies (-inf for none)."""
     e = np.asarray(energy, dtype=float)
     with np.errstate(divide="ignore"):
-        return np.where(e > 0, -0.691 + 10.0 * np.log10(np.maximum(e, 1e-300)), -np.inf)
+        return np.where(e > 0, OFFSET_DB + 10.0 * np.log10(np.maximum(e, 1e-300)), -np.inf)
 
 
 def snapshot_spans(report: dict, duration_s: float) -> dict[str, list[tuple[float, float]]]:

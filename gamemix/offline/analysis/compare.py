@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gamemix.core.dsp.bs1770 import OFFSET_DB
 from gamemix.offline.analysis.frames import rounded
 
 
@@ -17,8 +18,8 @@ def _diff(a, b):
 
 
 def _energy_mean_lufs(curve: list) -> float | None:
-    e = [10.0 ** ((v + 0.691) / 10.0) for v in curve if v is not None]
-    return -0.691 + 10.0 * np.log10(np.mean(e)) if e else None
+    e = [10.0 ** ((v - OFFSET_DB) / 10.0) for v in curve if v is not None]
+    return OFFSET_DB + 10.0 * np.log10(np.mean(e)) if e else None
 
 
 def compare(this: dict, ref: dict, ref_folder: str) -> dict:
