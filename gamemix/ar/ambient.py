@@ -35,7 +35,7 @@ import math
 import numpy as np
 from numba import njit
 
-from gamemix.core.dsp.bs1770 import OFFSET_DB, k_weighting
+from gamemix.core.dsp.bs1770 import OFFSET_DB, k_coefficients, k_filter, k_weighting
 
 STEP_S = 0.1            # a loudness step (BS.1770's gating-block hop)
 MOMENTARY_STEPS = 4     # 400 ms
@@ -48,22 +48,16 @@ FALLBACK_PERCENTILE = 5.0   # ... and lower: the speech it may contain must fill
 def k_weighted_sum(x, coef, z):
     """Sum of squares of x (float32, one channel) after the two K-weighting biquads, their state z[0:4]
     carried from call to call (direct form II transposed)."""
-    b0, b1, b2, a1, a2 = coef[0], coef[1], coef[2], coef[3], coef[4]
-    c0, c1, c2, d1, d2 = coef[5], coef[6], coef[7], coef[8], coef[9]
-    s0, s1, s2, s3 = z[0], z[1], z[2], z[3]
+    kc = k_coefficients(coef)
+    s = (z[0], z[1], z[2], z[3])
     acc = 0.0
     for i in range(x.shape[0]):
         v = np.float64(x[i])
         if not math.isfinite(v):
             v = 0.0
-        u = b0 * v + s0
-        s0 = b1 * v - a1 * u + s1
-        s1 = b2 * v - a2 * u
-        y = c0 * u + s2
-        s2 = c1 * u - d1 * y + s3
-        s3 = c2 * u - d2 * y
+        y, s = k_filter(v, s, kc)
         acc += y * y
-    z[0], z[1], z[2], z[3] = s0, s1, s2, s3
+    z[0], z[1], z[2], z[3] = s
     if not math.isfinite(acc):
         z[:] = 0.0
         return 0.0

@@ -159,23 +159,40 @@ def clear(bank: MeterBank, m: int) -> None:
     _clear(m, bank)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def k_coefficients(coef):
+    """The ten K-weighting coefficients (k_weighting's array) as a tuple of numbers, for k_filter."""
+    return coef[0], coef[1], coef[2], coef[3], coef[4], coef[5], coef[6], coef[7], coef[8], coef[9]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def k_filter(v, s, k):
+    """One sample, or one vector of lanes (core/lanes.py), through BS.1770-4's K-weighting (2.1: the
+    pre-filter's high shelf, then the RLB high-pass) as two biquads in direct form II transposed:
+    (the output, the four new states) from the input v, the states s and the coefficients k
+    (k_coefficients).  The one home of the recurrence: the meters, the intelligibility measure and
+    the AR ambient estimate all filter through it."""
+    b0, b1, b2, a1, a2, c0, c1, c2, d1, d2 = k
+    s0, s1, s2, s3 = s
+    u = b0 * v + s0
+    t0 = b1 * v - a1 * u + s1
+    t1 = b2 * v - a2 * u
+    y = c0 * u + s2
+    t2 = c1 * u - d1 * y + s3
+    t3 = c2 * u - d2 * y
+    return y, (t0, t1, t2, t3)
+
+
 @njit(cache=True, nogil=True)
 def _k_weight(x, at, k, coef, z, w, energy):
-    """energy[i] += w y^2 for the K-weighted y of x[at + i], i < k: the two biquads in direct
-    form II transposed, their state z[0:4] carried from chunk to chunk."""
-    b0, b1, b2, a1, a2 = coef[0], coef[1], coef[2], coef[3], coef[4]
-    c0, c1, c2, d1, d2 = coef[5], coef[6], coef[7], coef[8], coef[9]
-    s0, s1, s2, s3 = z[0], z[1], z[2], z[3]
+    """energy[i] += w y^2 for the K-weighted y of x[at + i], i < k, the state z[0:4] carried from
+    chunk to chunk."""
+    kc = k_coefficients(coef)
+    s = (z[0], z[1], z[2], z[3])
     for i in range(k):
-        v = x[at + i]
-        u = b0 * v + s0
-        s0 = b1 * v - a1 * u + s1
-        s1 = b2 * v - a2 * u
-        y = c0 * u + s2
-        s2 = c1 * u - d1 * y + s3
-        s3 = c2 * u - d2 * y
+        y, s = k_filter(x[at + i], s, kc)
         energy[i] += w * y * y
-    z[0], z[1], z[2], z[3] = s0, s1, s2, s3
+    z[0], z[1], z[2], z[3] = s
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -406,46 +423,32 @@ def _k_weight_lanes(g, k, bank):
 def _k_weight_pass(c, d, both, k, bank):
     """Channels c and d (only c unless `both`) of every lane through the two biquads (direct form II
     transposed), their energies added to the energy row (channel 0 starts it from 0)."""
-    coef = bank.coef
-    b0, b1, b2, a1, a2 = coef[0], coef[1], coef[2], coef[3], coef[4]
-    c0, c1, c2, d1, d2 = coef[5], coef[6], coef[7], coef[8], coef[9]
+    kc = k_coefficients(bank.coef)
     channels = bank.kstate.shape[1]
     state = bank.lane_state
     x, y, energy = bank.lanes[c], bank.lanes[d], bank.lane_energy
     wx, wy = bank.weight[c], bank.weight[d]
     sc, sd = state[4 * c:4 * c + 4], state[4 * d:4 * d + 4]
-    p0, p1, p2, p3 = load(sc[0], 0), load(sc[1], 0), load(sc[2], 0), load(sc[3], 0)
-    q0, q1, q2, q3 = load(sd[0], 0), load(sd[1], 0), load(sd[2], 0), load(sd[3], 0)
+    p = (load(sc[0], 0), load(sc[1], 0), load(sc[2], 0), load(sc[3], 0))
+    q = (load(sd[0], 0), load(sd[1], 0), load(sd[2], 0), load(sd[3], 0))
     zero = splat(0.0)
     for i in range(k):
         at = i * WIDTH
-        v = gather(x, i, CHUNK)
-        u = b0 * v + p0
-        p0 = b1 * v - a1 * u + p1
-        p1 = b2 * v - a2 * u
-        f = c0 * u + p2
-        p2 = c1 * u - d1 * f + p3
-        p3 = c2 * u - d2 * f
+        f, p = k_filter(gather(x, i, CHUNK), p, kc)
         e = (zero if c == 0 else load(energy, at)) + wx * f * f
         if both:
-            v = gather(y, i, CHUNK)
-            u = b0 * v + q0
-            q0 = b1 * v - a1 * u + q1
-            q1 = b2 * v - a2 * u
-            f = c0 * u + q2
-            q2 = c1 * u - d1 * f + q3
-            q3 = c2 * u - d2 * f
+            f, q = k_filter(gather(y, i, CHUNK), q, kc)
             e = e + wy * f * f
         store(energy, at, e)
-    store(sc[0], 0, p0)
-    store(sc[1], 0, p1)
-    store(sc[2], 0, p2)
-    store(sc[3], 0, p3)
+    store(sc[0], 0, p[0])
+    store(sc[1], 0, p[1])
+    store(sc[2], 0, p[2])
+    store(sc[3], 0, p[3])
     if both:
-        store(sd[0], 0, q0)
-        store(sd[1], 0, q1)
-        store(sd[2], 0, q2)
-        store(sd[3], 0, q3)
+        store(sd[0], 0, q[0])
+        store(sd[1], 0, q[1])
+        store(sd[2], 0, q[2])
+        store(sd[3], 0, q[3])
 
 
 @njit(cache=True, nogil=True)
