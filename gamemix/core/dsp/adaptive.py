@@ -33,6 +33,7 @@ import numpy as np
 from numba import njit
 
 from gamemix.core import chain
+from gamemix.core.dsp.mixing import scale_ramped
 from gamemix.units import LN10_20
 
 # params[b, FIELD]
@@ -143,11 +144,8 @@ def adaptive_block(b, bus_buf, n, channels, ramp, params, inputs):
     p[AD_GAIN] = g1
     if g0 == 1.0 and g1 == 1.0:
         return
-    g = np.float32(g0)
-    dg = np.float32(g1 - g0)
     for c in range(channels):
-        for i in range(n):
-            bus_buf[b, c, i] *= g + dg * ramp[i]
+        scale_ramped(bus_buf, b, c, g0, g1, ramp, n)
 
 
 @njit(cache=True, nogil=True)

@@ -70,6 +70,16 @@ def _coefficients(fc, sample_rate):
     return a1, a2, g * a2
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _svf_step(v0, s1, s2, a1, a2, a3, highpass):
+    """One sample through one SVF stage (the trapezoidal state-variable filter of the module
+    docstring): (its low- or high-pass output, the two new states)."""
+    v3 = v0 - s2
+    v1 = a1 * s1 + a2 * v3
+    v2 = s2 + a2 * s1 + a3 * v3
+    return (v0 - K * v1 - v2 if highpass else v2), 2.0 * v1 - s1, 2.0 * v2 - s2
+
+
 @njit(cache=True, nogil=True)
 def svf_run(bus_buf, b, c, d, start, count, state, s, a1, a2, a3, highpass):
     """Filter bus b's channels c and d (d == c: only c) over samples start .. start + count - 1 in
@@ -79,21 +89,9 @@ def svf_run(bus_buf, b, c, d, start, count, state, s, a1, a2, a3, highpass):
     p1, p2 = state[b, c, s], state[b, c, s + 1]
     q1, q2 = state[b, d, s], state[b, d, s + 1]
     for i in range(start, start + count):
-        v0 = np.float64(bus_buf[b, c, i])
-        v3 = v0 - p2
-        v1 = a1 * p1 + a2 * v3
-        v2 = p2 + a2 * p1 + a3 * v3
-        p1 = 2.0 * v1 - p1
-        p2 = 2.0 * v2 - p2
-        bus_buf[b, c, i] = v0 - K * v1 - v2 if highpass else v2
+        bus_buf[b, c, i], p1, p2 = _svf_step(np.float64(bus_buf[b, c, i]), p1, p2, a1, a2, a3, highpass)
         if both:
-            v0 = np.float64(bus_buf[b, d, i])
-            v3 = v0 - q2
-            v1 = a1 * q1 + a2 * v3
-            v2 = q2 + a2 * q1 + a3 * v3
-            q1 = 2.0 * v1 - q1
-            q2 = 2.0 * v2 - q2
-            bus_buf[b, d, i] = v0 - K * v1 - v2 if highpass else v2
+            bus_buf[b, d, i], q1, q2 = _svf_step(np.float64(bus_buf[b, d, i]), q1, q2, a1, a2, a3, highpass)
     state[b, c, s], state[b, c, s + 1] = p1, p2
     if both:
         state[b, d, s], state[b, d, s + 1] = q1, q2
