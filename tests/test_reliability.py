@@ -471,10 +471,13 @@ def test_the_render_thread_reports_the_scheduling_it_got(served, scene, tmp_path
         plain.stop()
 
 
-def test_the_threads_that_take_the_lock_run_at_the_nice_value_the_os_allowed(scene, tmp_path):
-    """The render thread real-time where allowed; the network and streams threads (which hold the
-    interpreter lock the render thread waits for) and the null output's clock at a better nice value,
-    as the OS itself reports for each thread; none of it when real time is off."""
+def test_the_threads_that_take_the_lock_run_at_the_nice_value_the_os_allowed(scene_dir, tmp_path):
+    """The render thread and the null output's clock real-time where allowed; the network, streams and
+    microphone-analysis threads (which hold the interpreter lock the render thread waits for) at a
+    better nice value, as the OS itself reports for each thread; none of it when real time is off."""
+    scene_dir.audio("tone.wav", sine(1000.0, 1.0, amp=0.5))
+    scene = scene_dir.scene({"tone": {"files": ["tone.wav"], "loop": True}}, buses={"master": {}, "mic": {}},
+                            extra={"microphone": {"bus": "mic", "detector": "webrtc"}})
     def by_name(prefix):
         return [t.native_id for t in threading.enumerate() if t.name == prefix]
 
@@ -492,17 +495,17 @@ def test_the_threads_that_take_the_lock_run_at_the_nice_value_the_os_allowed(sce
     probe.join()
     for realtime in (True, False):
         server = Server(ServerConfig(scene=scene, commands=ANY, streams=ANY, telemetry=ANY, output="null",
-                                     realtime=realtime)).start()
+                                     realtime=realtime, mic=tmp_path / "no-recording.wav")).start()
         try:
             time.sleep(0.3)                                  # every thread has begun its loop
             got = server.output_stats()["priority"]
-            (render,), (network,), (streams,), (clock,) = (by_name(n) for n in (
-                "gamemix-render", "gamemix-network", "gamemix-streams", "gamemix-clock"))
+            (render,), (network,), (streams,), (clock,), (analysis,) = (by_name(n) for n in (
+                "gamemix-render", "gamemix-network", "gamemix-streams", "gamemix-clock", "gamemix-mic"))
             if got.startswith("SCHED_FIFO"):
                 assert os.sched_getscheduler(render) == os.SCHED_FIFO
                 assert os.sched_getscheduler(clock) == os.SCHED_FIFO
             nice = -10 if realtime and allowed else base
-            for tid in (network, streams):
+            for tid in (network, streams, analysis):
                 assert os.sched_getscheduler(tid) == os.SCHED_OTHER       # never real time: a flood must not take a core
                 assert os.getpriority(os.PRIO_PROCESS, tid) == nice
             if not realtime:

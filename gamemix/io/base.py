@@ -48,7 +48,7 @@ def raise_priority(realtime: bool = True, fifo: bool = True) -> str:
     without CAP_SYS_NICE, a user without an rtprio limit): the caller reports what it got.
 
     `fifo=False` asks for the nice value only: for the server's other threads that take the
-    interpreter lock (the network and streams threads, the null output's clock).  A real-time
+    interpreter lock (the network, streams and microphone-analysis threads).  A real-time
     render thread waits for that lock whenever one of them holds it, so a CPU hog that deschedules
     the holder delays the block (priority inversion); a nice value makes the holder run again
     soon, without letting a flood of messages take a core from everything else as SCHED_FIFO would."""

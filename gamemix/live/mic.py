@@ -29,16 +29,14 @@ Edge.
 
 from __future__ import annotations
 
-import logging
 import math
 import threading
 import time
 
 import numpy as np
 
+from gamemix.io.base import raise_priority
 from gamemix.io.ring import BlockRing
-
-log = logging.getLogger(__name__)
 
 RING_BLOCKS = 128           # pairs the analysis may lag behind (0.7 s at 256 / 48 kHz)
 POLL_S = 0.005
@@ -49,7 +47,7 @@ class LiveMicrophone:
     """The live mic path for a mixer whose scene has a microphone (see the module docstring)."""
 
     def __init__(self, analysis, mic_input, channels: int, out_channels: int, block_size: int, faults,
-                 heartbeat, status: str):
+                 heartbeat, status: str, realtime: bool = False):
         self.analysis = analysis
         self.input = mic_input
         self.channels, self.block_size = channels, block_size
@@ -57,6 +55,7 @@ class LiveMicrophone:
         self.ring = BlockRing(RING_BLOCKS, block_size, channels + out_channels)
         self.faults, self.heartbeat = faults, heartbeat
         self.status = status
+        self.realtime = realtime
         self.latest: tuple[float, bool] = (math.nan, False)
         self.dropped = 0
         self.analysed = 0
@@ -100,6 +99,7 @@ class LiveMicrophone:
         return self._thread.is_alive()
 
     def _run(self) -> None:
+        raise_priority(self.realtime, fifo=False)      # it holds the lock the render thread takes
         while not self._stop.is_set():
             self.heartbeat()
             try:

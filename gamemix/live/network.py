@@ -183,7 +183,6 @@ class Network:
         self._auth = None
         self.bound: dict[str, str] = {}
         self.upload_room = None     # sound -> (its UploadRoom, output rate) or None; set by the server
-        self.priority = "normal"    # the scheduling the thread got (io/base.py raise_priority)
 
     def bind(self) -> None:
         """Bind the three sockets (and the wake-up socket's receiving end)."""
@@ -237,7 +236,7 @@ class Network:
         return self._thread is not None and self._thread.is_alive()
 
     def _loop(self) -> None:
-        self.priority = raise_priority(self.config.realtime, fifo=False)   # it holds the lock the render thread takes
+        raise_priority(self.config.realtime, fifo=False)     # it holds the lock the render thread takes
         poller = zmq.Poller()
         for sock in (self.router, self.pull, self._wake):
             poller.register(sock, zmq.POLLIN)

@@ -271,7 +271,7 @@ class Server:
             status = "off: the microphone needs --output device (one clock with the output) or --mic FILE"
             log.warning("microphone %s", status)
         try:
-            from gamemix.ar.analysis import MicAnalysis
+            from gamemix.ar.analysis import RATE, MicAnalysis
             analysis = MicAnalysis(spec, m.sample_rate)
         except Exception as exc:            # a detector whose package is missing, a model that does not load
             log.error("the microphone's analysis could not start, mixing on without it: %s", exc)
@@ -281,9 +281,9 @@ class Server:
             status = status or "off"
         if status == "capturing" and spec.echo.delay_ms is None:      # until GCC-PHAT measures it: PortAudio's
             stats = self._output.stats()                              # round trip as the reference's delay
-            analysis.delay.delay = int(round((stats["latency_ms"] + stats["capture"]["latency_ms"]) * 16.0))
+            analysis.delay.delay = int(round((stats["latency_ms"] + stats["capture"]["latency_ms"]) / 1e3 * RATE))
         mic = LiveMicrophone(analysis, mic_input, spec.channels, m.channels, m.block_size, self.faults,
-                             self.mic_beat, status)
+                             self.mic_beat, status, cfg.realtime)
         m.microphone.align(analysis.latency_s(m.block_size) + m.dt)     # + a block: the thread's pick-up
         return mic
 
