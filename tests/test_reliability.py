@@ -149,6 +149,23 @@ def test_the_network_thread_survives_a_fault_in_its_loop(served, raw, monkeypatc
     assert server.faults.counts["network"] == 1 and all_alive(server)
 
 
+def test_the_stream_feeder_survives_faults_in_its_turns_and_feeds_again(served, monkeypatch):
+    server, client = served
+    decoder = server.mixer.streams.decoder
+    real, hits = decoder.work, []
+
+    def flaky():
+        if len(hits) < 3:
+            hits.append(1)
+            raise RuntimeError("injected")
+        hits.append(0)
+        return real()
+    monkeypatch.setattr(decoder, "work", flaky)
+    assert wait_for(lambda: hits.count(0) >= 2)                  # turns after the faults ran
+    assert server.faults.counts["streams"] == 3 and all_alive(server)
+    assert client.ping()["version"] == protocol.PROTOCOL_VERSION
+
+
 def test_a_stalled_render_thread_is_reported_and_published(served, monkeypatch):
     server, client = served
     ctx = zmq.Context()

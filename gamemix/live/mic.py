@@ -30,17 +30,15 @@ Edge.
 from __future__ import annotations
 
 import math
-import threading
 import time
 
 import numpy as np
 
-from gamemix.io.base import raise_priority
 from gamemix.io.ring import BlockRing
+from gamemix.live.supervision import Worker
 
 RING_BLOCKS = 128           # pairs the analysis may lag behind (0.7 s at 256 / 48 kHz)
 POLL_S = 0.005
-FAULT_PAUSE_S = 0.05
 
 
 class LiveMicrophone:
@@ -53,15 +51,12 @@ class LiveMicrophone:
         self.channels, self.block_size = channels, block_size
         self.block = np.zeros((block_size, channels), dtype=np.float32)
         self.ring = BlockRing(RING_BLOCKS, block_size, channels + out_channels)
-        self.faults, self.heartbeat = faults, heartbeat
         self.status = status
-        self.realtime = realtime
         self.latest: tuple[float, bool] = (math.nan, False)
         self.dropped = 0
         self.analysed = 0
         self.analysis_us: list[float] = []          # per pair, the last few hundred (for stats)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="gamemix-mic", daemon=True)
+        self._worker = Worker("gamemix-mic", "microphone", self._turn, faults, heartbeat, POLL_S, realtime)
 
     # ------------------------------------------------------------ render thread
     def take(self, microphone) -> None:
@@ -84,32 +79,17 @@ class LiveMicrophone:
 
     # ------------------------------------------------------------ analysis thread
     def start(self) -> None:
-        self._thread.start()
+        self._worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=2.0)
-        if not self._thread.is_alive():
+        self._worker.stop()
+        if not self._worker.alive():
             self.analysis.close()
         if self.input is not None:
             self.input.close()
 
     def alive(self) -> bool:
-        return self._thread.is_alive()
-
-    def _run(self) -> None:
-        raise_priority(self.realtime, fifo=False)      # it holds the lock the render thread takes
-        while not self._stop.is_set():
-            self.heartbeat()
-            try:
-                busy = self._turn()
-            except Exception as exc:          # no recording or model state ends this thread
-                self.faults.record("microphone", exc)
-                time.sleep(FAULT_PAUSE_S)
-                continue
-            if not busy:
-                self._stop.wait(POLL_S)
+        return self._worker.alive()
 
     def _turn(self) -> bool:
         """Analyse every pair waiting; publish the findings.  Returns whether there was any."""

@@ -6,7 +6,8 @@ network loop, a scene reload.  An exception there is caught and recorded in
 `Faults`; what failed is answered (a command gets `internal_error`), skipped
 (a block whose control work failed still renders, with the targets written
 before; a failed kernel writes silence) or retried on the next turn, and the
-thread goes on.
+thread goes on.  A thread that only repeats one piece of work (the stream
+feeder, the microphone's analysis) is a `Worker`, which holds that guard.
 
 `Faults.record` may be called on the audio thread, so it only counts and
 keeps a bounded list (no logging, no I/O there).  The `Watchdog` thread logs
@@ -25,10 +26,13 @@ import threading
 import time
 import traceback
 
+from gamemix.io.base import raise_priority
+
 log = logging.getLogger(__name__)
 
 KEEP = 32                       # recent faults kept with their traceback
 LOG_EVERY_S = 5.0               # the same stage's faults are logged at most this often
+FAULT_PAUSE_S = 0.05            # a Worker's pause after a fault, before its next turn
 
 
 class Faults:
@@ -76,6 +80,45 @@ class Heartbeat:
 
     def __call__(self) -> None:
         self.beat = time.monotonic()
+
+
+class Worker:
+    """A guarded daemon thread (the stream feeder, the microphone's analysis): it calls `turn()`,
+    which returns whether it found work, until stopped, beating `heartbeat` each time round; a fault
+    is recorded under `stage` and the thread goes on after FAULT_PAUSE_S; with nothing to do it
+    waits `idle_s`.  With `realtime` it asks for nice -10 (never SCHED_FIFO) where the OS allows:
+    it takes the interpreter lock the real-time render thread waits for (io/base.py)."""
+
+    def __init__(self, name: str, stage: str, turn, faults: Faults, heartbeat: Heartbeat, idle_s: float,
+                 realtime: bool = False):
+        self.stage, self.turn, self.faults, self.heartbeat = stage, turn, faults, heartbeat
+        self.idle_s, self.realtime = idle_s, realtime
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.ident is not None:          # started
+            self._thread.join(timeout=2.0)
+
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _run(self) -> None:
+        raise_priority(self.realtime, fifo=False)
+        while not self._stop.is_set():
+            self.heartbeat()
+            try:
+                busy = self.turn()
+            except Exception as exc:          # no input ends this thread
+                self.faults.record(self.stage, exc)
+                time.sleep(FAULT_PAUSE_S)
+                continue
+            if not busy:
+                self._stop.wait(self.idle_s)
 
 
 class Watchdog:
