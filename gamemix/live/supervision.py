@@ -82,17 +82,11 @@ class Heartbeat:
         self.beat = time.monotonic()
 
 
-class Worker:
-    """A guarded daemon thread (the stream feeder, the microphone's analysis): it calls `turn()`,
-    which returns whether it found work, until stopped, beating `heartbeat` each time round; a fault
-    is recorded under `stage` and the thread goes on after FAULT_PAUSE_S; with nothing to do it
-    waits `idle_s`.  With `realtime` it asks for nice -10 (never SCHED_FIFO) where the OS allows:
-    it takes the interpreter lock the real-time render thread waits for (io/base.py)."""
+class ServerThread:
+    """A daemon thread of the server running `self._run` until `stop()`: start, stop (waits up to
+    2 s for it, if it was started) and alive."""
 
-    def __init__(self, name: str, stage: str, turn, faults: Faults, heartbeat: Heartbeat, idle_s: float,
-                 realtime: bool = False):
-        self.stage, self.turn, self.faults, self.heartbeat = stage, turn, faults, heartbeat
-        self.idle_s, self.realtime = idle_s, realtime
+    def __init__(self, name: str):
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
@@ -108,6 +102,23 @@ class Worker:
         return self._thread.is_alive()
 
     def _run(self) -> None:
+        raise NotImplementedError
+
+
+class Worker(ServerThread):
+    """A guarded daemon thread (the stream feeder, the microphone's analysis): it calls `turn()`,
+    which returns whether it found work, until stopped, beating `heartbeat` each time round; a fault
+    is recorded under `stage` and the thread goes on after FAULT_PAUSE_S; with nothing to do it
+    waits `idle_s`.  With `realtime` it asks for nice -10 (never SCHED_FIFO) where the OS allows:
+    it takes the interpreter lock the real-time render thread waits for (io/base.py)."""
+
+    def __init__(self, name: str, stage: str, turn, faults: Faults, heartbeat: Heartbeat, idle_s: float,
+                 realtime: bool = False):
+        self.stage, self.turn, self.faults, self.heartbeat = stage, turn, faults, heartbeat
+        self.idle_s, self.realtime = idle_s, realtime
+        super().__init__(name)
+
+    def _run(self) -> None:
         raise_priority(self.realtime, fifo=False)
         while not self._stop.is_set():
             self.heartbeat()
@@ -121,26 +132,14 @@ class Worker:
                 self._stop.wait(self.idle_s)
 
 
-class Watchdog:
+class Watchdog(ServerThread):
     """A thread that logs recorded faults and reports stalled threads; see the module docstring."""
 
     def __init__(self, faults: Faults, heartbeats: list[Heartbeat], publish, period_s: float = 0.1):
         self.faults, self.heartbeats, self.publish, self.period_s = faults, heartbeats, publish, period_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="gamemix-watchdog", daemon=True)
+        super().__init__("gamemix-watchdog")
         self._logged_at: dict[str, float] = {}
         self.stalls = 0
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.ident is not None:          # started
-            self._thread.join(timeout=2.0)
-
-    def alive(self) -> bool:
-        return self._thread.is_alive()
 
     def _run(self) -> None:
         while not self._stop.wait(self.period_s):
