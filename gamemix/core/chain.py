@@ -37,14 +37,16 @@ even called for a bus without it.  Every kernel takes (its state, bus index
 b, bus_buf (buses, channels, frames), frames n, channels, ramp (i / n),
 sample rate) and works on bus b in place.  The engine gets the chain as one
 tuple of stage states in order (`build`), and `mix_buses` walks it for each
-bus with `literal_unroll`: Numba compiles the walk once for the tuple's
-types and resolves each call at compile time from the state's class
-(`run_stage`), so there is no dispatch at run time and a new stage needs no
-edit here or in the engine.  The walk stays inside one function for up to
-BATCH buses and calls only the stages a bus has: every array a call passes
-costs a reference count (core/voice_loop.py), and passing the whole chain per
-bus, or every stage's state for every bus, cost ~13 us a block on a
-seven-bus scene.
+bus with code written out for the tuple's types (`walk`, an overload: one
+`if chain[i].slot[b] >= 0: kernel_i(chain[i], b, ...)` per stage, each
+kernel resolved at compile time from the state's class), so there is no
+dispatch at run time and a new stage needs no edit here or in the engine.
+The walk stays inside one function for up to BATCH buses and touches a
+stage's arrays only when the bus has it: Numba reference-counts every array
+a call passes (core/voice_loop.py), and a walk that passed the whole chain
+(122 arrays on the showcase) to a function per bus, as `literal_unroll`'s
+loop did, cost ~20 us a block on a nine-bus scene with no stage running;
+written out, ~1.5 us.
 
 A stage that only reads its buses, at a place in the chain after which
 nothing changes a bus any more (the meter: only the analysis and the sends,
@@ -62,7 +64,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from numba import literal_unroll, njit
+from numba import njit
 from numba.extending import overload
 
 MIC, REVERB, FILTERS, UNMASK, SIDECHAIN, COMPRESSOR, LOUDNESS, ADAPTIVE = 5, 10, 20, 30, 40, 50, 60, 65
@@ -128,28 +130,51 @@ def _run_after(st, bus_buf, n, channels, sample_rate):
 def mix_buses(bus_order, bus_parent, chain, bus_buf, ramp, n, channels, sample_rate):
     """For each bus in order (children, keys and senders first): its chain, in place, then the bus
     added into its parent (dst[i] += src[i], as dsp/mixing.py's add_into); then the stages that work
-    on all their buses at once.  The buses go BATCH at a time through _mix_range: the stack slots
+    on all their buses at once.  The buses go BATCH at a time through `walk`: the stack slots
     Numba makes for the walk are taken anew at every bus and given back only when a function
     returns (~3 KB a bus: 4,096 buses in one call overflowed an 8 MB stack)."""
     for start in range(0, bus_order.shape[0], BATCH):
-        _mix_range(bus_order, start, min(start + BATCH, bus_order.shape[0]), bus_parent, chain, bus_buf, ramp, n,
-                   channels, sample_rate)
-    for st in literal_unroll(chain):
-        run_after(st, bus_buf, n, channels, sample_rate)
+        walk(chain, bus_order, start, min(start + BATCH, bus_order.shape[0]), bus_parent, bus_buf, ramp, n,
+             channels, sample_rate)
+    run_afters(chain, bus_buf, n, channels, sample_rate)
 
 
+def walk(chain, bus_order, start, stop, bus_parent, bus_buf, ramp, n, channels, sample_rate):
+    """mix_buses's walk over bus_order[start:stop] (written out per chain type by the overload)."""
 
-@njit(cache=True, nogil=True)
-def _mix_range(bus_order, start, stop, bus_parent, chain, bus_buf, ramp, n, channels, sample_rate):
-    """mix_buses's walk over bus_order[start:stop]."""
-    for k in range(start, stop):
-        b = bus_order[k]
-        for st in literal_unroll(chain):
-            if st.slot[b] >= 0:
-                run_stage(st, b, bus_buf, n, channels, ramp, sample_rate)
-        parent = bus_parent[b]
-        if parent >= 0:
-            for c in range(channels):
-                for i in range(n):
-                    bus_buf[parent, c, i] += bus_buf[b, c, i]
 
+def run_afters(chain, bus_buf, n, channels, sample_rate):
+    """Every stage's `after` kernel, in chain order (written out per chain type by the overload)."""
+
+
+def _written_out(name: str, params: str, body: list[str], kernels: dict) -> Callable:
+    """Compile-time code generation for an overload: `def impl(params): body`, with `kernels` in
+    scope.  The lines come from the registry (stage positions and kernel names), never from data."""
+    scope = dict(kernels)
+    exec("\n".join([f"def {name}({params}):", *body]), scope)
+    return scope[name]
+
+
+@overload(walk)
+def _walk(chain, bus_order, start, stop, bus_parent, bus_buf, ramp, n, channels, sample_rate):
+    body = ["    for k in range(start, stop):",
+            "        b = bus_order[k]"]
+    for i, t in enumerate(chain.types):
+        if _KERNELS[t.instance_class] is not None:
+            body += [f"        if chain[{i}].slot[b] >= 0:",
+                     f"            run_stage(chain[{i}], b, bus_buf, n, channels, ramp, sample_rate)"]
+    body += ["        parent = bus_parent[b]",
+             "        if parent >= 0:",
+             "            for c in range(channels):",
+             "                for i in range(n):",
+             "                    bus_buf[parent, c, i] += bus_buf[b, c, i]"]
+    return _written_out("walk_impl", "chain, bus_order, start, stop, bus_parent, bus_buf, ramp, n, channels, "
+                        "sample_rate", body, {"run_stage": run_stage})
+
+
+@overload(run_afters)
+def _run_afters(chain, bus_buf, n, channels, sample_rate):
+    body = [f"    run_after(chain[{i}], bus_buf, n, channels, sample_rate)"
+            for i, t in enumerate(chain.types) if _AFTER[t.instance_class] is not None]
+    return _written_out("afters_impl", "chain, bus_buf, n, channels, sample_rate", body + ["    return"],
+                        {"run_after": run_after})
