@@ -14,6 +14,7 @@ Control side.
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass
 
 import numpy as np
@@ -174,8 +175,8 @@ class Buses:
         """Each bus's own values before snapshots: scene, fader, parameter mappings (a bus no mapping
         moves takes the values computed at load, the same numbers).  The same faders, VCAs and mapped
         values (GameParameters gives the same object while nothing moved) give the same result: the
-        last one, which nobody changes (SnapshotMixer.apply works on a copy)."""
-        key = (tuple(g.value for g in self.faders.values()), tuple(g.value for g in self.vcas.values()))
+        last one, which nobody changes (SnapshotMixer.apply makes new arrays)."""
+        key = ([g.value for g in self.faders.values()], [g.value for g in self.vcas.values()])
         if self._own_values is not None and self._own_values[0] == key and self._own_values[1] is mapped:
             return self._own_values[2]
         values = self._compute_own_values(mapped)
@@ -183,18 +184,20 @@ class Buses:
         return values
 
     def _compute_own_values(self, mapped) -> BusValues:
+        """In Python floats, bus by bus (the same arithmetic as on arrays), made arrays at the end."""
         n = len(self.names)
-        values = BusValues(np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n), self.chains.base(mapped.bus_moved))
+        volume_db, lowpass_oct, highpass_oct, pitch_st = [0.0] * n, [0.0] * n, [0.0] * n, [0.0] * n
         volume, lowpass, highpass, pitch = (mapped.bus_volume_db, mapped.bus_lowpass_hz, mapped.bus_highpass_hz,
                                             mapped.bus_pitch)
         faders, vcas = self.faders, self.vcas
         for name, b, vcas_of, lp_hz, hp_hz, st, lp_oct, hp_oct, own_st in self._own:
-            values.volume_db[b] = (gain_to_db(faders[name].value) + volume.get(name, 0.0)
-                                   + (sum(gain_to_db(vcas[v].value) for v in vcas_of) if vcas_of else 0))
-            values.lowpass_oct[b] = math.log2(min(lp_hz, lowpass[name])) if name in lowpass else lp_oct
-            values.highpass_oct[b] = math.log2(max(hp_hz, highpass[name])) if name in highpass else hp_oct
-            values.pitch_st[b] = st + pitch[name] if name in pitch else own_st
-        return values
+            volume_db[b] = (gain_to_db(faders[name].value) + volume.get(name, 0.0)
+                            + (sum(gain_to_db(vcas[v].value) for v in vcas_of) if vcas_of else 0))
+            lowpass_oct[b] = math.log2(min(lp_hz, lowpass[name])) if name in lowpass else lp_oct
+            highpass_oct[b] = math.log2(max(hp_hz, highpass[name])) if name in highpass else hp_oct
+            pitch_st[b] = st + pitch[name] if name in pitch else own_st
+        return BusValues(np.array(volume_db), np.array(lowpass_oct), np.array(highpass_oct), np.array(pitch_st),
+                         self.chains.base(mapped.bus_moved))
 
     def write(self, values: BusValues) -> np.ndarray:
         """Bus fader targets (reached within the block), pitch, cutoffs and the processors' values;
@@ -203,7 +206,7 @@ class Buses:
         inputs, which the kernels only read, so each is written only when its inputs changed."""
         self.values = values
         bf = self.arrays.bf
-        mutes = tuple(self.mutes[n].value for n in self.names)
+        mutes = tuple([self.mutes[n].value for n in self.names])
         key = (values.volume_db.tobytes(), mutes)
         if self._gains is None or self._gains[0] != key:
             self._gains = key, db_to_gain_array(values.volume_db) * np.array(mutes)
@@ -218,7 +221,7 @@ class Buses:
         if self._moved("highpass", values.highpass_oct.tobytes()):
             cutoff[:, FL_HP_TARGET] = 2.0 ** values.highpass_oct
         moved = tuple(values.moved.values())
-        if self._moved_arrays is None or any(a is not b for a, b in zip(moved, self._moved_arrays)):
+        if self._moved_arrays is None or any(map(operator.is_not, moved, self._moved_arrays)):
             self._moved_arrays = moved      # the same arrays are the same values: nobody changes them in place
             if self._moved("processors", b"".join(v.tobytes() for v in moved)):
                 self.chains.write(values.moved)

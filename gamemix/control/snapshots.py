@@ -56,12 +56,6 @@ class BusValues:
         return BusValues(self.volume_db.copy(), self.lowpass_oct.copy(), self.highpass_oct.copy(),
                          self.pitch_st.copy(), {k: v.copy() for k, v in self.moved.items()})
 
-    def copy_shallow(self) -> "BusValues":
-        """A copy whose processor values are the same arrays as these (SnapshotMixer.apply copies one
-        before a snapshot changes it)."""
-        return BusValues(self.volume_db.copy(), self.lowpass_oct.copy(), self.highpass_oct.copy(),
-                         self.pitch_st.copy(), dict(self.moved))
-
 
 @dataclass
 class ActiveSnapshot:
@@ -146,28 +140,32 @@ class SnapshotMixer:
         return CURVES[self.specs[name].curve](snap.level) * intensity
 
     def apply(self, base: BusValues, intensity_overrides: dict[str, float] | None = None) -> BusValues:
-        """The bus values after every active snapshot, in priority order."""
-        out = base.copy_shallow()         # a processor value is copied when a snapshot moves it
+        """The bus values after every active snapshot, in priority order.  The four per-bus values are
+        worked on as Python lists (the same double arithmetic as on the arrays, without NumPy's
+        per-element cost) and made arrays once at the end."""
+        volume, lowpass, highpass, pitch = (base.volume_db.tolist(), base.lowpass_oct.tolist(),
+                                            base.highpass_oct.tolist(), base.pitch_st.tolist())
+        moved = dict(base.moved)          # a processor value is copied when a snapshot moves it
         copied = set()
         overrides = intensity_overrides or {}
         for snap in sorted(self.active.values(), key=lambda s: (self.specs[s.name].priority, s.order)):
             w = self.weight(snap.name, overrides.get(snap.name))
             if w <= 0.0:
                 continue
-            for b, step, volume, lowpass, highpass, pitch, moves in self._plan(snap.name):
-                step(out.volume_db, b, volume, w)
-                step(out.lowpass_oct, b, lowpass, w)
-                step(out.highpass_oct, b, highpass, w)
-                step(out.pitch_st, b, pitch, w)
+            for b, step, v, lp, hp, st, moves in self._plan(snap.name):
+                step(volume, b, v, w)
+                step(lowpass, b, lp, w)
+                step(highpass, b, hp, w)
+                step(pitch, b, st, w)
                 for name, column, value in moves:
                     if name not in copied:
-                        out.moved[name] = out.moved[name].copy()
+                        moved[name] = moved[name].copy()
                         copied.add(name)
                     if column is None:              # one value for every column of the bus
-                        step(out.moved[name], b, value, w)
+                        step(moved[name], b, value, w)
                     else:                           # a named value (a send's target): its column
-                        step(out.moved[name][b], column, value, w)
-        return out
+                        step(moved[name][b], column, value, w)
+        return BusValues(np.array(volume), np.array(lowpass), np.array(highpass), np.array(pitch), moved)
 
     def apply_zones(self, base_db: np.ndarray, zone_index: dict[str, int], aux_index: dict[str, int]) -> np.ndarray:
         """The zones' send levels (zones x aux buses, dB) after every active snapshot that moves zones,
@@ -217,11 +215,11 @@ class SnapshotMixer:
         return {name: round(self.weight(name) * 100.0, 2) for name in self.active}
 
 
-def _lerp(values: np.ndarray, b: int, target: float | None, w: float) -> None:
+def _lerp(values, b: int, target: float | None, w: float) -> None:
     if target is not None:
         values[b] += w * (target - values[b])
 
 
-def _add(values: np.ndarray, b: int, offset: float | None, w: float) -> None:
+def _add(values, b: int, offset: float | None, w: float) -> None:
     if offset is not None:
         values[b] += w * offset
