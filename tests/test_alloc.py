@@ -73,18 +73,18 @@ PROGRAM = textwrap.dedent("""
     mixer.stop(3, fade=0.5)
     mixer.set_bus_volume("a", -10, fade=1.0)
     from numba import njit
-    from gamemix.core.engine import render_block
+    from gamemix.core.engine import render_state
 
     @njit
-    def drive(blocks, arrays, out):
-        vf = arrays[4]
+    def drive(blocks, state, out):
+        vf = state.vf
         for b in range(blocks):
             for v in range(vf.shape[0]):
                 vf[v, 0] = np.sin(b * 0.01 + v) * 10.0
-            render_block(*arrays, out)
+            render_state(state, out)           # the engine's block: its arrays in one EngineState
 
     mixer.render(out)  # one control tick: the plays become real
-    args = (mixer.engine.args, out)
+    args = (mixer.engine.state, out)
     watched = mixer.arrays.bus_buf
 """) + MEASURE
 
@@ -127,22 +127,22 @@ AR_PROGRAM = textwrap.dedent("""
     mixer.play("d", 2)
     mixer.render(out)
     from numba import njit
-    from gamemix.core.engine import render_block
+    from gamemix.core.engine import render_state
     stages = mixer.engine.args[13]
     mic = [s for s in stages if isinstance(s, MicStage)][0]
     ad = [s for s in stages if isinstance(s, AdaptiveStage)][0]
 
     @njit
-    def drive(blocks, arrays, out, mic_block, inputs):
+    def drive(blocks, state, out, mic_block, inputs):
         for b in range(blocks):
             for c in range(mic_block.shape[0]):          # what the control side copies in: a new capture
                 for i in range(mic_block.shape[1]):
                     mic_block[c, i] = np.sin(0.01 * (b * 256 + i) + c) * 0.1
             inputs[IN_AMBIENT] = -40.0 + (b % 200) * 0.1   # the ambience moves, speech comes and goes
             inputs[IN_SPEECH] = 1.0 if (b // 50) % 2 == 0 else 0.0
-            render_block(*arrays, out)
+            render_state(state, out)
 
-    args = (mixer.engine.args, out, mic.block, ad.inputs)
+    args = (mixer.engine.state, out, mic.block, ad.inputs)
     watched = mixer.arrays.bus_buf[1]                    # the mic bus
 """) + MEASURE
 

@@ -126,7 +126,7 @@ def _run_after(st, bus_buf, n, channels, sample_rate):
     return impl
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def mix_buses(bus_order, bus_parent, chain, bus_buf, ramp, n, channels, sample_rate):
     """For each bus in order (children, keys and senders first): its chain, in place, then the bus
     added into its parent (dst[i] += src[i], as dsp/mixing.py's add_into); then the stages that work
@@ -155,7 +155,7 @@ def _written_out(name: str, params: str, body: list[str], kernels: dict) -> Call
     return scope[name]
 
 
-@overload(walk)
+@overload(walk, inline="always")
 def _walk(chain, bus_order, start, stop, bus_parent, bus_buf, ramp, n, channels, sample_rate):
     body = ["    for k in range(start, stop):",
             "        b = bus_order[k]"]
@@ -172,7 +172,7 @@ def _walk(chain, bus_order, start, stop, bus_parent, bus_buf, ramp, n, channels,
                         "sample_rate", body, {"run_stage": run_stage})
 
 
-@overload(run_afters)
+@overload(run_afters, inline="always")
 def _run_afters(chain, bus_buf, n, channels, sample_rate):
     body = [f"    run_after(chain[{i}], bus_buf, n, channels, sample_rate)"
             for i, t in enumerate(chain.types) if _AFTER[t.instance_class] is not None]

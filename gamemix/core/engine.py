@@ -41,7 +41,7 @@ from gamemix.core.dsp.mixing import write_output
 from gamemix.core.voice_loop import render_voices
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def render_block(pool, lane_off, lane_len, vi, vf, vx, gain, bf, bus_parent, bus_order, sound_mod, cat_gain,
                  bus_buf, stages, scratch0, scratch1, target, ramp, lf, panner, prop, out):
     """Render one block into out (frames, channels); out.shape[0] is the block size."""
