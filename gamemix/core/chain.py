@@ -41,12 +41,12 @@ bus with code written out for the tuple's types (`walk`, an overload: one
 `if chain[i].slot[b] >= 0: kernel_i(chain[i], b, ...)` per stage, each
 kernel resolved at compile time from the state's class), so there is no
 dispatch at run time and a new stage needs no edit here or in the engine.
-The walk stays inside one function for up to BATCH buses and touches a
-stage's arrays only when the bus has it: Numba reference-counts every array
-a call passes (core/voice_loop.py), and a walk that passed the whole chain
-(122 arrays on the showcase) to a function per bus, as `literal_unroll`'s
-loop did, cost ~20 us a block on a nine-bus scene with no stage running;
-written out, ~1.5 us.
+The walk stays inside one function for up to BATCH buses, touches a
+stage's state only when the bus has it, and is inlined (Numba IR) with
+`mix_buses` into the block: every function the chain's tuple (122 arrays on
+the showcase) is passed to copies it into its frame, ~1.3 us a call, and
+`literal_unroll`'s loop, which the walk used to be, did that per bus: ~20 us
+a block on a nine-bus scene with no stage running; written out, ~1.5 us.
 
 A stage that only reads its buses, at a place in the chain after which
 nothing changes a bus any more (the meter: only the analysis and the sends,
