@@ -377,13 +377,13 @@ def test_a_fresh_server_process_has_its_kernels_loaded_before_its_first_block(sc
     import sys
     script = f"""
 import numpy as np
-from gamemix.core.engine import Engine, render_block
+from gamemix.core.engine import Engine, render_state
 from gamemix.control import voices
 from gamemix.live.server import Server, ServerConfig
 seen = {{}}                # per engine (the warm-up's, then the server's): what was loaded at its first block
 original = Engine.render
 def first(self, out):
-    seen.setdefault(id(self), (len(render_block.overloads), len(voices.decide.overloads)))
+    seen.setdefault(id(self), (len(render_state.overloads), len(voices.decide.overloads)))
     return original(self, out)
 Engine.render = first
 any_port = "tcp://127.0.0.1:*"
