@@ -41,12 +41,12 @@ bus with code written out for the tuple's types (`walk`, an overload: one
 `if chain[i].slot[b] >= 0: kernel_i(chain[i], b, ...)` per stage, each
 kernel resolved at compile time from the state's class), so there is no
 dispatch at run time and a new stage needs no edit here or in the engine.
-The walk stays inside one function for up to BATCH buses, touches a
-stage's state only when the bus has it, and is inlined (Numba IR) with
-`mix_buses` into the block: every function the chain's tuple (122 arrays on
-the showcase) is passed to copies it into its frame, ~1.3 us a call, and
-`literal_unroll`'s loop, which the walk used to be, did that per bus: ~20 us
-a block on a nine-bus scene with no stage running; written out, ~1.5 us.
+The walk touches a stage's state only when the bus has it, and is inlined
+(Numba IR) with `mix_buses` into the block: every function the chain's
+tuple (122 arrays on the showcase) is passed to copies it into its frame,
+~1.3 us a call, and `literal_unroll`'s loop, which the walk used to be, did
+that per bus: ~20 us a block on a nine-bus scene with no stage running;
+written out, ~1.5 us.
 
 A stage that only reads its buses, at a place in the chain after which
 nothing changes a bus any more (the meter: only the analysis and the sends,
@@ -69,7 +69,6 @@ from numba.extending import overload
 
 MIC, REVERB, FILTERS, UNMASK, SIDECHAIN, COMPRESSOR, LOUDNESS, ADAPTIVE = 5, 10, 20, 30, 40, 50, 60, 65
 FADER, PROTECT, LIMITER, LEVELS, METER, ANALYSIS, SENDS = 70, 75, 80, 90, 100, 110, 120
-BATCH = 64          # buses per _mix_range call (see mix_buses)
 
 _KERNELS: dict[type, Callable | None] = {}
 _AFTER: dict[type, Callable | None] = {}
@@ -130,34 +129,32 @@ def _run_after(st, bus_buf, n, channels, sample_rate):
 def mix_buses(bus_order, bus_parent, chain, bus_buf, ramp, n, channels, sample_rate):
     """For each bus in order (children, keys and senders first): its chain, in place, then the bus
     added into its parent (dst[i] += src[i], as dsp/mixing.py's add_into); then the stages that work
-    on all their buses at once.  The buses go BATCH at a time through `walk`: the stack slots
-    Numba makes for the walk are taken anew at every bus and given back only when a function
-    returns (~3 KB a bus: 4,096 buses in one call overflowed an 8 MB stack)."""
-    for start in range(0, bus_order.shape[0], BATCH):
-        walk(chain, bus_order, start, min(start + BATCH, bus_order.shape[0]), bus_parent, bus_buf, ramp, n,
-             channels, sample_rate)
+    on all their buses at once.  (The walk once went 64 buses at a time through a function of its own:
+    literal_unroll's loop took ~3 KB of stack more at every bus, and 4,096 buses overflowed 8 MB.
+    The written-out walk takes none per bus; tests/test_reliability.py renders 4,096 buses.)"""
+    walk(chain, bus_order, bus_parent, bus_buf, ramp, n, channels, sample_rate)
     run_afters(chain, bus_buf, n, channels, sample_rate)
 
 
-def walk(chain, bus_order, start, stop, bus_parent, bus_buf, ramp, n, channels, sample_rate):
-    """mix_buses's walk over bus_order[start:stop] (written out per chain type by the overload)."""
+def walk(chain, bus_order, bus_parent, bus_buf, ramp, n, channels, sample_rate):
+    """mix_buses's walk over the buses in bus_order (written out per chain type by the overload)."""
 
 
 def run_afters(chain, bus_buf, n, channels, sample_rate):
     """Every stage's `after` kernel, in chain order (written out per chain type by the overload)."""
 
 
-def _written_out(name: str, params: str, body: list[str], kernels: dict) -> Callable:
-    """Compile-time code generation for an overload: `def impl(params): body`, with `kernels` in
-    scope.  The lines come from the registry (stage positions and kernel names), never from data."""
-    scope = dict(kernels)
+def _written_out(name: str, params: str, body: list[str], names: dict) -> Callable:
+    """Compile-time code generation for an overload: `def name(params): body`, with `names` in
+    scope.  The lines come from the registry (stage positions), never from data."""
+    scope = dict(names)
     exec("\n".join([f"def {name}({params}):", *body]), scope)
     return scope[name]
 
 
 @overload(walk, inline="always")
-def _walk(chain, bus_order, start, stop, bus_parent, bus_buf, ramp, n, channels, sample_rate):
-    body = ["    for k in range(start, stop):",
+def _walk(chain, bus_order, bus_parent, bus_buf, ramp, n, channels, sample_rate):
+    body = ["    for k in range(bus_order.shape[0]):",
             "        b = bus_order[k]"]
     for i, t in enumerate(chain.types):
         if _KERNELS[t.instance_class] is not None:
@@ -168,8 +165,8 @@ def _walk(chain, bus_order, start, stop, bus_parent, bus_buf, ramp, n, channels,
              "            for c in range(channels):",
              "                for i in range(n):",
              "                    bus_buf[parent, c, i] += bus_buf[b, c, i]"]
-    return _written_out("walk_impl", "chain, bus_order, start, stop, bus_parent, bus_buf, ramp, n, channels, "
-                        "sample_rate", body, {"run_stage": run_stage})
+    return _written_out("walk_impl", "chain, bus_order, bus_parent, bus_buf, ramp, n, channels, sample_rate", body,
+                        {"run_stage": run_stage})
 
 
 @overload(run_afters, inline="always")

@@ -26,6 +26,8 @@ every call).
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 from numba import njit, typeof
 from numba.core import types
@@ -63,9 +65,7 @@ def render_block(pool, lane_off, lane_len, vi, vf, vx, gain, bf, bus_parent, bus
     write_output(bus_buf[master], out, n, channels, lf[LF_CEILING])
 
 
-STATE_FIELDS = ("pool", "lane_off", "lane_len", "vi", "vf", "vx", "gain", "bf", "bus_parent", "bus_order",
-                "sound_mod", "cat_gain", "bus_buf", "stages", "scratch0", "scratch1", "target", "ramp", "lf",
-                "panner", "prop")   # render_block's arguments but `out`, in order
+STATE_FIELDS = tuple(inspect.signature(render_block.py_func).parameters)[:-1]    # its arguments but `out`
 
 
 @structref.register
