@@ -14,16 +14,26 @@ Control side.
 from __future__ import annotations
 
 import math
-import operator
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from gamemix.core.arrays import BF_GAIN, BF_GAIN_STEP, BF_GAIN_TARGET, BF_PITCH
 from gamemix.core.dsp.filters import FL_HP, FL_HP_TARGET, FL_LP, FL_LP_TARGET
 from gamemix.control.snapshots import BusValues
 from gamemix.errors import CommandError
 from gamemix.units import db_to_gain, db_to_gain_array, gain_to_db
+
+
+@njit(cache=True, nogil=True)
+def fader_ramps(bf, gains, block_size):
+    """Each bus fader's target and its step per sample from where it is (at least 1e-12, as
+    NumPy's maximum: a NaN stays NaN), so the kernel reaches the target at the block's end."""
+    for b in range(gains.shape[0]):
+        bf[b, BF_GAIN_TARGET] = gains[b]
+        d = abs(gains[b] - bf[b, BF_GAIN])
+        bf[b, BF_GAIN_STEP] = (d if not d < 1e-12 else 1e-12) / block_size
 
 
 @dataclass
@@ -66,15 +76,21 @@ class Buses:
         self.vcas = {n: Glide(db_to_gain(v.volume_db), db_to_gain(v.volume_db)) for n, v in scene.vcas.items()}
         self.vcas_of = {bus: [n for n, v in scene.vcas.items() if bus in v.buses] for bus in bus_index}
         self.vcas_set_by_game: set[str] = set()
-        # per bus, what own_values needs of the scene, and its values when no mapping moves them
-        self._own = [(name, b, self.vcas_of[name], scene.buses[name].lowpass_hz, scene.buses[name].highpass_hz,
-                      scene.buses[name].pitch_semitones, math.log2(min(scene.buses[name].lowpass_hz, math.inf)),
-                      math.log2(max(scene.buses[name].highpass_hz, 0.0)), scene.buses[name].pitch_semitones + 0.0)
-                     for name, b in bus_index.items()]
+        # per bus, what own_values needs of the scene: its filters and pitch, and their values when no
+        # mapping moves them
+        self._scene_values = [(scene.buses[name].lowpass_hz, scene.buses[name].highpass_hz,
+                               scene.buses[name].pitch_semitones) for name in self.names]
+        self._unmapped = ([math.log2(min(lp, math.inf)) for lp, _, _ in self._scene_values],
+                          [math.log2(max(hp, 0.0)) for _, hp, _ in self._scene_values],
+                          [st + 0.0 for _, _, st in self._scene_values])
+        self._vca_lists = [self.vcas_of[name] for name in self.names]
+        self._moves = 0                          # counts the blocks (and reloads) that moved a glide's value
+        self._levels: tuple | None = None        # (_moves, faders' dB, VCAs' dB sums, mutes) for that count
         self._written: dict[str, bytes] = {}    # the inputs of what `write` last wrote that the kernels only read
-        self._own_values: tuple | None = None   # (faders, VCAs, mapped values) -> own_values' result for them
-        self._gains: tuple | None = None        # (volumes, mutes) -> the fader gains for them
-        self._moved_arrays: tuple | None = None   # the processor values (arrays) last compared
+        self._own_values: tuple | None = None   # (_moves, mapped values) -> own_values' result for them
+        self._gains: tuple | None = None        # (volumes, _moves) -> the fader gains for them
+        self._moved_arrays: dict[str, np.ndarray] = {}   # each processor value (array) last compared
+        self._moved_bytes: dict[str, bytes] = {}          # and its bytes
 
     def start(self, values: BusValues) -> None:
         """The scene's values as where every ramp starts: the first block does not fade them in."""
@@ -119,6 +135,7 @@ class Buses:
 
     def take_over_vcas(self, old: "Buses", seconds: float) -> None:
         """After a reload, as `take_over` for the VCAs both scenes have."""
+        self._moves += 1
         for name, mine in self.vcas.items():
             theirs = old.vcas.get(name)
             if theirs is None:
@@ -133,6 +150,7 @@ class Buses:
     def take_over(self, bus: str, old: "Buses", seconds: float) -> None:
         """After a reload: a fader and mute the game set stay as the game set them; others start
         where the old ones are and glide to this scene's values over `seconds`."""
+        self._moves += 1
         if bus in old.set_by_game:
             self.faders[bus], self.mutes[bus] = self._move(old.faders[bus]), self._move(old.mutes[bus])
             self.set_by_game.add(bus)
@@ -150,7 +168,8 @@ class Buses:
     def glide(self) -> None:
         """Move every fader, mute and VCA one block towards its target.  Only those a command or a
         reload moved can be away from their target (one at its target stays there): they are the
-        ones ticked, until they arrive."""
+        ones ticked, until they arrive.  A block in which one moved counts in `_moves`: what is
+        worked out from the glides' values is kept until it changes."""
         self._glided = False
         for key, g in list(self._moving.items()):
             if g.value != g.target:
@@ -159,6 +178,8 @@ class Buses:
                 self._glided = self._glided or g.value != before
             if g.value == g.target:
                 del self._moving[key]
+        if self._glided:
+            self._moves += 1
 
     def changed(self, mapped, snapshots) -> bool:
         """Whether anything the bus values depend on moved since the last call that said so: faders,
@@ -171,31 +192,47 @@ class Buses:
         self._last_inputs = (mapped, stack)
         return True
 
+    def levels(self) -> tuple[list[float], list, list[float]]:
+        """Per bus (in bus order): its fader in dB, the sum of its VCAs in dB (the integer 0 for a bus
+        under none, as `sum` of nothing gives) and its mute, worked out once per move of a glide."""
+        if self._levels is None or self._levels[0] != self._moves:
+            faders, vcas, mutes = self.faders, self.vcas, self.mutes
+            self._levels = (self._moves, [gain_to_db(faders[n].value) for n in self.names],
+                            [sum(gain_to_db(vcas[v].value) for v in of) if of else 0 for of in self._vca_lists],
+                            [mutes[n].value for n in self.names])
+        return self._levels[1:]
+
     def own_values(self, mapped) -> BusValues:
-        """Each bus's own values before snapshots: scene, fader, parameter mappings (a bus no mapping
-        moves takes the values computed at load, the same numbers).  The same faders, VCAs and mapped
-        values (GameParameters gives the same object while nothing moved) give the same result: the
-        last one, which nobody changes (SnapshotMixer.apply makes new arrays)."""
-        key = ([g.value for g in self.faders.values()], [g.value for g in self.vcas.values()])
-        if self._own_values is not None and self._own_values[0] == key and self._own_values[1] is mapped:
-            return self._own_values[2]
+        """Each bus's own values before snapshots: scene, fader, parameter mappings.  The same glides
+        and mapped values (GameParameters gives the same object while nothing moved) give the same
+        result: the last one, which nobody changes (SnapshotMixer.apply makes new arrays)."""
+        last = self._own_values
+        if last is not None and last[0] == self._moves and last[1] is mapped:
+            return last[2]
         values = self._compute_own_values(mapped)
-        self._own_values = (key, mapped, values)
+        self._own_values = (self._moves, mapped, values)
         return values
 
     def _compute_own_values(self, mapped) -> BusValues:
-        """In Python floats, bus by bus (the same arithmetic as on arrays), made arrays at the end."""
-        n = len(self.names)
-        volume_db, lowpass_oct, highpass_oct, pitch_st = [0.0] * n, [0.0] * n, [0.0] * n, [0.0] * n
-        volume, lowpass, highpass, pitch = (mapped.bus_volume_db, mapped.bus_lowpass_hz, mapped.bus_highpass_hz,
-                                            mapped.bus_pitch)
-        faders, vcas = self.faders, self.vcas
-        for name, b, vcas_of, lp_hz, hp_hz, st, lp_oct, hp_oct, own_st in self._own:
-            volume_db[b] = (gain_to_db(faders[name].value) + volume.get(name, 0.0)
-                            + (sum(gain_to_db(vcas[v].value) for v in vcas_of) if vcas_of else 0))
-            lowpass_oct[b] = math.log2(min(lp_hz, lowpass[name])) if name in lowpass else lp_oct
-            highpass_oct[b] = math.log2(max(hp_hz, highpass[name])) if name in highpass else hp_oct
-            pitch_st[b] = st + pitch[name] if name in pitch else own_st
+        """In Python floats (the same arithmetic as on arrays), made arrays at the end: a bus no
+        mapping moves takes its fader and VCAs and the values computed at load; the mapped ones
+        are worked out."""
+        fader_db, vca_db, _ = self.levels()
+        volume_db = [(f + 0.0) + v for f, v in zip(fader_db, vca_db)]
+        lowpass_oct, highpass_oct, pitch_st = (list(u) for u in self._unmapped)
+        index, scene = self.bus_index, self._scene_values
+        for name, db in mapped.bus_volume_db.items():
+            b = index[name]
+            volume_db[b] = (fader_db[b] + db) + vca_db[b]
+        for name, hz in mapped.bus_lowpass_hz.items():
+            b = index[name]
+            lowpass_oct[b] = math.log2(min(scene[b][0], hz))
+        for name, hz in mapped.bus_highpass_hz.items():
+            b = index[name]
+            highpass_oct[b] = math.log2(max(scene[b][1], hz))
+        for name, st in mapped.bus_pitch.items():
+            b = index[name]
+            pitch_st[b] = scene[b][2] + st
         return BusValues(np.array(volume_db), np.array(lowpass_oct), np.array(highpass_oct), np.array(pitch_st),
                          self.chains.base(mapped.bus_moved))
 
@@ -206,13 +243,11 @@ class Buses:
         inputs, which the kernels only read, so each is written only when its inputs changed."""
         self.values = values
         bf = self.arrays.bf
-        mutes = tuple([self.mutes[n].value for n in self.names])
-        key = (values.volume_db.tobytes(), mutes)
+        key = (values.volume_db.tobytes(), self._moves)     # the mutes move only with _moves
         if self._gains is None or self._gains[0] != key:
-            self._gains = key, db_to_gain_array(values.volume_db) * np.array(mutes)
+            self._gains = key, db_to_gain_array(values.volume_db) * np.array(self.levels()[2])
         gains = self._gains[1]
-        bf[:, BF_GAIN_TARGET] = gains
-        bf[:, BF_GAIN_STEP] = np.maximum(np.abs(gains - bf[:, BF_GAIN]), 1e-12) / self.arrays.block_size
+        fader_ramps(bf, gains, self.arrays.block_size)
         if self._moved("pitch", values.pitch_st.tobytes()):
             bf[:, BF_PITCH] = self.tree_product(2.0 ** (values.pitch_st / 12.0))
         cutoff = self.arrays.filters.cutoff
@@ -220,12 +255,23 @@ class Buses:
             cutoff[:, FL_LP_TARGET] = 2.0 ** values.lowpass_oct     # the kernel clamps to [10 Hz, 0.49 fs]
         if self._moved("highpass", values.highpass_oct.tobytes()):
             cutoff[:, FL_HP_TARGET] = 2.0 ** values.highpass_oct
-        moved = tuple(values.moved.values())
-        if self._moved_arrays is None or any(map(operator.is_not, moved, self._moved_arrays)):
-            self._moved_arrays = moved      # the same arrays are the same values: nobody changes them in place
-            if self._moved("processors", b"".join(v.tobytes() for v in moved)):
-                self.chains.write(values.moved)
+        if self._processors_moved(values.moved):
+            self.chains.write(values.moved)
         return gains
+
+    def _processors_moved(self, moved: dict[str, np.ndarray]) -> bool:
+        """Whether any processor value differs (bit for bit) from when it was last looked at.  The
+        same array is the same values (nobody changes one in place), so only a new one is compared."""
+        changed = False
+        arrays, written = self._moved_arrays, self._moved_bytes
+        for name, values in moved.items():
+            if arrays.get(name) is not values:
+                arrays[name] = values
+                data = values.tobytes()
+                if written.get(name) != data:
+                    written[name] = data
+                    changed = True
+        return changed
 
     def _moved(self, what: str, inputs: bytes) -> bool:
         """Whether `what`'s inputs differ (bit for bit) from those it was last written from."""

@@ -43,16 +43,22 @@ class BusChains:
 
     def base(self, mapped: dict[tuple[str, str, str | None], float]) -> dict[str, np.ndarray]:
         """The movables' values before snapshots: the scene's, plus what mappings add (dB), keyed
-        (bus, movable, column name or None for every column)."""
+        (bus, movable, column name or None for every column).  A movable no mapping moves is the
+        scene's own array, shared: nobody changes these arrays in place (SnapshotMixer.apply copies
+        one before it moves it), so only a mapped one is copied."""
         if self._base is None:
             self._base = {}
             for p, m in self.movables:
                 self._base[m.name] = np.full((len(self.bus_index), p.width(m)), np.nan)
             for p in self.processors:          # once every array exists: a processor may have several movables
                 p.base(self._base)
-        moved = {name: values.copy() for name, values in self._base.items()}
+        moved = dict(self._base)
+        copied = set()
         owner = self._owner
         for (bus, name, column), db in mapped.items():
+            if name not in copied:
+                moved[name] = moved[name].copy()
+                copied.add(name)
             row = moved[name][self.bus_index[bus]]
             if column is None:
                 row += db

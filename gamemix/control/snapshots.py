@@ -80,7 +80,8 @@ class SnapshotMixer:
         self.active: dict[str, ActiveSnapshot] = {}
         self.timeline: collections.deque = collections.deque(maxlen=TIMELINE_KEPT)   # the last starts and stops
         self._order = 0
-        self._plans: dict[str, list] = {}
+        self._plans: dict[str, tuple[bool, list]] = {}
+        self._sorted: tuple | None = None     # (the active (name, order)s, the names in the order they apply)
 
     def start(self, name: str, intensity: float | None = None, fade: float | None = None, when: float = 0.0) -> None:
         """Start (or re-start a fading-out) snapshot; intensity in percent."""
@@ -143,20 +144,21 @@ class SnapshotMixer:
         """The bus values after every active snapshot, in priority order.  The four per-bus values are
         worked on as Python lists (the same double arithmetic as on the arrays, without NumPy's
         per-element cost) and made arrays once at the end."""
-        volume, lowpass, highpass, pitch = (base.volume_db.tolist(), base.lowpass_oct.tolist(),
-                                            base.highpass_oct.tolist(), base.pitch_st.tolist())
+        values = (base.volume_db.tolist(), base.lowpass_oct.tolist(), base.highpass_oct.tolist(),
+                  base.pitch_st.tolist())     # volume, low-pass, high-pass, pitch: _plan's k
         moved = dict(base.moved)          # a processor value is copied when a snapshot moves it
         copied = set()
         overrides = intensity_overrides or {}
-        for snap in sorted(self.active.values(), key=lambda s: (self.specs[s.name].priority, s.order)):
+        for snap in self._in_order():
             w = self.weight(snap.name, overrides.get(snap.name))
             if w <= 0.0:
                 continue
-            for b, step, v, lp, hp, st, moves in self._plan(snap.name):
-                step(volume, b, v, w)
-                step(lowpass, b, lp, w)
-                step(highpass, b, hp, w)
-                step(pitch, b, st, w)
+            override, plan = self._plan(snap.name)
+            for b, sets, moves in plan:
+                for k, x in sets:           # override: value + w (x - value); blend: value + w x
+                    row = values[k]
+                    row[b] += w * (x - row[b]) if override else w * x
+                step = _lerp if override else _add
                 for name, column, value in moves:
                     if name not in copied:
                         moved[name] = moved[name].copy()
@@ -165,7 +167,17 @@ class SnapshotMixer:
                         step(moved[name], b, value, w)
                     else:                           # a named value (a send's target): its column
                         step(moved[name][b], column, value, w)
-        return BusValues(np.array(volume), np.array(lowpass), np.array(highpass), np.array(pitch), moved)
+        return BusValues(*(np.array(v) for v in values), moved)
+
+    def _in_order(self) -> list[ActiveSnapshot]:
+        """The active snapshots in the order they apply: priority, then the order they started (the
+        order worked out again only when the stack's members change)."""
+        active = self.active
+        key = tuple([(name, snap.order) for name, snap in active.items()])
+        if self._sorted is None or self._sorted[0] != key:
+            self._sorted = key, [s.name for s in sorted(active.values(),
+                                                        key=lambda s: (self.specs[s.name].priority, s.order))]
+        return [active[name] for name in self._sorted[1]]
 
     def apply_zones(self, base_db: np.ndarray, zone_index: dict[str, int], aux_index: dict[str, int]) -> np.ndarray:
         """The zones' send levels (zones x aux buses, dB) after every active snapshot that moves zones,
@@ -183,15 +195,17 @@ class SnapshotMixer:
                     out[z, a] += w * (value - out[z, a]) if spec.mode == "override" else w * value
         return out
 
-    def _plan(self, name: str) -> list[tuple]:
-        """What snapshot `name` does to each bus it names, worked out once from its spec: (bus index,
-        _lerp or _add, its volume, low-pass, high-pass and pitch in their domains (None: unset), and
-        (movable, column or None, value) for each processor value it sets)."""
+    def _plan(self, name: str) -> tuple[bool, list[tuple]]:
+        """What snapshot `name` does to each bus it names, worked out once from its spec: whether it
+        overrides (else it blends), and per bus (bus index, (k, value) for each of volume, low-pass,
+        high-pass and pitch (k = 0..3) it sets, in their domains, and (movable, column or None,
+        value) for each processor value it sets)."""
         plan = self._plans.get(name)
         if plan is not None:
             return plan
         spec = self.specs[name]
-        plan = []
+        override = spec.mode == "override"
+        rows = []
         for bus, o in spec.buses.items():
             moves = []
             for m in self.movables:
@@ -200,14 +214,13 @@ class SnapshotMixer:
                     moves += [(m.name, self.column(m, bus, k), v) for k, v in value.items()]
                 elif value is not None:
                     moves.append((m.name, None, value))
-            if spec.mode == "override":
-                plan.append((self.bus_index[bus], _lerp, o.volume_db,
-                             None if o.lowpass_hz is None else math.log2(o.lowpass_hz),
-                             None if o.highpass_hz is None else math.log2(o.highpass_hz), o.pitch_semitones, moves))
+            if override:
+                sets = (o.volume_db, None if o.lowpass_hz is None else math.log2(o.lowpass_hz),
+                        None if o.highpass_hz is None else math.log2(o.highpass_hz), o.pitch_semitones)
             else:
-                plan.append((self.bus_index[bus], _add, o.volume_db, o.lowpass_octaves, o.highpass_octaves,
-                             o.pitch_semitones, moves))
-        self._plans[name] = plan
+                sets = (o.volume_db, o.lowpass_octaves, o.highpass_octaves, o.pitch_semitones)
+            rows.append((self.bus_index[bus], [(k, x) for k, x in enumerate(sets) if x is not None], moves))
+        self._plans[name] = plan = (override, rows)
         return plan
 
     def levels(self) -> dict[str, float]:
