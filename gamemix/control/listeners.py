@@ -15,8 +15,12 @@ import numpy as np
 
 from gamemix.core.arrays import LF_EXTRA_LISTENERS, LF_FX, LF_UX, LF_VX, LF_X, LL_ACTIVE, MAX_LISTENERS
 from gamemix.core.dsp.distance import listener_front_up, listener_right
-from gamemix.core.listeners import base           # where listener k's fields start, as the kernel reads them
+from gamemix.core import listeners as core_listeners
 from gamemix.errors import CommandError
+
+# where listener k's fields start, as the kernel reads them: the kernel's own function, run by the
+# interpreter (a jitted call from Python costs more than the sum, and its first one loads compiled code)
+base = core_listeners.base.py_func
 
 
 def in_use(lf: np.ndarray) -> list[int]:

@@ -94,7 +94,7 @@ def cutoff_hf_db(cutoff_hz: float, sample_rate: float) -> float:
         return 0.0
     a = 1.0 - math.exp(-2.0 * math.pi * max(cutoff_hz, 1.0) / sample_rate)
     cos_w = math.cos(2.0 * math.pi * min(REFERENCE_HZ, 0.4 * sample_rate) / sample_rate)
-    return 20.0 * math.log10(one_pole_gain(a, cos_w))
+    return 20.0 * math.log10(one_pole_gain.py_func(a, cos_w))    # interpreted: no compiled code to load at a first play
 
 
 @njit(cache=True, nogil=True)

@@ -3,8 +3,10 @@
 The kernels are Numba-compiled on a machine's first run (and after an
 upgrade that changes them) and cached (core/kernel_cache.py).  That takes
 about half a minute, which a first `serve`, `render` or `demo` would
-otherwise spend silent.  One block of the bundled showcase compiles the
-whole chain: its stages are one tuple of every registered stage, so the
+otherwise spend silent.  One block of the bundled showcase, rendered as
+`gamemix render` renders (offline/render.py: the per-block report sampling
+and the report's meter readings too, so a render after this loads nothing),
+compiles the whole chain: its stages are one tuple of every registered stage, so the
 compiled block serves every scene of its output layout's panner class.  The
 README's set-up step runs this; `--layout all` also compiles the block for
 every other panner class (speaker VBAP, ambisonics, binaural), as the test
@@ -24,19 +26,21 @@ def warm_up(scene: str | Path = SHOWCASE, report: Callable[[str, int, int, float
             layouts: list[str] | None = None) -> float:
     """Render one block of `scene` (loading or compiling every kernel it needs), once per layout asked
     for (None: the scene's own; ["all"]: one of each panner class); seconds taken."""
-    import numpy as np
+    import tempfile
 
-    from gamemix.control.mixer import Mixer
     from gamemix.core.kernel_cache import CompileProgress
+    from gamemix.offline.render import render
     from gamemix.scene.load import load_scene
+    from gamemix.scene.script import Script
 
     if layouts == ["all"]:
         layouts = list(ONE_PER_PANNER)
     began = time.monotonic()
-    with CompileProgress(report or (lambda *a: None)):
+    with CompileProgress(report or (lambda *a: None)), tempfile.TemporaryDirectory(prefix="gamemix-warmup-") as tmp:
         for layout in layouts or [None]:
-            mixer = Mixer(load_scene(scene, layout=layout), seed=0)
-            mixer.render(np.zeros((mixer.block_size, mixer.channels), np.float32))
+            loaded = load_scene(scene, layout=layout)
+            one_block = Script([], loaded.output.block_size / loaded.output.sample_rate, 0)
+            render(loaded, one_block, Path(tmp) / "warmup.wav", report_path=Path(tmp) / "warmup.json")
     return time.monotonic() - began
 
 
