@@ -16,6 +16,11 @@ lanes, so the peak at load is the pool plus one chunk: a 64 MiB file costs
 its decoded size, not several copies of it.  A file two sounds share is
 decoded once.
 
+Decoded once per content.  What a compressed or resampled file decodes to
+is kept on disk, addressed by the file's bytes and the decoding recipe
+(scene/decoded_cache.py): the next load of the same asset, in any process,
+reads it back instead of decoding (the same chunks, so the same pool).
+
 Numeric hygiene.  NaN and infinities become 0, and samples beyond
 ±MAX_SAMPLE (+12 dBFS) are clamped to it, with a located warning: a float
 file with absurd values (±3e38) would otherwise overflow the buses'
@@ -34,6 +39,7 @@ import soundfile
 import soxr
 
 from gamemix.core.dsp.playback import WINDOW
+from gamemix.scene import decoded_cache
 from gamemix.errors import LocatedError, Problem
 from gamemix.scene.model import Scene
 
@@ -42,6 +48,7 @@ TAIL = WINDOW  # zeros after the last lane: the resampler's window loads read th
 MAX_SAMPLE = 4.0  # +12 dBFS: a sample beyond is clamped at load
 CHUNK = 1 << 16   # frames decoded at a time
 RING_FRAMES = 1 << 17   # a streamed voice's ring (2.7 s at 48 kHz); a file's head decoded at load is as long
+DECODE_VERSION = 1      # what _decode makes of a file: a change to it bumps this (decoded_cache's key)
 
 
 @dataclass(frozen=True)
@@ -149,6 +156,7 @@ class _Use:
     rate: int
     loop: bool
     mono: bool
+    info: object = None     # soundfile.info of the file (None for an upload's room)
 
 
 def build_bank(scene: Scene) -> ClipBank:
@@ -184,7 +192,7 @@ def build_bank(scene: Scene) -> ClipBank:
                 streamed.setdefault(name, []).append((i, path, info))
                 continue
             uses.append(_Use(name, i, rel, path, 1 if mono else info.channels,
-                             _reserve(info.frames, info.samplerate, rate), info.samplerate, sound.loop, mono))
+                             _reserve(info.frames, info.samplerate, rate), info.samplerate, sound.loop, mono, info))
     if problems:
         raise LocatedError(problems)
     bank = _pack(scene, uses, rate)
@@ -210,7 +218,7 @@ def _add_streams(scene: Scene, bank: ClipBank, streamed: dict[str, list], rate: 
 
             def put(start, chunk, head=head):
                 head[start:start + len(chunk)] = chunk
-            n, _ = _stream(path, rate, mono, put, RING_FRAMES)
+            n, _ = _stream(path, rate, mono, put, RING_FRAMES, info)
             heads.append(StreamFile(path, head[:n].copy(), _reserve(info.frames, info.samplerate, rate) if
                                     info.samplerate != rate else info.frames, info.samplerate))
         rooms[name] = (sound.max_instances or STREAM_SLOTS, lanes, tuple(heads), mono)
@@ -296,12 +304,43 @@ def _decode_into(pool: np.ndarray, offsets: list[int], u: _Use, rate: int) -> tu
         count = min(len(chunk), u.reserve - start)
         for c, off in enumerate(offsets):
             pool[off + start:off + start + count] = chunk[:count, c]
-    return _stream(u.path, rate, u.mono, put, u.reserve)
+    return _stream(u.path, rate, u.mono, put, u.reserve, u.info)
 
 
-def _stream(path, rate: int, mono: bool, put, limit: int | None = None) -> tuple[int, int]:
+def _stream(path, rate: int, mono: bool, put, limit: int | None = None, info=None) -> tuple[int, int]:
     """Read a file a chunk at a time: decode, resample to `rate`, zero NaN/Inf, clamp to ±MAX_SAMPLE,
-    mix to mono if asked, and hand each chunk to put(first frame, chunk); returns (frames, clamped)."""
+    mix to mono if asked, and hand each chunk to put(first frame, chunk); returns (frames, clamped).
+    A file that costs a decode (`info` says so) is replayed from, or written to, the decoded-audio
+    cache (scene/decoded_cache.py): the same chunks either way."""
+    if info is None or not decoded_cache.worth_caching(info.format, info.subtype, info.samplerate, rate):
+        return _decode(path, rate, mono, put, limit)
+    name = decoded_cache.key(path, _recipe(rate, mono, limit))
+    done = decoded_cache.read(name, put, CHUNK)
+    if done is not None:
+        return done
+    entry = decoded_cache.Writer(name)
+
+    def put_and_keep(start: int, chunk: np.ndarray) -> None:
+        put(start, chunk)
+        entry.add(chunk)
+    try:
+        frames, clamped = _decode(path, rate, mono, put_and_keep, limit)
+    except BaseException:
+        entry.abort()
+        raise
+    entry.commit(frames, clamped)
+    return frames, clamped
+
+
+def _recipe(rate: int, mono: bool, limit: int | None) -> str:
+    """Everything besides a file's bytes that its decoded chunks depend on (decoded_cache's key)."""
+    return (f"gamemix decode v{DECODE_VERSION}; rate {rate}; mono {mono}; limit {limit}; chunk {CHUNK}; "
+            f"max {MAX_SAMPLE!r}; libsndfile {soundfile.__libsndfile_version__}; soxr {soxr.__version__}; "
+            f"numpy {np.__version__}")
+
+
+def _decode(path, rate: int, mono: bool, put, limit: int | None = None) -> tuple[int, int]:
+    """`_stream`'s decoding itself."""
     frames = clamped = 0
     with soundfile.SoundFile(str(path)) as f:
         resampler = (soxr.ResampleStream(f.samplerate, rate, f.channels, dtype="float32", quality="VHQ")
