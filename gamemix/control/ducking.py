@@ -10,91 +10,124 @@ Wwise's auto-ducking) or `sum` (ducks add in dB, floored at
 `ducking_floor_db`).  The result is a gain per category that the kernel applies
 to each voice of it, ramped per block.
 
-Control side: a handful of rules, once per block.
+Control side: a handful of rules, once per block, in one jitted pass over the voice table.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
+from numba import njit
 
+from gamemix.core.arrays import PLAYING, VI_CAT, VI_STATE
 from gamemix.scene.model import DuckRule
 
-
-@dataclass
-class _RuleState:
-    rule: DuckRule
-    when: np.ndarray      # category indices that trigger
-    duck: np.ndarray      # category indices that are ducked
-    level_db: float = 0.0
-    hold_left: float = 0.0
-
-    def __post_init__(self):
-        self.when_list = self.when.tolist()
-        self.duck_list = self.duck.tolist()
+# the columns of Ducker.params (per rule) and Ducker.state (per rule)
+DK_DEPTH, DK_ATTACK, DK_RELEASE, DK_HOLD = 0, 1, 2, 3
+DK_LEVEL, DK_HOLD_LEFT = 0, 1
 
 
 class Ducker:
-    """Envelopes of the scene's ducking rules and the per-category duck they produce."""
+    """Envelopes of the scene's ducking rules and the per-category duck they produce.  The rules'
+    categories are index tables (-1 padded) and their envelopes an array, so a block's work is one
+    jitted pass (`duck_tick`)."""
 
     def __init__(self, rules: list[DuckRule], cat_index: dict[str, int], combine: str, floor_db: float):
-        self.states = [_RuleState(r, np.array([cat_index[c] for c in r.when]),
-                                  np.array([cat_index[c] for c in r.duck])) for r in rules]
+        self.rules = list(rules)
+        self.when = _table([[cat_index[c] for c in r.when] for r in rules])
+        self.duck = _table([[cat_index[c] for c in r.duck] for r in rules])
+        self.params = np.array([[r.depth_db, r.attack, r.release, r.hold] for r in rules],
+                               dtype=np.float64).reshape(-1, 4)
+        self.state = np.zeros((len(rules), 2))          # DK_LEVEL (dB), DK_HOLD_LEFT (s)
         self.n = len(cat_index)
         self.combine = combine
         self.floor_db = floor_db
+        self._playing = np.zeros(self.n, dtype=np.bool_)
+        self._out = np.zeros(self.n)
 
-    def tick(self, dt: float, playing: np.ndarray) -> list[float]:
-        """Advance every rule by dt given which categories have a playing sound; per-category dB.
-        In Python floats (a handful of rules and categories), with NumPy's minimum and maximum
-        (x1 unless x2 is smaller, resp. larger) and its additions, so the same numbers as before."""
-        duck = [0.0] * self.n
-        playing = playing.tolist()
-        for st in self.states:
-            triggered = False
-            for c in st.when_list:
-                if playing[c]:
-                    triggered = True
-                    break
-            self._advance(st, dt, triggered)
-            level = st.level_db
-            for c in st.duck_list:
-                if self.combine == "sum":
-                    duck[c] += level
-                elif not duck[c] < level:
-                    duck[c] = level
-        if self.combine == "sum":
-            duck = [d if d > self.floor_db else self.floor_db for d in duck]
-        return duck
-
-    @staticmethod
-    def _advance(st: _RuleState, dt: float, triggered: bool) -> None:
-        depth = st.rule.depth_db
-        if triggered:
-            st.hold_left = st.rule.hold
-            rate = abs(depth) / st.rule.attack if st.rule.attack > 0 else float("inf")
-            st.level_db = max(depth, st.level_db - rate * dt)
-        elif st.hold_left > 0.0:
-            st.hold_left = max(0.0, st.hold_left - dt)
-        else:
-            rate = abs(depth) / st.rule.release if st.rule.release > 0 else float("inf")
-            st.level_db = min(0.0, st.level_db + rate * dt)
+    def tick(self, dt: float, vi: np.ndarray) -> list[float]:
+        """Advance every rule by dt given which categories have a playing sound (vi's rows);
+        per-category dB."""
+        duck_tick(vi, self._playing, self.when, self.duck, self.params, self.state, dt,
+                  self.combine == "sum", self.floor_db, self._out)
+        return self._out.tolist()
 
     def adopt(self, old: "Ducker") -> None:
         """After a scene reload: a rule that watches and ducks the same categories as one of the
         old scene's keeps that rule's envelope (level and hold), so an edited depth or time
         takes over from where the duck is instead of restarting it."""
-        before = {_key(st.rule): st for st in old.states}
-        for st in self.states:
-            prev = before.get(_key(st.rule))
+        before = {_key(r): k for k, r in enumerate(old.rules)}
+        for k, rule in enumerate(self.rules):
+            prev = before.get(_key(rule))
             if prev is not None:
-                st.level_db = max(prev.level_db, st.rule.depth_db) if st.rule.depth_db < 0.0 else 0.0
-                st.hold_left = min(prev.hold_left, st.rule.hold)
+                level, hold_left = old.state[prev]
+                self.state[k, DK_LEVEL] = max(level, rule.depth_db) if rule.depth_db < 0.0 else 0.0
+                self.state[k, DK_HOLD_LEFT] = min(hold_left, rule.hold)
 
     def levels(self) -> list[float]:
         """Each rule's current duck in dB (for reports)."""
-        return [st.level_db for st in self.states]
+        return self.state[:, DK_LEVEL].tolist()
+
+
+@njit(cache=True, nogil=True)
+def duck_tick(vi, playing, when, duck, params, state, dt, add, floor_db, out):
+    """One block of every rule (in order): whether any of its `when` categories has a PLAYING row,
+    its envelope moved (`advance`), and its level combined into out[category]: the deepest, or
+    (`add`) the sum floored at floor_db.  Python's max and min as the rules always used them
+    (max(a, b) = b if b > a else a), so the same numbers."""
+    playing[:] = False
+    for v in range(vi.shape[0]):
+        if vi[v, VI_STATE] == PLAYING:
+            playing[vi[v, VI_CAT]] = True
+    out[:] = 0.0
+    for r in range(params.shape[0]):
+        triggered = False
+        for j in range(when.shape[1]):
+            c = when[r, j]
+            if c >= 0 and playing[c]:
+                triggered = True
+                break
+        advance(params[r], state[r], dt, triggered)
+        level = state[r, DK_LEVEL]
+        for j in range(duck.shape[1]):
+            c = duck[r, j]
+            if c < 0:
+                break
+            if add:
+                out[c] += level
+            elif not out[c] < level:
+                out[c] = level
+    if add:
+        for c in range(out.shape[0]):
+            if not out[c] > floor_db:
+                out[c] = floor_db
+
+
+@njit(cache=True, nogil=True, inline="always")
+def advance(rule, st, dt, triggered):
+    """A rule's envelope one block on: towards its depth at |depth|/attack dB/s while triggered;
+    then held for `hold` s; then back to 0 dB at |depth|/release dB/s."""
+    depth = rule[DK_DEPTH]
+    if triggered:
+        st[DK_HOLD_LEFT] = rule[DK_HOLD]
+        rate = abs(depth) / rule[DK_ATTACK] if rule[DK_ATTACK] > 0 else np.inf
+        x = st[DK_LEVEL] - rate * dt
+        st[DK_LEVEL] = x if x > depth else depth
+    elif st[DK_HOLD_LEFT] > 0.0:
+        x = st[DK_HOLD_LEFT] - dt
+        st[DK_HOLD_LEFT] = x if x > 0.0 else 0.0
+    else:
+        rate = abs(depth) / rule[DK_RELEASE] if rule[DK_RELEASE] > 0 else np.inf
+        x = st[DK_LEVEL] + rate * dt
+        st[DK_LEVEL] = x if x < 0.0 else 0.0
+
+
+def _table(rows: list[list[int]]) -> np.ndarray:
+    """Lists of indices as one int64 table, each row padded with -1."""
+    width = max((len(r) for r in rows), default=0)
+    table = np.full((len(rows), max(width, 1)), -1, dtype=np.int64)
+    for k, r in enumerate(rows):
+        table[k, :len(r)] = r
+    return table
 
 
 def _key(rule: DuckRule) -> tuple[frozenset, frozenset]:

@@ -20,6 +20,7 @@ by design: the live server runs commands on the render thread between blocks.
 from __future__ import annotations
 
 import collections
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -38,7 +39,7 @@ from gamemix.control.microphone import MicrophoneControl
 from gamemix.control.objects import GameObjects
 from gamemix.control.snapshots import SnapshotMixer
 from gamemix.control.streams import Streams
-from gamemix.control.voices import VoicePool, categories_playing
+from gamemix.control.voices import VoicePool
 from gamemix.control.zones import Zones
 from gamemix.core import panning
 from gamemix.core.arrays import (
@@ -113,7 +114,7 @@ class Mixer:
         self._cat_db: list[float] | None = None             # the dB cat_gain was written from
         self._no_hdr = [0.0] * len(self.cat_names)
         self._hdr_categories = [] if self.hdr is None else self.hdr.categories.tolist()
-        self._playing = np.zeros(len(self.cat_names), dtype=np.bool_)
+        self._hdr_db: tuple | None = None        # (the last attenuation, the per-category dB made of it)
         self.buses = Buses(scene, self.arrays, self.chains, self.bus_index, self.dt)
         self.buses.start(self.buses.own_values(MappedValues()))
         self._init_listener()
@@ -522,16 +523,18 @@ class Mixer:
         if self.hdr is None:
             return self._no_hdr, None
         attenuation, below = self.hdr.tick(self.dt, self.instances.rating, self.voices.own_gain, self.arrays.vi)
-        return [attenuation if hdr else 0.0 for hdr in self._hdr_categories], below
+        last = self._hdr_db
+        if last is None or last[0] != attenuation or math.copysign(1.0, last[0]) != math.copysign(1.0, attenuation):
+            self._hdr_db = last = (attenuation, [attenuation if hdr else 0.0 for hdr in self._hdr_categories])
+        return last[1], below
 
     def _category_gains(self, hdr_db: list[float]) -> None:
         """Ducking (from the categories playing now) and HDR, as a gain per category: their dB added in
         Python floats (a handful of categories), the gains by NumPy's array power as always, and only
         when the dB changed."""
-        if not self.ducker.states and self.hdr is None:
+        if not self.ducker.rules and self.hdr is None:
             return      # cat_gain keeps the 1.0 it was made with
-        categories_playing(self.arrays.vi, self._playing)
-        total_db = [d + h for d, h in zip(self.ducker.tick(self.dt, self._playing), hdr_db)]
+        total_db = [d + h for d, h in zip(self.ducker.tick(self.dt, self.arrays.vi), hdr_db)]
         if total_db != self._cat_db:        # else cat_gain already holds these gains (+0 and -0 give 1)
             self._cat_db = total_db
             self.arrays.cat_gain[:] = db_to_gain_array(np.array(total_db))

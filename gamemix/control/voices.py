@@ -150,15 +150,6 @@ def plan(vi, score, cutoff, ties, to_virtual, to_real):
 
 
 @njit(cache=True, nogil=True)
-def categories_playing(vi, out):
-    """out[c] = True when a row of category c is PLAYING (out is cleared first)."""
-    out[:] = False
-    for v in range(vi.shape[0]):
-        if vi[v, VI_STATE] == PLAYING:
-            out[vi[v, VI_CAT]] = True
-
-
-@njit(cache=True, nogil=True)
 def census(vi):
     """(stopping, real, virtual) row counts."""
     stopping = 0
