@@ -87,9 +87,10 @@ class Buses:
         self._vca_lists = [self.vcas_of[name] for name in self.names]
         self._moves = 0                          # counts the blocks (and reloads) that moved a glide's value
         self._levels: tuple | None = None        # (_moves, faders' dB, VCAs' dB sums, mutes) for that count
-        self._written: dict[str, bytes] = {}    # the inputs of what `write` last wrote that the kernels only read
+        self._written: dict[str, tuple] = {}    # what `write` last wrote from: (array, its bytes, other input)
         self._own_values: tuple | None = None   # (_moves, mapped values) -> own_values' result for them
-        self._gains: tuple | None = None        # (volumes, _moves) -> the fader gains for them
+        self._gains: np.ndarray | None = None   # the fader gains of the last volumes and mutes written
+        self._moved_dict: dict | None = None    # the processor values (dict) last written from
         self._moved_arrays: dict[str, np.ndarray] = {}   # each processor value (array) last compared
         self._moved_bytes: dict[str, bytes] = {}          # and its bytes
 
@@ -240,29 +241,41 @@ class Buses:
     def write(self, values: BusValues) -> np.ndarray:
         """Bus fader targets (reached within the block), pitch, cutoffs and the processors' values;
         returns the fader gains.  The fader's step is recomputed every time (it depends on where the
-        gain is now); the pitch, the cutoffs and the processors' values are pure functions of their
-        inputs, which the kernels only read, so each is written only when its inputs changed."""
+        gain is now); the gains, the pitch, the cutoffs and the processors' values are pure
+        functions of their inputs, which the kernels only read, so each is written only when its
+        inputs changed: the same array (nobody changes one in place) or the same bytes."""
         self.values = values
         bf = self.arrays.bf
-        key = (values.volume_db.tobytes(), self._moves)     # the mutes move only with _moves
-        if self._gains is None or self._gains[0] != key:
-            self._gains = key, db_to_gain_array(values.volume_db) * np.array(self.levels()[2])
-        gains = self._gains[1]
+        if self._moved("volume", values.volume_db, self._moves):      # the mutes move only with _moves
+            self._gains = db_to_gain_array(values.volume_db) * np.array(self.levels()[2])
+        gains = self._gains
         fader_ramps(bf, gains, self.arrays.block_size)
-        if self._moved("pitch", values.pitch_st.tobytes()):
+        if self._moved("pitch", values.pitch_st):
             bf[:, BF_PITCH] = self.tree_product(2.0 ** (values.pitch_st / 12.0))
         cutoff = self.arrays.filters.cutoff
-        if self._moved("lowpass", values.lowpass_oct.tobytes()):
+        if self._moved("lowpass", values.lowpass_oct):
             cutoff[:, FL_LP_TARGET] = 2.0 ** values.lowpass_oct     # the kernel clamps to [10 Hz, 0.49 fs]
-        if self._moved("highpass", values.highpass_oct.tobytes()):
+        if self._moved("highpass", values.highpass_oct):
             cutoff[:, FL_HP_TARGET] = 2.0 ** values.highpass_oct
-        if self._processors_moved(values.moved):
-            self.chains.write(values.moved)
+        if values.moved is not self._moved_dict:
+            self._moved_dict = values.moved
+            if self._processors_moved(values.moved):
+                self.chains.write(values.moved)
         return gains
 
+    def _moved(self, what: str, values: np.ndarray, also=None) -> bool:
+        """Whether `what`'s inputs (`values`, and `also`) differ from those it was last written from:
+        not when they are the same array, else compared bit for bit."""
+        last = self._written.get(what)
+        if last is not None and last[0] is values and last[2] == also:
+            return False
+        data = values.tobytes()
+        self._written[what] = (values, data, also)
+        return last is None or last[1] != data or last[2] != also
+
     def _processors_moved(self, moved: dict[str, np.ndarray]) -> bool:
-        """Whether any processor value differs (bit for bit) from when it was last looked at.  The
-        same array is the same values (nobody changes one in place), so only a new one is compared."""
+        """Whether any processor value differs (bit for bit) from when it was last looked at; only a
+        new array is compared."""
         changed = False
         arrays, written = self._moved_arrays, self._moved_bytes
         for name, values in moved.items():
@@ -273,13 +286,6 @@ class Buses:
                     written[name] = data
                     changed = True
         return changed
-
-    def _moved(self, what: str, inputs: bytes) -> bool:
-        """Whether `what`'s inputs differ (bit for bit) from those it was last written from."""
-        if self._written.get(what) == inputs:
-            return False
-        self._written[what] = inputs
-        return True
 
     def tree_product(self, per_bus: np.ndarray) -> np.ndarray:
         """For each bus, the product of `per_bus` over it and its ancestors (a new array)."""

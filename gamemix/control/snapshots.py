@@ -141,13 +141,14 @@ class SnapshotMixer:
         return CURVES[self.specs[name].curve](snap.level) * intensity
 
     def apply(self, base: BusValues, intensity_overrides: dict[str, float] | None = None) -> BusValues:
-        """The bus values after every active snapshot, in priority order.  The four per-bus values are
-        worked on as Python lists (the same double arithmetic as on the arrays, without NumPy's
-        per-element cost) and made arrays once at the end."""
-        values = (base.volume_db.tolist(), base.lowpass_oct.tolist(), base.highpass_oct.tolist(),
-                  base.pitch_st.tolist())     # volume, low-pass, high-pass, pitch: _plan's k
-        moved = dict(base.moved)          # a processor value is copied when a snapshot moves it
-        copied = set()
+        """The bus values after every active snapshot, in priority order.  A per-bus value a snapshot
+        moves is worked on as a Python list (the same double arithmetic as on the array, without
+        NumPy's per-element cost) and made an array once at the end; one no snapshot moves is the
+        base's own array, and so are the processor values if none moves (nobody changes these
+        arrays in place, so sharing them is safe, and Buses.write knows an array it has seen)."""
+        arrays = (base.volume_db, base.lowpass_oct, base.highpass_oct, base.pitch_st)   # _plan's k
+        lists: list[list | None] = [None, None, None, None]
+        moved, copied = base.moved, None        # a processor value is copied when a snapshot moves it
         overrides = intensity_overrides or {}
         for snap in self._in_order():
             w = self.weight(snap.name, overrides.get(snap.name))
@@ -156,10 +157,14 @@ class SnapshotMixer:
             override, plan = self._plan(snap.name)
             for b, sets, moves in plan:
                 for k, x in sets:           # override: value + w (x - value); blend: value + w x
-                    row = values[k]
+                    row = lists[k]
+                    if row is None:
+                        row = lists[k] = arrays[k].tolist()
                     row[b] += w * (x - row[b]) if override else w * x
                 step = _lerp if override else _add
                 for name, column, value in moves:
+                    if copied is None:
+                        moved, copied = dict(moved), set()
                     if name not in copied:
                         moved[name] = moved[name].copy()
                         copied.add(name)
@@ -167,7 +172,7 @@ class SnapshotMixer:
                         step(moved[name], b, value, w)
                     else:                           # a named value (a send's target): its column
                         step(moved[name][b], column, value, w)
-        return BusValues(*(np.array(v) for v in values), moved)
+        return BusValues(*(a if v is None else np.array(v) for a, v in zip(arrays, lists)), moved)
 
     def _in_order(self) -> list[ActiveSnapshot]:
         """The active snapshots in the order they apply: priority, then the order they started (the
