@@ -154,12 +154,13 @@ def _written_out(name: str, params: str, body: list[str], names: dict) -> Callab
 
 @overload(walk, inline="always")
 def _walk(chain, bus_order, bus_parent, bus_buf, ramp, n, channels, sample_rate):
-    body = ["    for k in range(bus_order.shape[0]):",
-            "        b = bus_order[k]"]
-    for i, t in enumerate(chain.types):
-        if _KERNELS[t.instance_class] is not None:
-            body += [f"        if chain[{i}].slot[b] >= 0:",
-                     f"            run_stage(chain[{i}], b, bus_buf, n, channels, ramp, sample_rate)"]
+    staged = [i for i, t in enumerate(chain.types) if _KERNELS[t.instance_class] is not None]
+    body = [f"    stage{i} = chain[{i}]" for i in staged]      # taken out of the tuple once a block
+    body += ["    for k in range(bus_order.shape[0]):",
+             "        b = bus_order[k]"]
+    for i in staged:
+        body += [f"        if stage{i}.slot[b] >= 0:",
+                 f"            run_stage(stage{i}, b, bus_buf, n, channels, ramp, sample_rate)"]
     body += ["        parent = bus_parent[b]",
              "        if parent >= 0:",
              "            for c in range(channels):",
