@@ -186,12 +186,11 @@ class Buses:
     def changed(self, mapped, snapshots) -> bool:
         """Whether anything the bus values depend on moved since the last call that said so: faders,
         mutes and VCAs (they move only in glide()), parameter values (GameParameters gives a new
-        MappedValues exactly when they moved) and the snapshot stack."""
-        stack = tuple((s.name, s.level, s.intensity, s.order) for s in snapshots.active.values())
+        MappedValues exactly when they moved) and the snapshot stack (its `version` moves with it)."""
         last = self._last_inputs
-        if last is not None and not self._glided and last[0] is mapped and last[1] == stack:
+        if last is not None and not self._glided and last[0] is mapped and last[1] == snapshots.version:
             return False
-        self._last_inputs = (mapped, stack)
+        self._last_inputs = (mapped, snapshots.version)
         return True
 
     def levels(self) -> tuple[list[float], list, list[float]]:
@@ -259,8 +258,9 @@ class Buses:
             cutoff[:, FL_HP_TARGET] = 2.0 ** values.highpass_oct
         if values.moved is not self._moved_dict:
             self._moved_dict = values.moved
-            if self._processors_moved(values.moved):
-                self.chains.write(values.moved)
+            changed = self._processors_moved(values.moved)
+            if changed:
+                self.chains.write(values.moved, changed)
         return gains
 
     def _moved(self, what: str, values: np.ndarray, also=None) -> bool:
@@ -273,10 +273,10 @@ class Buses:
         self._written[what] = (values, data, also)
         return last is None or last[1] != data or last[2] != also
 
-    def _processors_moved(self, moved: dict[str, np.ndarray]) -> bool:
-        """Whether any processor value differs (bit for bit) from when it was last looked at; only a
-        new array is compared."""
-        changed = False
+    def _processors_moved(self, moved: dict[str, np.ndarray]) -> set[str]:
+        """The processor values (movables' names) that differ, bit for bit, from when they were last
+        looked at; only a new array is compared."""
+        changed = set()
         arrays, written = self._moved_arrays, self._moved_bytes
         for name, values in moved.items():
             if arrays.get(name) is not values:
@@ -284,7 +284,7 @@ class Buses:
                 data = values.tobytes()
                 if written.get(name) != data:
                     written[name] = data
-                    changed = True
+                    changed.add(name)
         return changed
 
     def tree_product(self, per_bus: np.ndarray) -> np.ndarray:

@@ -71,11 +71,14 @@ class BusChains:
         """The column of a named value of a movable on a bus (a send's target)."""
         return next(p for p, m in self.movables if m is movable).column(movable, bus, name)
 
-    def write(self, moved: dict[str, np.ndarray]) -> None:
+    def write(self, moved: dict[str, np.ndarray], changed: set[str] | None = None) -> None:
         """Write this block's values into the kernels' arrays (each processor skips what its scene
-        does not use: this runs whenever the bus values change)."""
+        does not use: this runs whenever the bus values change).  With `changed`, the names of the
+        movables whose values changed, only the processors that own one write (a write is a pure
+        function of its movables' values: writing the same ones again changes nothing)."""
         for p in self.processors:
-            p.write(moved)
+            if changed is None or any(m.name in changed for m in p.movables):
+                p.write(moved)
 
     def adopt(self, old: "BusChains") -> None:
         """After a scene reload: each processor keeps its state on buses that still exist, and the

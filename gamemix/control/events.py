@@ -59,8 +59,10 @@ class Scheduler:
         self._waiting[group] = self._waiting.get(group, 0) + 1
         return item
 
-    def due(self, block: int) -> list[Pending]:
+    def due(self, block: int) -> list[Pending] | tuple:
         """Pop every action due at or before `block`, in order."""
+        if not self._heap or self._heap[0][0] > block:
+            return ()                   # most blocks
         out = []
         while self._heap and self._heap[0][0] <= block:
             item = heapq.heappop(self._heap)[2]

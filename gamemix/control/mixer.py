@@ -551,7 +551,9 @@ class Mixer:
         self.block_index += 1
 
     def _reap(self) -> None:
-        self.instances.reap(self.voices.reclaim(), self.scheduler.pending_for)
+        ended = self.voices.reclaim()
+        if ended:
+            self.instances.reap(ended, self.scheduler.pending_for)
 
     # ----------------------------------------------------------- hot reload
     def adopt(self, old: "Mixer") -> None:

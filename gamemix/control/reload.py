@@ -48,9 +48,7 @@ def adopt(new, old) -> None:
         if spec is not None:
             new.parameters.values[name] = min(max(value, spec.min), spec.max)
             new.parameters.targets[name] = min(max(old.parameters.targets[name], spec.min), spec.max)
-    for name, snap in old.snapshots.active.items():
-        if name in new.snapshots.specs:
-            new.snapshots.active[name] = snap
+    new.snapshots.adopt(old.snapshots)
     new.ducker.adopt(old.ducker)
     if new.hdr is not None and old.hdr is not None:
         new.hdr.top_db = max(old.hdr.top_db, new.hdr.spec.threshold_db)

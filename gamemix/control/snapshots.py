@@ -82,6 +82,7 @@ class SnapshotMixer:
         self._order = 0
         self._plans: dict[str, tuple[bool, list]] = {}
         self._sorted: tuple | None = None     # (the active (name, order)s, the names in the order they apply)
+        self.version = 0      # moves on whenever a snapshot's level, intensity or order, or the stack, changes
 
     def start(self, name: str, intensity: float | None = None, fade: float | None = None, when: float = 0.0) -> None:
         """Start (or re-start a fading-out) snapshot; intensity in percent."""
@@ -93,6 +94,7 @@ class SnapshotMixer:
                                            (spec.intensity if intensity is None else intensity) / 100.0,
                                            self._order if snap is None else snap.order)
         self._order += 1
+        self.version += 1
         self.timeline.append({"t": round(when, 4), "snapshot": name, "event": "start",
                               "intensity": round(self.active[name].intensity * 100.0, 2)})
 
@@ -112,8 +114,10 @@ class SnapshotMixer:
         self._spec(name)
         if not 0.0 <= intensity <= 100.0:
             raise CommandError("out_of_range", f"intensity must lie in [0, 100], got {intensity}")
-        if name in self.active:
-            self.active[name].intensity = intensity / 100.0
+        snap = self.active.get(name)
+        if snap is not None and snap.intensity != intensity / 100.0:
+            snap.intensity = intensity / 100.0
+            self.version += 1
 
     def _spec(self, name: str):
         spec = self.specs.get(name)
@@ -123,14 +127,29 @@ class SnapshotMixer:
         return spec
 
     def tick(self, dt: float) -> None:
-        """Advance every fade by dt seconds; drop snapshots that have faded out."""
+        """Advance every fade by dt seconds; drop snapshots that have faded out.  A snapshot held at
+        full level stays as it is (min(1, 1 + step) is 1)."""
         for name in list(self.active):
             snap = self.active[name]
+            if snap.direction > 0 and snap.level >= 1.0:
+                continue
             span = snap.fade_in if snap.direction > 0 else snap.fade_out
             step = math.inf if span <= 0.0 else dt / span
-            snap.level = min(1.0, snap.level + step) if snap.direction > 0 else max(0.0, snap.level - step)
+            level = min(1.0, snap.level + step) if snap.direction > 0 else max(0.0, snap.level - step)
+            if level != snap.level:
+                snap.level = level
+                self.version += 1
             if snap.direction < 0 and snap.level <= 0.0:
                 del self.active[name]
+                self.version += 1
+
+    def adopt(self, old: "SnapshotMixer") -> None:
+        """After a scene reload: the old scene's active snapshots that this scene has go on as they
+        were (level, intensity, fade)."""
+        for name, snap in old.active.items():
+            if name in self.specs:
+                self.active[name] = snap
+        self.version += 1
 
     def weight(self, name: str, intensity_override: float | None = None) -> float:
         """Current weight of a snapshot: curve(level) x intensity (0 if inactive)."""
