@@ -50,10 +50,11 @@ WIDTH], scratch: the band energies after each SUB samples of an analysis
 pass (a masker's input is analysed a whole chunk at a time, before its cut
 changes it, and each SUB's cut reads the energies as of its end).
 
-Speed: each bell runs one channel at a time over its stretch with its state
-in locals (as arrays it went through memory at every sample); it still sees
-its samples in order and computes them as before, so the results are the
-same bits.  The masker's analysis of a SUB reads the input before that SUB's
+Speed: each bell runs over its stretch with its states in locals (as arrays
+they went through memory at every sample), two channels side by side (two
+independent recursions in one loop: twice the work per sample's latency);
+each channel still sees its samples in order and computes them as before, so
+the results are the same bits.  The masker's analysis of a SUB reads the input before that SUB's
 cut, so a whole chunk is analysed first and the cut follows SUB by SUB.  Two stages of the chain use them:
 UnmaskStage cuts a masker bus (slot[b] = its masker index) before its
 dynamics, UnmaskAnalysisStage analyses a target bus (slot[b] = its target
@@ -317,18 +318,36 @@ def _cut(m, buf, start, count, channels, bands, p, levels, steps, cuts, bells):
             a2 = g * a1
             a3 = g * a2
             m1 = kk * (big_a * big_a - 1.0)
-            for c in range(channels):
-                ic1, ic2 = bells[m, k, c, 0], bells[m, k, c, 1]
-                for i in range(at, at + todo):
-                    v = np.float64(buf[c, i])
-                    v = v if math.isfinite(v) else 0.0
-                    v3 = v - ic2
-                    v1 = a1 * ic1 + a2 * v3
-                    v2 = ic2 + a2 * ic1 + a3 * v3
-                    ic1 = 2.0 * v1 - ic1
-                    ic2 = 2.0 * v2 - ic2
-                    buf[c, i] = v + m1 * v1
-                bells[m, k, c, 0], bells[m, k, c, 1] = ic1, ic2
+            for c in range(0, channels, 2):
+                _bell_run(buf, c, min(c + 1, channels - 1), at, todo, bells[m, k], a1, a2, a3, m1)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bell_step(x, ic1, ic2, a1, a2, a3, m1):
+    """One sample (non-finite as 0) through a bell (Simper's TPT SVF bell): (output, new ic1, new ic2)."""
+    v = np.float64(x)
+    v = v if math.isfinite(v) else 0.0
+    v3 = v - ic2
+    v1 = a1 * ic1 + a2 * v3
+    v2 = ic2 + a2 * ic1 + a3 * v3
+    return v + m1 * v1, 2.0 * v1 - ic1, 2.0 * v2 - ic2
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bell_run(buf, c, d, at, todo, state, a1, a2, a3, m1):
+    """Channels c and d (d == c: only c) of buf[:, at:at + todo] through one bell in place, its
+    states (state[channel, 0:2]) in locals: the two channels are independent chains, run side by
+    side (each sees its samples in order and computes them as alone: the same bits)."""
+    both = d != c
+    p1, p2 = state[c, 0], state[c, 1]
+    q1, q2 = state[d, 0], state[d, 1]
+    for i in range(at, at + todo):
+        buf[c, i], p1, p2 = _bell_step(buf[c, i], p1, p2, a1, a2, a3, m1)
+        if both:
+            buf[d, i], q1, q2 = _bell_step(buf[d, i], q1, q2, a1, a2, a3, m1)
+    state[c, 0], state[c, 1] = p1, p2
+    if both:
+        state[d, 0], state[d, 1] = q1, q2
 
 
 @njit(cache=True, nogil=True, inline="always")
