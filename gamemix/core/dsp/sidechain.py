@@ -31,7 +31,9 @@ Arrays (SidechainStage): keys[b, k, SC_*] float64 (params and state of key k of
 bus b; SC_KEY < 0 marks an unused slot; used slots come first),
 band_state[b, k, c, 4] the band filters' state, duck[b] = the bus's
 attenuation at the end of the last block, dB >= 0 (telemetry); scratch
-(CHUNK,) the attenuation per sample of the stretch being worked.
+(2, CHUNK): the attenuation per sample of the stretch being worked, and a
+key's squares per sample (its channels' band filters run two side by side,
+their states in locals, before the envelope goes through the stretch).
 """
 
 import math
@@ -88,7 +90,7 @@ def allocate(n_buses: int) -> SidechainStage:
     keys = np.zeros((n_buses, MAX_KEYS, SC_NFIELDS), dtype=np.float64)
     keys[:, :, SC_KEY] = -1.0
     return SidechainStage(np.full(n_buses, -1, dtype=np.int64), keys, np.zeros((n_buses, MAX_KEYS, MAX_CHANNELS, 4)),
-                          np.zeros(n_buses, dtype=np.float64), np.zeros(CHUNK))
+                          np.zeros(n_buses, dtype=np.float64), np.zeros((2, CHUNK)))
 
 
 def _svf(fc: float, sample_rate: float) -> tuple[float, float, float]:
@@ -133,46 +135,27 @@ def _wanted(row, level_db):
 
 
 @njit(cache=True, nogil=True)
-def _key(b, k, bus_buf, start, count, channels, keys, band_state, deepest, first):
+def _key(b, k, bus_buf, start, count, channels, keys, band_state, deepest, first, sq):
     """Key k of bus b over samples start .. start + count - 1: its smoothed attenuation (dB) at each
     sample goes into deepest[:count] (the first key's as max(0, it), the others' as max with what is
-    there, as the sample-by-sample loop took the deepest).  Per sample: the key's mean square, the
-    attenuation it asks for (`_wanted`, through the level only where it matters: `_over`), then
-    attack / hold / release in dB; the state in locals, stored back at the end."""
+    there, as the sample-by-sample loop took the deepest).  First the key's square per sample,
+    summed over its channels in order, into sq[:count] (`_key_squares`); then per sample its mean
+    square, the attenuation it asks for (`_wanted`, through the level only where it matters:
+    `_over`), then attack / hold / release in dB; the state in locals, stored back at the end."""
     row = keys[b, k]
     key = int(row[SC_KEY])
-    band = row[SC_BAND] != 0.0
     rms, attack, release, hold = row[SC_RMS], row[SC_ATTACK], row[SC_RELEASE], row[SC_HOLD]
     fixed = not row[SC_RATIO] > 1.0
     depth = row[SC_DEPTH]
     at = 10.0 ** (row[SC_THRESHOLD] / 10.0)      # the mean square at the threshold
     low, high = at * (1.0 - NEAR), at * (1.0 + NEAR)
-    h1, h2, h3 = row[SC_HP_A1], row[SC_HP_A2], row[SC_HP_A3]
-    l1, l2, l3 = row[SC_LP_A1], row[SC_LP_A2], row[SC_LP_A3]
+    for i in range(count):
+        sq[i] = 0.0
+    for c in range(0, channels, 2):
+        _key_squares(bus_buf[key], c, min(c + 1, channels - 1), start, count, row, band_state[b, k], sq)
     ms, att, hold_left = row[SC_MS], row[SC_ATT], row[SC_HOLD_LEFT]
     for i in range(count):
-        sq = 0.0
-        for c in range(channels):
-            x = np.float64(bus_buf[key, c, start + i])
-            if not math.isfinite(x):
-                x = 0.0
-            if band:        # the high-pass then the low-pass (TPT SVF, Butterworth), state band_state[b, k, c]
-                f0, f1 = band_state[b, k, c, 0], band_state[b, k, c, 1]
-                f2, f3 = band_state[b, k, c, 2], band_state[b, k, c, 3]
-                v3 = x - f1
-                v1 = h1 * f0 + h2 * v3
-                v2 = f1 + h2 * f0 + h3 * v3
-                band_state[b, k, c, 0] = 2.0 * v1 - f0
-                band_state[b, k, c, 1] = 2.0 * v2 - f1
-                x = x - SVF_K * v1 - v2
-                v3 = x - f3
-                v1 = l1 * f2 + l2 * v3
-                v2 = f3 + l2 * f2 + l3 * v3
-                band_state[b, k, c, 2] = 2.0 * v1 - f2
-                band_state[b, k, c, 3] = 2.0 * v2 - f3
-                x = v2
-            sq += x * x
-        ms = sq + (ms - sq) * rms
+        ms = sq[i] + (ms - sq[i]) * rms
         m = ms + 1e-20
         if fixed and m > high:
             wanted = depth
@@ -193,10 +176,57 @@ def _key(b, k, bus_buf, start, count, channels, keys, band_state, deepest, first
     row[SC_HOLD_LEFT] = hold_left
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _band(x, f0, f1, f2, f3, h1, h2, h3, l1, l2, l3):
+    """One sample through the key's band: the high-pass then the low-pass (TPT SVF, Butterworth):
+    (output, the four new states)."""
+    v3 = x - f1
+    v1 = h1 * f0 + h2 * v3
+    v2 = f1 + h2 * f0 + h3 * v3
+    g0, g1 = 2.0 * v1 - f0, 2.0 * v2 - f1
+    x = x - SVF_K * v1 - v2
+    v3 = x - f3
+    v1 = l1 * f2 + l2 * v3
+    v2 = f3 + l2 * f2 + l3 * v3
+    return v2, g0, g1, 2.0 * v1 - f2, 2.0 * v2 - f3
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _finite(v):
+    x = np.float64(v)
+    return x if math.isfinite(x) else 0.0
+
+
+@njit(cache=True, nogil=True)
+def _key_squares(key_buf, c, d, start, count, row, state, sq):
+    """sq[i] += the square of channel c's sample (band-limited if the key is, non-finite as 0), then
+    channel d's (d == c: only c): the two channels' band filters run side by side, their states
+    (state[channel, 0:4]) in locals."""
+    band = row[SC_BAND] != 0.0
+    both = d != c
+    h1, h2, h3 = row[SC_HP_A1], row[SC_HP_A2], row[SC_HP_A3]
+    l1, l2, l3 = row[SC_LP_A1], row[SC_LP_A2], row[SC_LP_A3]
+    p0, p1, p2, p3 = state[c, 0], state[c, 1], state[c, 2], state[c, 3]
+    q0, q1, q2, q3 = state[d, 0], state[d, 1], state[d, 2], state[d, 3]
+    for i in range(count):
+        x = _finite(key_buf[c, start + i])
+        if band:
+            x, p0, p1, p2, p3 = _band(x, p0, p1, p2, p3, h1, h2, h3, l1, l2, l3)
+        sq[i] += x * x
+        if both:
+            y = _finite(key_buf[d, start + i])
+            if band:
+                y, q0, q1, q2, q3 = _band(y, q0, q1, q2, q3, h1, h2, h3, l1, l2, l3)
+            sq[i] += y * y
+    state[c, 0], state[c, 1], state[c, 2], state[c, 3] = p0, p1, p2, p3
+    if both:
+        state[d, 0], state[d, 1], state[d, 2], state[d, 3] = q0, q1, q2, q3
+
+
 @njit(cache=True, nogil=True)
 def sidechain_block(b, bus_buf, n, channels, keys, band_state, duck, scratch):
-    """Duck bus b in place by its keys' signals over the first n samples of bus_buf (scratch: CHUNK
-    floats)."""
+    """Duck bus b in place by its keys' signals over the first n samples of bus_buf (scratch: (2,
+    CHUNK) floats: the deepest attenuation, a key's squares)."""
     if keys[b, 0, SC_KEY] < 0.0:
         return
     for start in range(0, n, CHUNK):
@@ -204,9 +234,9 @@ def sidechain_block(b, bus_buf, n, channels, keys, band_state, duck, scratch):
         for k in range(MAX_KEYS):
             if keys[b, k, SC_KEY] < 0.0:
                 break
-            _key(b, k, bus_buf, start, count, channels, keys, band_state, scratch, k == 0)
-        _apply(b, bus_buf, start, count, channels, scratch)
-        duck[b] = scratch[count - 1]
+            _key(b, k, bus_buf, start, count, channels, keys, band_state, scratch[0], k == 0, scratch[1])
+        _apply(b, bus_buf, start, count, channels, scratch[0])
+        duck[b] = scratch[0, count - 1]
     recover(b, keys, band_state)
 
 
