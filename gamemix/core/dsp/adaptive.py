@@ -148,7 +148,7 @@ def adaptive_block(b, bus_buf, n, channels, ramp, params, inputs):
         scale_ramped(bus_buf, b, c, g0, g1, ramp, n)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def adaptive_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
     """The chain's ambient-boost and speech-duck stage (core/chain.py)."""
     adaptive_block(b, bus_buf, n, channels, ramp, st.params, st.inputs)

@@ -117,7 +117,7 @@ def compress_block(b, bus_buf, n, channels, comp, ramp):
     row[CP_MAX_REDUCTION] = worst
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def compressor_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
     """The chain's compressor stage (core/chain.py)."""
     compress_block(b, bus_buf, n, channels, st.params, ramp)

@@ -142,7 +142,7 @@ def filter_bus(bus_buf, b, channels, n, state, params, sample_rate):
                 state[b, c, j] = 0.0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def filter_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
     """The chain's filter stage (core/chain.py)."""
     filter_bus(bus_buf, b, channels, n, st.state, st.cutoff, sample_rate)

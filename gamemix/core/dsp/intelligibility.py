@@ -259,7 +259,7 @@ def update_rule(st, r, n):
     row[PR_MARGIN_NOW] = lp_k - (lr_k - row[PR_CUT]) if speaking else math.nan
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def protect_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
     """The chain's intelligibility stage (core/chain.py): measure bus b; where it is protected,
     move its rules' cuts; where rules cut it, apply the deepest, ramped from the last block's."""

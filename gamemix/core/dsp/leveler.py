@@ -175,7 +175,7 @@ def _reading(bank, slot, measure):
     return bank.out[slot, bs1770.LM_MOMENTARY]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def leveler_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
     """The chain's loudness stage (core/chain.py): meter bus b, move and apply its managed gain,
     meter the result (read at the next block)."""

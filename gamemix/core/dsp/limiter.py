@@ -206,7 +206,7 @@ def _limit_chunk(buf, start, k, channels, lim, line, needed, env, tp_coef, tp):
     lim[LM_MIN_GAIN] = lowest
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def limiter_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
     """The chain's limiter stage (core/chain.py): only the bus it limits."""
     if st.slot[b] < 0:

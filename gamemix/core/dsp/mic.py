@@ -111,7 +111,7 @@ def mic_block(b, bus_buf, n, channels, ramp, block, params, line, route):
                 bus_buf[b, c, i] += line[src, (write + i - delay) & mask] * (k * (g + dg * ramp[i]))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def mic_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
     """The chain's microphone stage (core/chain.py)."""
     mic_block(b, bus_buf, n, channels, ramp, st.block, st.params, st.line, st.route)

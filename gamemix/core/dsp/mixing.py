@@ -131,7 +131,7 @@ class FaderStage(NamedTuple):
     bf: np.ndarray
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def fader_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
     """Bus b times its fader gain, slewed towards the target at BF_GAIN_STEP per sample, ramped."""
     bf = st.bf
@@ -149,7 +149,7 @@ class LevelsStage(NamedTuple):
     bf: np.ndarray
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def levels_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
     """Peak and sum of squares of bus b's block, over all channels."""
     peak = 0.0
@@ -187,7 +187,7 @@ def allocate_sends(n_buses: int, max_sends: int) -> SendStage:
                      np.zeros((n_buses, max_sends, SG_NFIELDS), dtype=np.float64))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def send_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
     """Add bus b's post-fader signal into its send targets, each send's gain ramped."""
     for k in range(st.bus.shape[1]):

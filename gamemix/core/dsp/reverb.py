@@ -239,7 +239,7 @@ def _run(r, buf, start, count, channels, p, lines, diffusers, predelay, position
         positions[r, RI_LINE0 + k] = w if w < int(p[RV_LEN0 + k]) else 0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def reverb_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
     """The chain's reverb stage (core/chain.py): only on effect returns."""
     r = st.slot[b]

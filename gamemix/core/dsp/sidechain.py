@@ -271,7 +271,7 @@ def recover(b, keys, band_state):
             band_state[b, k, :, :] = 0.0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def sidechain_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
     """The chain's sidechain stage (core/chain.py)."""
     sidechain_block(b, bus_buf, n, channels, st.keys, st.band_state, st.duck, st.scratch)

@@ -361,7 +361,7 @@ def _wanted(lt, strongest, floor, margin, depth, masker_energy):
     return min(max(_db(masker_energy) - lt + margin, 0.0), depth)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def unmask_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
     """The chain's unmasking cut (core/chain.py): only on masker buses."""
     m = st.slot[b]
@@ -371,7 +371,7 @@ def unmask_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
                  st.cuts, st.bells, st.levels, st.steps)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def analysis_stage(st, b, bus_buf, n, channels, ramp, sample_rate):
     """The chain's analysis of unmasking targets (core/chain.py): only on target buses."""
     t = st.slot[b]
