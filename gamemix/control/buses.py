@@ -72,7 +72,6 @@ class Buses:
         self._heard = np.zeros(len(bus_index))
         self._last_inputs = None
         self._moving: dict[int, Glide] = {}     # the glides away from their target, by id
-        self._glided = False                    # whether a glide moved in the last glide()
         self.set_by_game: set[str] = set()      # faders and mutes the game moved (kept through a reload)
         self.vcas = {n: Glide(db_to_gain(v.volume_db), db_to_gain(v.volume_db)) for n, v in scene.vcas.items()}
         self.vcas_of = {bus: [n for n, v in scene.vcas.items() if bus in v.buses] for bus in bus_index}
@@ -91,8 +90,6 @@ class Buses:
         self._own_values: tuple | None = None   # (_moves, mapped values) -> own_values' result for them
         self._gains: np.ndarray | None = None   # the fader gains of the last volumes and mutes written
         self._moved_dict: dict | None = None    # the processor values (dict) last written from
-        self._moved_arrays: dict[str, np.ndarray] = {}   # each processor value (array) last compared
-        self._moved_bytes: dict[str, bytes] = {}          # and its bytes
 
     def start(self, values: BusValues) -> None:
         """The scene's values as where every ramp starts: the first block does not fade them in."""
@@ -172,25 +169,25 @@ class Buses:
         reload moved can be away from their target (one at its target stays there): they are the
         ones ticked, until they arrive.  A block in which one moved counts in `_moves`: what is
         worked out from the glides' values is kept until it changes."""
-        self._glided = False
+        glided = False
         for key, g in list(self._moving.items()):
             if g.value != g.target:
                 before = g.value
                 g.tick(self.dt)
-                self._glided = self._glided or g.value != before
+                glided = glided or g.value != before
             if g.value == g.target:
                 del self._moving[key]
-        if self._glided:
+        if glided:
             self._moves += 1
 
     def changed(self, mapped, snapshots) -> bool:
         """Whether anything the bus values depend on moved since the last call that said so: faders,
-        mutes and VCAs (they move only in glide()), parameter values (GameParameters gives a new
-        MappedValues exactly when they moved) and the snapshot stack (its `version` moves with it)."""
+        mutes and VCAs (`_moves`), parameter values (GameParameters gives a new MappedValues exactly
+        when they moved) and the snapshot stack (its `version` moves with it)."""
         last = self._last_inputs
-        if last is not None and not self._glided and last[0] is mapped and last[1] == snapshots.version:
+        if last is not None and last[0] is mapped and last[1] == snapshots.version and last[2] == self._moves:
             return False
-        self._last_inputs = (mapped, snapshots.version)
+        self._last_inputs = (mapped, snapshots.version, self._moves)
         return True
 
     def levels(self) -> tuple[list[float], list, list[float]]:
@@ -263,7 +260,7 @@ class Buses:
                 self.chains.write(values.moved, changed)
         return gains
 
-    def _moved(self, what: str, values: np.ndarray, also=None) -> bool:
+    def _moved(self, what, values: np.ndarray, also=None) -> bool:
         """Whether `what`'s inputs (`values`, and `also`) differ from those it was last written from:
         not when they are the same array, else compared bit for bit."""
         last = self._written.get(what)
@@ -274,18 +271,9 @@ class Buses:
         return last is None or last[1] != data or last[2] != also
 
     def _processors_moved(self, moved: dict[str, np.ndarray]) -> set[str]:
-        """The processor values (movables' names) that differ, bit for bit, from when they were last
-        looked at; only a new array is compared."""
-        changed = set()
-        arrays, written = self._moved_arrays, self._moved_bytes
-        for name, values in moved.items():
-            if arrays.get(name) is not values:
-                arrays[name] = values
-                data = values.tobytes()
-                if written.get(name) != data:
-                    written[name] = data
-                    changed.add(name)
-        return changed
+        """The processor values (movables' names) that differ from when they were last written from
+        (`_moved`: only a new array is compared, bit for bit)."""
+        return {name for name, values in moved.items() if self._moved(("processor", name), values)}
 
     def tree_product(self, per_bus: np.ndarray) -> np.ndarray:
         """For each bus, the product of `per_bus` over it and its ancestors (a new array)."""

@@ -174,13 +174,13 @@ class SnapshotMixer:
             if w <= 0.0:
                 continue
             override, plan = self._plan(snap.name)
+            step = _lerp if override else _add
             for b, sets, moves in plan:
-                for k, x in sets:           # override: value + w (x - value); blend: value + w x
+                for k, x in sets:
                     row = lists[k]
                     if row is None:
                         row = lists[k] = arrays[k].tolist()
-                    row[b] += w * (x - row[b]) if override else w * x
-                step = _lerp if override else _add
+                    step(row, b, x, w)
                 for name, column, value in moves:
                     if copied is None:
                         moved, copied = dict(moved), set()
