@@ -38,11 +38,13 @@ b, bus_buf (buses, channels, frames), frames n, channels, ramp (i / n),
 sample rate) and works on bus b in place.  The engine gets the chain as one
 tuple of stage states in order (`build`), and `mix_buses` walks it for each
 bus with code written out for the tuple's types (`walk`, an overload: one
-`if chain[i].slot[b] >= 0: kernel_i(chain[i], b, ...)` per stage, each
+`if stage_i.slot[b] >= 0: kernel_i(stage_i, b, ...)` per stage, each
 kernel resolved at compile time from the state's class), so there is no
 dispatch at run time and a new stage needs no edit here or in the engine.
-The walk touches a stage's state only when the bus has it, and is inlined
-(Numba IR) with `mix_buses` into the block: every function the chain's
+The walk takes each stage's state out of the tuple once a block (Numba
+increfs every array of a state each time it is taken out), calls a stage
+only for the buses that have it, and is inlined (Numba IR) with `mix_buses`
+into the block: every function the chain's
 tuple (122 arrays on the showcase) is passed to copies it into its frame,
 ~1.3 us a call, and `literal_unroll`'s loop, which the walk used to be, did
 that per bus: ~20 us a block on a nine-bus scene with no stage running;

@@ -71,7 +71,7 @@ def _coefficients(fc, sample_rate):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _svf_step(v0, s1, s2, a1, a2, a3, highpass):
+def svf_step(v0, s1, s2, a1, a2, a3, highpass):
     """One sample through one SVF stage (the trapezoidal state-variable filter of the module
     docstring): (its low- or high-pass output, the two new states)."""
     v3 = v0 - s2
@@ -89,9 +89,9 @@ def svf_run(bus_buf, b, c, d, start, count, state, s, a1, a2, a3, highpass):
     p1, p2 = state[b, c, s], state[b, c, s + 1]
     q1, q2 = state[b, d, s], state[b, d, s + 1]
     for i in range(start, start + count):
-        bus_buf[b, c, i], p1, p2 = _svf_step(np.float64(bus_buf[b, c, i]), p1, p2, a1, a2, a3, highpass)
+        bus_buf[b, c, i], p1, p2 = svf_step(np.float64(bus_buf[b, c, i]), p1, p2, a1, a2, a3, highpass)
         if both:
-            bus_buf[b, d, i], q1, q2 = _svf_step(np.float64(bus_buf[b, d, i]), q1, q2, a1, a2, a3, highpass)
+            bus_buf[b, d, i], q1, q2 = svf_step(np.float64(bus_buf[b, d, i]), q1, q2, a1, a2, a3, highpass)
     state[b, c, s], state[b, c, s + 1] = p1, p2
     if both:
         state[b, d, s], state[b, d, s + 1] = q1, q2

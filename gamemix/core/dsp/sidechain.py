@@ -43,6 +43,7 @@ import numpy as np
 from numba import njit
 
 from gamemix.core import chain
+from gamemix.core.dsp import filters
 from gamemix.core.panning.layouts import MAX_CHANNELS
 from gamemix.units import LN10_20
 
@@ -178,17 +179,11 @@ def _key(b, k, bus_buf, start, count, channels, keys, band_state, deepest, first
 
 @njit(cache=True, nogil=True, inline="always")
 def _band(x, f0, f1, f2, f3, h1, h2, h3, l1, l2, l3):
-    """One sample through the key's band: the high-pass then the low-pass (TPT SVF, Butterworth):
-    (output, the four new states)."""
-    v3 = x - f1
-    v1 = h1 * f0 + h2 * v3
-    v2 = f1 + h2 * f0 + h3 * v3
-    g0, g1 = 2.0 * v1 - f0, 2.0 * v2 - f1
-    x = x - SVF_K * v1 - v2
-    v3 = x - f3
-    v1 = l1 * f2 + l2 * v3
-    v2 = f3 + l2 * f2 + l3 * v3
-    return v2, g0, g1, 2.0 * v1 - f2, 2.0 * v2 - f3
+    """One sample through the key's band: the high-pass then the low-pass, each one step of the bus
+    filters' SVF (dsp/filters.py, Butterworth): (output, the four new states)."""
+    x, f0, f1 = filters.svf_step(x, f0, f1, h1, h2, h3, True)
+    x, f2, f3 = filters.svf_step(x, f2, f3, l1, l2, l3, False)
+    return x, f0, f1, f2, f3
 
 
 @njit(cache=True, nogil=True, inline="always")
