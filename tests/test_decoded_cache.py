@@ -97,18 +97,45 @@ def test_an_edited_file_is_decoded_again(scene_dir, cache):
     assert level == pytest.approx(0.25, rel=1e-3)           # the new file's audio, not the old entry's
 
 
-@pytest.mark.parametrize("damage", ["truncate", "foreign", "empty"])
+def relaned(data: bytes) -> bytes:
+    """An entry whose header claims other lanes (1 <-> 2), its size consistent with the claim: whole,
+    but not what the file decodes to."""
+    magic, frames, lanes, clamped = decoded_cache.HEADER.unpack(data[:decoded_cache.HEADER.size])
+    other = 2 if lanes == 1 else 1
+    frames = frames * lanes // other
+    body = data[decoded_cache.HEADER.size:decoded_cache.HEADER.size + frames * other * 4]
+    return decoded_cache.HEADER.pack(magic, frames, other, clamped) + body
+
+
+def header_lanes(path) -> int:
+    return decoded_cache.HEADER.unpack(path.read_bytes()[:decoded_cache.HEADER.size])[2]
+
+
+@pytest.mark.parametrize("damage", ["truncate", "foreign", "empty", "relaned"])
 def test_a_damaged_entry_is_a_miss_and_is_replaced(scene_dir, cache, monkeypatch, damage):
     scene = mixed_scene(scene_dir)
     reference = uncached_bank(scene, monkeypatch)
     build_bank(scene)
+    lanes = {p.name: header_lanes(p) for p in entries(cache)}
     for path in entries(cache):
         data = path.read_bytes()
-        path.write_bytes({"truncate": data[:len(data) // 2], "foreign": b"RIFF" + data[4:], "empty": b""}[damage])
+        path.write_bytes({"truncate": data[:len(data) // 2], "foreign": b"RIFF" + data[4:], "empty": b"",
+                          "relaned": relaned(data)}[damage])
     bank = build_bank(scene)
     assert np.array_equal(bank.pool, reference.pool)
     assert np.array_equal(build_bank(scene).pool, reference.pool)     # rewritten whole, and read
-    assert all(decoded_cache.read(p.name, lambda *a: None, 4096) is not None for p in entries(cache))
+    assert all(decoded_cache.read(p.name, lambda *a: None, 4096, lanes[p.name], None) is not None
+               for p in entries(cache))
+
+
+def test_an_entry_longer_than_the_limit_is_a_miss(scene_dir, cache):
+    tone = sine(1000.0, 0.5, 0.5, 44100)
+    soundfile.write(str(scene_dir.root / "t.flac"), tone, 44100, format="FLAC", subtype="PCM_24")
+    build_bank(load_scene(scene_dir.scene({"t": {"files": ["t.flac"]}})))
+    [entry] = entries(cache)
+    frames = decoded_cache.HEADER.unpack(entry.read_bytes()[:decoded_cache.HEADER.size])[1]
+    assert decoded_cache.read(entry.name, lambda *a: None, 4096, 1, frames) is not None
+    assert decoded_cache.read(entry.name, lambda *a: None, 4096, 1, frames - 1) is None
 
 
 def test_plain_wavs_at_the_output_rate_are_not_cached(scene_dir, cache):

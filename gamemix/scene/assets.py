@@ -312,10 +312,11 @@ def _stream(path, rate: int, mono: bool, put, limit: int | None = None, info=Non
     mix to mono if asked, and hand each chunk to put(first frame, chunk); returns (frames, clamped).
     A file that costs a decode (`info` says so) is replayed from, or written to, the decoded-audio
     cache (scene/decoded_cache.py): the same chunks either way."""
-    if info is None or not decoded_cache.worth_caching(info.format, info.subtype, info.samplerate, rate):
+    if (info is None or decoded_cache.folder() is None
+            or not decoded_cache.worth_caching(info.format, info.subtype, info.samplerate, rate)):
         return _decode(path, rate, mono, put, limit)
     name = decoded_cache.key(path, _recipe(rate, mono, limit))
-    done = decoded_cache.read(name, put, CHUNK)
+    done = decoded_cache.read(name, put, CHUNK, 1 if mono else info.channels, limit)
     if done is not None:
         return done
     entry = decoded_cache.Writer(name)

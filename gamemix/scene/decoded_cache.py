@@ -75,18 +75,19 @@ def key(path: str | os.PathLike, recipe: str) -> str:
     return digest.hexdigest()
 
 
-def read(name: str, put, chunk: int) -> tuple[int, int] | None:
+def read(name: str, put, chunk: int, lanes: int, limit: int | None) -> tuple[int, int] | None:
     """Replay entry `name` to put(first frame, chunk of frames x lanes), `chunk` frames at a time, as
-    the decoder did; (frames, samples clamped), or None if there is no whole entry (a torn one may
-    have put some chunks: the decode that follows puts every chunk again, at the same frames)."""
+    the decoder did; (frames, samples clamped), or None if there is no whole entry of `lanes` lanes
+    and at most `limit` frames, what the decode would give (a torn one may have put some chunks:
+    the decode that follows puts every chunk again, at the same frames)."""
     where = folder()
     if where is None:
         return None
     path = where / name
     try:
         with open(path, "rb") as f:
-            magic, frames, lanes, clamped = HEADER.unpack(f.read(HEADER.size))
-            if (magic != MAGIC or lanes < 1
+            magic, frames, entry_lanes, clamped = HEADER.unpack(f.read(HEADER.size))
+            if (magic != MAGIC or entry_lanes != lanes or (limit is not None and frames > limit)
                     or os.fstat(f.fileno()).st_size != HEADER.size + frames * lanes * 4):
                 return None
             buf = np.empty((min(chunk, max(frames, 1)), lanes), dtype="<f4")
